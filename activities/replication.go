@@ -1,0 +1,204 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/osccr/osccr/internal/opensearch"
+)
+
+// pollInterval is how often the waiting activities look at the cluster. They heartbeat on every
+// look, so a dead worker is noticed within the heartbeat timeout and the wait moves elsewhere.
+const pollInterval = 250 * time.Millisecond
+
+// ConnectInput names the follower to configure and the leader it must reach.
+type ConnectInput struct {
+	Follower    ClusterRef `json:"follower"`
+	Leader      ClusterRef `json:"leader"`
+	LeaderAlias string     `json:"leader_alias"`
+}
+
+// ConnectRemote points the follower's remote-cluster connection named LeaderAlias at the
+// leader's transport address and waits until the follower reports it connected. Setting the
+// same seeds again is harmless, so a retry after a crash is safe.
+func (a *Activities) ConnectRemote(ctx context.Context, in ConnectInput) error {
+	if in.Leader.TransportAddress == "" {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("leader %s has no transport address: the follower connects to it on the transport port (9300 by default)", in.Leader.Name),
+			ErrTypeBadRequest, nil)
+	}
+	follower, err := a.client(in.Follower)
+	if err != nil {
+		return err
+	}
+	if err := follower.SetRemoteCluster(ctx, in.LeaderAlias, []string{in.Leader.TransportAddress}); err != nil {
+		return classify(fmt.Errorf("connect %s to leader %s: %w", in.Follower.Name, in.Leader.Name, err))
+	}
+	return poll(ctx, func() (bool, any, error) {
+		remotes, err := follower.RemoteInfo(ctx)
+		if err != nil {
+			return false, nil, nil // transient: keep looking until the deadline
+		}
+		r, ok := remotes[in.LeaderAlias]
+		return ok && r.Connected, r, nil
+	})
+}
+
+// IndexInput names one follower index and the leader index it replicates.
+type IndexInput struct {
+	Follower      ClusterRef `json:"follower"`
+	LeaderAlias   string     `json:"leader_alias"`
+	LeaderIndex   string     `json:"leader_index"`
+	FollowerIndex string     `json:"follower_index"`
+}
+
+// StartReplication starts replicating LeaderIndex into FollowerIndex. When the follower index
+// already replicates that leader index (a retry after a crash) it succeeds without a change;
+// when the follower index exists for any other reason it fails without touching it.
+func (a *Activities) StartReplication(ctx context.Context, in IndexInput) error {
+	follower, err := a.client(in.Follower)
+	if err != nil {
+		return err
+	}
+	err = follower.StartReplication(ctx, in.FollowerIndex, opensearch.StartReplicationRequest{
+		LeaderAlias: in.LeaderAlias,
+		LeaderIndex: in.LeaderIndex,
+	})
+	if errors.Is(err, opensearch.ErrAlreadyExists) {
+		st, serr := follower.ReplicationStatus(ctx, in.FollowerIndex)
+		if serr == nil && st.Replicating() && st.LeaderIndex == in.LeaderIndex {
+			return nil
+		}
+		return classify(fmt.Errorf("start replication of %s into %s on %s: the follower index already exists and is not replicating it; delete it or choose another name: %w",
+			in.LeaderIndex, in.FollowerIndex, in.Follower.Name, err))
+	}
+	if err != nil {
+		return classify(fmt.Errorf("start replication of %s into %s on %s: %w", in.LeaderIndex, in.FollowerIndex, in.Follower.Name, err))
+	}
+	return nil
+}
+
+// IndexStatus is what osccr reports about one follower index.
+type IndexStatus struct {
+	Index              string `json:"index"`
+	Status             string `json:"status"`
+	Reason             string `json:"reason,omitempty"`
+	LeaderCheckpoint   int64  `json:"leader_checkpoint"`
+	FollowerCheckpoint int64  `json:"follower_checkpoint"`
+}
+
+// LagOps is how many operations the follower is behind the leader.
+func (s IndexStatus) LagOps() int64 {
+	if lag := s.LeaderCheckpoint - s.FollowerCheckpoint; lag > 0 {
+		return lag
+	}
+	return 0
+}
+
+// WaitSyncing waits, heartbeating, until the follower index is SYNCING and its checkpoint has
+// caught up with the leader's, and returns that status. It fails at once when replication
+// FAILED, with the plugin's reason.
+func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatus, error) {
+	follower, err := a.client(in.Follower)
+	if err != nil {
+		return IndexStatus{}, err
+	}
+	var last IndexStatus
+	err = poll(ctx, func() (bool, any, error) {
+		st, err := follower.ReplicationStatus(ctx, in.FollowerIndex)
+		if err != nil {
+			if errors.Is(err, opensearch.ErrPluginMissing) {
+				return false, nil, classify(err)
+			}
+			return false, nil, nil // leader unreachable or restarting: keep waiting
+		}
+		last = toIndexStatus(in.FollowerIndex, st)
+		if st.Status == opensearch.StatusFailed {
+			return false, nil, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("replication of %s into %s failed: %s", in.LeaderIndex, in.FollowerIndex, st.Reason), "ReplicationFailed", nil)
+		}
+		return st.Status == opensearch.StatusSyncing && last.LagOps() == 0, last, nil
+	})
+	return last, err
+}
+
+// ReplicationStatus reads the status of one follower index.
+func (a *Activities) ReplicationStatus(ctx context.Context, in IndexInput) (IndexStatus, error) {
+	follower, err := a.client(in.Follower)
+	if err != nil {
+		return IndexStatus{}, err
+	}
+	st, err := follower.ReplicationStatus(ctx, in.FollowerIndex)
+	if err != nil {
+		return IndexStatus{}, classify(fmt.Errorf("status of %s on %s: %w", in.FollowerIndex, in.Follower.Name, err))
+	}
+	return toIndexStatus(in.FollowerIndex, st), nil
+}
+
+// PauseReplication pauses a follower index; pausing a paused index is not an error.
+func (a *Activities) PauseReplication(ctx context.Context, in IndexInput) error {
+	return a.transition(ctx, in, "pause", opensearch.StatusPaused, (*opensearch.Client).PauseReplication)
+}
+
+// ResumeReplication resumes a paused follower index; resuming a syncing one is not an error.
+func (a *Activities) ResumeReplication(ctx context.Context, in IndexInput) error {
+	return a.transition(ctx, in, "resume", opensearch.StatusSyncing, (*opensearch.Client).ResumeReplication)
+}
+
+// StopReplication stops replication for good: the follower index becomes an ordinary, writable
+// index. Stopping an index that no longer replicates is not an error.
+func (a *Activities) StopReplication(ctx context.Context, in IndexInput) error {
+	return a.transition(ctx, in, "stop", opensearch.StatusNotInProgress, (*opensearch.Client).StopReplication)
+}
+
+// transition applies a pause/resume/stop and treats "already there" as success, so that a
+// retry after a crash between the call and its recording in history does no harm.
+func (a *Activities) transition(ctx context.Context, in IndexInput, verb string, target opensearch.Status,
+	call func(*opensearch.Client, context.Context, string) error) error {
+	follower, err := a.client(in.Follower)
+	if err != nil {
+		return err
+	}
+	err = call(follower, ctx, in.FollowerIndex)
+	if err == nil {
+		return nil
+	}
+	if st, serr := follower.ReplicationStatus(ctx, in.FollowerIndex); serr == nil && st.Status == target {
+		return nil
+	}
+	return classify(fmt.Errorf("%s replication of %s on %s: %w", verb, in.FollowerIndex, in.Follower.Name, err))
+}
+
+func toIndexStatus(index string, st opensearch.ReplicationStatus) IndexStatus {
+	return IndexStatus{
+		Index:              index,
+		Status:             string(st.Status),
+		Reason:             st.Reason,
+		LeaderCheckpoint:   st.SyncingDetails.LeaderCheckpoint,
+		FollowerCheckpoint: st.SyncingDetails.FollowerCheckpoint,
+	}
+}
+
+// poll calls check every pollInterval, heartbeating what it saw, until check says done, returns
+// an error, or ctx ends (the activity's start-to-close timeout).
+func poll(ctx context.Context, check func() (done bool, seen any, err error)) error {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		done, seen, err := check()
+		if err != nil || done {
+			return err
+		}
+		activity.RecordHeartbeat(ctx, seen)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gave up waiting (last seen: %+v): %w", seen, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}

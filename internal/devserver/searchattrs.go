@@ -1,0 +1,50 @@
+package devserver
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+)
+
+// ensureSearchAttributes registers the custom search attributes the namespace lacks. It runs
+// on every start, so attributes added to osccr later reach existing state dirs too.
+//
+//  1. List the namespace's custom attributes (the namespace-less GetSearchAttributes does not
+//     show them on SQL visibility).
+//  2. An attribute present with another type is an error: it cannot be changed in place.
+//  3. Add the missing ones in one call.
+func ensureSearchAttributes(ctx context.Context, ops operatorservice.OperatorServiceClient, namespace string, want map[string]enumspb.IndexedValueType) error {
+	if len(want) == 0 {
+		return nil
+	}
+	resp, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes of namespace %q: %w", namespace, err)
+	}
+	have := resp.GetCustomAttributes()
+	missing := map[string]enumspb.IndexedValueType{}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		got, ok := have[name]
+		switch {
+		case !ok:
+			missing[name] = want[name]
+		case got != want[name]:
+			return fmt.Errorf("search attribute %s of namespace %q is %s, want %s", name, namespace, got, want[name])
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: missing,
+	})
+	if err != nil {
+		return fmt.Errorf("add search attributes %v to namespace %q: %w", slices.Sorted(maps.Keys(missing)), namespace, err)
+	}
+	return nil
+}

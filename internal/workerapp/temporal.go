@@ -1,0 +1,101 @@
+package workerapp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.uber.org/fx"
+
+	"github.com/osccr/osccr/internal/devserver"
+	"github.com/osccr/osccr/workflows"
+)
+
+// RemoteTemporalModule points the worker at an existing Temporal (Config.TemporalAddress).
+var RemoteTemporalModule = fx.Module("temporal-remote",
+	fx.Provide(func(cfg Config) Endpoint {
+		return Endpoint{HostPort: cfg.TemporalAddress, Namespace: cfg.Namespace}
+	}),
+)
+
+// DevServerModule runs the embedded Temporal dev server for the life of the app.
+var DevServerModule = fx.Module("devserver",
+	fx.Provide(newDevServer),
+)
+
+// ClientModule provides the Temporal client. It connects on first use, so with the dev server
+// it never dials before the server's start hook has run.
+var ClientModule = fx.Module("temporal-client",
+	fx.Provide(newClient),
+)
+
+// newDevServer settles the dev server's addresses now (a zero frontend port becomes a free
+// one) so the client can be built before anything starts, and starts the server in the
+// lifecycle, ahead of every hook that depends on its Endpoint.
+func newDevServer(lc fx.Lifecycle, cfg Config, logger *slog.Logger) (Endpoint, error) {
+	host := devserver.DefaultHost
+	port := cfg.TemporalPort
+	if port == 0 {
+		free, err := freePort(host)
+		if err != nil {
+			return Endpoint{}, err
+		}
+		port = free
+	}
+	dcfg := devserver.Config{
+		StateDir:         cfg.StateDir,
+		Host:             host,
+		FrontendPort:     port,
+		UIPort:           cfg.UIPort,
+		Namespace:        cfg.Namespace,
+		SearchAttributes: workflows.SearchAttributes(),
+		Logger:           logger.With("component", "temporal-dev-server"),
+	}
+
+	var srv *devserver.Server
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			var err error
+			srv, err = devserver.Start(ctx, dcfg)
+			return err
+		},
+		OnStop: func(context.Context) error {
+			if srv == nil {
+				return nil
+			}
+			return srv.Stop()
+		},
+	})
+
+	ep := Endpoint{HostPort: net.JoinHostPort(host, strconv.Itoa(port)), Namespace: cfg.Namespace}
+	if cfg.UIPort > 0 {
+		ep.UIURL = "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.UIPort))
+	}
+	return ep, nil
+}
+
+func newClient(lc fx.Lifecycle, ep Endpoint, logger *slog.Logger) (client.Client, error) {
+	c, err := client.NewLazyClient(client.Options{
+		HostPort:  ep.HostPort,
+		Namespace: ep.Namespace,
+		Logger:    sdklog.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("temporal client for %s: %w", ep.HostPort, err)
+	}
+	lc.Append(fx.StopHook(c.Close))
+	return c, nil
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("pick a free port on %s: %w", host, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

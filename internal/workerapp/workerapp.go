@@ -1,0 +1,149 @@
+// Package workerapp assembles the osccr worker process from fx modules: where Temporal is (an
+// embedded dev server or a remote cluster), the Temporal client, the activities' dependencies
+// and the worker. worker/main.go only turns flags into a Config and calls Run; tests build the
+// same graph with fxtest.
+package workerapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/osccr/osccr/internal/devserver"
+	"github.com/osccr/osccr/workflows"
+)
+
+// Defaults of Config, shared with the osccr-worker flags.
+const (
+	DefaultStateDir        = "./.state"
+	DefaultTemporalAddress = "127.0.0.1:7233"
+)
+
+// Config is what the worker process is told on its command line.
+type Config struct {
+	// Dev runs an embedded Temporal dev server (and Web UI) instead of dialing TemporalAddress.
+	Dev bool
+	// StateDir holds the dev server's database (dev only).
+	StateDir string
+	// TemporalAddress is the frontend of an existing Temporal (ignored with Dev).
+	TemporalAddress string
+	// Namespace the worker polls; the dev server creates it.
+	Namespace string
+	// TemporalPort is the dev server's frontend port; 0 picks a free port (dev only).
+	TemporalPort int
+	// UIPort is the dev server's Web UI port; 0 disables the UI (dev only).
+	UIPort int
+	// TaskQueue the worker polls.
+	TaskQueue string
+	// Logger is for the process's own logs, the SDK's and (warnings only) the dev server's.
+	Logger *slog.Logger
+	// Stdout receives the one-line "where is everything" notice at start.
+	Stdout io.Writer
+}
+
+func (c Config) withDefaults() Config {
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
+	if c.TemporalAddress == "" {
+		c.TemporalAddress = DefaultTemporalAddress
+	}
+	if c.Namespace == "" {
+		c.Namespace = devserver.DefaultNamespace
+	}
+	if c.TaskQueue == "" {
+		c.TaskQueue = workflows.TaskQueue
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Stdout == nil {
+		c.Stdout = os.Stdout
+	}
+	return c
+}
+
+// Endpoint is the Temporal the worker talks to, known before anything starts.
+type Endpoint struct {
+	HostPort  string
+	Namespace string
+	// UIURL is the Web UI of the dev server; "" for a remote Temporal or a disabled UI.
+	UIURL string
+}
+
+// Module is the whole worker process as one fx option:
+//
+//   - where Temporal is: DevServerModule with cfg.Dev, else RemoteTemporalModule
+//   - ClientModule: the Temporal client
+//   - ActivitiesModule: *activities.Activities and its dependencies
+//   - WorkerModule: the worker polling cfg.TaskQueue
+func Module(cfg Config) fx.Option {
+	cfg = cfg.withDefaults()
+	temporal := RemoteTemporalModule
+	if cfg.Dev {
+		temporal = DevServerModule
+	}
+	return fx.Options(
+		fx.Supply(cfg, cfg.Logger),
+		temporal,
+		ClientModule,
+		ActivitiesModule,
+		WorkerModule,
+	)
+}
+
+// New builds the application with fx's own event log sent to cfg.Logger at debug level.
+func New(cfg Config, extra ...fx.Option) *fx.App {
+	return fx.New(
+		Module(cfg),
+		fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
+			fl := &fxevent.SlogLogger{Logger: l}
+			fl.UseLogLevel(slog.LevelDebug)
+			fl.UseErrorLevel(slog.LevelDebug) // Run returns the error; logging it too says it thrice
+			return fl
+		}),
+		fx.StartTimeout(time.Minute),
+		fx.StopTimeout(30*time.Second),
+		fx.Options(extra...),
+	)
+}
+
+// Run starts the worker and blocks until ctx is done, SIGINT/SIGTERM arrives or the worker
+// fails, then stops everything in reverse order. A worker failure is returned as an error.
+func Run(ctx context.Context, cfg Config) error {
+	app := New(cfg)
+	if err := app.Err(); err != nil {
+		return err
+	}
+	// Start is deliberately not cancelled by ctx: fx abandons an interrupted start without
+	// rolling back the hooks that already ran, which would leave the dev server running. A
+	// signal that arrives during start is acted on as soon as start returns.
+	startCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), app.StartTimeout())
+	err := app.Start(startCtx)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	var exitCode int
+	select {
+	case <-ctx.Done():
+	case sig := <-app.Wait():
+		exitCode = sig.ExitCode
+	}
+
+	stopCtx, cancel := context.WithTimeout(context.Background(), app.StopTimeout())
+	defer cancel()
+	stopErr := app.Stop(stopCtx)
+	if exitCode != 0 {
+		return errors.Join(fmt.Errorf("worker stopped after a fatal error (exit code %d)", exitCode), stopErr)
+	}
+	return stopErr
+}

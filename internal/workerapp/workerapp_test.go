@@ -1,0 +1,141 @@
+package workerapp_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/osccr/osccr/internal/workerapp"
+)
+
+const testQueue = "workerapp-test"
+
+func TestDevWorkerPollsItsTaskQueue(t *testing.T) {
+	var out strings.Builder
+	cfg := workerapp.Config{
+		Dev:          true,
+		StateDir:     t.TempDir(),
+		TemporalPort: 0,
+		UIPort:       freePort(t),
+		TaskQueue:    testQueue,
+		Logger:       testLogger(),
+		Stdout:       &out,
+	}
+	var (
+		c  client.Client
+		ep workerapp.Endpoint
+	)
+	app := fxtest.New(t, workerapp.Module(cfg), fx.Populate(&c, &ep), fx.NopLogger)
+	began := time.Now()
+	app.RequireStart()
+	t.Logf("app started in %v: %s", time.Since(began).Round(time.Millisecond), strings.TrimSpace(out.String()))
+
+	waitForPoller(t, c, testQueue)
+	if line := out.String(); !strings.Contains(line, ep.HostPort) || !strings.Contains(line, ep.UIURL) || ep.UIURL == "" {
+		t.Errorf("start notice %q does not name the Temporal address %s and the Web UI %s", line, ep.HostPort, ep.UIURL)
+	}
+
+	began = time.Now()
+	app.RequireStop()
+	t.Logf("app stopped in %v", time.Since(began).Round(time.Millisecond))
+
+	// The dev server is gone: its frontend port can be bound again.
+	l, err := net.Listen("tcp", ep.HostPort)
+	if err != nil {
+		t.Fatalf("frontend port still held after stop: %v", err)
+	}
+	_ = l.Close()
+}
+
+// Run is what osccr-worker's main calls: it must return nil once its context is cancelled
+// (SIGINT/SIGTERM in the binary).
+func TestRunStopsWhenContextIsDone(t *testing.T) {
+	notices, stdout := io.Pipe()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- workerapp.Run(ctx, workerapp.Config{
+			Dev:          true,
+			StateDir:     t.TempDir(),
+			TemporalPort: 0,
+			UIPort:       0,
+			TaskQueue:    testQueue,
+			Logger:       testLogger(),
+			Stdout:       stdout,
+		})
+		_ = stdout.Close()
+	}()
+
+	lines := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(notices)
+		if s.Scan() {
+			lines <- s.Text()
+		}
+		_, _ = io.Copy(io.Discard, notices)
+	}()
+	select {
+	case line := <-lines:
+		t.Logf("notice: %s", line)
+	case err := <-done:
+		t.Fatalf("Run returned before the worker started: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("no start notice within a minute")
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after cancel: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return within a minute of cancel")
+	}
+}
+
+func waitForPoller(t *testing.T, c client.Client, queue string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := c.DescribeTaskQueue(ctx, queue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+		if err == nil && len(resp.GetPollers()) > 0 {
+			t.Logf("pollers on %s: %s", queue, resp.GetPollers()[0].GetIdentity())
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no poller on task queue %s (last error: %v)", queue, err)
+		case <-tick.C:
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func testLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

@@ -1,0 +1,234 @@
+// Command osccr is the command-line client of the osccr control plane: it starts workflows,
+// sends signals and reads state through Temporal. It never talks to OpenSearch to change
+// anything itself; the worker's activities do.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.temporal.io/sdk/client"
+
+	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/control"
+	"github.com/osccr/osccr/internal/demo"
+	"github.com/osccr/osccr/workflows"
+)
+
+// Exit codes scripts can rely on.
+const (
+	exitRefused     = 1
+	exitUsage       = 2
+	exitUnreachable = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := app().RunContext(ctx, os.Args)
+	if err == nil {
+		return
+	}
+	fmt.Fprintln(os.Stderr, "osccr:", err)
+	switch {
+	case errors.Is(err, control.ErrUnreachable):
+		os.Exit(exitUnreachable)
+	case errors.Is(err, errUsage), errors.Is(err, control.ErrInvalid):
+		os.Exit(exitUsage)
+	default:
+		os.Exit(exitRefused)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func app() *cli.App {
+	return &cli.App{
+		Name:  "osccr",
+		Usage: "control plane for OpenSearch cross-cluster replication",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "temporal-address", Value: "127.0.0.1:7233", EnvVars: []string{"OSCCR_TEMPORAL_ADDRESS"}, Usage: "Temporal frontend host:port"},
+			&cli.StringFlag{Name: "namespace", Value: "default", EnvVars: []string{"OSCCR_NAMESPACE"}, Usage: "Temporal namespace"},
+		},
+		EnableBashCompletion: true,
+		Commands: []*cli.Command{
+			replicateCommand(),
+			signalCommand("pause", "pause replication of a follower index (keeps every leader operation for resume)"),
+			signalCommand("resume", "resume a paused follower index"),
+			signalCommand("stop", "stop replication for good: the follower index becomes writable"),
+			statusCommand(),
+			demoCommand(),
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return fmt.Errorf("%w: %v", errUsage, err) },
+	}
+}
+
+func dial(c *cli.Context) (*control.Control, func(), error) {
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
+	defer cancel()
+	tc, err := client.DialContext(ctx, client.Options{
+		HostPort:  c.String("temporal-address"),
+		Namespace: c.String("namespace"),
+		Logger:    quietLogger{},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: cannot reach Temporal at %s (start it with `make run` or pass --temporal-address): %v",
+			control.ErrUnreachable, c.String("temporal-address"), err)
+	}
+	return control.New(tc), tc.Close, nil
+}
+
+func replicateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "replicate",
+		Usage:     "replicate one leader index into a follower cluster",
+		UsageText: "osccr replicate --leader-url http://127.0.0.1:9200 --leader-transport 127.0.0.1:9300 --follower-url http://127.0.0.1:9201 --index orders --wait",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "leader", Value: "leader", Usage: "leader cluster name (also the remote-cluster alias on the follower)"},
+			&cli.StringFlag{Name: "leader-url", Required: true, Usage: "leader REST URL"},
+			&cli.StringFlag{Name: "leader-transport", Required: true, Usage: "leader transport host:port (the follower's nodes connect to it)"},
+			&cli.StringFlag{Name: "follower", Value: "follower", Usage: "follower cluster name"},
+			&cli.StringFlag{Name: "follower-url", Required: true, Usage: "follower REST URL"},
+			&cli.StringFlag{Name: "index", Required: true, Usage: "leader index to replicate"},
+			&cli.StringFlag{Name: "follower-index", Usage: "follower index name (default: same as --index)"},
+			&cli.BoolFlag{Name: "wait", Usage: "wait until the follower index is RUNNING"},
+		},
+		Action: func(c *cli.Context) error {
+			ctl, closeFn, err := dial(c)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			id, err := ctl.StartIndexReplication(c.Context, workflows.IndexReplicationInput{
+				Leader:        activities.ClusterRef{Name: c.String("leader"), URL: c.String("leader-url"), TransportAddress: c.String("leader-transport")},
+				Follower:      activities.ClusterRef{Name: c.String("follower"), URL: c.String("follower-url")},
+				LeaderIndex:   c.String("index"),
+				FollowerIndex: c.String("follower-index"),
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Println("started", id)
+			if !c.Bool("wait") {
+				return nil
+			}
+			st, err := ctl.WaitIndexReplication(c.Context, id, func(st workflows.IndexReplicationState) {
+				fmt.Println("state", st.State, st.Reason)
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Println("state", st.State)
+			return nil
+		},
+	}
+}
+
+func workflowIDFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "follower", Value: "follower", Usage: "follower cluster name"},
+		&cli.StringFlag{Name: "index", Required: true, Usage: "follower index"},
+	}
+}
+
+func workflowID(c *cli.Context) string {
+	return workflows.IndexReplicationInput{Follower: activities.ClusterRef{Name: c.String("follower")}, FollowerIndex: c.String("index")}.WorkflowID()
+}
+
+func signalCommand(name, usage string) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		UsageText: fmt.Sprintf("osccr %s --follower follower --index orders", name),
+		Flags:     workflowIDFlags(),
+		Action: func(c *cli.Context) error {
+			ctl, closeFn, err := dial(c)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			id := workflowID(c)
+			switch name {
+			case "pause":
+				err = ctl.PauseIndexReplication(c.Context, id, "paused by operator")
+			case "resume":
+				err = ctl.ResumeIndexReplication(c.Context, id)
+			default:
+				err = ctl.StopIndexReplication(c.Context, id)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Println(name, "sent to", id)
+			return nil
+		},
+	}
+}
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "show the state of a follower index's replication as JSON",
+		UsageText: "osccr status --follower follower --index orders",
+		Flags:     workflowIDFlags(),
+		Action: func(c *cli.Context) error {
+			ctl, closeFn, err := dial(c)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			st, err := ctl.IndexReplicationState(c.Context, workflowID(c))
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(st)
+		},
+	}
+}
+
+func demoCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "demo",
+		Usage:     "start a leader and a follower cluster, load data, replicate it through a workflow; Ctrl-C stops the clusters",
+		UsageText: "osccr demo --state-dir .state --docs 10000",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "state-dir", Value: ".state", Usage: "where the demo's node directories live"},
+			&cli.IntFlag{Name: "docs", Value: 10000, Usage: "documents to load into the leader"},
+			&cli.StringFlag{Name: "ui", Value: "http://127.0.0.1:8233", Usage: "Temporal Web UI base URL, for the printed links"},
+			&cli.BoolFlag{Name: "exit", Usage: "stop the clusters and exit once the follower is RUNNING (for scripts)"},
+		},
+		Action: func(c *cli.Context) error {
+			ctl, closeFn, err := dial(c)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			return demo.Run(c.Context, demo.Options{
+				Control:         ctl,
+				StateDir:        c.String("state-dir"),
+				Docs:            c.Int("docs"),
+				UIURL:           c.String("ui"),
+				Namespace:       c.String("namespace"),
+				Out:             os.Stdout,
+				ExitWhenRunning: c.Bool("exit"),
+			})
+		},
+	}
+}
+
+// quietLogger keeps the Temporal SDK's own logging out of the CLI's output.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

@@ -1,0 +1,76 @@
+// Command osccr-worker runs osccr's Temporal worker: every workflow and activity of the
+// control plane. With --dev it also runs a Temporal dev server and Web UI in-process, persisted
+// under --state-dir, so nothing else needs to be installed.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/osccr/osccr/internal/devserver"
+	"github.com/osccr/osccr/internal/workerapp"
+	"github.com/osccr/osccr/workflows"
+)
+
+func main() {
+	app := &cli.App{
+		Name:  "osccr-worker",
+		Usage: "run the osccr Temporal worker (workflows and activities)",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dev", EnvVars: []string{"OSCCR_DEV"},
+				Usage: "run an embedded Temporal dev server and Web UI instead of dialing --temporal-address"},
+			&cli.StringFlag{Name: "state-dir", Value: workerapp.DefaultStateDir, EnvVars: []string{"OSCCR_STATE_DIR"},
+				Usage: "directory of the dev server's database (--dev only)"},
+			&cli.StringFlag{Name: "temporal-address", Value: workerapp.DefaultTemporalAddress, EnvVars: []string{"OSCCR_TEMPORAL_ADDRESS"},
+				Usage: "host:port of an existing Temporal frontend (ignored with --dev)"},
+			&cli.StringFlag{Name: "namespace", Value: devserver.DefaultNamespace, EnvVars: []string{"OSCCR_NAMESPACE"},
+				Usage: "Temporal namespace"},
+			&cli.IntFlag{Name: "temporal-port", Value: devserver.DefaultFrontendPort, EnvVars: []string{"OSCCR_TEMPORAL_PORT"},
+				Usage: "dev server frontend port (--dev only)"},
+			&cli.IntFlag{Name: "ui-port", Value: devserver.DefaultUIPort, EnvVars: []string{"OSCCR_UI_PORT"},
+				Usage: "dev server Web UI port, 0 disables the UI (--dev only)"},
+			&cli.StringFlag{Name: "task-queue", Value: workflows.TaskQueue, EnvVars: []string{"OSCCR_TASK_QUEUE"},
+				Usage: "Temporal task queue to poll"},
+			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"OSCCR_LOG_LEVEL"},
+				Usage: "debug, info, warn or error"},
+		},
+		Action: run,
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "osccr-worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c *cli.Context) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if c.Bool("dev") && c.IsSet("temporal-address") {
+		logger.Warn("--temporal-address is ignored with --dev")
+	}
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// After the first signal the default action is back: a second Ctrl-C kills at once.
+	context.AfterFunc(ctx, stop)
+	return workerapp.Run(ctx, workerapp.Config{
+		Dev:             c.Bool("dev"),
+		StateDir:        c.String("state-dir"),
+		TemporalAddress: c.String("temporal-address"),
+		Namespace:       c.String("namespace"),
+		TemporalPort:    c.Int("temporal-port"),
+		UIPort:          c.Int("ui-port"),
+		TaskQueue:       c.String("task-queue"),
+		Logger:          logger,
+		Stdout:          os.Stdout,
+	})
+}
