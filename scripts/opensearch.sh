@@ -71,14 +71,16 @@ else
     [ -f "$CCR_PLUGIN_ZIP" ] || die "CCR_PLUGIN_ZIP=$CCR_PLUGIN_ZIP does not exist"
     zip=$CCR_PLUGIN_ZIP
   elif [ "${REQUIRE_CCR:-0}" != 1 ] && [ -n "$(find "$unavailable_marker" -mmin -1440 2>/dev/null)" ]; then
-    say "WARNING: $(cat "$unavailable_marker") (asked Maven less than a day ago; not asking again)" >&2
+    zip=recently-unavailable
   else
     say "fetching $plugin_coords"
     if fetch "$plugin_coords"; then
       zip="$downloads/$ccr_name-$plugin_version.zip"
     fi
   fi
-  if [ -n "$zip" ]; then
+  if [ "$zip" = recently-unavailable ]; then
+    printf 'opensearch: WARNING: %s (Maven was asked less than a day ago; not asking again)\n' "$(cat "$unavailable_marker")" >&2
+  elif [ -n "$zip" ]; then
     "$home/bin/opensearch-plugin" install --batch "file://$(readlink -f "$zip")"
     rm -f "$unavailable_marker"
     say "installed the cross-cluster-replication plugin from $zip"

@@ -20,6 +20,8 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/temporal"
+
+	"github.com/osccr/osccr/internal/searchattr"
 )
 
 // Defaults of the osccr-worker flags. In Config a zero port means "pick a free one" for the
@@ -195,7 +197,7 @@ func (s *Server) registerSearchAttributes(ctx context.Context, cfg Config) error
 		return err
 	}
 	defer c.Close()
-	return ensureSearchAttributes(ctx, c.OperatorService(), cfg.Namespace, cfg.SearchAttributes)
+	return searchattr.Ensure(ctx, c.OperatorService(), cfg.Namespace, cfg.SearchAttributes)
 }
 
 // HostPort is the frontend address for Temporal clients and workers.
@@ -209,6 +211,10 @@ func (s *Server) Namespace() string { return s.namespace }
 
 // Stop stops the Web UI and Temporal and releases the state dir. Calling it again returns the
 // first call's result.
+//
+// Temporal's SQLite plugin keeps one connection per database file open for the life of the
+// process (it never closes pooled connections), so the file stays open after Stop; a later
+// Start on the same StateDir in this process reuses that connection.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		var errs []error
@@ -247,5 +253,8 @@ func ensureWritableDir(dir string) error {
 	}
 	name := f.Name()
 	_ = f.Close()
-	return os.Remove(name)
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("devserver: state dir %s: %w", dir, err)
+	}
+	return nil
 }

@@ -4,23 +4,46 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.uber.org/fx"
 
 	"github.com/osccr/osccr/internal/devserver"
+	"github.com/osccr/osccr/internal/searchattr"
 	"github.com/osccr/osccr/workflows"
 )
 
-// RemoteTemporalModule points the worker at an existing Temporal (Config.TemporalAddress).
+// RemoteTemporalModule points the worker at an existing Temporal (Config.TemporalAddress) and
+// makes sure its namespace has osccr's search attributes before the worker starts.
 var RemoteTemporalModule = fx.Module("temporal-remote",
 	fx.Provide(func(cfg Config) Endpoint {
 		return Endpoint{HostPort: cfg.TemporalAddress, Namespace: cfg.Namespace}
 	}),
+	fx.Invoke(registerSearchAttributes),
 )
+
+// registerSearchAttributes adds osccr's search attributes to an existing Temporal's namespace
+// at start. Without them starting any osccr workflow fails, so a worker that may not add them
+// says how to add them by hand instead of starting.
+func registerSearchAttributes(lc fx.Lifecycle, c client.Client, ep Endpoint) {
+	lc.Append(fx.StartHook(func(ctx context.Context) error {
+		want := workflows.SearchAttributes()
+		if err := searchattr.Ensure(ctx, c.OperatorService(), ep.Namespace, want); err != nil {
+			var manual []string
+			for _, name := range slices.Sorted(maps.Keys(want)) {
+				manual = append(manual, fmt.Sprintf("temporal operator search-attribute create --namespace %s --name %s --type Keyword", ep.Namespace, name))
+			}
+			return fmt.Errorf("%w; an admin can add them with:\n  %s", err, strings.Join(manual, "\n  "))
+		}
+		return nil
+	}))
+}
 
 // DevServerModule runs the embedded Temporal dev server for the life of the app.
 var DevServerModule = fx.Module("devserver",

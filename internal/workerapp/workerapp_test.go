@@ -12,11 +12,14 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/osccr/osccr/internal/devserver"
 	"github.com/osccr/osccr/internal/workerapp"
+	"github.com/osccr/osccr/workflows"
 )
 
 const testQueue = "workerapp-test"
@@ -138,4 +141,48 @@ func freePort(t *testing.T) int {
 
 func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// A worker pointed at an existing Temporal adds osccr's search attributes to its namespace
+// before it starts polling, so the first workflow start does not fail on them.
+func TestRemoteWorkerRegistersSearchAttributes(t *testing.T) {
+	srv, err := devserver.Start(t.Context(), devserver.Config{StateDir: t.TempDir(), Namespace: "remote-ns", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	plain, err := client.Dial(client.Options{HostPort: srv.HostPort(), Namespace: "remote-ns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := plain.OperatorService().ListSearchAttributes(t.Context(), &operatorservice.ListSearchAttributesRequest{Namespace: "remote-ns"})
+	plain.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := before.GetCustomAttributes()[workflows.SearchService.GetName()]; ok {
+		t.Fatal("the plain server already has osccr's search attributes; the test would prove nothing")
+	}
+
+	var c client.Client
+	app := fxtest.New(t, workerapp.Module(workerapp.Config{
+		TemporalAddress: srv.HostPort(),
+		Namespace:       "remote-ns",
+		TaskQueue:       testQueue,
+		Logger:          testLogger(),
+		Stdout:          io.Discard,
+	}), fx.Populate(&c), fx.NopLogger)
+	app.RequireStart()
+	defer app.RequireStop()
+
+	resp, err := c.OperatorService().ListSearchAttributes(t.Context(), &operatorservice.ListSearchAttributesRequest{Namespace: "remote-ns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range workflows.SearchAttributes() {
+		if got, ok := resp.GetCustomAttributes()[name]; !ok || got != typ {
+			t.Errorf("search attribute %s = %v (present %v), want %v", name, got, ok, typ)
+		}
+	}
+	waitForPoller(t, c, testQueue)
 }

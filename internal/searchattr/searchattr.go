@@ -1,4 +1,6 @@
-package devserver
+// Package searchattr registers osccr's custom search attributes on a Temporal namespace, for
+// the embedded dev server and for an existing Temporal alike.
+package searchattr
 
 import (
 	"context"
@@ -10,14 +12,14 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 )
 
-// ensureSearchAttributes registers the custom search attributes the namespace lacks. It runs
+// Ensure registers the custom search attributes the namespace lacks. It runs
 // on every start, so attributes added to osccr later reach existing state dirs too.
 //
 //  1. List the namespace's custom attributes (the namespace-less GetSearchAttributes does not
 //     show them on SQL visibility).
 //  2. An attribute present with another type is an error: it cannot be changed in place.
 //  3. Add the missing ones in one call.
-func ensureSearchAttributes(ctx context.Context, ops operatorservice.OperatorServiceClient, namespace string, want map[string]enumspb.IndexedValueType) error {
+func Ensure(ctx context.Context, ops operatorservice.OperatorServiceClient, namespace string, want map[string]enumspb.IndexedValueType) error {
 	if len(want) == 0 {
 		return nil
 	}

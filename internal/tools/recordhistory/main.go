@@ -1,0 +1,142 @@
+// Command recordhistory records the history of IndexReplicationWorkflow's whole lifecycle on
+// an embedded Temporal server, into workflows/testdata, for the replay test that guards
+// determinism. The activities are stubs that answer at once: the history is real, the I/O is
+// not needed. Run it from the repository root after a deliberate, versioned workflow change:
+//
+//	go run ./internal/tools/recordhistory
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/devserver"
+	"github.com/osccr/osccr/workflows"
+)
+
+const out = "workflows/testdata/index_replication_lifecycle.json"
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "recordhistory:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "recordhistory-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := devserver.Start(ctx, devserver.Config{StateDir: dir, SearchAttributes: workflows.SearchAttributes(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	c, err := client.Dial(client.Options{HostPort: srv.HostPort(), Namespace: srv.Namespace(), Logger: quiet})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w)
+	stub := func(name string, fn any) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
+	synced := activities.IndexStatus{Index: "orders", Status: "SYNCING", LeaderCheckpoint: 99, FollowerCheckpoint: 99}
+	stub("ConnectRemote", func(context.Context, activities.ConnectInput) error { return nil })
+	stub("StartReplication", func(context.Context, activities.IndexInput) error { return nil })
+	stub("WaitSyncing", func(context.Context, activities.IndexInput) (activities.IndexStatus, error) { return synced, nil })
+	for _, name := range []string{"PauseReplication", "ResumeReplication", "StopReplication"} {
+		stub(name, func(context.Context, activities.IndexInput) error { return nil })
+	}
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Stop()
+
+	in := workflows.IndexReplicationInput{
+		Leader:      activities.ClusterRef{Name: "leader", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"},
+		Follower:    activities.ClusterRef{Name: "follower", URL: "http://127.0.0.1:9201"},
+		LeaderAlias: "leader", LeaderIndex: "orders", FollowerIndex: "orders",
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.WorkflowID(), TaskQueue: workflows.TaskQueue}, workflows.IndexReplicationWorkflow, in)
+	if err != nil {
+		return err
+	}
+	waitState := func(want string) error {
+		for {
+			v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.QueryState)
+			if err == nil {
+				var st workflows.IndexReplicationState
+				if v.Get(&st) == nil && st.State == want {
+					return nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s: %w", want, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	steps := []struct{ signal, arg, then string }{
+		{"", "", workflows.StateRunning},
+		{workflows.SignalPause, "node recycle", workflows.StatePaused},
+		{workflows.SignalResume, "", workflows.StateRunning},
+	}
+	for _, s := range steps {
+		if s.signal != "" {
+			if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), s.signal, s.arg); err != nil {
+				return err
+			}
+		}
+		if err := waitState(s.then); err != nil {
+			return err
+		}
+	}
+	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalStop, nil); err != nil {
+		return err
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		return err
+	}
+
+	hist := &historypb.History{}
+	iter := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return err
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	raw, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, raw, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("recorded %d events into %s\n", len(hist.Events), out)
+	return nil
+}
