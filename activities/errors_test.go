@@ -1,0 +1,65 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/osccr/osccr/internal/opensearch"
+)
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name          string
+		err           error
+		wantType      string // "" means: stays a plain, retryable error
+		wantUnchanged bool
+	}{
+		{"plugin missing", fmt.Errorf("start: %w", opensearch.ErrPluginMissing), ErrTypePluginMissing, false},
+		{"index exists", fmt.Errorf("start: %w", opensearch.ErrAlreadyExists), ErrTypeIndexExists, false},
+		{"not found", opensearch.ErrNotFound, ErrTypeNotFound, false},
+		{"blocked", opensearch.ErrBlocked, ErrTypeBlocked, false},
+		{"bad request", opensearch.ErrBadRequest, ErrTypeBadRequest, false},
+		{"unauthorized", opensearch.ErrUnauthorized, ErrTypeUnauthorized, false},
+		{"not replicating", opensearch.ErrReplicationNotInProgress, ErrTypeNotReplicating, false},
+		{"cluster unavailable", fmt.Errorf("status: %w", opensearch.ErrUnavailable), "", true},
+		{"leader unreachable", opensearch.ErrLeaderUnreachable, "", true},
+		{"timeout", context.DeadlineExceeded, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := classify(tt.err)
+			var appErr *temporal.ApplicationError
+			isApp := errors.As(got, &appErr)
+			if tt.wantUnchanged {
+				if isApp || got != tt.err {
+					t.Fatalf("classify(%v) = %v, want the error unchanged (retryable)", tt.err, got)
+				}
+				return
+			}
+			if !isApp || appErr.Type() != tt.wantType || !appErr.NonRetryable() {
+				t.Fatalf("classify(%v) = %v, want a non-retryable application error of type %s", tt.err, got, tt.wantType)
+			}
+			if appErr.Message() != tt.err.Error() {
+				t.Errorf("message %q, want the original %q", appErr.Message(), tt.err.Error())
+			}
+		})
+	}
+	if classify(nil) != nil {
+		t.Error("classify(nil) != nil")
+	}
+}
+
+func TestLagOps(t *testing.T) {
+	tests := []struct {
+		leader, follower, want int64
+	}{{10, 10, 0}, {10, 4, 6}, {3, 5, 0}, {-1, -1, 0}}
+	for _, tt := range tests {
+		if got := (IndexStatus{LeaderCheckpoint: tt.leader, FollowerCheckpoint: tt.follower}).LagOps(); got != tt.want {
+			t.Errorf("LagOps(%d, %d) = %d, want %d", tt.leader, tt.follower, got, tt.want)
+		}
+	}
+}
