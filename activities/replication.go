@@ -94,10 +94,7 @@ type IndexStatus struct {
 
 // LagOps is how many operations the follower is behind the leader.
 func (s IndexStatus) LagOps() int64 {
-	if lag := s.LeaderCheckpoint - s.FollowerCheckpoint; lag > 0 {
-		return lag
-	}
-	return 0
+	return opensearch.SyncingDetails{LeaderCheckpoint: s.LeaderCheckpoint, FollowerCheckpoint: s.FollowerCheckpoint}.Lag()
 }
 
 // WaitSyncing waits, heartbeating, until the follower index is SYNCING and its checkpoint has

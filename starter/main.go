@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,8 +50,27 @@ func main() {
 
 var errUsage = errors.New("usage")
 
+func usageError(_ *cli.Context, err error, _ bool) error { return fmt.Errorf("%w: %v", errUsage, err) }
+
+// requireFlags is a Before hook that refuses a command missing any of the named flags, as a
+// usage error (exit 2) that names them and shows the command's example.
+func requireFlags(names ...string) cli.BeforeFunc {
+	return func(c *cli.Context) error {
+		var missing []string
+		for _, n := range names {
+			if !c.IsSet(n) {
+				missing = append(missing, "--"+n)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%w: %s needs %s; example: %s", errUsage, c.Command.Name, strings.Join(missing, ", "), c.Command.UsageText)
+		}
+		return nil
+	}
+}
+
 func app() *cli.App {
-	return &cli.App{
+	a := &cli.App{
 		Name:  "osccr",
 		Usage: "control plane for OpenSearch cross-cluster replication",
 		Flags: []cli.Flag{
@@ -66,7 +86,27 @@ func app() *cli.App {
 			statusCommand(),
 			demoCommand(),
 		},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return fmt.Errorf("%w: %v", errUsage, err) },
+		OnUsageError: usageError,
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(os.Stderr, "osccr: no command %q; see osccr --help\n", name)
+			os.Exit(exitUsage)
+		},
+	}
+	for _, cmd := range a.Commands {
+		cmd.OnUsageError = usageError
+	}
+	return a
+}
+
+// withControl runs an action with the application layer connected to Temporal.
+func withControl(action func(*cli.Context, *control.Control) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		ctl, closeFn, err := dial(c)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		return action(c, ctl)
 	}
 }
 
@@ -90,22 +130,18 @@ func replicateCommand() *cli.Command {
 		Name:      "replicate",
 		Usage:     "replicate one leader index into a follower cluster",
 		UsageText: "osccr replicate --leader-url http://127.0.0.1:9200 --leader-transport 127.0.0.1:9300 --follower-url http://127.0.0.1:9201 --index orders --wait",
+		Before:    requireFlags("leader-url", "leader-transport", "follower-url", "index"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "leader", Value: "leader", Usage: "leader cluster name (also the remote-cluster alias on the follower)"},
-			&cli.StringFlag{Name: "leader-url", Required: true, Usage: "leader REST URL"},
-			&cli.StringFlag{Name: "leader-transport", Required: true, Usage: "leader transport host:port (the follower's nodes connect to it)"},
+			&cli.StringFlag{Name: "leader-url", Usage: "leader REST URL"},
+			&cli.StringFlag{Name: "leader-transport", Usage: "leader transport host:port (the follower's nodes connect to it)"},
 			&cli.StringFlag{Name: "follower", Value: "follower", Usage: "follower cluster name"},
-			&cli.StringFlag{Name: "follower-url", Required: true, Usage: "follower REST URL"},
-			&cli.StringFlag{Name: "index", Required: true, Usage: "leader index to replicate"},
+			&cli.StringFlag{Name: "follower-url", Usage: "follower REST URL"},
+			&cli.StringFlag{Name: "index", Usage: "leader index to replicate"},
 			&cli.StringFlag{Name: "follower-index", Usage: "follower index name (default: same as --index)"},
 			&cli.BoolFlag{Name: "wait", Usage: "wait until the follower index is RUNNING"},
 		},
-		Action: func(c *cli.Context) error {
-			ctl, closeFn, err := dial(c)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
+		Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 			id, err := ctl.StartIndexReplication(c.Context, workflows.IndexReplicationInput{
 				Leader:        activities.ClusterRef{Name: c.String("leader"), URL: c.String("leader-url"), TransportAddress: c.String("leader-transport")},
 				Follower:      activities.ClusterRef{Name: c.String("follower"), URL: c.String("follower-url")},
@@ -127,14 +163,14 @@ func replicateCommand() *cli.Command {
 			}
 			fmt.Println("state", st.State)
 			return nil
-		},
+		}),
 	}
 }
 
 func workflowIDFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "follower", Value: "follower", Usage: "follower cluster name"},
-		&cli.StringFlag{Name: "index", Required: true, Usage: "follower index"},
+		&cli.StringFlag{Name: "index", Usage: "follower index"},
 	}
 }
 
@@ -148,13 +184,10 @@ func signalCommand(name, usage string) *cli.Command {
 		Usage:     usage,
 		UsageText: fmt.Sprintf("osccr %s --follower follower --index orders", name),
 		Flags:     workflowIDFlags(),
-		Action: func(c *cli.Context) error {
-			ctl, closeFn, err := dial(c)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
+		Before:    requireFlags("index"),
+		Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 			id := workflowID(c)
+			var err error
 			switch name {
 			case "pause":
 				err = ctl.PauseIndexReplication(c.Context, id, "paused by operator")
@@ -168,7 +201,7 @@ func signalCommand(name, usage string) *cli.Command {
 			}
 			fmt.Println(name, "sent to", id)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -178,12 +211,8 @@ func statusCommand() *cli.Command {
 		Usage:     "show the state of a follower index's replication as JSON",
 		UsageText: "osccr status --follower follower --index orders",
 		Flags:     workflowIDFlags(),
-		Action: func(c *cli.Context) error {
-			ctl, closeFn, err := dial(c)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
+		Before:    requireFlags("index"),
+		Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 			st, err := ctl.IndexReplicationState(c.Context, workflowID(c))
 			if err != nil {
 				return err
@@ -191,7 +220,7 @@ func statusCommand() *cli.Command {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(st)
-		},
+		}),
 	}
 }
 
@@ -206,12 +235,7 @@ func demoCommand() *cli.Command {
 			&cli.StringFlag{Name: "ui", Value: "http://127.0.0.1:8233", Usage: "Temporal Web UI base URL, for the printed links"},
 			&cli.BoolFlag{Name: "exit", Usage: "stop the clusters and exit once the follower is RUNNING (for scripts)"},
 		},
-		Action: func(c *cli.Context) error {
-			ctl, closeFn, err := dial(c)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
+		Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 			return demo.Run(c.Context, demo.Options{
 				Control:         ctl,
 				StateDir:        c.String("state-dir"),
@@ -221,7 +245,7 @@ func demoCommand() *cli.Command {
 				Out:             os.Stdout,
 				ExitWhenRunning: c.Bool("exit"),
 			})
-		},
+		}),
 	}
 }
 
