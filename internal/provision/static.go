@@ -1,0 +1,159 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// staticCallTimeout bounds each call Static makes to a cluster.
+const staticCallTimeout = 30 * time.Second
+
+// Static attaches OpenSearch clusters that exist already and that osccr does not run: what most
+// self-hosting users have. It never starts, stops or changes a cluster; it only checks that a
+// registered cluster answers and reports its health.
+//
+// Registrations live in memory only. osccr's durable state lives in Temporal: each service's
+// workflow holds the service's endpoints, so after a restart of osccr the caller registers the
+// services again from that state before using them.
+type Static struct {
+	mu       sync.RWMutex
+	services map[string]staticCluster
+}
+
+var _ Provisioner = (*Static)(nil)
+
+type staticCluster struct {
+	httpURL          string
+	transportAddress string
+}
+
+// NewStatic returns a static provisioner with no clusters registered.
+func NewStatic() *Static {
+	return &Static{services: map[string]staticCluster{}}
+}
+
+// Register records that service is the existing cluster reachable at httpURL (REST) and
+// transportAddress (host:port, the seed follower clusters connect to). Registering a service
+// again replaces its addresses. It does not contact the cluster; Provision does.
+func (s *Static) Register(service, httpURL, transportAddress string) error {
+	if err := ValidateServiceName(service); err != nil {
+		return err
+	}
+	if _, err := newClient(httpURL, staticCallTimeout); err != nil {
+		return fmt.Errorf("%w: register service %q: %v", ErrInvalidSpec, service, err)
+	}
+	if err := checkTransportAddress(transportAddress); err != nil {
+		return fmt.Errorf("%w: register service %q: %v", ErrInvalidSpec, service, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.services[service] = staticCluster{httpURL: httpURL, transportAddress: transportAddress}
+	return nil
+}
+
+// Services lists the registered services, sorted.
+func (s *Static) Services() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	names := make([]string, 0, len(s.services))
+	for name := range s.services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Provision checks that the registered cluster of spec.Service answers and returns its
+// endpoints, with its nodes as the cluster lists them (names and transport addresses). An
+// unregistered service is ErrUnknownService; a cluster that does not answer is ErrUnreachable.
+// The spec's plan, cloud and region are not checked against the cluster.
+func (s *Static) Provision(ctx context.Context, spec Spec) (Endpoints, error) {
+	if err := spec.Validate(); err != nil {
+		return Endpoints{}, err
+	}
+	c, err := s.cluster(spec.Service)
+	if err != nil {
+		return Endpoints{}, err
+	}
+	client, err := newClient(c.httpURL, staticCallTimeout)
+	if err != nil {
+		return Endpoints{}, err
+	}
+	if _, err := client.Info(ctx); err != nil {
+		return Endpoints{}, fmt.Errorf("%w: service %q at %s: %v", ErrUnreachable, spec.Service, c.httpURL, err)
+	}
+	nodes, err := client.Nodes(ctx)
+	if err != nil {
+		return Endpoints{}, fmt.Errorf("%w: list nodes of service %q at %s: %v", ErrUnreachable, spec.Service, c.httpURL, err)
+	}
+	e := Endpoints{HTTPURL: c.httpURL, TransportAddress: c.transportAddress, PlannedNodes: spec.Plan.Nodes}
+	for _, n := range nodes {
+		e.Nodes = append(e.Nodes, NodeEndpoint{Name: n.Name, TransportAddress: n.TransportAddress})
+	}
+	return e, nil
+}
+
+// Deprovision forgets the service. The cluster itself is left as it is: osccr did not create
+// it and does not delete it. An unregistered service is not an error.
+func (s *Static) Deprovision(_ context.Context, service string) error {
+	if err := ValidateServiceName(service); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.services, service)
+	return nil
+}
+
+// RecycleNode is ErrUnsupported for a registered service (ErrUnknownService otherwise).
+func (s *Static) RecycleNode(_ context.Context, service, _ string) error {
+	if err := ValidateServiceName(service); err != nil {
+		return err
+	}
+	if _, err := s.cluster(service); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: service %q: osccr cannot restart nodes of a cluster it does not run; restart the node yourself, osccr pauses replication while the cluster is unhealthy", ErrUnsupported, service)
+}
+
+// Health asks the registered cluster for its health; a cluster that does not answer is
+// StatusUnreachable.
+func (s *Static) Health(ctx context.Context, service string) (Health, error) {
+	if err := ValidateServiceName(service); err != nil {
+		return Health{}, err
+	}
+	c, err := s.cluster(service)
+	if err != nil {
+		return Health{}, err
+	}
+	return clusterHealth(ctx, c.httpURL)
+}
+
+func (s *Static) cluster(service string) (staticCluster, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.services[service]
+	if !ok {
+		return staticCluster{}, fmt.Errorf("%w %q: the static provisioner only attaches existing clusters; register the cluster first with its HTTP URL and transport address", ErrUnknownService, service)
+	}
+	return c, nil
+}
+
+func checkTransportAddress(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("transport address %q is not host:port (e.g. 10.0.0.5:9300): %v", addr, err)
+	}
+	if host == "" {
+		return fmt.Errorf("transport address %q has no host", addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("transport address %q has no valid port (1-65535)", addr)
+	}
+	return nil
+}
