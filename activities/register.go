@@ -10,6 +10,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/osccr/osccr/internal/opensearch"
+	"github.com/osccr/osccr/internal/plan"
+	"github.com/osccr/osccr/internal/provision"
 )
 
 // Register adds every osccr activity to a worker.
@@ -21,6 +23,12 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 type Activities struct {
 	// Clients opens a client for a cluster. Nil means NewClient.
 	Clients func(ClusterRef) (*opensearch.Client, error)
+	// Local runs services as nodes on this machine; nil when the worker has no distribution.
+	Local *provision.Local
+	// Static attaches existing clusters.
+	Static *provision.Static
+	// Plans is the plan catalog; nil means plan.Default().
+	Plans *plan.Catalog
 }
 
 // ClusterRef says how to reach a cluster. It travels in workflow history, so it never holds a

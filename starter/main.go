@@ -33,7 +33,8 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := app().RunContext(ctx, os.Args)
+	a := app()
+	err := a.RunContext(ctx, flagsFirst(a, os.Args))
 	if err == nil {
 		return
 	}
@@ -79,6 +80,7 @@ func app() *cli.App {
 		},
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
+			serviceCommand(),
 			replicateCommand(),
 			signalCommand("pause", "pause replication of a follower index (keeps every leader operation for resume)"),
 			signalCommand("resume", "resume a paused follower index"),
@@ -92,9 +94,14 @@ func app() *cli.App {
 			os.Exit(exitUsage)
 		},
 	}
-	for _, cmd := range a.Commands {
-		cmd.OnUsageError = usageError
+	var setUsage func([]*cli.Command)
+	setUsage = func(cmds []*cli.Command) {
+		for _, cmd := range cmds {
+			cmd.OnUsageError = usageError
+			setUsage(cmd.Subcommands)
+		}
 	}
+	setUsage(a.Commands)
 	return a
 }
 

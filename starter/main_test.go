@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/osccr/osccr/internal/localnode"
@@ -15,10 +17,7 @@ import (
 // TestExitCodes runs the built CLI as a subprocess: scripts rely on its exit codes and on one
 // line on stderr that says what was wrong.
 func TestExitCodes(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "osccr")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildCLI(t)
 	closed, err := localnode.FreePort() // nothing listens there: Temporal is unreachable
 	if err != nil {
 		t.Fatal(err)
@@ -51,5 +50,30 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
-	_ = os.Remove(bin)
+}
+
+var (
+	cliOnce sync.Once
+	cliPath string
+	cliErr  error
+)
+
+// buildCLI builds the osccr binary once per test run, as users get it.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	cliOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "osccr-cli-")
+		if err != nil {
+			cliErr = err
+			return
+		}
+		cliPath = filepath.Join(dir, "osccr")
+		if out, err := exec.Command("go", "build", "-o", cliPath, ".").CombinedOutput(); err != nil {
+			cliErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if cliErr != nil {
+		t.Fatal(cliErr)
+	}
+	return cliPath
 }

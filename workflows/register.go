@@ -10,4 +10,5 @@ const TaskQueue = "osccr"
 // Register adds every osccr workflow to a worker.
 func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(IndexReplicationWorkflow)
+	r.RegisterWorkflow(ServiceWorkflow)
 }

@@ -1,18 +1,43 @@
 package workerapp
 
 import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
 	"go.uber.org/fx"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/localnode"
+	"github.com/osccr/osccr/internal/plan"
+	"github.com/osccr/osccr/internal/provision"
 )
 
-// ActivitiesModule provides *activities.Activities. As the activities gain dependencies (an
-// OpenSearch client factory, ...), add their providers here and take them as parameters of
-// newActivities.
+// ActivitiesModule provides *activities.Activities with its dependencies: the plan catalog and
+// the provisioning backends.
 var ActivitiesModule = fx.Module("activities",
 	fx.Provide(newActivities),
 )
 
-func newActivities() *activities.Activities {
-	return &activities.Activities{}
+// newActivities builds the activities' dependencies. The local backend keeps its nodes under
+// <state-dir>/services; it is absent (and local services refused with a clear error) when the
+// worker's machine has no OpenSearch distribution.
+func newActivities(cfg Config, logger *slog.Logger) (*activities.Activities, error) {
+	a := &activities.Activities{Static: provision.NewStatic(), Plans: plan.Default()}
+	dist, err := localnode.DistributionFromEnv()
+	if err != nil {
+		logger.Info("local services disabled", "reason", err)
+		return a, nil
+	}
+	base, err := filepath.Abs(filepath.Join(cfg.StateDir, "services"))
+	if err != nil {
+		return nil, fmt.Errorf("local services directory: %w", err)
+	}
+	// Nodes may run as an unprivileged account (OpenSearch refuses root): it must reach them.
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return nil, fmt.Errorf("create local services directory: %w", err)
+	}
+	a.Local = provision.NewLocal(dist, base)
+	return a, nil
 }

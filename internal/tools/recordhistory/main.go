@@ -1,5 +1,5 @@
-// Command recordhistory records the history of IndexReplicationWorkflow's whole lifecycle on
-// an embedded Temporal server, into workflows/testdata, for the replay test that guards
+// Command recordhistory records the histories of IndexReplicationWorkflow's and
+// ServiceWorkflow's whole lifecycles on an embedded Temporal server, into workflows/testdata, for the replay test that guards
 // determinism. The activities are stubs that answer at once: the history is real, the I/O is
 // not needed. Run it from the repository root after a deliberate, versioned workflow change:
 //
@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/osccr/osccr/activities"
@@ -27,7 +28,7 @@ import (
 	"github.com/osccr/osccr/workflows"
 )
 
-const out = "workflows/testdata/index_replication_lifecycle.json"
+const testdata = "workflows/testdata"
 
 func main() {
 	if err := run(); err != nil {
@@ -66,6 +67,10 @@ func run() error {
 	for _, name := range []string{"PauseReplication", "ResumeReplication", "StopReplication"} {
 		stub(name, func(context.Context, activities.IndexInput) error { return nil })
 	}
+	stub("ProvisionService", func(context.Context, activities.ServiceSpec) (activities.ServiceEndpoints, error) {
+		return activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300", PlannedNodes: 3}, nil
+	})
+	stub("DeprovisionService", func(context.Context, activities.ServiceSpec) error { return nil })
 	if err := w.Start(); err != nil {
 		return err
 	}
@@ -118,6 +123,45 @@ func run() error {
 		return err
 	}
 
+	if err := save(ctx, c, run, "index_replication_lifecycle.json"); err != nil {
+		return err
+	}
+
+	spec := activities.ServiceSpec{Name: "orders", Plan: "business-4", Cloud: "local", Region: "local", Backend: activities.BackendLocal}
+	svc, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.ServiceWorkflowID(spec.Name), TaskQueue: workflows.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchService.ValueSet(spec.Name)),
+	}, workflows.ServiceWorkflow, workflows.ServiceInput{Spec: spec})
+	if err != nil {
+		return err
+	}
+	for {
+		v, err := c.QueryWorkflow(ctx, svc.GetID(), svc.GetRunID(), workflows.QueryService)
+		var st workflows.ServiceState
+		if err == nil && v.Get(&st) == nil && st.State == workflows.StateRunning {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the service: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	upd, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: svc.GetID(), RunID: svc.GetRunID(), UpdateName: workflows.UpdateDelete, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err != nil {
+		return err
+	}
+	if err := upd.Get(ctx, nil); err != nil {
+		return err
+	}
+	if err := svc.Get(ctx, nil); err != nil {
+		return err
+	}
+	return save(ctx, c, svc, "service_lifecycle.json")
+}
+
+// save writes a finished run's history as JSON into testdata.
+func save(ctx context.Context, c client.Client, run client.WorkflowRun, name string) error {
 	hist := &historypb.History{}
 	iter := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {
@@ -131,7 +175,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	out := filepath.Join(testdata, name)
+	if err := os.MkdirAll(testdata, 0o755); err != nil {
 		return err
 	}
 	if err := os.WriteFile(out, raw, 0o644); err != nil {

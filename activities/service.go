@@ -1,0 +1,127 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/osccr/osccr/internal/plan"
+	"github.com/osccr/osccr/internal/provision"
+)
+
+// Provisioning backends a service can live on.
+const (
+	// BackendLocal runs the service as real OpenSearch nodes on the worker's machine.
+	BackendLocal = "local"
+	// BackendStatic attaches an existing cluster given its URLs.
+	BackendStatic = "static"
+)
+
+// ServiceSpec is what a service is asked to be. It travels in workflow history, so it holds
+// no secret.
+type ServiceSpec struct {
+	Name        string `json:"name"`
+	Plan        string `json:"plan"`
+	Cloud       string `json:"cloud"`
+	Region      string `json:"region"`
+	ExtraDiskGB int    `json:"extra_disk_gb,omitempty"`
+	Backend     string `json:"backend"`
+	// URL and TransportAddress locate a static service's existing cluster.
+	URL              string `json:"url,omitempty"`
+	TransportAddress string `json:"transport_address,omitempty"`
+}
+
+// ServiceEndpoints are where a provisioned service answers.
+type ServiceEndpoints struct {
+	HTTPURL          string         `json:"http_url"`
+	TransportAddress string         `json:"transport_address"`
+	Nodes            []NodeEndpoint `json:"nodes,omitempty"`
+	PlannedNodes     int            `json:"planned_nodes"`
+}
+
+// NodeEndpoint is one node of a service.
+type NodeEndpoint struct {
+	Name             string `json:"name"`
+	HTTPURL          string `json:"http_url,omitempty"`
+	TransportAddress string `json:"transport_address"`
+}
+
+// ErrTypeNoBackend says the worker cannot run a backend the service asks for.
+const ErrTypeNoBackend = "NoBackend"
+
+// ProvisionService makes the service's cluster exist and answer, and returns its endpoints.
+// Both backends are idempotent, so a retry after a crash finds what the first try made.
+func (a *Activities) ProvisionService(ctx context.Context, spec ServiceSpec) (ServiceEndpoints, error) {
+	p, pspec, err := a.provisioner(spec)
+	if err != nil {
+		return ServiceEndpoints{}, err
+	}
+	ep, err := p.Provision(ctx, pspec)
+	if err != nil {
+		return ServiceEndpoints{}, classifyProvision(fmt.Errorf("provision service %s: %w", spec.Name, err))
+	}
+	out := ServiceEndpoints{HTTPURL: ep.HTTPURL, TransportAddress: ep.TransportAddress, PlannedNodes: ep.PlannedNodes}
+	for _, n := range ep.Nodes {
+		out.Nodes = append(out.Nodes, NodeEndpoint{Name: n.Name, HTTPURL: n.HTTPURL, TransportAddress: n.TransportAddress})
+	}
+	return out, nil
+}
+
+// DeprovisionService removes what osccr runs for the service: the local backend stops and
+// deletes its nodes; the static backend forgets the cluster and never touches it.
+func (a *Activities) DeprovisionService(ctx context.Context, spec ServiceSpec) error {
+	p, _, err := a.provisioner(spec)
+	if err != nil {
+		return err
+	}
+	if err := p.Deprovision(ctx, spec.Name); err != nil {
+		return classifyProvision(fmt.Errorf("deprovision service %s: %w", spec.Name, err))
+	}
+	return nil
+}
+
+// provisioner picks the backend for a spec and translates the spec. A static cluster is
+// registered from the spec on every call: the registration lives in this worker's memory,
+// while the spec lives in workflow history and survives any restart.
+func (a *Activities) provisioner(spec ServiceSpec) (provision.Provisioner, provision.Spec, error) {
+	catalog := a.Plans
+	if catalog == nil {
+		catalog = plan.Default()
+	}
+	p, err := catalog.Lookup(spec.Plan)
+	if err != nil {
+		return nil, provision.Spec{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadRequest, nil)
+	}
+	pspec := provision.Spec{Service: spec.Name, Plan: p, Cloud: spec.Cloud, Region: spec.Region, ExtraDiskGB: spec.ExtraDiskGB}
+	switch spec.Backend {
+	case BackendLocal:
+		if a.Local == nil {
+			return nil, pspec, temporal.NewNonRetryableApplicationError(
+				"this worker cannot run local services: it has no OpenSearch distribution (run `make opensearch` on the worker's machine, or set OSCCR_OPENSEARCH_HOME)",
+				ErrTypeNoBackend, nil)
+		}
+		return a.Local, pspec, nil
+	case BackendStatic:
+		if a.Static == nil {
+			return nil, pspec, temporal.NewNonRetryableApplicationError("this worker has no static backend", ErrTypeNoBackend, nil)
+		}
+		if err := a.Static.Register(spec.Name, spec.URL, spec.TransportAddress); err != nil {
+			return nil, pspec, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadRequest, nil)
+		}
+		return a.Static, pspec, nil
+	}
+	return nil, pspec, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown backend %q: use %q or %q", spec.Backend, BackendLocal, BackendStatic), ErrTypeBadRequest, nil)
+}
+
+// classifyProvision makes the provisioner's errors that no retry can fix non-retryable; an
+// unreachable cluster stays retryable (it may be starting).
+func classifyProvision(err error) error {
+	for _, e := range []error{provision.ErrInvalidSpec, provision.ErrSpecMismatch, provision.ErrUnknownService, provision.ErrUnknownNode, provision.ErrUnsupported} {
+		if errors.Is(err, e) {
+			return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadRequest, nil)
+		}
+	}
+	return classify(err)
+}

@@ -1,0 +1,244 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/opensearch"
+	"github.com/osccr/osccr/internal/plan"
+	"github.com/osccr/osccr/internal/provision"
+	"github.com/osccr/osccr/workflows"
+)
+
+// CreateServiceRequest asks for a new service on the local backend.
+type CreateServiceRequest struct {
+	Name        string
+	Plan        string
+	Cloud       string
+	Region      string
+	ExtraDiskGB int
+}
+
+// RegisterServiceRequest attaches an existing cluster as a service (the static backend).
+type RegisterServiceRequest struct {
+	Name             string
+	URL              string
+	TransportAddress string
+	Plan             string
+	Cloud            string
+	Region           string
+}
+
+// ServiceSummary is one row of a service listing, read from Temporal's visibility store.
+type ServiceSummary struct {
+	Name   string `json:"name"`
+	Plan   string `json:"plan"`
+	Role   string `json:"role"`
+	State  string `json:"state"`
+	Leader string `json:"leader,omitempty"`
+}
+
+// CreateService starts provisioning a service on the local backend. It refuses, with
+// ErrInvalid or ErrConflict and nothing created, an invalid name, an unknown plan, negative
+// extra disk, or a name already in use.
+func (c *Control) CreateService(ctx context.Context, req CreateServiceRequest) error {
+	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"), ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal}
+	var problems []error
+	if req.ExtraDiskGB < 0 {
+		problems = append(problems, fmt.Errorf("extra disk %d GB is negative", req.ExtraDiskGB))
+	}
+	return c.startService(ctx, spec, problems)
+}
+
+// RegisterService attaches an existing cluster as a service. The URL and transport address
+// are checked for form here; the worker checks the cluster answers while provisioning.
+func (c *Control) RegisterService(ctx context.Context, req RegisterServiceRequest) error {
+	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "self-hosted"), Region: orDefault(req.Region, "self-hosted"),
+		Backend: activities.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress}
+	var problems []error
+	if _, err := opensearch.New(opensearch.Config{URLs: []string{req.URL}}); err != nil {
+		problems = append(problems, fmt.Errorf("--url: %w", err))
+	}
+	if host, port, err := net.SplitHostPort(req.TransportAddress); err != nil || host == "" || port == "" {
+		problems = append(problems, fmt.Errorf("transport address %q must be host:port (the cluster's transport port, 9300 by default)", req.TransportAddress))
+	}
+	return c.startService(ctx, spec, problems)
+}
+
+func (c *Control) startService(ctx context.Context, spec activities.ServiceSpec, problems []error) error {
+	if err := provision.ValidateServiceName(spec.Name); err != nil {
+		problems = append(problems, err)
+	}
+	if _, err := plan.Default().Lookup(spec.Plan); err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(problems...))
+	}
+	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:        workflows.ServiceWorkflowID(spec.Name),
+		TaskQueue: c.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchService.ValueSet(spec.Name),
+			workflows.SearchRole.ValueSet(workflows.RoleStandalone),
+			workflows.SearchState.ValueSet(workflows.StateProvisioning),
+			workflows.SearchPlan.ValueSet(spec.Plan),
+		),
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, workflows.ServiceWorkflow, workflows.ServiceInput{Spec: spec})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return fmt.Errorf("%w: service name %q is taken: choose another name or delete that service first", ErrConflict, spec.Name)
+	}
+	if err != nil {
+		return wrapTemporal("create service "+spec.Name, err)
+	}
+	return nil
+}
+
+// GetService returns everything osccr knows about a live service.
+func (c *Control) GetService(ctx context.Context, name string) (workflows.ServiceState, error) {
+	var st workflows.ServiceState
+	id := workflows.ServiceWorkflowID(name)
+	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return st, serviceNotFound(name, wrapTemporal("describe service "+name, err))
+	}
+	if desc.GetWorkflowExecutionInfo().GetCloseTime() != nil {
+		return st, fmt.Errorf("%w: service %s was deleted", ErrNotFound, name)
+	}
+	v, err := c.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryService)
+	if err != nil {
+		return st, serviceNotFound(name, wrapTemporal("query service "+name, err))
+	}
+	if err := v.Get(&st); err != nil {
+		return st, fmt.Errorf("decode service %s: %w", name, err)
+	}
+	return st, nil
+}
+
+// WaitService waits until a service is RUNNING or FAILED (FAILED is returned as an error with
+// the reason), calling progress with every new state.
+func (c *Control) WaitService(ctx context.Context, name string, progress func(workflows.ServiceState)) (workflows.ServiceState, error) {
+	var last workflows.ServiceState
+	tick := newTicker()
+	defer tick.Stop()
+	for {
+		st, err := c.GetService(ctx, name)
+		if err != nil && !errors.Is(err, ErrUnreachable) {
+			return st, err
+		}
+		if err == nil {
+			if progress != nil && (st.State != last.State || st.Reason != last.Reason) {
+				progress(st)
+			}
+			last = st
+			switch st.State {
+			case workflows.StateRunning:
+				return st, nil
+			case workflows.StateFailed:
+				return st, fmt.Errorf("service %s failed: %s", name, st.Reason)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return last, fmt.Errorf("waiting for service %s: %w", name, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// ListServices lists live services, optionally of one role, sorted by name.
+func (c *Control) ListServices(ctx context.Context, role string) ([]ServiceSummary, error) {
+	switch role {
+	case "", workflows.RoleStandalone, workflows.RoleLeader, workflows.RoleFollower:
+	default:
+		return nil, fmt.Errorf("%w: role %q: use leader, follower or standalone", ErrInvalid, role)
+	}
+	query := "WorkflowType = 'ServiceWorkflow' AND ExecutionStatus = 'Running'"
+	if role != "" {
+		query += fmt.Sprintf(" AND %s = '%s'", workflows.SearchRole.GetName(), role)
+	}
+	var out []ServiceSummary
+	var token []byte
+	for {
+		resp, err := c.Temporal.ListWorkflow(ctx, &workflowListRequest{Query: query, NextPageToken: token})
+		if err != nil {
+			return nil, wrapTemporal("list services", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			sa := e.GetSearchAttributes()
+			out = append(out, ServiceSummary{
+				Name:   keyword(sa, workflows.SearchService.GetName()),
+				Plan:   keyword(sa, workflows.SearchPlan.GetName()),
+				Role:   keyword(sa, workflows.SearchRole.GetName()),
+				State:  keyword(sa, workflows.SearchState.GetName()),
+				Leader: keyword(sa, workflows.SearchLeader.GetName()),
+			})
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			break
+		}
+	}
+	slices.SortFunc(out, func(a, b ServiceSummary) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// DeleteService deletes a service: the workflow's validator refuses it (nothing changed) while
+// the service leads followers; otherwise the service goes DELETING at once and its workflow
+// removes what osccr runs and ends.
+func (c *Control) DeleteService(ctx context.Context, name string) error {
+	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.ServiceWorkflowID(name),
+		UpdateName:   workflows.UpdateDelete,
+		WaitForStage: client.WorkflowUpdateStageAccepted,
+	})
+	if err != nil {
+		return deleteError(name, err)
+	}
+	if err := handle.Get(ctx, nil); err != nil {
+		return deleteError(name, err)
+	}
+	return nil
+}
+
+// WaitServiceGone waits until a deleted service's workflow has ended.
+func (c *Control) WaitServiceGone(ctx context.Context, name string) error {
+	err := c.Temporal.GetWorkflow(ctx, workflows.ServiceWorkflowID(name), "").Get(ctx, nil)
+	if err != nil {
+		return wrapTemporal("delete service "+name, err)
+	}
+	return nil
+}
+
+func deleteError(name string, err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return fmt.Errorf("%w: %s", ErrConflict, appErr.Message())
+	}
+	return serviceNotFound(name, wrapTemporal("delete service "+name, err))
+}
+
+func serviceNotFound(name string, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: no service %s (osccr service list shows the services)", ErrNotFound, name)
+	}
+	return err
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/osccr/osccr/internal/control"
+	"github.com/osccr/osccr/workflows"
+)
+
+func serviceCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "service",
+		Usage: "create, register, list, show and delete OpenSearch services",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "create",
+				Usage:     "provision a new service on this machine's local backend (real OpenSearch nodes)",
+				UsageText: "osccr service create orders --plan business-4 --region eu-local --wait",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags("plan"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "plan", Usage: "plan name (hobbyist, startup-4, business-4, premium-6x-8, ...)"},
+					&cli.StringFlag{Name: "cloud", Usage: "cloud label (default: local)"},
+					&cli.StringFlag{Name: "region", Usage: "region label (default: local)"},
+					&cli.IntFlag{Name: "disk-gb", Usage: "extra disk on top of the plan's, in GB"},
+					&cli.BoolFlag{Name: "wait", Usage: "wait until the service is RUNNING (exit 1 if it FAILED)"},
+				},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					name := c.Args().First()
+					if err := ctl.CreateService(c.Context, control.CreateServiceRequest{
+						Name: name, Plan: c.String("plan"), Cloud: c.String("cloud"), Region: c.String("region"), ExtraDiskGB: c.Int("disk-gb"),
+					}); err != nil {
+						return err
+					}
+					fmt.Printf("service %s: PROVISIONING (workflow %s)\n", name, workflows.ServiceWorkflowID(name))
+					return waitService(c, ctl, name)
+				}),
+			},
+			{
+				Name:      "register",
+				Usage:     "attach an existing OpenSearch cluster as a service (the static backend)",
+				UsageText: "osccr service register orders --url http://10.0.0.5:9200 --transport 10.0.0.5:9300 --plan business-4",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags("url", "transport", "plan"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "url", Usage: "the cluster's REST URL"},
+					&cli.StringFlag{Name: "transport", Usage: "the cluster's transport host:port (followers connect to it)"},
+					&cli.StringFlag{Name: "plan", Usage: "the plan the cluster corresponds to"},
+					&cli.StringFlag{Name: "cloud", Usage: "cloud label (default: self-hosted)"},
+					&cli.StringFlag{Name: "region", Usage: "region label (default: self-hosted)"},
+					&cli.BoolFlag{Name: "wait", Usage: "wait until the service is RUNNING"},
+				},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					name := c.Args().First()
+					if err := ctl.RegisterService(c.Context, control.RegisterServiceRequest{
+						Name: name, URL: c.String("url"), TransportAddress: c.String("transport"), Plan: c.String("plan"), Cloud: c.String("cloud"), Region: c.String("region"),
+					}); err != nil {
+						return err
+					}
+					fmt.Printf("service %s: registering %s\n", name, c.String("url"))
+					return waitService(c, ctl, name)
+				}),
+			},
+			{
+				Name:      "list",
+				Usage:     "list services with their Leader/Follower tags",
+				UsageText: "osccr service list --role leader -o json",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "role", Usage: "only leader, follower or standalone services"},
+					outputFlag(),
+				},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					services, err := ctl.ListServices(c.Context, c.String("role"))
+					if err != nil {
+						return err
+					}
+					return render(c, services, func(w io.Writer) {
+						fmt.Fprintln(w, "NAME\tPLAN\tSTATE\tTAG\tLEADER")
+						for _, s := range services {
+							fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Plan, s.State, roleTag(s.Role), dash(s.Leader))
+						}
+					})
+				}),
+			},
+			{
+				Name:      "show",
+				Usage:     "show one service: spec, role, state, endpoints",
+				UsageText: "osccr service show orders -o json",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags(),
+				Flags:     []cli.Flag{outputFlag()},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					st, err := ctl.GetService(c.Context, c.Args().First())
+					if err != nil {
+						return err
+					}
+					return render(c, st, func(w io.Writer) {
+						rows := [][2]string{
+							{"name", st.Name}, {"tag", roleTag(st.Role)}, {"state", st.State}, {"reason", dash(st.Reason)},
+							{"plan", st.Plan}, {"cloud", st.Cloud}, {"region", st.Region}, {"backend", st.Backend},
+							{"leader", dash(st.Leader)}, {"followers", dash(strings.Join(st.Followers, ", "))},
+							{"http", dash(st.Endpoints.HTTPURL)}, {"transport", dash(st.Endpoints.TransportAddress)},
+							{"nodes", fmt.Sprintf("%d running, plan %d", len(st.Endpoints.Nodes), st.Endpoints.PlannedNodes)},
+							{"created", st.CreatedAt.Format(time.RFC3339)},
+						}
+						for _, r := range rows {
+							fmt.Fprintf(w, "%s\t%s\n", r[0], r[1])
+						}
+					})
+				}),
+			},
+			{
+				Name:      "delete",
+				Usage:     "delete a service: osccr stops and removes the nodes it runs (a registered cluster is only forgotten)",
+				UsageText: "osccr service delete orders --yes",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags(),
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"}},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					name := c.Args().First()
+					if !c.Bool("yes") && !confirm(c, fmt.Sprintf("Delete service %s and the nodes osccr runs for it?", name)) {
+						return fmt.Errorf("%w: not confirmed; pass --yes to delete without asking", errUsage)
+					}
+					if err := ctl.DeleteService(c.Context, name); err != nil {
+						return err
+					}
+					if err := ctl.WaitServiceGone(c.Context, name); err != nil {
+						return err
+					}
+					fmt.Printf("service %s deleted\n", name)
+					return nil
+				}),
+			},
+		},
+	}
+}
+
+func waitService(c *cli.Context, ctl *control.Control, name string) error {
+	if !c.Bool("wait") {
+		return nil
+	}
+	st, err := ctl.WaitService(c.Context, name, func(st workflows.ServiceState) {
+		fmt.Printf("service %s: %s %s\n", name, st.State, st.Reason)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("service %s: RUNNING at %s (transport %s)\n", name, st.Endpoints.HTTPURL, st.Endpoints.TransportAddress)
+	return nil
+}
+
+// requireArgAndFlags is a Before hook for commands that take one NAME argument and the named
+// flags.
+func requireArgAndFlags(flags ...string) cli.BeforeFunc {
+	check := requireFlags(flags...)
+	return func(c *cli.Context) error {
+		if c.NArg() != 1 {
+			return fmt.Errorf("%w: %s needs exactly one NAME argument; example: %s", errUsage, c.Command.Name, c.Command.UsageText)
+		}
+		return check(c)
+	}
+}
+
+func outputFlag() cli.Flag {
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table or json"}
+}
+
+// render prints v as one JSON document with -o json, else the table that table writes.
+func render(c *cli.Context, v any, table func(io.Writer)) error {
+	switch c.String("output") {
+	case "json":
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	case "table":
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		table(w)
+		return w.Flush()
+	}
+	return fmt.Errorf("%w: -o %q: use table or json", errUsage, c.String("output"))
+}
+
+func roleTag(role string) string {
+	switch role {
+	case workflows.RoleLeader:
+		return "Leader"
+	case workflows.RoleFollower:
+		return "Follower"
+	}
+	return "-"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// confirm asks on the terminal; with no terminal (a script) the answer is no.
+func confirm(c *cli.Context, question string) bool {
+	if info, err := os.Stdin.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	fmt.Fprintf(os.Stderr, "%s [y/N] ", question)
+	answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	return answer == "y" || answer == "yes"
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/osccr/osccr/internal/testcluster"
+	"github.com/osccr/osccr/internal/workerapp"
+)
+
+// TestServiceCommands drives the built CLI as a subprocess against a real control plane (the
+// worker with its embedded Temporal) and a real OpenSearch node: create --wait, list and show
+// as JSON and tables, delete --yes.
+func TestServiceCommands(t *testing.T) {
+	testcluster.Distribution(t)
+	base := testcluster.Dir(t)
+	var ep workerapp.Endpoint
+	app := fxtest.New(t,
+		workerapp.Module(workerapp.Config{Dev: true, StateDir: base, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
+		fx.Populate(&ep), fx.NopLogger)
+	app.RequireStart()
+	t.Cleanup(app.RequireStop)
+
+	bin := buildCLI(t)
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"--temporal-address", ep.HostPort}, args...)...)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return string(out), exit.ExitCode()
+		}
+		if err != nil {
+			t.Fatalf("run %v: %v", args, err)
+		}
+		return string(out), 0
+	}
+
+	out, code := run("service", "create", "cli-svc", "--plan", "business-4", "--region", "eu-local", "--wait")
+	if code != 0 || !strings.Contains(out, "RUNNING at http://127.0.0.1:") {
+		t.Fatalf("create --wait: exit %d\n%s", code, out)
+	}
+	t.Cleanup(func() { run("service", "delete", "cli-svc", "--yes") })
+
+	out, code = run("service", "show", "cli-svc", "-o", "json")
+	var shown map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &shown) != nil {
+		t.Fatalf("show -o json: exit %d\n%s", code, out)
+	}
+	for _, key := range []string{"name", "plan", "cloud", "region", "role", "state", "leader", "followers", "endpoints"} {
+		if _, ok := shown[key]; !ok {
+			t.Errorf("show -o json lacks %q: %s", key, out)
+		}
+	}
+	if shown["state"] != "RUNNING" || shown["region"] != "eu-local" || shown["role"] != "standalone" {
+		t.Errorf("show -o json: %s", out)
+	}
+
+	out, code = run("service", "list", "-o", "json")
+	var listed []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &listed) != nil || len(listed) != 1 || listed[0]["name"] != "cli-svc" {
+		t.Fatalf("list -o json: exit %d\n%s", code, out)
+	}
+	if out, code = run("service", "list"); code != 0 || !strings.Contains(out, "cli-svc") || !strings.Contains(out, "business-4") {
+		t.Errorf("list table: exit %d\n%s", code, out)
+	}
+
+	if out, code = run("service", "create", "cli-svc", "--plan", "business-4"); code != exitRefused || !strings.Contains(out, "is taken") {
+		t.Errorf("create a taken name: exit %d, want %d\n%s", code, exitRefused, out)
+	}
+	if out, code = run("service", "create", "x", "--plan", "business-4"); code != exitUsage || !strings.Contains(out, "3-63") {
+		t.Errorf("create an invalid name: exit %d, want %d\n%s", code, exitUsage, out)
+	}
+	if out, code = run("service", "delete", "cli-svc"); code != exitUsage || !strings.Contains(out, "--yes") {
+		t.Errorf("delete without --yes and without a terminal: exit %d, want %d\n%s", code, exitUsage, out)
+	}
+	if out, code = run("service", "delete", "cli-svc", "--yes"); code != 0 || !strings.Contains(out, "deleted") {
+		t.Fatalf("delete --yes: exit %d\n%s", code, out)
+	}
+	if out, code = run("service", "show", "cli-svc"); code != exitRefused || !strings.Contains(out, "deleted") {
+		t.Errorf("show after delete: exit %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,124 @@
+package workflows
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/osccr/osccr/activities"
+)
+
+var testSpec = activities.ServiceSpec{Name: "orders", Plan: "business-4", Cloud: "local", Region: "local", Backend: activities.BackendLocal}
+
+func queryService(t *testing.T, env *testsuite.TestWorkflowEnvironment) ServiceState {
+	t.Helper()
+	v, err := env.QueryWorkflow(QueryService)
+	if err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	var st ServiceState
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// deleteUpdate records what became of a delete update.
+type deleteUpdate struct{ rejected, completed error }
+
+func sendDelete(env *testsuite.TestWorkflowEnvironment) *deleteUpdate {
+	u := &deleteUpdate{}
+	env.UpdateWorkflow(UpdateDelete, "", &testsuite.TestUpdateCallback{
+		OnReject:   func(err error) { u.rejected = err },
+		OnComplete: func(_ any, err error) { u.completed = err },
+	})
+	return u
+}
+
+func TestServiceWorkflow(t *testing.T) {
+	endpoints := activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300", PlannedNodes: 3}
+	tests := []struct {
+		name          string
+		provisionErr  error
+		wantState     string // after provisioning
+		wantReason    string
+		wantEndpoints bool
+	}{
+		{name: "provisioned", wantState: StateRunning, wantEndpoints: true},
+		{name: "provisioning fails", provisionErr: temporal.NewNonRetryableApplicationError("provision service orders: no OpenSearch distribution", activities.ErrTypeNoBackend, nil),
+			wantState: StateFailed, wantReason: "provision service orders: no OpenSearch distribution"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			var a *activities.Activities
+			deprovisioned := false
+			env.OnActivity(a.ProvisionService, mock.Anything, testSpec).Return(endpoints, tt.provisionErr)
+			env.OnActivity(a.DeprovisionService, mock.Anything, testSpec).Return(nil).Run(func(mock.Arguments) { deprovisioned = true })
+
+			var before ServiceState
+			var del *deleteUpdate
+			env.RegisterDelayedCallback(func() {
+				before = queryService(t, env)
+				del = sendDelete(env)
+			}, time.Minute)
+			env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: testSpec})
+
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatalf("workflow error: %v", err)
+			}
+			if before.State != tt.wantState || before.Reason != tt.wantReason {
+				t.Errorf("state before delete %q %q, want %q %q", before.State, before.Reason, tt.wantState, tt.wantReason)
+			}
+			if before.Role != RoleStandalone || before.Name != "orders" || before.Plan != "business-4" {
+				t.Errorf("service %+v, want a standalone business-4 service named orders", before)
+			}
+			if got := before.Endpoints.HTTPURL != ""; got != tt.wantEndpoints {
+				t.Errorf("endpoints %+v, want present=%v", before.Endpoints, tt.wantEndpoints)
+			}
+			if del.rejected != nil || del.completed != nil {
+				t.Errorf("delete update: rejected %v, completed with %v; want accepted", del.rejected, del.completed)
+			}
+			if !deprovisioned {
+				t.Error("delete did not deprovision")
+			}
+		})
+	}
+}
+
+func TestServiceDeleteRefusals(t *testing.T) {
+	tests := []struct {
+		name  string
+		state ServiceState
+		want  string
+	}{
+		{"leader with followers", ServiceState{ServiceSpec: testSpec, Role: RoleLeader, Followers: []string{"orders-eu"}, State: StateRunning}, "delete or promote its followers first"},
+		{"already deleting", ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, State: StateDeleting}, "already being deleted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			var a *activities.Activities
+			env.OnActivity(a.DeprovisionService, mock.Anything, mock.Anything).Return(errors.New("must not run"))
+			var del *deleteUpdate
+			var after ServiceState
+			env.RegisterDelayedCallback(func() { del = sendDelete(env) }, time.Minute)
+			env.RegisterDelayedCallback(func() { after = queryService(t, env) }, 2*time.Minute)
+			env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 3*time.Minute)
+			st := tt.state
+			env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: testSpec, State: &st})
+
+			if del.rejected == nil || !strings.Contains(del.rejected.Error(), tt.want) {
+				t.Fatalf("delete rejected with %v, want a rejection saying %q", del.rejected, tt.want)
+			}
+			if after.State != tt.state.State {
+				t.Errorf("state after the rejected delete %q, want it unchanged %q", after.State, tt.state.State)
+			}
+		})
+	}
+}
