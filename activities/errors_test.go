@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"go.temporal.io/sdk/temporal"
@@ -61,5 +62,29 @@ func TestLagOps(t *testing.T) {
 		if got := (IndexStatus{LeaderCheckpoint: tt.leader, FollowerCheckpoint: tt.follower}).LagOps(); got != tt.want {
 			t.Errorf("LagOps(%d, %d) = %d, want %d", tt.leader, tt.follower, got, tt.want)
 		}
+	}
+}
+
+func TestPlanIndexes(t *testing.T) {
+	got := planIndexes([]opensearch.IndexSummary{
+		{Name: "orders", Status: "open", StoreBytes: 100},
+		{Name: ".kibana_1", Status: "open"},
+		{Name: ".ds-logs-000001", Status: "open"},
+		{Name: "archive", Status: "close"},
+		{Name: "audit", Status: "open", Hidden: true},
+		{Name: "customers", Status: "open", StoreBytes: 50},
+	})
+	if want := []string{"customers", "orders"}; !slices.Equal(got.Replicate, want) || got.Bytes != 150 {
+		t.Errorf("replicate %v (%d bytes), want %v (150 bytes)", got.Replicate, got.Bytes, want)
+	}
+	var excluded []string
+	for _, e := range got.Excluded {
+		excluded = append(excluded, e.Index)
+		if e.Reason == "" {
+			t.Errorf("%s excluded without a reason", e.Index)
+		}
+	}
+	if want := []string{".ds-logs-000001", ".kibana_1", "archive", "audit"}; !slices.Equal(excluded, want) {
+		t.Errorf("excluded %v, want %v", excluded, want)
 	}
 }

@@ -81,6 +81,7 @@ func app() *cli.App {
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			serviceCommand(),
+			followerCommand(),
 			replicateCommand(),
 			signalCommand("pause", "pause replication of a follower index (keeps every leader operation for resume)"),
 			signalCommand("resume", "resume a paused follower index"),

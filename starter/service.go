@@ -83,12 +83,7 @@ func serviceCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return render(c, services, func(w io.Writer) {
-						fmt.Fprintln(w, "NAME\tPLAN\tSTATE\tTAG\tLEADER")
-						for _, s := range services {
-							fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Plan, s.State, roleTag(s.Role), dash(s.Leader))
-						}
-					})
+					return render(c, services, func(w io.Writer) { serviceTable(w, services) })
 				}),
 			},
 			{
@@ -144,6 +139,13 @@ func serviceCommand() *cli.Command {
 	}
 }
 
+func serviceTable(w io.Writer, services []control.ServiceSummary) {
+	fmt.Fprintln(w, "NAME\tPLAN\tSTATE\tTAG\tLEADER")
+	for _, s := range services {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Plan, s.State, roleTag(s.Role), dash(s.Leader))
+	}
+}
+
 func waitService(c *cli.Context, ctl *control.Control, name string) error {
 	if !c.Bool("wait") {
 		return nil
@@ -158,13 +160,13 @@ func waitService(c *cli.Context, ctl *control.Control, name string) error {
 	return nil
 }
 
-// requireArgAndFlags is a Before hook for commands that take one NAME argument and the named
-// flags.
+// requireArgAndFlags is a Before hook for commands that take one argument (their ArgsUsage)
+// and the named flags.
 func requireArgAndFlags(flags ...string) cli.BeforeFunc {
 	check := requireFlags(flags...)
 	return func(c *cli.Context) error {
 		if c.NArg() != 1 {
-			return fmt.Errorf("%w: %s needs exactly one NAME argument; example: %s", errUsage, c.Command.Name, c.Command.UsageText)
+			return fmt.Errorf("%w: %s needs exactly one %s argument; example: %s", errUsage, c.Command.Name, c.Command.ArgsUsage, c.Command.UsageText)
 		}
 		return check(c)
 	}

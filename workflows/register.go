@@ -11,4 +11,5 @@ const TaskQueue = "osccr"
 func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(IndexReplicationWorkflow)
 	r.RegisterWorkflow(ServiceWorkflow)
+	r.RegisterWorkflow(IntegrationWorkflow)
 }

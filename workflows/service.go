@@ -3,8 +3,10 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -26,11 +28,14 @@ const (
 	RoleFollower   = "follower"
 )
 
-// Queries and updates of ServiceWorkflow.
+// Queries, updates and signals of ServiceWorkflow.
 const (
 	QueryService  = "service"
 	UpdateDelete  = "delete"
 	serviceIDPart = "service/"
+	// SignalAddFollower and SignalRemoveFollower keep a leader's list of followers.
+	SignalAddFollower    = "add-follower"
+	SignalRemoveFollower = "remove-follower"
 )
 
 // ServiceWorkflowID is the ID of the workflow that holds a service: one per service name.
@@ -39,31 +44,43 @@ func ServiceWorkflowID(name string) string { return serviceIDPart + name }
 // ServiceState is everything osccr knows about a service; the service query returns it.
 type ServiceState struct {
 	activities.ServiceSpec
-	Role      string                      `json:"role"`
-	Leader    string                      `json:"leader"`
-	Followers []string                    `json:"followers"`
-	State     string                      `json:"state"`
-	Reason    string                      `json:"reason,omitempty"`
-	Endpoints activities.ServiceEndpoints `json:"endpoints"`
-	CreatedAt time.Time                   `json:"created_at"`
-	RunningAt time.Time                   `json:"running_at,omitempty"`
+	Role        string                      `json:"role"`
+	Leader      string                      `json:"leader"`
+	Followers   []string                    `json:"followers"`
+	State       string                      `json:"state"`
+	Reason      string                      `json:"reason,omitempty"`
+	Endpoints   activities.ServiceEndpoints `json:"endpoints"`
+	CreatedAt   time.Time                   `json:"created_at"`
+	RunningAt   time.Time                   `json:"running_at,omitempty"`
+	Follow      *FollowSpec                 `json:"follow,omitempty"`
+	Replication *IntegrationProgress        `json:"replication,omitempty"`
+}
+
+// FollowSpec makes a new service the follower of a leader.
+type FollowSpec struct {
+	Leader activities.ClusterRef `json:"leader"`
 }
 
 // ServiceInput starts a service workflow. State is set only when the workflow continues as new,
 // to carry what it knows into the next run.
 type ServiceInput struct {
-	Spec  activities.ServiceSpec `json:"spec"`
-	State *ServiceState          `json:"state,omitempty"`
+	Spec   activities.ServiceSpec `json:"spec"`
+	Follow *FollowSpec            `json:"follow,omitempty"`
+	State  *ServiceState          `json:"state,omitempty"`
 }
 
 // ServiceWorkflow holds one service for its whole life:
 //
 //  1. PROVISIONING: the backend makes the cluster exist and answer (local: real nodes on the
-//     worker's machine; static: an existing cluster is checked and attached);
-//  2. RUNNING: the service answers the service query and waits for requests; a failed
-//     provisioning leaves it FAILED with the reason, still deletable;
-//  3. delete (an update, so the caller learns at once whether it is allowed): DELETING, the
-//     backend removes what osccr runs, and the workflow ends.
+//     worker's machine; static: an existing cluster is checked and attached); a failure leaves
+//     the service FAILED with the reason, still deletable;
+//  2. a follower then registers with its leader (which becomes a leader) and starts its
+//     integration workflow; the integration's progress signals move it through REBUILDING to
+//     RUNNING, or FAILED with the reason;
+//  3. RUNNING: it answers the service query and keeps its leader's follower list;
+//  4. delete (an update, so the caller learns at once whether it is allowed; refused while the
+//     service leads followers): DELETING; a follower stops its integration and leaves its
+//     leader's list; the backend removes what osccr runs; the workflow ends.
 //
 // It continues as new when Temporal suggests it, so its history stays bounded however long
 // the service lives.
@@ -72,7 +89,10 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	if in.State != nil {
 		st = *in.State
 	} else {
-		st = ServiceState{ServiceSpec: in.Spec, Role: RoleStandalone, Followers: []string{}, State: StateProvisioning, CreatedAt: workflow.Now(ctx)}
+		st = ServiceState{ServiceSpec: in.Spec, Role: RoleStandalone, Followers: []string{}, State: StateProvisioning, CreatedAt: workflow.Now(ctx), Follow: in.Follow}
+		if in.Follow != nil {
+			st.Role, st.Leader = RoleFollower, in.Follow.Leader.Name
+		}
 	}
 	set := func(state, reason string) error {
 		st.State, st.Reason = state, reason
@@ -82,9 +102,11 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 		return st, err
 	}
 	deleting := false
+	deleteRequested := workflow.NewChannel(ctx)
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDelete,
 		func(ctx workflow.Context) (ServiceState, error) {
 			deleting = true
+			deleteRequested.SendAsync(true)
 			return st, set(StateDeleting, "deletion requested")
 		},
 		workflow.UpdateHandlerOptions{Validator: func() error { return canDelete(st, deleting) }},
@@ -95,33 +117,70 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 
 	// Step 1: provision (on the first run only).
 	if st.State == StateProvisioning {
-		pctx := withIO(ctx, 15*time.Minute, 0)
-		if err := workflow.ExecuteActivity(pctx, a.ProvisionService, st.ServiceSpec).Get(ctx, &st.Endpoints); err != nil {
+		// A delete while provisioning (say, an unreachable cluster being retried) cancels it.
+		pctx, cancelProvision := workflow.WithCancel(withIO(ctx, 15*time.Minute, 0))
+		provisioned := workflow.ExecuteActivity(pctx, a.ProvisionService, st.ServiceSpec)
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(provisioned, func(workflow.Future) {})
+		sel.AddReceive(deleteRequested, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); cancelProvision() })
+		sel.Select(ctx)
+		if err := provisioned.Get(ctx, &st.Endpoints); deleting {
+			// Skip to step 4.
+		} else if err != nil {
 			if serr := set(StateFailed, failureReason(err)); serr != nil {
 				return st, serr
 			}
-		} else {
+		} else if st.Follow == nil {
 			st.RunningAt = workflow.Now(ctx)
 			if err := set(StateRunning, ""); err != nil {
 				return st, err
 			}
-		}
-	}
-
-	// Step 2: serve until deleted, continuing as new when the history grows long.
-	if err := workflow.Await(ctx, func() bool {
-		return deleting || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
-	}); err != nil {
-		return st, err
-	}
-	if !deleting {
-		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		} else if err := startFollowing(ctx, &st, set); err != nil {
 			return st, err
 		}
-		return st, workflow.NewContinueAsNewError(ctx, ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
 	}
 
-	// Step 3: delete.
+	// Steps 2-3: serve until deleted, continuing as new when the history grows long.
+	progress := workflow.GetSignalChannel(ctx, SignalIntegrationProgress)
+	adds := workflow.GetSignalChannel(ctx, SignalAddFollower)
+	removes := workflow.GetSignalChannel(ctx, SignalRemoveFollower)
+	for !deleting {
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(deleteRequested, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		sel.AddReceive(progress, func(c workflow.ReceiveChannel, _ bool) {
+			var p IntegrationProgress
+			c.Receive(ctx, &p)
+			onIntegrationProgress(ctx, &st, p, set, deleting)
+		})
+		sel.AddReceive(adds, func(c workflow.ReceiveChannel, _ bool) {
+			var name string
+			c.Receive(ctx, &name)
+			if !slices.Contains(st.Followers, name) {
+				st.Followers = append(st.Followers, name)
+			}
+			setRole(ctx, &st)
+		})
+		sel.AddReceive(removes, func(c workflow.ReceiveChannel, _ bool) {
+			var name string
+			c.Receive(ctx, &name)
+			st.Followers = slices.DeleteFunc(st.Followers, func(f string) bool { return f == name })
+			setRole(ctx, &st)
+		})
+		sel.Select(ctx)
+		if !deleting && workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !sel.HasPending() {
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return st, err
+			}
+			return st, workflow.NewContinueAsNewError(ctx, ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+		}
+	}
+
+	// Step 4: delete. A follower first stops replicating and leaves its leader's list.
+	if st.Follow != nil && st.Replication != nil {
+		if err := stopFollowing(ctx, &st, progress); err != nil {
+			return st, err
+		}
+	}
 	dctx := withIO(ctx, 5*time.Minute, 0)
 	if err := workflow.ExecuteActivity(dctx, a.DeprovisionService, st.ServiceSpec).Get(ctx, nil); err != nil {
 		return st, err
@@ -131,6 +190,75 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 		return st, err
 	}
 	return st, nil
+}
+
+// startFollowing registers a freshly provisioned follower with its leader and starts its
+// integration workflow, which outlives this run (continue-as-new) and reports by signal.
+func startFollowing(ctx workflow.Context, st *ServiceState, set func(string, string) error) error {
+	if err := workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(st.Leader), "", SignalAddFollower, st.Name).Get(ctx, nil); err != nil {
+		return set(StateFailed, fmt.Sprintf("leader %s is gone: %s", st.Leader, failureReason(err)))
+	}
+	st.Replication = &IntegrationProgress{State: StateConnecting}
+	if err := set(StateRebuilding, "connecting to leader "+st.Leader); err != nil {
+		return err
+	}
+	child := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        IntegrationWorkflowID(st.Leader, st.Name),
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	in := IntegrationInput{
+		Leader:      st.Follow.Leader,
+		Follower:    activities.ClusterRef{Name: st.Name, URL: st.Endpoints.HTTPURL, TransportAddress: st.Endpoints.TransportAddress},
+		LeaderAlias: st.Leader,
+		ParentID:    ServiceWorkflowID(st.Name),
+	}
+	return workflow.ExecuteChildWorkflow(child, IntegrationWorkflow, in).GetChildWorkflowExecution().Get(ctx, nil)
+}
+
+// onIntegrationProgress maps the integration's state onto the follower's.
+func onIntegrationProgress(ctx workflow.Context, st *ServiceState, p IntegrationProgress, set func(string, string) error, deleting bool) {
+	st.Replication = &p
+	if deleting {
+		return
+	}
+	switch p.State {
+	case StateConnecting, StateRebuilding:
+		_ = set(StateRebuilding, fmt.Sprintf("%d of %d indexes syncing", p.Syncing, p.Total))
+	case StateRunning:
+		st.RunningAt = workflow.Now(ctx)
+		_ = set(StateRunning, "")
+	case StateFailed:
+		_ = set(StateFailed, p.Reason)
+	}
+}
+
+// stopFollowing stops the integration, waits for it to report STOPPED, and leaves the leader's
+// list of followers.
+func stopFollowing(ctx workflow.Context, st *ServiceState, progress workflow.ReceiveChannel) error {
+	id := IntegrationWorkflowID(st.Leader, st.Name)
+	if err := workflow.SignalExternalWorkflow(ctx, id, "", SignalStopIntegration, nil).Get(ctx, nil); err != nil {
+		return fmt.Errorf("stop integration %s: %w", id, err)
+	}
+	for st.Replication.State != StateStopped {
+		var p IntegrationProgress
+		progress.Receive(ctx, &p)
+		st.Replication = &p
+	}
+	// A leader that is gone has no list to leave.
+	_ = workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(st.Leader), "", SignalRemoveFollower, st.Name).Get(ctx, nil)
+	return nil
+}
+
+// setRole makes a service with followers a leader and one without them standalone again.
+func setRole(ctx workflow.Context, st *ServiceState) {
+	if st.Role == RoleFollower {
+		return
+	}
+	st.Role = RoleStandalone
+	if len(st.Followers) > 0 {
+		st.Role = RoleLeader
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchRole.ValueSet(st.Role))
 }
 
 // canDelete is the delete update's validator: a rejected request is not written to history

@@ -84,17 +84,27 @@ func (c *Control) startService(ctx context.Context, spec activities.ServiceSpec,
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(problems...))
 	}
+	return c.start(ctx, workflows.ServiceInput{Spec: spec}, workflows.RoleStandalone, "")
+}
+
+// start starts a service workflow with the search attributes listings use.
+func (c *Control) start(ctx context.Context, in workflows.ServiceInput, role, leader string) error {
+	spec := in.Spec
+	attrs := []temporal.SearchAttributeUpdate{
+		workflows.SearchService.ValueSet(spec.Name),
+		workflows.SearchRole.ValueSet(role),
+		workflows.SearchState.ValueSet(workflows.StateProvisioning),
+		workflows.SearchPlan.ValueSet(spec.Plan),
+	}
+	if leader != "" {
+		attrs = append(attrs, workflows.SearchLeader.ValueSet(leader))
+	}
 	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:        workflows.ServiceWorkflowID(spec.Name),
-		TaskQueue: c.TaskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchService.ValueSet(spec.Name),
-			workflows.SearchRole.ValueSet(workflows.RoleStandalone),
-			workflows.SearchState.ValueSet(workflows.StateProvisioning),
-			workflows.SearchPlan.ValueSet(spec.Plan),
-		),
+		ID:                                       workflows.ServiceWorkflowID(spec.Name),
+		TaskQueue:                                c.TaskQueue,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs...),
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}, workflows.ServiceWorkflow, workflows.ServiceInput{Spec: spec})
+	}, workflows.ServiceWorkflow, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return fmt.Errorf("%w: service name %q is taken: choose another name or delete that service first", ErrConflict, spec.Name)
@@ -164,11 +174,17 @@ func (c *Control) ListServices(ctx context.Context, role string) ([]ServiceSumma
 	default:
 		return nil, fmt.Errorf("%w: role %q: use leader, follower or standalone", ErrInvalid, role)
 	}
-	query := "WorkflowType = 'ServiceWorkflow' AND ExecutionStatus = 'Running'"
+	filter := ""
 	if role != "" {
-		query += fmt.Sprintf(" AND %s = '%s'", workflows.SearchRole.GetName(), role)
+		filter = fmt.Sprintf(" AND %s = '%s'", workflows.SearchRole.GetName(), role)
 	}
-	var out []ServiceSummary
+	return c.listServices(ctx, filter)
+}
+
+// listServices lists live services matching a visibility filter (" AND ..."), sorted by name.
+func (c *Control) listServices(ctx context.Context, filter string) ([]ServiceSummary, error) {
+	query := "WorkflowType = 'ServiceWorkflow' AND ExecutionStatus = 'Running'" + filter
+	out := []ServiceSummary{}
 	var token []byte
 	for {
 		resp, err := c.Temporal.ListWorkflow(ctx, &workflowListRequest{Query: query, NextPageToken: token})

@@ -1,0 +1,84 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/plan"
+	"github.com/osccr/osccr/internal/provision"
+	"github.com/osccr/osccr/workflows"
+)
+
+// CreateFollowerRequest asks for a new follower of a leader service.
+type CreateFollowerRequest struct {
+	Leader string
+	Name   string
+	// Plan defaults to the leader's: at creation a follower must have the leader's plan.
+	Plan        string
+	Cloud       string
+	Region      string
+	ExtraDiskGB int
+}
+
+// CreateFollower provisions a follower of a leader service on the local backend, connects it
+// and starts replicating the whole leader cluster into it (REBUILDING, then RUNNING). It
+// refuses, with ErrInvalid, ErrNotFound or ErrConflict and nothing created, when:
+//
+//   - the follower's name is invalid, or names the leader itself;
+//   - the leader is unknown, is itself a follower, or is not RUNNING;
+//   - the plan is on the hobbyist or startup tier, or differs from the leader's;
+//   - the name is taken.
+func (c *Control) CreateFollower(ctx context.Context, req CreateFollowerRequest) error {
+	if err := provision.ValidateServiceName(req.Name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if req.Name == req.Leader {
+		return fmt.Errorf("%w: the follower would be the leader itself: give the follower another name", ErrInvalid)
+	}
+	leader, err := c.GetService(ctx, req.Leader)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: leader %s is unknown (osccr service list shows the services)", ErrNotFound, req.Leader)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case leader.Role == workflows.RoleFollower:
+		return fmt.Errorf("%w: %s is itself a follower (of %s): a follower of a follower is not allowed; follow %s instead", ErrInvalid, req.Leader, leader.Leader, leader.Leader)
+	case leader.State != workflows.StateRunning:
+		return fmt.Errorf("%w: leader %s is %s; it must be RUNNING to get a follower", ErrInvalid, req.Leader, leader.State)
+	}
+	catalog := plan.Default()
+	leaderPlan, err := catalog.Lookup(leader.Plan)
+	if err != nil {
+		return fmt.Errorf("leader %s: %w", req.Leader, err)
+	}
+	name := req.Plan
+	if name == "" {
+		name = leader.Plan
+	}
+	followerPlan, err := catalog.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := plan.CheckFollowerPlan(leaderPlan, followerPlan); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if req.ExtraDiskGB < 0 {
+		return fmt.Errorf("%w: extra disk %d GB is negative", ErrInvalid, req.ExtraDiskGB)
+	}
+	spec := activities.ServiceSpec{Name: req.Name, Plan: followerPlan.Name, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"),
+		ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal}
+	follow := &workflows.FollowSpec{Leader: activities.ClusterRef{Name: leader.Name, URL: leader.Endpoints.HTTPURL, TransportAddress: leader.Endpoints.TransportAddress}}
+	return c.start(ctx, workflows.ServiceInput{Spec: spec, Follow: follow}, workflows.RoleFollower, leader.Name)
+}
+
+// ListFollowers lists the live followers of a leader: one visibility query.
+func (c *Control) ListFollowers(ctx context.Context, leader string) ([]ServiceSummary, error) {
+	if err := provision.ValidateServiceName(leader); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return c.listServices(ctx, fmt.Sprintf(" AND %s = '%s'", workflows.SearchLeader.GetName(), leader))
+}

@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/osccr/osccr/internal/control"
+	"github.com/osccr/osccr/internal/localnode"
+	"github.com/osccr/osccr/internal/opensearch"
+	"github.com/osccr/osccr/internal/testcluster"
+	"github.com/osccr/osccr/internal/workerapp"
+	"github.com/osccr/osccr/workflows"
+)
+
+// TestFollowerLifecycle creates a follower of a leader service on the real stack. Every
+// refusal of the product brief is checked to change nothing. The accepted follower is
+// provisioned, tagged (the leader lists it; the leader becomes a leader), connected to the
+// leader for real, and its integration sorts the leader's indexes into replicated and
+// excluded ones. With the CCR plugin it must reach RUNNING with the leader's documents;
+// without it, it must stop FAILED saying the plugin is missing. Deleting the leader is refused
+// while it has the follower; deleting the follower disconnects it and untags the leader.
+func TestFollowerLifecycle(t *testing.T) {
+	d := testcluster.Distribution(t)
+	base := testcluster.Dir(t)
+	var c client.Client
+	app := fxtest.New(t,
+		workerapp.Module(workerapp.Config{Dev: true, StateDir: base, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
+		fx.Populate(&c), fx.NopLogger)
+	app.RequireStart()
+	t.Cleanup(app.RequireStop)
+	ctl := control.New(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+
+	// The leader, with a user index, a hidden one and a dot-prefixed one.
+	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "ldr", Plan: "business-4"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, ctl, "ldr") })
+	leader, err := ctl.WaitService(ctx, "ldr", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := opensearch.New(opensearch.Config{URLs: []string{leader.Endpoints.HTTPURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneShard := map[string]any{"number_of_shards": 1, "number_of_replicas": 0}
+	for name, settings := range map[string]map[string]any{
+		"orders":      oneShard,
+		"audit":       {"number_of_shards": 1, "number_of_replicas": 0, "hidden": true},
+		".osccr-test": oneShard,
+	} {
+		if err := lc.CreateIndex(ctx, name, map[string]any{"settings": settings}); err != nil {
+			t.Fatalf("create %s: %v", name, err)
+		}
+	}
+	writeDocs(t, ctx, lc, "orders", 0, 300)
+
+	// Services the refusals need: a hobbyist cluster and one that never answers (both static,
+	// so they start no node).
+	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "hob", URL: leader.Endpoints.HTTPURL, TransportAddress: leader.Endpoints.TransportAddress, Plan: "hobbyist"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, ctl, "hob") })
+	if _, err := ctl.WaitService(ctx, "hob", nil); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := localnode.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "down", URL: fmt.Sprintf("http://127.0.0.1:%d", closed), TransportAddress: "127.0.0.1:1", Plan: "business-4"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, ctl, "down") })
+
+	refusals := []struct {
+		name string
+		req  control.CreateFollowerRequest
+		want error
+		msg  string
+	}{
+		{"invalid name", control.CreateFollowerRequest{Leader: "ldr", Name: "F!"}, control.ErrInvalid, "F!"},
+		{"follower is the leader", control.CreateFollowerRequest{Leader: "ldr", Name: "ldr"}, control.ErrInvalid, "would be the leader itself"},
+		{"unknown leader", control.CreateFollowerRequest{Leader: "nobody", Name: "fol-x"}, control.ErrNotFound, "leader nobody is unknown"},
+		{"leader not running", control.CreateFollowerRequest{Leader: "down", Name: "fol-x"}, control.ErrInvalid, "must be RUNNING"},
+		{"hobbyist tier", control.CreateFollowerRequest{Leader: "hob", Name: "fol-x"}, control.ErrInvalid, "hobbyist"},
+		{"plan differs", control.CreateFollowerRequest{Leader: "ldr", Name: "fol-x", Plan: "business-8"}, control.ErrInvalid, "business-4"},
+		{"name taken", control.CreateFollowerRequest{Leader: "ldr", Name: "hob"}, control.ErrConflict, `"hob" is taken`},
+	}
+	for _, r := range refusals {
+		t.Run(r.name, func(t *testing.T) {
+			err := ctl.CreateFollower(ctx, r.req)
+			if !errors.Is(err, r.want) || !strings.Contains(err.Error(), r.msg) {
+				t.Fatalf("error %v, want %v mentioning %q", err, r.want, r.msg)
+			}
+		})
+	}
+	if _, err := ctl.GetService(ctx, "fol-x"); !errors.Is(err, control.ErrNotFound) {
+		t.Errorf("a refused follower exists: %v", err)
+	}
+
+	// The accepted follower.
+	began := time.Now()
+	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: "ldr", Name: "fol", Region: "eu-local"}); err != nil {
+		t.Fatalf("create follower: %v", err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, ctl, "fol") })
+	var seen []string
+	fol, waitErr := ctl.WaitService(ctx, "fol", func(st workflows.ServiceState) { seen = append(seen, st.State) })
+	t.Logf("follower went %v in %s: %s", seen, time.Since(began).Round(time.Millisecond), fol.Reason)
+	if fol.Role != workflows.RoleFollower || fol.Leader != "ldr" || fol.Plan != "business-4" {
+		t.Errorf("follower %+v: want role follower of ldr on business-4", fol)
+	}
+	// The rebuild step ran (REBUILDING can be too brief to see by polling): it sorted the
+	// leader's indexes.
+	if fol.Replication == nil || fol.Replication.Total != 1 || len(fol.Replication.Excluded) != 2 {
+		t.Fatalf("replication progress %+v: want 1 index to replicate (orders) and 2 excluded (audit, .osccr-test)", fol.Replication)
+	}
+	fc, err := opensearch.New(opensearch.Config{URLs: []string{fol.Endpoints.HTTPURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remotes, err := fc.RemoteInfo(ctx)
+	if err != nil || !remotes["ldr"].Connected {
+		t.Errorf("follower's remote ldr = %+v, %v; want connected", remotes["ldr"], err)
+	}
+	if d.HasPlugin(localnode.CCRPluginName) {
+		if waitErr != nil || fol.State != workflows.StateRunning {
+			t.Fatalf("follower %s (%v), want RUNNING", fol.State, waitErr)
+		}
+		if n, err := fc.Count(ctx, "orders"); err != nil || n != 300 {
+			t.Errorf("follower has %d orders (%v), want 300", n, err)
+		}
+	} else {
+		if waitErr == nil || fol.State != workflows.StateFailed || !strings.Contains(fol.Reason, "cross-cluster-replication plugin") {
+			t.Fatalf("without the plugin: follower %s %q (%v), want FAILED naming the missing plugin", fol.State, fol.Reason, waitErr)
+		}
+		if _, err := fc.GetIndex(ctx, "orders"); !errors.Is(err, opensearch.ErrNotFound) {
+			t.Errorf("follower index orders after the failed start: %v, want none", err)
+		}
+	}
+
+	// Tags: the leader is a leader and lists its follower.
+	eventually(t, 30*time.Second, "leader tagged", func() (bool, string) {
+		l, err := ctl.GetService(ctx, "ldr")
+		followers, ferr := ctl.ListFollowers(ctx, "ldr")
+		leaders, lerr := ctl.ListServices(ctx, workflows.RoleLeader)
+		ok := err == nil && ferr == nil && lerr == nil && l.Role == workflows.RoleLeader && slices.Equal(l.Followers, []string{"fol"}) &&
+			len(followers) == 1 && followers[0].Name == "fol" && len(leaders) == 1 && leaders[0].Name == "ldr"
+		return ok, fmt.Sprintf("leader %s %v; followers %+v; leaders %+v (%v %v %v)", l.Role, l.Followers, followers, leaders, err, ferr, lerr)
+	})
+	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: "fol", Name: "fol-2"}); !errors.Is(err, control.ErrInvalid) || !strings.Contains(err.Error(), "itself a follower") {
+		t.Errorf("follower of a follower: %v, want ErrInvalid saying it is itself a follower", err)
+	}
+	if err := ctl.DeleteService(ctx, "ldr"); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "followers first") {
+		t.Errorf("delete a leader with a follower: %v, want ErrConflict", err)
+	}
+
+	// Deleting the follower disconnects it and untags the leader.
+	if err := ctl.DeleteService(ctx, "fol"); err != nil {
+		t.Fatalf("delete follower: %v", err)
+	}
+	if err := ctl.WaitServiceGone(ctx, "fol"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "leader untagged", func() (bool, string) {
+		l, err := ctl.GetService(ctx, "ldr")
+		return err == nil && l.Role == workflows.RoleStandalone && len(l.Followers) == 0, fmt.Sprintf("%s %v %v", l.Role, l.Followers, err)
+	})
+}

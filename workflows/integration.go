@@ -1,0 +1,167 @@
+package workflows
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/osccr/osccr/activities"
+)
+
+// Signals between a follower's service workflow and its integration workflow.
+const (
+	// SignalIntegrationProgress carries an IntegrationProgress from the integration to the
+	// follower's service workflow.
+	SignalIntegrationProgress = "integration-progress"
+	// SignalStopIntegration asks the integration to stop replicating and disconnect.
+	SignalStopIntegration = "stop-integration"
+)
+
+// rebuildConcurrency bounds how many indexes bootstrap at once: each is a restore from the
+// leader, and the plugin itself starts at most a few at a time.
+const rebuildConcurrency = 4
+
+// IntegrationWorkflowID is the ID of the replication integration between two services.
+func IntegrationWorkflowID(leader, follower string) string {
+	return fmt.Sprintf("integration/%s/%s", leader, follower)
+}
+
+// IntegrationInput starts the replication integration of a follower.
+type IntegrationInput struct {
+	Leader      activities.ClusterRef `json:"leader"`
+	Follower    activities.ClusterRef `json:"follower"`
+	LeaderAlias string                `json:"leader_alias"`
+	// ParentID is the follower's service workflow, which receives progress signals.
+	ParentID string `json:"parent_id"`
+}
+
+// IntegrationProgress is what the integration tells the follower's service workflow.
+type IntegrationProgress struct {
+	State    string                 `json:"state"`
+	Reason   string                 `json:"reason,omitempty"`
+	Total    int                    `json:"total"`
+	Syncing  int                    `json:"syncing"`
+	Bytes    int64                  `json:"bytes"`
+	Excluded []activities.Exclusion `json:"excluded,omitempty"`
+}
+
+// IntegrationWorkflow replicates the whole leader cluster into the follower:
+//
+//  1. connect the follower to the leader and wait until connected;
+//  2. REBUILDING: list the leader's indexes (user indexes replicate; system, hidden and closed
+//     ones are excluded with the reason) and start replicating each, at most
+//     rebuildConcurrency at a time, each until SYNCING and caught up;
+//  3. RUNNING once every index is; FAILED with the reason if one cannot start;
+//  4. on the stop signal (the follower is deleted): stop every index it started, remove the
+//     remote connection, report STOPPED and end.
+//
+// Every change of state is signalled to the follower's service workflow, which holds the state
+// operators see.
+func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
+	progress := IntegrationProgress{State: StateConnecting}
+	report := func() {
+		// The parent may be between runs (continue-as-new): the signal waits for the new run.
+		_ = workflow.SignalExternalWorkflow(ctx, in.ParentID, "", SignalIntegrationProgress, progress).Get(ctx, nil)
+	}
+	stop := workflow.GetSignalChannel(ctx, SignalStopIntegration)
+	var a *activities.Activities
+	short := withIO(ctx, time.Minute, 0)
+	wait := withIO(ctx, 30*time.Minute, 30*time.Second)
+	connect := activities.ConnectInput{Follower: in.Follower, Leader: in.Leader, LeaderAlias: in.LeaderAlias}
+	started := map[string]bool{}
+
+	fail := func(err error) {
+		progress.State, progress.Reason = StateFailed, failureReason(err)
+		report()
+	}
+	run := func() {
+		// Step 1: connect.
+		report()
+		if err := workflow.ExecuteActivity(wait, a.ConnectRemote, connect).Get(ctx, nil); err != nil {
+			fail(err)
+			return
+		}
+		// Step 2: rebuild.
+		var plan activities.IndexPlan
+		if err := workflow.ExecuteActivity(short, a.ListLeaderIndexes, in.Leader).Get(ctx, &plan); err != nil {
+			fail(err)
+			return
+		}
+		progress.State, progress.Total, progress.Bytes, progress.Excluded = StateRebuilding, len(plan.Replicate), plan.Bytes, plan.Excluded
+		report()
+		if err := rebuild(ctx, in, plan.Replicate, started, func() { progress.Syncing++; report() }); err != nil {
+			fail(err)
+			return
+		}
+		// Step 3: running.
+		progress.State = StateRunning
+		report()
+	}
+	run()
+	stop.Receive(ctx, nil)
+
+	// Step 4: stop.
+	for _, index := range slices.Sorted(maps.Keys(started)) { // sorted: map order is not deterministic
+		in := activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: index, FollowerIndex: index}
+		if err := workflow.ExecuteActivity(short, a.StopReplication, in).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	if err := workflow.ExecuteActivity(short, a.DisconnectRemote, connect).Get(ctx, nil); err != nil {
+		return err
+	}
+	progress.State, progress.Reason = StateStopped, "replication stopped and the remote connection removed"
+	report()
+	return nil
+}
+
+// rebuild starts replicating every index, at most rebuildConcurrency at a time, and waits until
+// each is SYNCING; onSyncing runs as each one gets there. After the first failure it starts no
+// more indexes, waits for the ones under way, and returns that failure. started records the
+// indexes whose replication was started, so that stopping can undo exactly them.
+func rebuild(ctx workflow.Context, in IntegrationInput, indexes []string, started map[string]bool, onSyncing func()) error {
+	var a *activities.Activities
+	short := withIO(ctx, time.Minute, 0)
+	wait := withIO(ctx, 30*time.Minute, 30*time.Second)
+	finished := workflow.NewChannel(ctx)
+	failures := map[string]error{}
+	var firstErr error
+	next, running := 0, 0
+	launch := func() {
+		index := indexes[next]
+		next++
+		running++
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			ix := activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: index, FollowerIndex: index}
+			err := workflow.ExecuteActivity(short, a.StartReplication, ix).Get(ctx, nil)
+			if err == nil {
+				started[index] = true
+				err = workflow.ExecuteActivity(wait, a.WaitSyncing, ix).Get(ctx, nil)
+			}
+			failures[index] = err
+			finished.Send(ctx, index)
+		})
+	}
+	for next < len(indexes) && running < rebuildConcurrency {
+		launch()
+	}
+	for running > 0 {
+		var index string
+		finished.Receive(ctx, &index)
+		running--
+		if err := failures[index]; err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+		} else {
+			onSyncing()
+		}
+		if firstErr == nil && next < len(indexes) {
+			launch()
+		}
+	}
+	return firstErr
+}

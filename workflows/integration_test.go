@@ -1,0 +1,111 @@
+package workflows
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/osccr/osccr/activities"
+)
+
+func TestIntegrationWorkflow(t *testing.T) {
+	in := IntegrationInput{
+		Leader:      activities.ClusterRef{Name: "leader", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"},
+		Follower:    activities.ClusterRef{Name: "follower", URL: "http://127.0.0.1:9201"},
+		LeaderAlias: "leader",
+		ParentID:    ServiceWorkflowID("follower"),
+	}
+	indexes := []string{"a", "b", "c", "d", "e", "f"}
+	pluginMissing := temporal.NewNonRetryableApplicationError("start replication of a: the cross-cluster-replication plugin is not installed", activities.ErrTypePluginMissing, nil)
+	tests := []struct {
+		name        string
+		failIndex   string
+		wantStates  []string // distinct states reported, in order
+		wantStopped []string // indexes whose replication is stopped at the end
+		wantReason  string
+	}{
+		{name: "all indexes sync", wantStates: []string{StateConnecting, StateRebuilding, StateRunning, StateStopped}, wantStopped: indexes},
+		// "a" fails at once while the three others launched with it are still bootstrapping
+		// (simulated time): no further index may start, and exactly those three are stopped.
+		{name: "one index cannot start", failIndex: "a", wantStates: []string{StateConnecting, StateRebuilding, StateFailed, StateStopped},
+			wantStopped: []string{"b", "c", "d"}, wantReason: "start replication of a: the cross-cluster-replication plugin is not installed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			env.RegisterWorkflow(IntegrationWorkflow)
+			var a *activities.Activities
+			var mu sync.Mutex
+			var reports []IntegrationProgress
+			var stopped, startedIdx []string
+			disconnected := false
+			env.OnSignalExternalWorkflow(mock.Anything, in.ParentID, "", SignalIntegrationProgress, mock.Anything).Return(
+				func(_, _, _, _ string, arg any) error {
+					mu.Lock()
+					reports = append(reports, arg.(IntegrationProgress))
+					mu.Unlock()
+					return nil
+				})
+			env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(nil)
+			env.OnActivity(a.ListLeaderIndexes, mock.Anything, in.Leader).Return(activities.IndexPlan{
+				Replicate: indexes, Excluded: []activities.Exclusion{{Index: ".kibana", Reason: "system"}}, Bytes: 1234}, nil)
+			env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) error {
+				if ix.LeaderIndex == tt.failIndex {
+					return pluginMissing
+				}
+				mu.Lock()
+				startedIdx = append(startedIdx, ix.LeaderIndex)
+				mu.Unlock()
+				return nil
+			})
+			env.OnActivity(a.WaitSyncing, mock.Anything, mock.Anything).After(10*time.Minute).Return(activities.IndexStatus{Status: "SYNCING"}, nil)
+			env.OnActivity(a.StopReplication, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) error {
+				stopped = append(stopped, ix.FollowerIndex)
+				return nil
+			})
+			env.OnActivity(a.DisconnectRemote, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.ConnectInput) error {
+				disconnected = true
+				return nil
+			})
+			env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalStopIntegration, nil) }, time.Hour)
+			env.ExecuteWorkflow(IntegrationWorkflow, in)
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatalf("workflow error: %v", err)
+			}
+
+			var states []string
+			for _, r := range reports {
+				if len(states) == 0 || states[len(states)-1] != r.State {
+					states = append(states, r.State)
+				}
+			}
+			if !slices.Equal(states, tt.wantStates) {
+				t.Errorf("reported states %v, want %v", states, tt.wantStates)
+			}
+			last := reports[len(reports)-2] // the state before STOPPED
+			if last.Total != len(indexes) || last.Bytes != 1234 || len(last.Excluded) != 1 {
+				t.Errorf("progress %+v: want total %d, 1234 bytes, 1 exclusion", last, len(indexes))
+			}
+			if tt.failIndex == "" && last.Syncing != len(indexes) {
+				t.Errorf("syncing %d, want %d", last.Syncing, len(indexes))
+			}
+			if last.Reason != tt.wantReason {
+				t.Errorf("reason %q, want %q", last.Reason, tt.wantReason)
+			}
+			if !slices.Equal(stopped, tt.wantStopped) {
+				t.Errorf("stopped %v, want exactly the started indexes, in order: %v", stopped, tt.wantStopped)
+			}
+			if got := slices.Sorted(slices.Values(startedIdx)); !slices.Equal(got, tt.wantStopped) {
+				t.Errorf("started %v, want %v", got, tt.wantStopped)
+			}
+			if !disconnected {
+				t.Error("the remote connection was not removed")
+			}
+		})
+	}
+}
