@@ -17,4 +17,4 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 echo "demo: control plane up (pid $worker); Temporal Web UI at http://127.0.0.1:8233"
-./bin/osccr demo --state-dir "$state" "$@"
+./bin/osccr demo "$@"

@@ -235,23 +235,21 @@ func statusCommand() *cli.Command {
 func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "demo",
-		Usage:     "start a leader and a follower cluster, load data, replicate it through a workflow; Ctrl-C stops the clusters",
-		UsageText: "osccr demo --state-dir .state --docs 10000",
+		Usage:     "create a leader service with data and a follower of it, through the control plane; Ctrl-C deletes both",
+		UsageText: "osccr demo --docs 10000",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "state-dir", Value: ".state", Usage: "where the demo's node directories live"},
 			&cli.IntFlag{Name: "docs", Value: 10000, Usage: "documents to load into the leader"},
 			&cli.StringFlag{Name: "ui", Value: "http://127.0.0.1:8233", Usage: "Temporal Web UI base URL, for the printed links"},
-			&cli.BoolFlag{Name: "exit", Usage: "stop the clusters and exit once the follower is RUNNING (for scripts)"},
+			&cli.BoolFlag{Name: "exit", Usage: "delete the services and exit once the follower is RUNNING or FAILED (for scripts)"},
 		},
 		Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 			return demo.Run(c.Context, demo.Options{
-				Control:         ctl,
-				StateDir:        c.String("state-dir"),
-				Docs:            c.Int("docs"),
-				UIURL:           c.String("ui"),
-				Namespace:       c.String("namespace"),
-				Out:             os.Stdout,
-				ExitWhenRunning: c.Bool("exit"),
+				Control:      ctl,
+				Docs:         c.Int("docs"),
+				UIURL:        c.String("ui"),
+				Namespace:    c.String("namespace"),
+				Out:          os.Stdout,
+				ExitWhenDone: c.Bool("exit"),
 			})
 		}),
 	}

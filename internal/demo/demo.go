@@ -1,6 +1,6 @@
-// Package demo runs osccr's main job end to end on this machine: a leader cluster with data, a
-// follower cluster, and the follower replicating the leader's index through a Temporal
-// workflow that can be watched in the Web UI.
+// Package demo runs osccr's main job end to end on this machine, as an operator would: a
+// leader service with data, then a follower of it that osccr provisions, connects and
+// rebuilds, all as Temporal workflows that can be watched in the Web UI.
 package demo
 
 import (
@@ -9,120 +9,107 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
-	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/workflows"
 )
 
-// Index is the leader index the demo replicates.
-const Index = "demo-orders"
+// Names of what the demo creates.
+const (
+	Leader   = "demo-leader"
+	Follower = "demo-follower"
+	Index    = "demo-orders"
+	Plan     = "business-4"
+)
 
 // Options configure a demo run.
 type Options struct {
 	Control   *control.Control
-	StateDir  string
 	Docs      int
 	UIURL     string
 	Namespace string
 	Out       io.Writer
-	// ExitWhenRunning stops the clusters as soon as the follower is RUNNING instead of
-	// waiting for Ctrl-C.
-	ExitWhenRunning bool
+	// ExitWhenDone deletes the services and returns as soon as the follower is RUNNING (or
+	// FAILED) instead of waiting for Ctrl-C.
+	ExitWhenDone bool
 }
 
-// Run starts the clusters, loads data, replicates it and waits for ctx to end (Ctrl-C), then
-// stops every node it started.
+// Run creates the leader service, loads data, creates the follower and waits for it; then
+// (Ctrl-C, or at once with ExitWhenDone) deletes both services, which stops their nodes.
 func Run(ctx context.Context, o Options) (err error) {
-	dist, err := localnode.DistributionFromEnv()
-	if err != nil {
-		return err
-	}
 	say := func(format string, args ...any) { fmt.Fprintf(o.Out, format+"\n", args...) }
-	if !dist.HasPlugin(localnode.CCRPluginName) {
-		reason, _ := os.ReadFile(filepath.Join(dist.Home, ".ccr-unavailable"))
-		say("WARNING: %s has no cross-cluster-replication plugin (%s); the workflow will connect the clusters and then stop with PluginMissing.", dist.Home, strings.TrimSpace(string(reason)))
+	link := func(id string) string {
+		return fmt.Sprintf("%s/namespaces/%s/workflows?query=%s", o.UIURL, o.Namespace, url.QueryEscape(fmt.Sprintf("WorkflowId=%q", id)))
 	}
-	base, err := filepath.Abs(filepath.Join(o.StateDir, "demo-nodes"))
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", base, err)
-	}
-
-	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	var nodes []*localnode.Node
 	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		for _, n := range nodes {
-			if serr := n.Stop(stopCtx); serr != nil {
-				err = errors.Join(err, serr)
+		for _, name := range []string{Follower, Leader} {
+			if derr := o.Control.DeleteService(cleanup, name); derr != nil {
+				if !errors.Is(derr, control.ErrNotFound) {
+					err = errors.Join(err, derr)
+				}
+				continue
 			}
-			say("stopped %s (pid %d)", n.Name, n.PID)
+			if derr := o.Control.WaitServiceGone(cleanup, name); derr != nil {
+				err = errors.Join(err, derr)
+				continue
+			}
+			say("deleted service %s (its nodes are stopped)", name)
 		}
 	}()
-	for _, name := range []string{"demo-leader", "demo-follower"} {
-		began := time.Now()
-		n, err := dist.Start(startCtx, localnode.Spec{Dir: filepath.Join(base, name), Cluster: name, HeapMB: 384})
-		if err != nil {
-			return err
-		}
-		nodes = append(nodes, n)
-		say("%s up at %s (transport %s, pid %d) in %s", name, n.HTTPURL(), n.TransportAddress(), n.PID, time.Since(began).Round(time.Millisecond))
-	}
-	leader, follower := nodes[0], nodes[1]
 
-	lc, err := opensearch.New(opensearch.Config{URLs: []string{leader.HTTPURL()}})
+	began := time.Now()
+	// A demo stopped hard leaves its services behind in the persistent state: reuse them.
+	if err := o.Control.CreateService(ctx, control.CreateServiceRequest{Name: Leader, Plan: Plan}); errors.Is(err, control.ErrConflict) {
+		say("service %s exists from an earlier run: reusing it", Leader)
+	} else if err != nil {
+		return err
+	}
+	say("service %s: PROVISIONING — %s", Leader, link(workflows.ServiceWorkflowID(Leader)))
+	leader, err := o.Control.WaitService(ctx, Leader, nil)
+	if err != nil {
+		return err
+	}
+	say("service %s: RUNNING at %s in %s", Leader, leader.Endpoints.HTTPURL, time.Since(began).Round(time.Millisecond))
+
+	lc, err := opensearch.New(opensearch.Config{URLs: []string{leader.Endpoints.HTTPURL}})
 	if err != nil {
 		return err
 	}
 	if err := load(ctx, lc, o.Docs); err != nil {
 		return err
 	}
-	say("loaded %d documents into %s on %s", o.Docs, Index, leader.Name)
+	say("loaded %d documents into %s on %s", o.Docs, Index, Leader)
 
-	in := workflows.IndexReplicationInput{
-		Leader:      activities.ClusterRef{Name: leader.Cluster, URL: leader.HTTPURL(), TransportAddress: leader.TransportAddress()},
-		Follower:    activities.ClusterRef{Name: follower.Cluster, URL: follower.HTTPURL(), TransportAddress: follower.TransportAddress()},
-		LeaderIndex: Index,
-	}
-	began := time.Now()
-	id, err := o.Control.StartIndexReplication(ctx, in)
-	if errors.Is(err, control.ErrConflict) {
-		id = workflows.IndexReplicationInput{Follower: in.Follower, FollowerIndex: Index}.WorkflowID()
-		say("replication already running as %s", id)
+	began = time.Now()
+	if err := o.Control.CreateFollower(ctx, control.CreateFollowerRequest{Leader: Leader, Name: Follower}); errors.Is(err, control.ErrConflict) {
+		say("follower %s exists from an earlier run: reusing it", Follower)
 	} else if err != nil {
 		return err
 	}
-	say("workflow %s started; watch it at %s/namespaces/%s/workflows?query=%s", id, o.UIURL, o.Namespace, url.QueryEscape(fmt.Sprintf("WorkflowId=%q", id)))
-	st, err := o.Control.WaitIndexReplication(ctx, id, func(st workflows.IndexReplicationState) {
+	say("follower %s: PROVISIONING — %s", Follower, link(workflows.ServiceWorkflowID(Follower)))
+	say("  its replication integration: %s", link(workflows.IntegrationWorkflowID(Leader, Follower)))
+	follower, waitErr := o.Control.WaitService(ctx, Follower, func(st workflows.ServiceState) {
 		say("  %s %s", st.State, st.Reason)
 	})
-	if err != nil {
-		return err
+	if waitErr == nil {
+		fc, err := opensearch.New(opensearch.Config{URLs: []string{follower.Endpoints.HTTPURL}})
+		if err != nil {
+			return err
+		}
+		count, err := fc.Count(ctx, Index)
+		if err != nil {
+			return err
+		}
+		say("follower %s is RUNNING after %s: %d of %d documents replicated", Follower, time.Since(began).Round(time.Millisecond), count, o.Docs)
 	}
-	fc, err := opensearch.New(opensearch.Config{URLs: []string{follower.HTTPURL()}})
-	if err != nil {
-		return err
+	if o.ExitWhenDone || waitErr != nil {
+		return waitErr
 	}
-	count, err := fc.Count(ctx, Index)
-	if err != nil {
-		return err
-	}
-	say("follower %s is %s after %s: %d of %d documents replicated", follower.Name, st.State, time.Since(began).Round(time.Millisecond), count, o.Docs)
-	if o.ExitWhenRunning {
-		return nil
-	}
-	say("press Ctrl-C to stop the demo clusters (the workflow stays in Temporal's history)")
+	say("press Ctrl-C to delete the demo services (their workflows stay in Temporal's history)")
 	<-ctx.Done()
 	return nil
 }

@@ -1,5 +1,5 @@
-// Command recordhistory records the histories of IndexReplicationWorkflow's and
-// ServiceWorkflow's whole lifecycles on an embedded Temporal server, into workflows/testdata, for the replay test that guards
+// Command recordhistory records the histories of osccr's workflows over whole lifecycles (index
+// replication; a standalone service; a leader, its follower and their integration) on an embedded Temporal server, into workflows/testdata, for the replay test that guards
 // determinism. The activities are stubs that answer at once: the history is real, the I/O is
 // not needed. Run it from the repository root after a deliberate, versioned workflow change:
 //
@@ -71,6 +71,10 @@ func run() error {
 		return activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300", PlannedNodes: 3}, nil
 	})
 	stub("DeprovisionService", func(context.Context, activities.ServiceSpec) error { return nil })
+	stub("ListLeaderIndexes", func(context.Context, activities.ClusterRef) (activities.IndexPlan, error) {
+		return activities.IndexPlan{Replicate: []string{"customers", "orders"}, Excluded: []activities.Exclusion{{Index: ".kibana_1", Reason: "system"}}, Bytes: 4096}, nil
+	})
+	stub("DisconnectRemote", func(context.Context, activities.ConnectInput) error { return nil })
 	if err := w.Start(); err != nil {
 		return err
 	}
@@ -127,37 +131,84 @@ func run() error {
 		return err
 	}
 
-	spec := activities.ServiceSpec{Name: "orders", Plan: "business-4", Cloud: "local", Region: "local", Backend: activities.BackendLocal}
-	svc, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.ServiceWorkflowID(spec.Name), TaskQueue: workflows.TaskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchService.ValueSet(spec.Name)),
-	}, workflows.ServiceWorkflow, workflows.ServiceInput{Spec: spec})
+	standalone := activities.ServiceSpec{Name: "orders", Plan: "business-4", Cloud: "local", Region: "local", Backend: activities.BackendLocal}
+	svc, err := startService(ctx, c, workflows.ServiceInput{Spec: standalone})
 	if err != nil {
 		return err
 	}
+	if err := deleteService(ctx, c, svc); err != nil {
+		return err
+	}
+	if err := save(ctx, c, svc, "service_lifecycle.json"); err != nil {
+		return err
+	}
+
+	// A leader and its follower: registration, rebuild of two indexes, delete of the follower
+	// (integration stopped, leader untagged), delete of the leader.
+	leaderSpec := standalone
+	leaderSpec.Name = "catalog"
+	leader, err := startService(ctx, c, workflows.ServiceInput{Spec: leaderSpec})
+	if err != nil {
+		return err
+	}
+	followerSpec := standalone
+	followerSpec.Name = "catalog-replica"
+	follow := &workflows.FollowSpec{Leader: activities.ClusterRef{Name: "catalog", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"}}
+	follower, err := startService(ctx, c, workflows.ServiceInput{Spec: followerSpec, Follow: follow})
+	if err != nil {
+		return err
+	}
+	if err := deleteService(ctx, c, follower); err != nil {
+		return err
+	}
+	if err := deleteService(ctx, c, leader); err != nil {
+		return err
+	}
+	integration := c.GetWorkflow(ctx, workflows.IntegrationWorkflowID("catalog", "catalog-replica"), "")
+	if err := integration.Get(ctx, nil); err != nil {
+		return err
+	}
+	for name, run := range map[string]client.WorkflowRun{"service_leader.json": leader, "service_follower.json": follower, "integration.json": integration} {
+		if err := save(ctx, c, run, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startService starts a service workflow and waits until it is RUNNING.
+func startService(ctx context.Context, c client.Client, in workflows.ServiceInput) (client.WorkflowRun, error) {
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.ServiceWorkflowID(in.Spec.Name), TaskQueue: workflows.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchService.ValueSet(in.Spec.Name)),
+	}, workflows.ServiceWorkflow, in)
+	if err != nil {
+		return nil, err
+	}
 	for {
-		v, err := c.QueryWorkflow(ctx, svc.GetID(), svc.GetRunID(), workflows.QueryService)
+		v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.QueryService)
 		var st workflows.ServiceState
 		if err == nil && v.Get(&st) == nil && st.State == workflows.StateRunning {
-			break
+			return run, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for the service: %w", ctx.Err())
+			return nil, fmt.Errorf("waiting for service %s: %w", in.Spec.Name, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	upd, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: svc.GetID(), RunID: svc.GetRunID(), UpdateName: workflows.UpdateDelete, WaitForStage: client.WorkflowUpdateStageCompleted})
+}
+
+// deleteService deletes a service and waits until its workflow has ended.
+func deleteService(ctx context.Context, c client.Client, run client.WorkflowRun) error {
+	upd, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: run.GetID(), RunID: run.GetRunID(), UpdateName: workflows.UpdateDelete, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err != nil {
 		return err
 	}
 	if err := upd.Get(ctx, nil); err != nil {
 		return err
 	}
-	if err := svc.Get(ctx, nil); err != nil {
-		return err
-	}
-	return save(ctx, c, svc, "service_lifecycle.json")
+	return run.Get(ctx, nil)
 }
 
 // save writes a finished run's history as JSON into testdata.
