@@ -125,3 +125,22 @@ func classifyProvision(err error) error {
 	}
 	return classify(err)
 }
+
+// RecycleInput names the node of a service to recycle; "" means its first node.
+type RecycleInput struct {
+	Spec ServiceSpec `json:"spec"`
+	Node string      `json:"node,omitempty"`
+}
+
+// RecycleServiceNode restarts one node of a service and returns once the cluster is healthy
+// again. The local backend really restarts the node process, keeping its ports and data.
+func (a *Activities) RecycleServiceNode(ctx context.Context, in RecycleInput) error {
+	p, _, err := a.provisioner(in.Spec)
+	if err != nil {
+		return err
+	}
+	if err := p.RecycleNode(ctx, in.Spec.Name, in.Node); err != nil {
+		return classifyProvision(fmt.Errorf("recycle node %q of service %s: %w", in.Node, in.Spec.Name, err))
+	}
+	return nil
+}

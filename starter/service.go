@@ -114,6 +114,29 @@ func serviceCommand() *cli.Command {
 				}),
 			},
 			{
+				Name:      "recycle-node",
+				Usage:     "restart a node of a local service; replication on affected followers pauses until it is healthy again",
+				UsageText: "osccr service recycle-node orders --wait",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags(),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "node", Usage: "node name (default: the first node)"},
+					&cli.BoolFlag{Name: "wait", Usage: "wait until the node is back and replication resumed"},
+				},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					name := c.Args().First()
+					if err := ctl.RecycleNode(c.Context, name, c.String("node"), c.Bool("wait")); err != nil {
+						return err
+					}
+					if c.Bool("wait") {
+						fmt.Printf("service %s: node recycled; healthy again\n", name)
+					} else {
+						fmt.Printf("service %s: node recycle started\n", name)
+					}
+					return nil
+				}),
+			},
+			{
 				Name:      "delete",
 				Usage:     "delete a service: osccr stops and removes the nodes it runs (a registered cluster is only forgotten)",
 				UsageText: "osccr service delete orders --yes",

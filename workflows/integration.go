@@ -18,6 +18,10 @@ const (
 	SignalIntegrationProgress = "integration-progress"
 	// SignalStopIntegration asks the integration to stop replicating and disconnect.
 	SignalStopIntegration = "stop-integration"
+	// SignalPauseIntegration (with a reason) and SignalResumeIntegration pause and resume a
+	// RUNNING integration, for example while a node of the leader or follower is recycled.
+	SignalPauseIntegration  = "pause-integration"
+	SignalResumeIntegration = "resume-integration"
 )
 
 // rebuildConcurrency bounds how many indexes bootstrap at once: each is a restore from the
@@ -55,7 +59,9 @@ type IntegrationProgress struct {
 //     ones are excluded with the reason) and start replicating each, at most
 //     rebuildConcurrency at a time, each until SYNCING and caught up;
 //  3. RUNNING once every index is; FAILED with the reason if one cannot start;
-//  4. on the stop signal (the follower is deleted): stop every index it started, remove the
+//  4. while RUNNING, pause (every index paused: the leader keeps every operation for the
+//     resume) and resume (every index resumed and caught up) on request;
+//  5. on the stop signal (the follower is deleted): stop every index it started, remove the
 //     remote connection, report STOPPED and end.
 //
 // Every change of state is signalled to the follower's service workflow, which holds the state
@@ -101,9 +107,55 @@ func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
 		report()
 	}
 	run()
-	stop.Receive(ctx, nil)
 
-	// Step 4: stop.
+	// Step 4: serve pause and resume until stopped.
+	pauses := workflow.GetSignalChannel(ctx, SignalPauseIntegration)
+	resumes := workflow.GetSignalChannel(ctx, SignalResumeIntegration)
+	each := func(act any, opts workflow.Context) error {
+		for _, index := range slices.Sorted(maps.Keys(started)) {
+			ix := activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: index, FollowerIndex: index}
+			if err := workflow.ExecuteActivity(opts, act, ix).Get(ctx, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for stopped := false; !stopped; {
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(stop, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); stopped = true })
+		sel.AddReceive(pauses, func(c workflow.ReceiveChannel, _ bool) {
+			var reason string
+			c.Receive(ctx, &reason)
+			if progress.State != StateRunning {
+				return // only a RUNNING integration pauses (the plugin refuses a pause while bootstrapping)
+			}
+			if err := each(a.PauseReplication, short); err != nil {
+				fail(err)
+				return
+			}
+			progress.State, progress.Reason = StatePaused, reason
+			report()
+		})
+		sel.AddReceive(resumes, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			if progress.State != StatePaused {
+				return
+			}
+			if err := each(a.ResumeReplication, short); err != nil {
+				fail(err)
+				return
+			}
+			if err := each(a.WaitSyncing, wait); err != nil {
+				fail(err)
+				return
+			}
+			progress.State, progress.Reason = StateRunning, ""
+			report()
+		})
+		sel.Select(ctx)
+	}
+
+	// Step 5: stop.
 	for _, index := range slices.Sorted(maps.Keys(started)) { // sorted: map order is not deterministic
 		in := activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: index, FollowerIndex: index}
 		if err := workflow.ExecuteActivity(short, a.StopReplication, in).Get(ctx, nil); err != nil {

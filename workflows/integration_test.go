@@ -109,3 +109,62 @@ func TestIntegrationWorkflow(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationPauseResume: a RUNNING integration pauses every index it started (reporting
+// PAUSED with the reason), resumes and waits for each to catch up (RUNNING again); a pause
+// while not RUNNING is ignored.
+func TestIntegrationPauseResume(t *testing.T) {
+	in := IntegrationInput{Leader: activities.ClusterRef{Name: "l"}, Follower: activities.ClusterRef{Name: "f"}, LeaderAlias: "l", ParentID: ServiceWorkflowID("f")}
+	env := newEnv(t)
+	var a *activities.Activities
+	var calls []string
+	var reports []IntegrationProgress
+	env.OnSignalExternalWorkflow(mock.Anything, in.ParentID, "", SignalIntegrationProgress, mock.Anything).Return(
+		func(_, _, _, _ string, arg any) error {
+			reports = append(reports, arg.(IntegrationProgress))
+			return nil
+		})
+	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(activities.IndexPlan{Replicate: []string{"x", "y"}}, nil)
+	env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).Return(nil)
+	record := func(name string) func(context.Context, activities.IndexInput) error {
+		return func(_ context.Context, ix activities.IndexInput) error {
+			calls = append(calls, name+" "+ix.FollowerIndex)
+			return nil
+		}
+	}
+	env.OnActivity(a.WaitSyncing, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
+		calls = append(calls, "wait "+ix.FollowerIndex)
+		return activities.IndexStatus{}, nil
+	})
+	env.OnActivity(a.PauseReplication, mock.Anything, mock.Anything).Return(record("pause"))
+	env.OnActivity(a.ResumeReplication, mock.Anything, mock.Anything).Return(record("resume"))
+	env.OnActivity(a.StopReplication, mock.Anything, mock.Anything).Return(record("stop"))
+	env.OnActivity(a.DisconnectRemote, mock.Anything, mock.Anything).Return(nil)
+
+	var paused IntegrationProgress
+	env.RegisterDelayedCallback(func() { calls = nil; env.SignalWorkflow(SignalResumeIntegration, nil) }, time.Minute) // not paused: ignored
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPauseIntegration, "node recycle") }, 2*time.Minute)
+	env.RegisterDelayedCallback(func() { paused = reports[len(reports)-1]; env.SignalWorkflow(SignalResumeIntegration, nil) }, 3*time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalStopIntegration, nil) }, 4*time.Minute)
+	env.ExecuteWorkflow(IntegrationWorkflow, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if paused.State != StatePaused || paused.Reason != "node recycle" {
+		t.Errorf("while paused: %+v, want PAUSED with the reason", paused)
+	}
+	want := []string{"pause x", "pause y", "resume x", "resume y", "wait x", "wait y", "stop x", "stop y"}
+	if !slices.Equal(calls, want) {
+		t.Errorf("calls %v, want %v", calls, want)
+	}
+	var states []string
+	for _, r := range reports {
+		if len(states) == 0 || states[len(states)-1] != r.State {
+			states = append(states, r.State)
+		}
+	}
+	if wantStates := []string{StateConnecting, StateRebuilding, StateRunning, StatePaused, StateRunning, StateStopped}; !slices.Equal(states, wantStates) {
+		t.Errorf("states %v, want %v", states, wantStates)
+	}
+}

@@ -30,9 +30,12 @@ const (
 
 // Queries, updates and signals of ServiceWorkflow.
 const (
-	QueryService  = "service"
-	UpdateDelete  = "delete"
-	serviceIDPart = "service/"
+	QueryService = "service"
+	UpdateDelete = "delete"
+	// UpdateRecycleNode restarts a node of the service (its argument: the node name, "" for the
+	// first), pausing replication on the affected followers meanwhile.
+	UpdateRecycleNode = "recycle-node"
+	serviceIDPart     = "service/"
 	// SignalAddFollower and SignalRemoveFollower keep a leader's list of followers.
 	SignalAddFollower    = "add-follower"
 	SignalRemoveFollower = "remove-follower"
@@ -110,6 +113,17 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			return st, set(StateDeleting, "deletion requested")
 		},
 		workflow.UpdateHandlerOptions{Validator: func() error { return canDelete(st, deleting) }},
+	); err != nil {
+		return st, err
+	}
+	recycling := false
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecycleNode,
+		func(ctx workflow.Context, node string) (ServiceState, error) {
+			recycling = true
+			defer func() { recycling = false }()
+			return st, recycleNode(ctx, &st, node)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(node string) error { return canRecycle(st, deleting, recycling) }},
 	); err != nil {
 		return st, err
 	}
@@ -225,8 +239,12 @@ func onIntegrationProgress(ctx workflow.Context, st *ServiceState, p Integration
 	case StateConnecting, StateRebuilding:
 		_ = set(StateRebuilding, fmt.Sprintf("%d of %d indexes syncing", p.Syncing, p.Total))
 	case StateRunning:
-		st.RunningAt = workflow.Now(ctx)
+		if st.RunningAt.IsZero() {
+			st.RunningAt = workflow.Now(ctx)
+		}
 		_ = set(StateRunning, "")
+	case StatePaused:
+		_ = set(StatePaused, p.Reason)
 	case StateFailed:
 		_ = set(StateFailed, p.Reason)
 	}
@@ -246,6 +264,53 @@ func stopFollowing(ctx workflow.Context, st *ServiceState, progress workflow.Rec
 	}
 	// A leader that is gone has no list to leave.
 	_ = workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(st.Leader), "", SignalRemoveFollower, st.Name).Get(ctx, nil)
+	return nil
+}
+
+// recycleNode restarts one node of the service. Replication is paused first on every follower
+// the restart affects (the service itself if it is a follower, its followers if it leads any)
+// and resumed once the service is healthy again; the leader keeps every operation meanwhile,
+// so nothing is lost.
+func recycleNode(ctx workflow.Context, st *ServiceState, node string) error {
+	var affected []string
+	if st.Role == RoleFollower {
+		affected = append(affected, IntegrationWorkflowID(st.Leader, st.Name))
+	}
+	for _, f := range st.Followers {
+		affected = append(affected, IntegrationWorkflowID(st.Name, f))
+	}
+	reason := fmt.Sprintf("node %q of %s is being recycled", node, st.Name)
+	for _, id := range affected {
+		// An integration that is gone has nothing to pause.
+		_ = workflow.SignalExternalWorkflow(ctx, id, "", SignalPauseIntegration, reason).Get(ctx, nil)
+	}
+	var a *activities.Activities
+	st.Reason = reason
+	err := workflow.ExecuteActivity(withIO(ctx, 10*time.Minute, 0), a.RecycleServiceNode, activities.RecycleInput{Spec: st.ServiceSpec, Node: node}).Get(ctx, nil)
+	if st.Reason == reason {
+		st.Reason = ""
+	}
+	for _, id := range affected {
+		_ = workflow.SignalExternalWorkflow(ctx, id, "", SignalResumeIntegration, nil).Get(ctx, nil)
+	}
+	if err != nil {
+		return errors.New(failureReason(err))
+	}
+	return nil
+}
+
+// canRecycle is the recycle-node update's validator.
+func canRecycle(st ServiceState, deleting, recycling bool) error {
+	switch {
+	case st.Backend != activities.BackendLocal:
+		return fmt.Errorf("service %s is a registered cluster: osccr cannot restart nodes it does not run; restart the node yourself", st.Name)
+	case deleting || st.State == StateDeleting:
+		return fmt.Errorf("service %s is being deleted", st.Name)
+	case recycling:
+		return fmt.Errorf("a node of service %s is already being recycled", st.Name)
+	case st.State == StateProvisioning:
+		return fmt.Errorf("service %s is still PROVISIONING", st.Name)
+	}
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package workflows
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +120,66 @@ func TestServiceDeleteRefusals(t *testing.T) {
 			}
 			if after.State != tt.state.State {
 				t.Errorf("state after the rejected delete %q, want it unchanged %q", after.State, tt.state.State)
+			}
+		})
+	}
+}
+
+func TestServiceRecycleNode(t *testing.T) {
+	leader := ServiceState{ServiceSpec: testSpec, Role: RoleLeader, Followers: []string{"f1", "f2"}, State: StateRunning}
+	tests := []struct {
+		name       string
+		state      ServiceState
+		wantReject string
+		wantEvents []string
+	}{
+		{name: "leader pauses its followers", state: leader, wantEvents: []string{
+			"pause-integration integration/orders/f1", "pause-integration integration/orders/f2", "recycle",
+			"resume-integration integration/orders/f1", "resume-integration integration/orders/f2"}},
+		{name: "follower pauses itself", state: ServiceState{ServiceSpec: testSpec, Role: RoleFollower, Leader: "main", Followers: []string{}, State: StateRunning},
+			wantEvents: []string{"pause-integration integration/main/orders", "recycle", "resume-integration integration/main/orders"}},
+		{name: "standalone", state: ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning}, wantEvents: []string{"recycle"}},
+		{name: "registered cluster", state: ServiceState{ServiceSpec: activities.ServiceSpec{Name: "ext", Backend: activities.BackendStatic}, State: StateRunning},
+			wantReject: "cannot restart nodes it does not run"},
+		{name: "provisioning", state: ServiceState{ServiceSpec: testSpec, State: StateProvisioning}, wantReject: "still PROVISIONING"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			var a *activities.Activities
+			var events []string
+			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(
+				func(_, id, _, signal string, _ any) error { events = append(events, signal+" "+id); return nil })
+			env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecycleInput) error {
+				events = append(events, "recycle")
+				return nil
+			})
+			env.OnActivity(a.ProvisionService, mock.Anything, mock.Anything).Return(activities.ServiceEndpoints{}, nil).After(time.Hour)
+			var rejected, completed error
+			env.RegisterDelayedCallback(func() {
+				env.UpdateWorkflow(UpdateRecycleNode, "", &testsuite.TestUpdateCallback{
+					OnReject:   func(err error) { rejected = err },
+					OnComplete: func(_ any, err error) { completed = err },
+				}, "")
+			}, time.Minute)
+			env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 2*time.Minute)
+			st := tt.state
+			env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+
+			if tt.wantReject != "" {
+				if rejected == nil || !strings.Contains(rejected.Error(), tt.wantReject) {
+					t.Fatalf("rejected with %v, want %q", rejected, tt.wantReject)
+				}
+				if len(events) != 0 {
+					t.Errorf("a rejected recycle did %v", events)
+				}
+				return
+			}
+			if rejected != nil || completed != nil {
+				t.Fatalf("recycle rejected %v, completed with %v", rejected, completed)
+			}
+			if !slices.Equal(events, tt.wantEvents) {
+				t.Errorf("events %v, want %v", events, tt.wantEvents)
 			}
 		})
 	}

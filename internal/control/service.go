@@ -258,3 +258,31 @@ func orDefault(v, def string) string {
 	}
 	return v
 }
+
+// RecycleNode restarts one node of a service ("" for its first), pausing replication on the
+// affected followers until the service is healthy again. With wait it returns once that is
+// done; otherwise once the request is accepted. Refused (ErrConflict, nothing changed) for a
+// registered cluster, or while the service is provisioning, deleting or already recycling.
+func (c *Control) RecycleNode(ctx context.Context, name, node string, wait bool) error {
+	stage := client.WorkflowUpdateStageAccepted
+	if wait {
+		stage = client.WorkflowUpdateStageCompleted
+	}
+	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.ServiceWorkflowID(name),
+		UpdateName:   workflows.UpdateRecycleNode,
+		Args:         []any{node},
+		WaitForStage: stage,
+	})
+	if err == nil && wait {
+		err = handle.Get(ctx, nil)
+	}
+	if err == nil {
+		return nil
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return fmt.Errorf("%w: recycle node of %s: %s", ErrConflict, name, appErr.Message())
+	}
+	return serviceNotFound(name, wrapTemporal("recycle node of "+name, err))
+}

@@ -4,22 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
-
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
-	"github.com/osccr/osccr/internal/workerapp"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -33,13 +26,7 @@ import (
 func TestFollowerLifecycle(t *testing.T) {
 	d := testcluster.Distribution(t)
 	base := testcluster.Dir(t)
-	var c client.Client
-	app := fxtest.New(t,
-		workerapp.Module(workerapp.Config{Dev: true, StateDir: base, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
-		fx.Populate(&c), fx.NopLogger)
-	app.RequireStart()
-	t.Cleanup(app.RequireStop)
-	ctl := control.New(c)
+	ctl, _ := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 

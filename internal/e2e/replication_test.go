@@ -27,12 +27,13 @@ import (
 )
 
 // controlPlane starts the worker with its embedded Temporal server, as `osccr-worker --dev`
-// does, and returns the application layer on top of it.
-func controlPlane(t *testing.T) (*control.Control, client.Client) {
+// does, with its state (and local services' nodes) under stateDir, and returns the application
+// layer on top of it.
+func controlPlane(t *testing.T, stateDir string) (*control.Control, client.Client) {
 	t.Helper()
 	var c client.Client
 	app := fxtest.New(t,
-		workerapp.Module(workerapp.Config{Dev: true, StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
+		workerapp.Module(workerapp.Config{Dev: true, StateDir: stateDir, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
 		fx.Populate(&c), fx.NopLogger)
 	app.RequireStart()
 	t.Cleanup(app.RequireStop)
@@ -89,7 +90,7 @@ func TestIndexReplicationWorkflow(t *testing.T) {
 	base := testcluster.Dir(t)
 	leader := testcluster.Start(t, d, base, "e2e-leader")
 	follower := testcluster.Start(t, d, base, "e2e-follower")
-	ctl, _ := controlPlane(t)
+	ctl, _ := controlPlane(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
@@ -189,7 +190,7 @@ func checkLifecycle(t *testing.T, ctx context.Context, ctl *control.Control, in 
 
 // TestStartRefusals checks that bad requests are refused with ErrInvalid and start nothing.
 func TestStartRefusals(t *testing.T) {
-	ctl, c := controlPlane(t)
+	ctl, c := controlPlane(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	good := workflows.IndexReplicationInput{

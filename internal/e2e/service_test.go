@@ -4,22 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
-
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
-	"github.com/osccr/osccr/internal/workerapp"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -31,13 +24,7 @@ func TestServices(t *testing.T) {
 	base := testcluster.Dir(t)
 	existing := testcluster.Start(t, d, base, "existing")
 
-	var c client.Client
-	app := fxtest.New(t,
-		workerapp.Module(workerapp.Config{Dev: true, StateDir: base, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
-		fx.Populate(&c), fx.NopLogger)
-	app.RequireStart()
-	t.Cleanup(app.RequireStop)
-	ctl := control.New(c)
+	ctl, _ := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
