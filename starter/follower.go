@@ -40,6 +40,28 @@ func followerCommand() *cli.Command {
 				}),
 			},
 			{
+				Name:      "promote",
+				Usage:     "promote a follower to a standalone, writable service: replication stops for good (irreversible)",
+				UsageText: "osccr follower promote orders-replica --yes",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags(),
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"}},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					name := c.Args().First()
+					question := fmt.Sprintf("Promote %s: stop replication on every follower index, make it writable and standalone. This cannot be undone.", name)
+					if !c.Bool("yes") && !confirm(c, question) {
+						return fmt.Errorf("%w: not confirmed; pass --yes to promote without asking", errUsage)
+					}
+					r, err := ctl.Promote(c.Context, name)
+					if err != nil {
+						return err
+					}
+					fmt.Printf("%s promoted: standalone and writable; was a follower of %s; %d indexes stopped, %d operations behind at promotion; took %s\n",
+						name, r.FormerLeader, r.IndexesStopped, r.LagOps, r.Duration)
+					return nil
+				}),
+			},
+			{
 				Name:      "list",
 				Usage:     "list the followers of LEADER",
 				UsageText: "osccr follower list orders -o json",

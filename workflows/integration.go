@@ -50,6 +50,10 @@ type IntegrationProgress struct {
 	Syncing  int                    `json:"syncing"`
 	Bytes    int64                  `json:"bytes"`
 	Excluded []activities.Exclusion `json:"excluded,omitempty"`
+	// Stopped and LagOps are set with STOPPED: how many follower indexes were stopped, and how
+	// many operations they were behind their leader indexes when they were stopped.
+	Stopped int   `json:"stopped,omitempty"`
+	LagOps  int64 `json:"lag_ops,omitempty"`
 }
 
 // IntegrationWorkflow replicates the whole leader cluster into the follower:
@@ -61,8 +65,9 @@ type IntegrationProgress struct {
 //  3. RUNNING once every index is; FAILED with the reason if one cannot start;
 //  4. while RUNNING, pause (every index paused: the leader keeps every operation for the
 //     resume) and resume (every index resumed and caught up) on request;
-//  5. on the stop signal (the follower is deleted): stop every index it started, remove the
-//     remote connection, report STOPPED and end.
+//  5. on the stop signal (the follower is deleted or promoted): stop every index it started, in
+//     parallel (each becomes an ordinary writable index), remove the remote connection, report
+//     STOPPED with the ops lag at that moment, and end.
 //
 // Every change of state is signalled to the follower's service workflow, which holds the state
 // operators see.
@@ -155,13 +160,28 @@ func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
 		sel.Select(ctx)
 	}
 
-	// Step 5: stop.
-	for _, index := range slices.Sorted(maps.Keys(started)) { // sorted: map order is not deterministic
-		in := activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: index, FollowerIndex: index}
-		if err := workflow.ExecuteActivity(short, a.StopReplication, in).Get(ctx, nil); err != nil {
+	// Step 5: stop, all indexes at once, noting how far behind each was.
+	indexes := slices.Sorted(maps.Keys(started))
+	statuses := make([]workflow.Future, len(indexes))
+	for i, index := range indexes {
+		statuses[i] = workflow.ExecuteActivity(short, a.ReplicationStatus, activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: index, FollowerIndex: index})
+	}
+	for _, f := range statuses {
+		var st activities.IndexStatus
+		if f.Get(ctx, &st) == nil { // best effort: the lag is a report, not a precondition
+			progress.LagOps += st.LagOps()
+		}
+	}
+	stops := make([]workflow.Future, len(indexes))
+	for i, index := range indexes {
+		stops[i] = workflow.ExecuteActivity(short, a.StopReplication, activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: index, FollowerIndex: index})
+	}
+	for _, f := range stops {
+		if err := f.Get(ctx, nil); err != nil {
 			return err
 		}
 	}
+	progress.Stopped = len(indexes)
 	if err := workflow.ExecuteActivity(short, a.DisconnectRemote, connect).Get(ctx, nil); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ const (
 	StateProvisioning = "PROVISIONING"
 	StateDeleting     = "DELETING"
 	StateFailed       = "FAILED"
+	StatePromoting    = "PROMOTING"
 	// StateRunning, StatePaused and StateRebuilding are shared with replication.
 )
 
@@ -32,6 +33,10 @@ const (
 const (
 	QueryService = "service"
 	UpdateDelete = "delete"
+	// UpdatePromote and SignalPromote make a follower a standalone, writable service, for good.
+	// The update answers with a PromotionReport; the signal is for callers that want no answer.
+	UpdatePromote = "promote"
+	SignalPromote = "promote"
 	// UpdateRecycleNode restarts a node of the service (its argument: the node name, "" for the
 	// first), pausing replication on the affected followers meanwhile.
 	UpdateRecycleNode = "recycle-node"
@@ -57,6 +62,18 @@ type ServiceState struct {
 	RunningAt   time.Time                   `json:"running_at,omitempty"`
 	Follow      *FollowSpec                 `json:"follow,omitempty"`
 	Replication *IntegrationProgress        `json:"replication,omitempty"`
+	// Promotion is set once the service was promoted from follower to standalone: it can
+	// never be a follower again.
+	Promotion *PromotionReport `json:"promotion,omitempty"`
+}
+
+// PromotionReport says what a promotion did.
+type PromotionReport struct {
+	FormerLeader   string        `json:"former_leader"`
+	IndexesStopped int           `json:"indexes_stopped"`
+	LagOps         int64         `json:"lag_ops_at_promotion"`
+	Duration       time.Duration `json:"duration_ns"`
+	PromotedAt     time.Time     `json:"promoted_at"`
 }
 
 // FollowSpec makes a new service the follower of a leader.
@@ -127,6 +144,23 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	); err != nil {
 		return st, err
 	}
+	promoting := false
+	promote := func(ctx workflow.Context) (PromotionReport, error) {
+		if err := workflow.Await(ctx, func() bool { return !promoting }); err != nil {
+			return PromotionReport{}, err
+		}
+		if st.Promotion != nil { // idempotent: promoting again reports the promotion that was
+			return *st.Promotion, nil
+		}
+		promoting = true
+		defer func() { promoting = false }()
+		return promoteFollower(ctx, &st, set)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePromote, promote,
+		workflow.UpdateHandlerOptions{Validator: func() error { return canPromote(st, deleting) }},
+	); err != nil {
+		return st, err
+	}
 	var a *activities.Activities
 
 	// Step 1: provision (on the first run only).
@@ -156,6 +190,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 
 	// Steps 2-3: serve until deleted, continuing as new when the history grows long.
 	progress := workflow.GetSignalChannel(ctx, SignalIntegrationProgress)
+	promotes := workflow.GetSignalChannel(ctx, SignalPromote)
 	adds := workflow.GetSignalChannel(ctx, SignalAddFollower)
 	removes := workflow.GetSignalChannel(ctx, SignalRemoveFollower)
 	for !deleting {
@@ -164,7 +199,13 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 		sel.AddReceive(progress, func(c workflow.ReceiveChannel, _ bool) {
 			var p IntegrationProgress
 			c.Receive(ctx, &p)
-			onIntegrationProgress(ctx, &st, p, set, deleting)
+			onIntegrationProgress(ctx, &st, p, set, deleting || promoting)
+		})
+		sel.AddReceive(promotes, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			if canPromote(st, deleting) == nil {
+				workflow.Go(ctx, func(ctx workflow.Context) { _, _ = promote(ctx) })
+			}
 		})
 		sel.AddReceive(adds, func(c workflow.ReceiveChannel, _ bool) {
 			var name string
@@ -295,6 +336,59 @@ func recycleNode(ctx workflow.Context, st *ServiceState, node string) error {
 	}
 	if err != nil {
 		return errors.New(failureReason(err))
+	}
+	return nil
+}
+
+// promoteFollower makes a follower standalone: every follower index stops replicating (in
+// parallel) and becomes writable, the remote connection is removed, the integration ends, the
+// leader drops it from its followers, and the service is a standalone, writable service for
+// good. It waits on the integration's STOPPED report, which the main loop records.
+func promoteFollower(ctx workflow.Context, st *ServiceState, set func(string, string) error) (PromotionReport, error) {
+	began := workflow.Now(ctx)
+	report := PromotionReport{FormerLeader: st.Leader}
+	if err := set(StatePromoting, "promoting to standalone"); err != nil {
+		return report, err
+	}
+	if st.Replication != nil && st.Replication.State != StateStopped {
+		id := IntegrationWorkflowID(st.Leader, st.Name)
+		if err := workflow.SignalExternalWorkflow(ctx, id, "", SignalStopIntegration, nil).Get(ctx, nil); err != nil {
+			return report, fmt.Errorf("stop integration %s: %w", id, err)
+		}
+		if err := workflow.Await(ctx, func() bool { return st.Replication.State == StateStopped }); err != nil {
+			return report, err
+		}
+	}
+	if st.Replication != nil {
+		report.IndexesStopped, report.LagOps = st.Replication.Stopped, st.Replication.LagOps
+	}
+	// A leader that is gone has no list to leave.
+	_ = workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(st.Leader), "", SignalRemoveFollower, st.Name).Get(ctx, nil)
+	st.Role, st.Leader, st.Follow = RoleStandalone, "", nil
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchRole.ValueSet(RoleStandalone), SearchLeader.ValueUnset()); err != nil {
+		return report, err
+	}
+	report.PromotedAt = workflow.Now(ctx)
+	report.Duration = report.PromotedAt.Sub(began)
+	st.Promotion = &report
+	if st.RunningAt.IsZero() {
+		st.RunningAt = report.PromotedAt
+	}
+	return report, set(StateRunning, "")
+}
+
+// canPromote is the promote update's validator. Promoting a promoted service is allowed: it
+// answers with the earlier report.
+func canPromote(st ServiceState, deleting bool) error {
+	switch {
+	case deleting || st.State == StateDeleting:
+		return fmt.Errorf("service %s is being deleted", st.Name)
+	case st.Promotion != nil:
+		return nil
+	case st.Role != RoleFollower:
+		return fmt.Errorf("service %s is not a follower (it is %s): only a follower can be promoted", st.Name, st.Role)
+	case st.State == StateProvisioning:
+		return fmt.Errorf("service %s is still PROVISIONING", st.Name)
 	}
 	return nil
 }

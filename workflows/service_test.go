@@ -184,3 +184,75 @@ func TestServiceRecycleNode(t *testing.T) {
 		})
 	}
 }
+
+func TestServicePromote(t *testing.T) {
+	follower := ServiceState{ServiceSpec: testSpec, Role: RoleFollower, Leader: "main", Followers: []string{}, State: StateRunning,
+		Follow: &FollowSpec{Leader: activities.ClusterRef{Name: "main"}}, Replication: &IntegrationProgress{State: StateRunning, Total: 2, Syncing: 2}}
+	tests := []struct {
+		name       string
+		state      ServiceState
+		viaSignal  bool
+		wantReject string
+	}{
+		{name: "follower by update", state: follower},
+		{name: "follower by signal", state: follower, viaSignal: true},
+		{name: "standalone", state: ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning}, wantReject: "only a follower can be promoted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			var signals []string
+			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(
+				func(_, id, _, signal string, _ any) error { signals = append(signals, signal+" "+id); return nil })
+			var reports []PromotionReport
+			var rejected error
+			promote := func() {
+				if tt.viaSignal {
+					env.SignalWorkflow(SignalPromote, nil)
+					return
+				}
+				env.UpdateWorkflow(UpdatePromote, "", &testsuite.TestUpdateCallback{
+					OnReject: func(err error) { rejected = err },
+					OnComplete: func(r any, err error) {
+						if err == nil {
+							reports = append(reports, r.(PromotionReport))
+						}
+					},
+				})
+			}
+			var during, after ServiceState
+			env.RegisterDelayedCallback(promote, time.Minute)
+			env.RegisterDelayedCallback(func() { during = queryService(t, env) }, 90*time.Second)
+			// The integration reports it stopped (in reality, after stopping every index).
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(SignalIntegrationProgress, IntegrationProgress{State: StateStopped, Stopped: 2, LagOps: 5})
+			}, 2*time.Minute)
+			env.RegisterDelayedCallback(promote, 3*time.Minute) // again: idempotent
+			env.RegisterDelayedCallback(func() { after = queryService(t, env); env.CancelWorkflow() }, 4*time.Minute)
+			st := tt.state
+			env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+
+			if tt.wantReject != "" {
+				if rejected == nil || !strings.Contains(rejected.Error(), tt.wantReject) || len(signals) != 0 {
+					t.Fatalf("rejected %v with signals %v, want a rejection saying %q and nothing sent", rejected, signals, tt.wantReject)
+				}
+				return
+			}
+			if during.State != StatePromoting {
+				t.Errorf("state while promoting %q, want PROMOTING", during.State)
+			}
+			if want := []string{"stop-integration integration/main/orders", "remove-follower service/main"}; !slices.Equal(signals, want) {
+				t.Errorf("signals %v, want %v (and nothing more on the second promote)", signals, want)
+			}
+			if after.State != StateRunning || after.Role != RoleStandalone || after.Leader != "" || after.Promotion == nil {
+				t.Fatalf("after promotion %+v, want a RUNNING standalone service with a promotion report", after)
+			}
+			if p := *after.Promotion; p.FormerLeader != "main" || p.IndexesStopped != 2 || p.LagOps != 5 || p.Duration != time.Minute {
+				t.Errorf("report %+v, want former leader main, 2 indexes stopped, 5 ops lag, 1m", p)
+			}
+			if !tt.viaSignal && (len(reports) != 2 || reports[0] != reports[1]) {
+				t.Errorf("reports %+v, want the same report twice", reports)
+			}
+		})
+	}
+}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/internal/provision"
@@ -81,4 +84,28 @@ func (c *Control) ListFollowers(ctx context.Context, leader string) ([]ServiceSu
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return c.listServices(ctx, fmt.Sprintf(" AND %s = '%s'", workflows.SearchLeader.GetName(), leader))
+}
+
+// Promote makes a follower a standalone, writable service, for good: replication stops on
+// every follower index, the remote connection and the integration are removed, the leader
+// drops it from its followers. Promoting a promoted service answers with the same report.
+// Refused (ErrConflict, nothing changed) for a service that is not a follower.
+func (c *Control) Promote(ctx context.Context, name string) (workflows.PromotionReport, error) {
+	var report workflows.PromotionReport
+	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.ServiceWorkflowID(name),
+		UpdateName:   workflows.UpdatePromote,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, &report)
+	}
+	if err == nil {
+		return report, nil
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return report, fmt.Errorf("%w: promote %s: %s", ErrConflict, name, appErr.Message())
+	}
+	return report, serviceNotFound(name, wrapTemporal("promote "+name, err))
 }

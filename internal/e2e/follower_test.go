@@ -163,8 +163,50 @@ func TestFollowerLifecycle(t *testing.T) {
 	if err := ctl.WaitServiceGone(ctx, "fol"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "leader untagged", func() (bool, string) {
+	leaderUntagged := func() (bool, string) {
 		l, err := ctl.GetService(ctx, "ldr")
 		return err == nil && l.Role == workflows.RoleStandalone && len(l.Followers) == 0, fmt.Sprintf("%s %v %v", l.Role, l.Followers, err)
-	})
+	}
+	eventually(t, 30*time.Second, "leader untagged", leaderUntagged)
+
+	// Promotion: a second follower becomes standalone and writable, for good.
+	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: "ldr", Name: "fol2"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, ctl, "fol2") })
+	fol2, _ := ctl.WaitService(ctx, "fol2", nil)
+	if _, err := ctl.Promote(ctx, "ldr"); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "only a follower can be promoted") {
+		t.Errorf("promote a leader: %v, want ErrConflict", err)
+	}
+	began = time.Now()
+	report, err := ctl.Promote(ctx, "fol2")
+	if err != nil {
+		t.Fatalf("promote: %v", err)
+	}
+	t.Logf("promoted in %s (report %+v)", time.Since(began).Round(time.Millisecond), report)
+	if report.FormerLeader != "ldr" {
+		t.Errorf("report %+v, want former leader ldr", report)
+	}
+	promoted, err := ctl.GetService(ctx, "fol2")
+	if err != nil || promoted.State != workflows.StateRunning || promoted.Role != workflows.RoleStandalone || promoted.Leader != "" || promoted.Promotion == nil {
+		t.Fatalf("after promotion %+v (%v), want a RUNNING standalone service with a promotion report", promoted, err)
+	}
+	again, err := ctl.Promote(ctx, "fol2")
+	if err != nil || again != report {
+		t.Errorf("promote again: %+v, %v; want the same report %+v", again, err, report)
+	}
+	eventually(t, 30*time.Second, "leader untagged after promotion", leaderUntagged)
+	f2, err := opensearch.New(opensearch.Config{URLs: []string{fol2.Endpoints.HTTPURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if remotes, err := f2.RemoteInfo(ctx); err != nil || remotes["ldr"].Connected {
+		t.Errorf("promoted service's remote ldr = %+v (%v), want removed", remotes["ldr"], err)
+	}
+	if err := f2.IndexDocument(ctx, "orders", "after-promotion", map[string]any{"n": 1}, opensearch.WithRefresh()); err != nil {
+		t.Errorf("write on the promoted service: %v, want accepted", err)
+	}
+	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: "ldr", Name: "fol2"}); !errors.Is(err, control.ErrConflict) {
+		t.Errorf("make the promoted service a follower again: %v, want ErrConflict", err)
+	}
 }
