@@ -54,14 +54,17 @@ type IntegrationProgress struct {
 	// many operations they were behind their leader indexes when they were stopped.
 	Stopped int   `json:"stopped,omitempty"`
 	LagOps  int64 `json:"lag_ops,omitempty"`
+	// Templates are the index and component templates osccr keeps on the follower.
+	Templates []string `json:"templates,omitempty"`
 }
 
 // IntegrationWorkflow replicates the whole leader cluster into the follower:
 //
 //  1. connect the follower to the leader and wait until connected;
-//  2. REBUILDING: list the leader's indexes (user indexes replicate; system, hidden and closed
-//     ones are excluded with the reason) and start replicating each, at most
-//     rebuildConcurrency at a time, each until SYNCING and caught up;
+//  2. REBUILDING: copy the leader's index and component templates (the plugin does not), list
+//     the leader's indexes (user indexes replicate; system, hidden and closed ones are
+//     excluded with the reason) and start replicating each, at most rebuildConcurrency at a
+//     time, each until SYNCING and caught up;
 //  3. RUNNING once every index is; FAILED with the reason if one cannot start;
 //  4. while RUNNING, pause (every index paused: the leader keeps every operation for the
 //     resume) and resume (every index resumed and caught up) on request;
@@ -95,7 +98,14 @@ func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
 			fail(err)
 			return
 		}
-		// Step 2: rebuild.
+		// Step 2: rebuild. Templates first: the plugin never copies them, and a follower that is
+		// promoted later must create new indexes as its leader would.
+		var templates activities.TemplateSync
+		if err := workflow.ExecuteActivity(short, a.SyncTemplates, activities.SyncTemplatesInput{Leader: in.Leader, Follower: in.Follower, Managed: progress.Templates}).Get(ctx, &templates); err != nil {
+			fail(err)
+			return
+		}
+		progress.Templates = templates.Managed
 		var plan activities.IndexPlan
 		if err := workflow.ExecuteActivity(short, a.ListLeaderIndexes, in.Leader).Get(ctx, &plan); err != nil {
 			fail(err)

@@ -52,6 +52,7 @@ func TestIntegrationWorkflow(t *testing.T) {
 					return nil
 				})
 			env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(nil)
+			env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).Return(activities.TemplateSync{Managed: []string{"index/t"}}, nil)
 			env.OnActivity(a.ListLeaderIndexes, mock.Anything, in.Leader).Return(activities.IndexPlan{
 				Replicate: indexes, Excluded: []activities.Exclusion{{Index: ".kibana", Reason: "system"}}, Bytes: 1234}, nil)
 			env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) error {
@@ -97,6 +98,9 @@ func TestIntegrationWorkflow(t *testing.T) {
 			if tt.failIndex == "" && last.Syncing != len(indexes) {
 				t.Errorf("syncing %d, want %d", last.Syncing, len(indexes))
 			}
+			if !slices.Equal(last.Templates, []string{"index/t"}) {
+				t.Errorf("templates %v, want the synced set [index/t]", last.Templates)
+			}
 			if last.Reason != tt.wantReason {
 				t.Errorf("reason %q, want %q", last.Reason, tt.wantReason)
 			}
@@ -133,6 +137,7 @@ func TestIntegrationPauseResume(t *testing.T) {
 			return nil
 		})
 	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).Return(activities.TemplateSync{}, nil)
 	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(activities.IndexPlan{Replicate: []string{"x", "y"}}, nil)
 	env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).Return(nil)
 	record := func(name string) func(context.Context, activities.IndexInput) error {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -54,6 +55,9 @@ func TestFollowerLifecycle(t *testing.T) {
 		}
 	}
 	writeDocs(t, ctx, lc, "orders", 0, 300)
+	if err := lc.PutIndexTemplate(ctx, "orders-template", json.RawMessage(`{"index_patterns":["orders-*"],"priority":3}`)); err != nil {
+		t.Fatal(err)
+	}
 
 	// Services the refusals need: a hobbyist cluster and one that never answers (both static,
 	// so they start no node).
@@ -119,6 +123,9 @@ func TestFollowerLifecycle(t *testing.T) {
 	fc, err := opensearch.New(opensearch.Config{URLs: []string{fol.Endpoints.HTTPURL}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := fc.GetIndexTemplate(ctx, "orders-template"); err != nil || !slices.Contains(fol.Replication.Templates, "index/orders-template") {
+		t.Errorf("the leader's template on the follower: %v (managed %v), want it copied", err, fol.Replication.Templates)
 	}
 	remotes, err := fc.RemoteInfo(ctx)
 	if err != nil || !remotes["ldr"].Connected {

@@ -75,6 +75,9 @@ func run() error {
 		return activities.IndexPlan{Replicate: []string{"customers", "orders"}, Excluded: []activities.Exclusion{{Index: ".kibana_1", Reason: "system"}}, Bytes: 4096}, nil
 	})
 	stub("DisconnectRemote", func(context.Context, activities.ConnectInput) error { return nil })
+	stub("SyncTemplates", func(context.Context, activities.SyncTemplatesInput) (activities.TemplateSync, error) {
+		return activities.TemplateSync{Managed: []string{"index/catalog"}, Put: []string{"index/catalog"}}, nil
+	})
 	stub("ReplicationStatus", func(context.Context, activities.IndexInput) (activities.IndexStatus, error) {
 		return activities.IndexStatus{Status: "SYNCING", LeaderCheckpoint: 12, FollowerCheckpoint: 10}, nil
 	})
