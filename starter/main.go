@@ -82,6 +82,7 @@ func app() *cli.App {
 		Commands: []*cli.Command{
 			serviceCommand(),
 			followerCommand(),
+			serveCommand(),
 			replicateCommand(),
 			signalCommand("pause", "pause replication of a follower index (keeps every leader operation for resume)"),
 			signalCommand("resume", "resume a paused follower index"),

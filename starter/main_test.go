@@ -32,6 +32,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"pause"}, exitUsage, "needs --index"},
 		{[]string{"status", "--index", "x", "--bogus"}, exitUsage, "flag provided but not defined"},
 		{[]string{"no-such-command"}, exitUsage, `no command "no-such-command"`},
+		{[]string{"serve"}, exitUsage, "the API needs a bearer token"},
 		{[]string{"--temporal-address", unreachable, "status", "--index", "x"}, exitUnreachable, "cannot reach Temporal at " + unreachable},
 		{[]string{"--temporal-address", unreachable, "replicate", "--leader-url", "http://127.0.0.1:1", "--leader-transport", "127.0.0.1:2", "--follower-url", "http://127.0.0.1:3", "--index", "x"}, exitUnreachable, "control plane unreachable"},
 	}

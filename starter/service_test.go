@@ -5,13 +5,19 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/testcluster"
 	"github.com/osccr/osccr/internal/workerapp"
 )
@@ -87,5 +93,64 @@ func TestServiceCommands(t *testing.T) {
 	}
 	if out, code = run("service", "show", "cli-svc"); code != exitRefused || !strings.Contains(out, "deleted") {
 		t.Errorf("show after delete: exit %d\n%s", code, out)
+	}
+}
+
+// TestServe runs `osccr serve` as a subprocess against a real control plane: it answers the
+// API with the bearer token and stops cleanly on SIGTERM.
+func TestServe(t *testing.T) {
+	var ep workerapp.Endpoint
+	app := fxtest.New(t,
+		workerapp.Module(workerapp.Config{Dev: true, StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
+		fx.Populate(&ep), fx.NopLogger)
+	app.RequireStart()
+	t.Cleanup(app.RequireStop)
+	port, err := localnode.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := exec.Command(buildCLI(t), "--temporal-address", ep.HostPort, "serve", "--listen", addr, "--project", "acme")
+	cmd.Env = append(os.Environ(), "OSCCR_API_TOKEN=tok")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/openapi.json")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("osccr serve did not answer within 30s: %v\n%s", err, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/v1/project/acme/service", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Services []any `json:"services"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || err != nil || list.Services == nil {
+		t.Fatalf("list services = %d %+v (%v)", resp.StatusCode, list, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("osccr serve after SIGTERM: %v\n%s", err, out.String())
 	}
 }
