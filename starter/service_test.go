@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,12 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
-
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/testcluster"
-	"github.com/osccr/osccr/internal/workerapp"
+	"github.com/osccr/osccr/internal/testcontrol"
 )
 
 // TestServiceCommands drives the built CLI as a subprocess against a real control plane (the
@@ -28,12 +23,7 @@ import (
 func TestServiceCommands(t *testing.T) {
 	testcluster.Distribution(t)
 	base := testcluster.Dir(t)
-	var ep workerapp.Endpoint
-	app := fxtest.New(t,
-		workerapp.Module(workerapp.Config{Dev: true, StateDir: base, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
-		fx.Populate(&ep), fx.NopLogger)
-	app.RequireStart()
-	t.Cleanup(app.RequireStop)
+	ep := testcontrol.Start(t, base).Endpoint
 
 	bin := buildCLI(t)
 	run := func(args ...string) (string, int) {
@@ -99,12 +89,7 @@ func TestServiceCommands(t *testing.T) {
 // TestServe runs `osccr serve` as a subprocess against a real control plane: it answers the
 // API with the bearer token and stops cleanly on SIGTERM.
 func TestServe(t *testing.T) {
-	var ep workerapp.Endpoint
-	app := fxtest.New(t,
-		workerapp.Module(workerapp.Config{Dev: true, StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
-		fx.Populate(&ep), fx.NopLogger)
-	app.RequireStart()
-	t.Cleanup(app.RequireStop)
+	ep := testcontrol.Start(t, t.TempDir()).Endpoint
 	port, err := localnode.FreePort()
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,14 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
-
 	"github.com/osccr/osccr/internal/api"
-	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/testcluster"
-	"github.com/osccr/osccr/internal/workerapp"
+	"github.com/osccr/osccr/internal/testcontrol"
 )
 
 // TestOpenAPIMatchesRoutes: the committed OpenAPI document describes exactly the operations
@@ -59,14 +53,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 func TestAPI(t *testing.T) {
 	testcluster.Distribution(t)
 	base := testcluster.Dir(t)
-	var c client.Client
-	app := fxtest.New(t,
-		workerapp.Module(workerapp.Config{Dev: true, StateDir: base, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
-		fx.Populate(&c), fx.NopLogger)
-	app.RequireStart()
-	t.Cleanup(app.RequireStop)
-	ctl := control.New(c)
-	srv := httptest.NewServer(api.Handler(ctl, api.Config{Token: "s3cret", Project: "acme"}))
+	plane := testcontrol.Start(t, base)
+	srv := httptest.NewServer(api.Handler(plane.Control, api.Config{Token: "s3cret", Project: "acme"}))
 	defer srv.Close()
 
 	call := func(method, path, token string, body string) (int, map[string]any) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -14,30 +12,21 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
 
 	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
-	"github.com/osccr/osccr/internal/workerapp"
+	"github.com/osccr/osccr/internal/testcontrol"
 	"github.com/osccr/osccr/workflows"
 )
 
-// controlPlane starts the worker with its embedded Temporal server, as `osccr-worker --dev`
-// does, with its state (and local services' nodes) under stateDir, and returns the application
-// layer on top of it.
+// controlPlane starts the control plane with its state under stateDir.
 func controlPlane(t *testing.T, stateDir string) (*control.Control, client.Client) {
 	t.Helper()
-	var c client.Client
-	app := fxtest.New(t,
-		workerapp.Module(workerapp.Config{Dev: true, StateDir: stateDir, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
-		fx.Populate(&c), fx.NopLogger)
-	app.RequireStart()
-	t.Cleanup(app.RequireStop)
-	return control.New(c), c
+	p := testcontrol.Start(t, stateDir)
+	return p.Control, p.Temporal
 }
 
 func ref(n *localnode.Node) activities.ClusterRef {

@@ -1,0 +1,38 @@
+// Package testcontrol starts osccr's control plane for tests exactly as `osccr-worker --dev`
+// runs it: the embedded Temporal server and the worker with its real activities. It stops when
+// the test ends.
+package testcontrol
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/osccr/osccr/internal/control"
+	"github.com/osccr/osccr/internal/workerapp"
+)
+
+// Plane is a running control plane.
+type Plane struct {
+	Control  *control.Control
+	Temporal client.Client
+	Endpoint workerapp.Endpoint
+}
+
+// Start starts the control plane with its state (and local services' nodes) under stateDir;
+// local services need a directory the node account can reach (testcluster.Dir).
+func Start(t testing.TB, stateDir string) Plane {
+	t.Helper()
+	var p Plane
+	app := fxtest.New(t,
+		workerapp.Module(workerapp.Config{Dev: true, StateDir: stateDir, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
+		fx.Populate(&p.Temporal, &p.Endpoint), fx.NopLogger)
+	app.RequireStart()
+	t.Cleanup(app.RequireStop)
+	p.Control = control.New(p.Temporal)
+	return p
+}
