@@ -31,10 +31,8 @@ run: build
 demo: build opensearch
 	./scripts/demo.sh
 
-## test: formatting and vet, then every test against real OpenSearch and embedded Temporal
-test: opensearch tidy-check
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	$(GO) vet ./...
+## test: gofmt, go vet, staticcheck, tidy go.mod, then every test against real OpenSearch and embedded Temporal
+test: opensearch tidy-check lint
 	$(GO) vet -tags ccr ./...
 	$(GO) test $(GOTEST_FLAGS) ./...
 
@@ -49,7 +47,7 @@ test-ccr:
 
 ## lint: gofmt, go vet and staticcheck (pinned)
 lint:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 

@@ -256,8 +256,3 @@ func checkName(op, what, name string) error {
 	}
 	return nil
 }
-
-// acknowledged is the answer of most metadata calls.
-type acknowledged struct {
-	Acknowledged bool `json:"acknowledged"`
-}
