@@ -277,7 +277,9 @@ func onIntegrationProgress(ctx workflow.Context, st *ServiceState, p Integration
 		return
 	}
 	switch p.State {
-	case StateConnecting, StateRebuilding:
+	case StateConnecting:
+		_ = set(StateRebuilding, "connecting to leader "+st.Leader)
+	case StateRebuilding:
 		_ = set(StateRebuilding, fmt.Sprintf("%d of %d indexes syncing", p.Syncing, p.Total))
 	case StateRunning:
 		if st.RunningAt.IsZero() {
