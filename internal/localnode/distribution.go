@@ -39,7 +39,8 @@ var ErrNoDistribution = errors.New("no OpenSearch distribution found: run `make 
 
 // DistributionFromEnv finds the distribution to use: $OSCCR_OPENSEARCH_HOME if set, else the
 // `.opensearch/current` link that `make opensearch` creates, looked for in the working directory
-// and its parents (so tests in any package find the repository's copy).
+// and its parents (so tests in any package find the repository's copy). $OSCCR_NODE_USER names
+// the account nodes run as when osccr is root.
 func DistributionFromEnv() (Distribution, error) {
 	if home := os.Getenv("OSCCR_OPENSEARCH_HOME"); home != "" {
 		return openDistribution(home)
@@ -66,7 +67,7 @@ func openDistribution(home string) (Distribution, error) {
 	if err != nil {
 		return Distribution{}, fmt.Errorf("%w (looked at %s: %v)", ErrNoDistribution, home, err)
 	}
-	d := Distribution{Home: resolved}
+	d := Distribution{Home: resolved, RunAsUser: os.Getenv("OSCCR_NODE_USER")}
 	if err := d.validate(); err != nil {
 		return Distribution{}, err
 	}
