@@ -59,6 +59,15 @@ var (
 	cliErr  error
 )
 
+// TestMain removes the CLI that buildCLI built, once every test is done with it.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cliPath != "" {
+		_ = os.RemoveAll(filepath.Dir(cliPath))
+	}
+	os.Exit(code)
+}
+
 // buildCLI builds the osccr binary once per test run, as users get it.
 func buildCLI(t *testing.T) string {
 	t.Helper()
