@@ -42,6 +42,11 @@ type IntegrationInput struct {
 	ParentID string `json:"parent_id"`
 }
 
+// index is the replication of one leader index into the follower index of the same name.
+func (in IntegrationInput) index(name string) activities.IndexInput {
+	return activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: name, FollowerIndex: name}
+}
+
 // IntegrationProgress is what the integration tells the follower's service workflow.
 type IntegrationProgress struct {
 	State    string                 `json:"state"`
@@ -128,8 +133,7 @@ func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
 	resumes := workflow.GetSignalChannel(ctx, SignalResumeIntegration)
 	each := func(act any, opts workflow.Context) error {
 		for _, index := range slices.Sorted(maps.Keys(started)) {
-			ix := activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: index, FollowerIndex: index}
-			if err := workflow.ExecuteActivity(opts, act, ix).Get(ctx, nil); err != nil {
+			if err := workflow.ExecuteActivity(opts, act, in.index(index)).Get(ctx, nil); err != nil {
 				return err
 			}
 		}
@@ -174,7 +178,7 @@ func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
 	indexes := slices.Sorted(maps.Keys(started))
 	statuses := make([]workflow.Future, len(indexes))
 	for i, index := range indexes {
-		statuses[i] = workflow.ExecuteActivity(short, a.ReplicationStatus, activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: index, FollowerIndex: index})
+		statuses[i] = workflow.ExecuteActivity(short, a.ReplicationStatus, in.index(index))
 	}
 	for _, f := range statuses {
 		var st activities.IndexStatus
@@ -184,7 +188,7 @@ func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
 	}
 	stops := make([]workflow.Future, len(indexes))
 	for i, index := range indexes {
-		stops[i] = workflow.ExecuteActivity(short, a.StopReplication, activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: index, FollowerIndex: index})
+		stops[i] = workflow.ExecuteActivity(short, a.StopReplication, in.index(index))
 	}
 	for _, f := range stops {
 		if err := f.Get(ctx, nil); err != nil {
@@ -217,7 +221,7 @@ func rebuild(ctx workflow.Context, in IntegrationInput, indexes []string, starte
 		next++
 		running++
 		workflow.Go(ctx, func(ctx workflow.Context) {
-			ix := activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: index, FollowerIndex: index}
+			ix := in.index(index)
 			err := workflow.ExecuteActivity(short, a.StartReplication, ix).Get(ctx, nil)
 			if err == nil {
 				started[index] = true

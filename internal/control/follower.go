@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/internal/provision"
@@ -92,20 +89,6 @@ func (c *Control) ListFollowers(ctx context.Context, leader string) ([]ServiceSu
 // Refused (ErrConflict, nothing changed) for a service that is not a follower.
 func (c *Control) Promote(ctx context.Context, name string) (workflows.PromotionReport, error) {
 	var report workflows.PromotionReport
-	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.ServiceWorkflowID(name),
-		UpdateName:   workflows.UpdatePromote,
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = handle.Get(ctx, &report)
-	}
-	if err == nil {
-		return report, nil
-	}
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return report, fmt.Errorf("%w: promote %s: %s", ErrConflict, name, appErr.Message())
-	}
-	return report, serviceNotFound(name, wrapTemporal("promote "+name, err))
+	err := c.updateService(ctx, name, "promote", workflows.UpdatePromote, true, &report)
+	return report, err
 }

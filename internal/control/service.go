@@ -214,18 +214,34 @@ func (c *Control) listServices(ctx context.Context, filter string) ([]ServiceSum
 // the service leads followers; otherwise the service goes DELETING at once and its workflow
 // removes what osccr runs and ends.
 func (c *Control) DeleteService(ctx context.Context, name string) error {
+	return c.updateService(ctx, name, "delete", workflows.UpdateDelete, true, nil)
+}
+
+// updateService sends an update to a service's workflow: with wait it returns once the update
+// is done (its result in out), otherwise once it is accepted. A request the workflow refuses
+// (its validator changes nothing) or fails is ErrConflict with the workflow's own reason.
+func (c *Control) updateService(ctx context.Context, name, op, update string, wait bool, out any, args ...any) error {
+	stage := client.WorkflowUpdateStageAccepted
+	if wait {
+		stage = client.WorkflowUpdateStageCompleted
+	}
 	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   workflows.ServiceWorkflowID(name),
-		UpdateName:   workflows.UpdateDelete,
-		WaitForStage: client.WorkflowUpdateStageAccepted,
+		UpdateName:   update,
+		Args:         args,
+		WaitForStage: stage,
 	})
-	if err != nil {
-		return deleteError(name, err)
+	if err == nil && wait {
+		err = handle.Get(ctx, out)
 	}
-	if err := handle.Get(ctx, nil); err != nil {
-		return deleteError(name, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return fmt.Errorf("%w: %s %s: %s", ErrConflict, op, name, appErr.Message())
+	}
+	return serviceNotFound(name, wrapTemporal(op+" "+name, err))
 }
 
 // WaitServiceGone waits until a deleted service's workflow has ended.
@@ -235,14 +251,6 @@ func (c *Control) WaitServiceGone(ctx context.Context, name string) error {
 		return wrapTemporal("delete service "+name, err)
 	}
 	return nil
-}
-
-func deleteError(name string, err error) error {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return fmt.Errorf("%w: %s", ErrConflict, appErr.Message())
-	}
-	return serviceNotFound(name, wrapTemporal("delete service "+name, err))
 }
 
 func serviceNotFound(name string, err error) error {
@@ -264,25 +272,5 @@ func orDefault(v, def string) string {
 // done; otherwise once the request is accepted. Refused (ErrConflict, nothing changed) for a
 // registered cluster, or while the service is provisioning, deleting or already recycling.
 func (c *Control) RecycleNode(ctx context.Context, name, node string, wait bool) error {
-	stage := client.WorkflowUpdateStageAccepted
-	if wait {
-		stage = client.WorkflowUpdateStageCompleted
-	}
-	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.ServiceWorkflowID(name),
-		UpdateName:   workflows.UpdateRecycleNode,
-		Args:         []any{node},
-		WaitForStage: stage,
-	})
-	if err == nil && wait {
-		err = handle.Get(ctx, nil)
-	}
-	if err == nil {
-		return nil
-	}
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return fmt.Errorf("%w: recycle node of %s: %s", ErrConflict, name, appErr.Message())
-	}
-	return serviceNotFound(name, wrapTemporal("recycle node of "+name, err))
+	return c.updateService(ctx, name, "recycle node of", workflows.UpdateRecycleNode, wait, nil, node)
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/osccr/osccr/internal/devserver"
+	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/searchattr"
 	"github.com/osccr/osccr/workflows"
 )
@@ -63,7 +64,7 @@ func newDevServer(lc fx.Lifecycle, cfg Config, logger *slog.Logger) (Endpoint, e
 	host := devserver.DefaultHost
 	port := cfg.TemporalPort
 	if port == 0 {
-		free, err := freePort(host)
+		free, err := localnode.FreePort() // on 127.0.0.1, which is devserver.DefaultHost
 		if err != nil {
 			return Endpoint{}, err
 		}
@@ -112,13 +113,4 @@ func newClient(lc fx.Lifecycle, ep Endpoint, logger *slog.Logger) (client.Client
 	}
 	lc.Append(fx.StopHook(c.Close))
 	return c, nil
-}
-
-func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port on %s: %w", host, err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
