@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -18,11 +19,39 @@ const (
 	SignalIntegrationProgress = "integration-progress"
 	// SignalStopIntegration asks the integration to stop replicating and disconnect.
 	SignalStopIntegration = "stop-integration"
-	// SignalPauseIntegration (with a reason) and SignalResumeIntegration pause and resume a
-	// RUNNING integration, for example while a node of the leader or follower is recycled.
+	// SignalPauseIntegration and SignalResumeIntegration, each with a PauseRequest, pause and
+	// resume a RUNNING integration: for an operator, or while a node of the leader or follower
+	// is recycled. Pauses are keyed by their source; replication resumes when the last is lifted.
 	SignalPauseIntegration  = "pause-integration"
 	SignalResumeIntegration = "resume-integration"
+	// UpdateIntegrationStatus answers with an IntegrationStatus: the integration's state and the
+	// live status and checkpoints of every follower index.
+	UpdateIntegrationStatus = "status"
 )
+
+// Sources of a pause. A recycle pauses with RecyclePauseSource(service).
+const (
+	PauseSourceOperator = "operator"
+	PauseSourceHealth   = "health"
+)
+
+// RecyclePauseSource is the pause source of a node recycle of the service.
+func RecyclePauseSource(service string) string { return "recycle/" + service }
+
+// PauseRequest pauses (or, with SignalResumeIntegration, lifts the pause of) one source.
+type PauseRequest struct {
+	Source string `json:"source"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// IntegrationStatus is the answer to UpdateIntegrationStatus.
+type IntegrationStatus struct {
+	IntegrationProgress
+	// PausedBy maps each source holding a pause to its reason.
+	PausedBy map[string]string `json:"paused_by,omitempty"`
+	// Indexes is the live replication status of every follower index osccr started.
+	Indexes []activities.IndexStatus `json:"indexes"`
+}
 
 // rebuildConcurrency bounds how many indexes bootstrap at once: each is a restore from the
 // leader, and the plugin itself starts at most a few at a time.
@@ -91,6 +120,12 @@ func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
 	wait := withIO(ctx, 30*time.Minute, 30*time.Second)
 	connect := activities.ConnectInput{Follower: in.Follower, Leader: in.Leader, LeaderAlias: in.LeaderAlias}
 	started := map[string]bool{}
+	pausedBy := map[string]string{}
+	if err := workflow.SetUpdateHandler(ctx, UpdateIntegrationStatus, func(ctx workflow.Context) (IntegrationStatus, error) {
+		return integrationStatus(ctx, in, progress, pausedBy, started), nil
+	}); err != nil {
+		return err
+	}
 
 	fail := func(err error) {
 		progress.State, progress.Reason = StateFailed, failureReason(err)
@@ -143,21 +178,32 @@ func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(stop, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); stopped = true })
 		sel.AddReceive(pauses, func(c workflow.ReceiveChannel, _ bool) {
-			var reason string
-			c.Receive(ctx, &reason)
-			if progress.State != StateRunning {
+			var req PauseRequest
+			c.Receive(ctx, &req)
+			if progress.State != StateRunning && progress.State != StatePaused {
 				return // only a RUNNING integration pauses (the plugin refuses a pause while bootstrapping)
 			}
-			if err := each(a.PauseReplication, short); err != nil {
-				fail(err)
-				return
+			pausedBy[req.Source] = req.Reason
+			if progress.State == StateRunning {
+				if err := each(a.PauseReplication, short); err != nil {
+					fail(err)
+					return
+				}
+				progress.State = StatePaused
 			}
-			progress.State, progress.Reason = StatePaused, reason
+			progress.Reason = pauseReason(pausedBy)
 			report()
 		})
 		sel.AddReceive(resumes, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			if progress.State != StatePaused {
+			var req PauseRequest
+			c.Receive(ctx, &req)
+			if _, held := pausedBy[req.Source]; !held || progress.State != StatePaused {
+				return
+			}
+			delete(pausedBy, req.Source)
+			if len(pausedBy) > 0 {
+				progress.Reason = pauseReason(pausedBy)
+				report()
 				return
 			}
 			if err := each(a.ResumeReplication, short); err != nil {
@@ -250,4 +296,32 @@ func rebuild(ctx workflow.Context, in IntegrationInput, indexes []string, starte
 		}
 	}
 	return firstErr
+}
+
+// pauseReason is every held pause's reason, in a stable order.
+func pauseReason(pausedBy map[string]string) string {
+	reasons := make([]string, 0, len(pausedBy))
+	for _, source := range slices.Sorted(maps.Keys(pausedBy)) {
+		reasons = append(reasons, pausedBy[source])
+	}
+	return strings.Join(reasons, "; ")
+}
+
+// integrationStatus asks for the status of every follower index at once. An index whose status
+// cannot be read says so rather than failing the whole answer.
+func integrationStatus(ctx workflow.Context, in IntegrationInput, progress IntegrationProgress, pausedBy map[string]string, started map[string]bool) IntegrationStatus {
+	var a *activities.Activities
+	opts := withIO(ctx, 30*time.Second, 0)
+	indexes := slices.Sorted(maps.Keys(started))
+	futures := make([]workflow.Future, len(indexes))
+	for i, index := range indexes {
+		futures[i] = workflow.ExecuteActivity(opts, a.ReplicationStatus, in.index(index))
+	}
+	out := IntegrationStatus{IntegrationProgress: progress, PausedBy: maps.Clone(pausedBy), Indexes: make([]activities.IndexStatus, len(indexes))}
+	for i, f := range futures {
+		if err := f.Get(ctx, &out.Indexes[i]); err != nil {
+			out.Indexes[i] = activities.IndexStatus{Index: indexes[i], Status: "UNKNOWN", Reason: failureReason(err)}
+		}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/osccr/osccr/activities"
 )
@@ -154,19 +155,45 @@ func TestIntegrationPauseResume(t *testing.T) {
 	env.OnActivity(a.ResumeReplication, mock.Anything, mock.Anything).Return(record("resume"))
 	env.OnActivity(a.StopReplication, mock.Anything, mock.Anything).Return(record("stop"))
 	env.OnActivity(a.DisconnectRemote, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(a.ReplicationStatus, mock.Anything, mock.Anything).Return(activities.IndexStatus{}, nil)
+	env.OnActivity(a.ReplicationStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
+		return activities.IndexStatus{Index: ix.FollowerIndex, Status: "PAUSED"}, nil
+	})
 
-	var paused IntegrationProgress
-	env.RegisterDelayedCallback(func() { calls = nil; env.SignalWorkflow(SignalResumeIntegration, nil) }, time.Minute) // not paused: ignored
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPauseIntegration, "node recycle") }, 2*time.Minute)
-	env.RegisterDelayedCallback(func() { paused = reports[len(reports)-1]; env.SignalWorkflow(SignalResumeIntegration, nil) }, 3*time.Minute)
+	var paused, stillPaused IntegrationProgress
+	var status IntegrationStatus
+	recycle := PauseRequest{Source: RecyclePauseSource("f"), Reason: "node recycle"}
+	operator := PauseRequest{Source: PauseSourceOperator, Reason: "paused by an operator"}
+	env.RegisterDelayedCallback(func() { calls = nil; env.SignalWorkflow(SignalResumeIntegration, recycle) }, time.Minute) // not paused: ignored
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPauseIntegration, recycle) }, 2*time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPauseIntegration, operator) }, 150*time.Second)
+	env.RegisterDelayedCallback(func() {
+		paused = reports[len(reports)-1]
+		env.UpdateWorkflow(UpdateIntegrationStatus, "s1", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("status refused: %v", err) },
+			OnComplete: func(v any, err error) {
+				if err != nil {
+					t.Errorf("status: %v", err)
+					return
+				}
+				status = v.(IntegrationStatus)
+			},
+		})
+		env.SignalWorkflow(SignalResumeIntegration, recycle)
+	}, 3*time.Minute)
+	env.RegisterDelayedCallback(func() { stillPaused = reports[len(reports)-1]; env.SignalWorkflow(SignalResumeIntegration, operator) }, 200*time.Second)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalStopIntegration, nil) }, 4*time.Minute)
 	env.ExecuteWorkflow(IntegrationWorkflow, in)
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if paused.State != StatePaused || paused.Reason != "node recycle" {
-		t.Errorf("while paused: %+v, want PAUSED with the reason", paused)
+	if paused.State != StatePaused || paused.Reason != "paused by an operator; node recycle" {
+		t.Errorf("while paused twice: %+v, want PAUSED with both reasons", paused)
+	}
+	if stillPaused.State != StatePaused || stillPaused.Reason != "paused by an operator" {
+		t.Errorf("after the recycle ended: %+v, want still PAUSED by the operator", stillPaused)
+	}
+	if status.State != StatePaused || len(status.PausedBy) != 2 || len(status.Indexes) != 2 || status.Indexes[0].Index != "x" || status.Indexes[1].Status != "PAUSED" {
+		t.Errorf("status %+v, want PAUSED by two sources with indexes x and y", status)
 	}
 	slices.Sort(calls[len(calls)-2:]) // the stops run in parallel
 	want := []string{"pause x", "pause y", "resume x", "resume y", "wait x", "wait y", "stop x", "stop y"}

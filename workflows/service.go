@@ -323,9 +323,10 @@ func recycleNode(ctx workflow.Context, st *ServiceState, node string) error {
 		affected = append(affected, IntegrationWorkflowID(st.Name, f))
 	}
 	reason := fmt.Sprintf("node %q of %s is being recycled", node, st.Name)
+	pause := PauseRequest{Source: RecyclePauseSource(st.Name), Reason: reason}
 	for _, id := range affected {
 		// An integration that is gone has nothing to pause.
-		_ = workflow.SignalExternalWorkflow(ctx, id, "", SignalPauseIntegration, reason).Get(ctx, nil)
+		_ = workflow.SignalExternalWorkflow(ctx, id, "", SignalPauseIntegration, pause).Get(ctx, nil)
 	}
 	var a *activities.Activities
 	st.Reason = reason
@@ -334,7 +335,7 @@ func recycleNode(ctx workflow.Context, st *ServiceState, node string) error {
 		st.Reason = ""
 	}
 	for _, id := range affected {
-		_ = workflow.SignalExternalWorkflow(ctx, id, "", SignalResumeIntegration, nil).Get(ctx, nil)
+		_ = workflow.SignalExternalWorkflow(ctx, id, "", SignalResumeIntegration, PauseRequest{Source: pause.Source}).Get(ctx, nil)
 	}
 	if err != nil {
 		return errors.New(failureReason(err))
