@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
@@ -67,13 +68,16 @@ func TestLagOps(t *testing.T) {
 
 func TestPlanIndexes(t *testing.T) {
 	got := planIndexes([]opensearch.IndexSummary{
-		{Name: "orders", Status: "open", StoreBytes: 100},
+		{Name: "orders", UUID: "u-orders", Status: "open", StoreBytes: 100},
 		{Name: ".kibana_1", Status: "open"},
 		{Name: ".ds-logs-000001", Status: "open"},
 		{Name: "archive", Status: "close"},
 		{Name: "audit", Status: "open", Hidden: true},
-		{Name: "customers", Status: "open", StoreBytes: 50},
+		{Name: "customers", UUID: "u-customers", Status: "open", StoreBytes: 50},
 	})
+	if want := map[string]string{"orders": "u-orders", "customers": "u-customers"}; !maps.Equal(got.UUIDs, want) {
+		t.Errorf("uuids %v, want %v (the replicated indexes only)", got.UUIDs, want)
+	}
 	if want := []string{"customers", "orders"}; !slices.Equal(got.Replicate, want) || got.Bytes != 150 {
 		t.Errorf("replicate %v (%d bytes), want %v (150 bytes)", got.Replicate, got.Bytes, want)
 	}

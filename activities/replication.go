@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -23,9 +24,18 @@ type ConnectInput struct {
 	LeaderAlias string     `json:"leader_alias"`
 }
 
+// MetadataSyncInterval is how often the CCR plugin copies a follower index's settings, aliases
+// and changed mappings from its leader index: the plugin's minimum (its default is 60 s).
+const MetadataSyncInterval = "5s"
+
+// metadataSyncSetting is the follower's dynamic cluster setting for MetadataSyncInterval.
+const metadataSyncSetting = "plugins.replication.follower.metadata_sync_interval"
+
 // ConnectRemote points the follower's remote-cluster connection named LeaderAlias at the
-// leader's transport address and waits until the follower reports it connected. Setting the
-// same seeds again is harmless, so a retry after a crash is safe.
+// leader's transport address, makes the follower's CCR plugin sync metadata every
+// MetadataSyncInterval (when the plugin is there: without it StartReplication says what is
+// missing), and waits until the follower reports the connection up. Setting the same values
+// again is harmless, so a retry after a crash is safe.
 func (a *Activities) ConnectRemote(ctx context.Context, in ConnectInput) error {
 	if in.Leader.TransportAddress == "" {
 		return temporal.NewNonRetryableApplicationError(
@@ -38,6 +48,15 @@ func (a *Activities) ConnectRemote(ctx context.Context, in ConnectInput) error {
 	}
 	if err := follower.SetRemoteCluster(ctx, in.LeaderAlias, []string{in.Leader.TransportAddress}); err != nil {
 		return classify(fmt.Errorf("connect %s to leader %s: %w", in.Follower.Name, in.Leader.Name, err))
+	}
+	plugins, err := follower.Plugins(ctx)
+	if err != nil {
+		return classify(fmt.Errorf("list plugins of %s: %w", in.Follower.Name, err))
+	}
+	if slices.Contains(plugins, opensearch.CCRPluginName) {
+		if err := follower.PutPersistentClusterSettings(ctx, map[string]any{metadataSyncSetting: MetadataSyncInterval}); err != nil {
+			return classify(fmt.Errorf("set the metadata sync interval of %s: %w", in.Follower.Name, err))
+		}
 	}
 	return poll(ctx, func() (bool, any, error) {
 		remotes, err := follower.RemoteInfo(ctx)
@@ -117,7 +136,7 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 		last = toIndexStatus(in.FollowerIndex, st)
 		if st.Status == opensearch.StatusFailed {
 			return false, nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("replication of %s into %s failed: %s", in.LeaderIndex, in.FollowerIndex, st.Reason), "ReplicationFailed", nil)
+				fmt.Sprintf("replication of %s into %s failed: %s", in.LeaderIndex, in.FollowerIndex, st.Reason), ErrTypeReplicationFailed, nil)
 		}
 		return st.Status == opensearch.StatusSyncing && last.LagOps() == 0, last, nil
 	})
@@ -139,23 +158,57 @@ func (a *Activities) ReplicationStatus(ctx context.Context, in IndexInput) (Inde
 
 // PauseReplication pauses a follower index; pausing a paused index is not an error.
 func (a *Activities) PauseReplication(ctx context.Context, in IndexInput) error {
-	return a.transition(ctx, in, "pause", opensearch.StatusPaused, (*opensearch.Client).PauseReplication)
+	return a.transition(ctx, in, "pause", is(opensearch.StatusPaused), (*opensearch.Client).PauseReplication)
 }
 
-// ResumeReplication resumes a paused follower index; resuming a syncing one is not an error.
+// ResumeReplication resumes a paused follower index. Resuming one that is not paused (syncing,
+// or still bootstrapping or restarting after its node came back) is not an error: a pause that
+// never reached the plugin, because the follower was down, is lifted the same way.
 func (a *Activities) ResumeReplication(ctx context.Context, in IndexInput) error {
-	return a.transition(ctx, in, "resume", opensearch.StatusSyncing, (*opensearch.Client).ResumeReplication)
+	running := func(s opensearch.Status) bool {
+		return s == opensearch.StatusSyncing || s == opensearch.StatusBootstrapping || s == opensearch.StatusRunning
+	}
+	return a.transition(ctx, in, "resume", running, (*opensearch.Client).ResumeReplication)
 }
 
 // StopReplication stops replication for good: the follower index becomes an ordinary, writable
-// index. Stopping an index that no longer replicates is not an error.
+// index. Stopping an index that no longer replicates, or that does not exist, is not an error.
 func (a *Activities) StopReplication(ctx context.Context, in IndexInput) error {
-	return a.transition(ctx, in, "stop", opensearch.StatusNotInProgress, (*opensearch.Client).StopReplication)
+	err := a.transition(ctx, in, "stop", is(opensearch.StatusNotInProgress), (*opensearch.Client).StopReplication)
+	if HasErrorType(err, ErrTypeNotFound) {
+		return nil
+	}
+	return err
 }
 
-// transition applies a pause/resume/stop and treats "already there" as success, so that a
-// retry after a crash between the call and its recording in history does no harm.
-func (a *Activities) transition(ctx context.Context, in IndexInput, verb string, target opensearch.Status,
+// RemoveFollowerIndex undoes the replication of a leader index that was deleted (or recreated,
+// with a new UUID): the plugin leaves its follower index behind, paused. It stops replicating
+// the follower index and deletes it. Both steps accept "already done", so a retry is safe. An
+// index that replicates another leader index is refused and left alone.
+func (a *Activities) RemoveFollowerIndex(ctx context.Context, in IndexInput) error {
+	follower, err := a.client(in.Follower)
+	if err != nil {
+		return err
+	}
+	st, err := follower.ReplicationStatus(ctx, in.FollowerIndex)
+	if err == nil && st.Replicating() && st.LeaderIndex != "" && st.LeaderIndex != in.LeaderIndex {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("follower index %s on %s replicates %s, not %s: left alone", in.FollowerIndex, in.Follower.Name, st.LeaderIndex, in.LeaderIndex),
+			ErrTypeBadRequest, nil)
+	}
+	if err := a.StopReplication(ctx, in); err != nil {
+		return err
+	}
+	if err := follower.DeleteIndex(ctx, in.FollowerIndex); err != nil && !errors.Is(err, opensearch.ErrNotFound) {
+		return classify(fmt.Errorf("delete follower index %s on %s: %w", in.FollowerIndex, in.Follower.Name, err))
+	}
+	return nil
+}
+
+// transition applies a pause/resume/stop and treats "already there" (done says what that is)
+// as success, so that a retry after a crash between the call and its recording in history does
+// no harm.
+func (a *Activities) transition(ctx context.Context, in IndexInput, verb string, done func(opensearch.Status) bool,
 	call func(*opensearch.Client, context.Context, string) error) error {
 	follower, err := a.client(in.Follower)
 	if err != nil {
@@ -165,10 +218,14 @@ func (a *Activities) transition(ctx context.Context, in IndexInput, verb string,
 	if err == nil {
 		return nil
 	}
-	if st, serr := follower.ReplicationStatus(ctx, in.FollowerIndex); serr == nil && st.Status == target {
+	if st, serr := follower.ReplicationStatus(ctx, in.FollowerIndex); serr == nil && done(st.Status) {
 		return nil
 	}
 	return classify(fmt.Errorf("%s replication of %s on %s: %w", verb, in.FollowerIndex, in.Follower.Name, err))
+}
+
+func is(want opensearch.Status) func(opensearch.Status) bool {
+	return func(s opensearch.Status) bool { return s == want }
 }
 
 func toIndexStatus(index string, st opensearch.ReplicationStatus) IndexStatus {
