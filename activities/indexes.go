@@ -14,6 +14,14 @@ type IndexPlan struct {
 	Excluded  []Exclusion `json:"excluded"`
 	// Bytes is the primary and replica store size of the indexes to replicate, for progress.
 	Bytes int64 `json:"bytes"`
+	// Closed are the closed user indexes (also in Excluded).
+	Closed []string `json:"closed,omitempty"`
+}
+
+// UserIndexes are the cluster's user indexes, open or closed: the ones a whole-cluster follower
+// would replicate from it as a leader, and the ones that keep it from becoming a follower.
+func (p IndexPlan) UserIndexes() []string {
+	return slices.Sorted(slices.Values(append(slices.Clone(p.Replicate), p.Closed...)))
 }
 
 // Exclusion is a leader index the follower does not replicate.
@@ -48,6 +56,7 @@ func planIndexes(all []opensearch.IndexSummary) IndexPlan {
 			p.Excluded = append(p.Excluded, Exclusion{ix.Name, "hidden index: not replicated by the CCR plugin"})
 		case ix.Status == "close":
 			p.Excluded = append(p.Excluded, Exclusion{ix.Name, "closed index: open it on the leader to replicate it"})
+			p.Closed = append(p.Closed, ix.Name)
 		default:
 			p.Replicate = append(p.Replicate, ix.Name)
 			p.Bytes += ix.StoreBytes
