@@ -239,6 +239,8 @@ func (c *Control) updateService(ctx context.Context, name, op, update string, wa
 	})
 	if err == nil && wait {
 		err = handle.Get(ctx, out)
+	} else if err == nil {
+		err = refusal(ctx, handle)
 	}
 	if err == nil {
 		return nil
@@ -248,6 +250,20 @@ func (c *Control) updateService(ctx context.Context, name, op, update string, wa
 		return fmt.Errorf("%w: %s %s: %s", ErrConflict, op, name, appErr.Message())
 	}
 	return serviceNotFound(name, wrapTemporal(op+" "+name, err))
+}
+
+// refusal returns the workflow's refusal of an update the caller does not wait for. The SDK
+// hands a rejected update back as a handle that already holds its outcome, not as an error;
+// an accepted one is still running, which asking it with a context that has ended reveals.
+func refusal(ctx context.Context, handle client.WorkflowUpdateHandle) error {
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	err := handle.Get(ended, nil)
+	var running *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	if errors.As(err, &running) {
+		return nil
+	}
+	return err
 }
 
 // WaitServiceGone waits until a deleted service's workflow has ended.
