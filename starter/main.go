@@ -72,8 +72,9 @@ func requireFlags(names ...string) cli.BeforeFunc {
 
 func app() *cli.App {
 	a := &cli.App{
-		Name:  "osccr",
-		Usage: "control plane for OpenSearch cross-cluster replication",
+		Name:      "osccr",
+		Usage:     "control plane for OpenSearch cross-cluster replication",
+		UsageText: "osccr [--temporal-address 127.0.0.1:7233] [--namespace default] COMMAND [ARGS]; e.g. osccr service list",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "temporal-address", Value: "127.0.0.1:7233", EnvVars: []string{"OSCCR_TEMPORAL_ADDRESS"}, Usage: "Temporal frontend host:port"},
 			&cli.StringFlag{Name: "namespace", Value: "default", EnvVars: []string{"OSCCR_NAMESPACE"}, Usage: "Temporal namespace"},
@@ -82,6 +83,7 @@ func app() *cli.App {
 		Commands: []*cli.Command{
 			serviceCommand(),
 			followerCommand(),
+			integrationCommand(),
 			serveCommand(),
 			replicateCommand(),
 			signalCommand("pause", "pause replication of a follower index (keeps every leader operation for resume)"),
@@ -89,6 +91,7 @@ func app() *cli.App {
 			signalCommand("stop", "stop replication for good: the follower index becomes writable"),
 			statusCommand(),
 			demoCommand(),
+			completionCommand(),
 		},
 		OnUsageError: usageError,
 		CommandNotFound: func(c *cli.Context, name string) {
