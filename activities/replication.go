@@ -109,7 +109,8 @@ func (s IndexStatus) LagOps() int64 {
 //
 // Caught up means, when the leader is known, that every primary shard of the follower index has
 // applied every operation the leader's shard had acknowledged when we looked (local checkpoint
-// at least the leader's global checkpoint). The plugin's own lag can read zero just after a
+// at least the leader's global checkpoint), and that the follower index was then refreshed so
+// searches see them. The plugin's own lag can read zero just after a
 // bootstrap, before its shard tasks have fetched from the leader; the shards' sequence numbers
 // cannot.
 func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatus, error) {
@@ -148,7 +149,15 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 			return false, last, nil // a node restarting: look again
 		}
 		last.ShardsBehind = behind
-		return behind == 0, last, nil
+		if behind > 0 {
+			return false, last, nil
+		}
+		// Applied is not yet searchable: refresh, so that a follower declared caught up answers
+		// searches with every document (a refresh is allowed on a follower index).
+		if err := follower.Refresh(ctx, in.FollowerIndex); err != nil {
+			return false, last, nil
+		}
+		return true, last, nil
 	})
 	return last, err
 }
