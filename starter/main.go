@@ -245,6 +245,7 @@ func demoCommand() *cli.Command {
 			&cli.IntFlag{Name: "docs", Value: 10000, Usage: "documents to load into the leader"},
 			&cli.StringFlag{Name: "ui", Value: "http://127.0.0.1:8233", Usage: "Temporal Web UI base URL, for the printed links"},
 			&cli.BoolFlag{Name: "exit", Usage: "delete the services and exit once the follower is RUNNING or FAILED (for scripts)"},
+			&cli.BoolFlag{Name: "promote", Usage: "once the follower is RUNNING, promote it to a standalone service and write to it"},
 		},
 		Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 			return demo.Run(c.Context, demo.Options{
@@ -254,6 +255,7 @@ func demoCommand() *cli.Command {
 				Namespace:    c.String("namespace"),
 				Out:          os.Stdout,
 				ExitWhenDone: c.Bool("exit"),
+				Promote:      c.Bool("promote"),
 			})
 		}),
 	}
