@@ -78,12 +78,9 @@ func integrationCommand() *cli.Command {
 				Before:    requireArgAndFlags(),
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"}},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
-					id := c.Args().First()
-					if err := ctl.DeleteIntegration(c.Context, id); err != nil {
-						return err
-					}
-					fmt.Printf("integration %s deleted\n", id)
-					return nil
+					// A CCR integration ends with its follower: the application layer always
+					// refuses, saying how (exit 1), or does not know it.
+					return ctl.DeleteIntegration(c.Context, c.Args().First())
 				}),
 			},
 		},

@@ -251,12 +251,9 @@ func (s *server) getIntegration(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteIntegration(w http.ResponseWriter, r *http.Request) error {
-	// A CCR integration ends with its follower: the application layer refuses, saying how.
-	if err := s.ctl.DeleteIntegration(r.Context(), r.PathValue("integration")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	// A CCR integration ends with its follower: the application layer always refuses, saying
+	// how (409), or does not know it (404).
+	return s.ctl.DeleteIntegration(r.Context(), r.PathValue("integration"))
 }
 
 // boolParam reads an optional boolean query parameter.
