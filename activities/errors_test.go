@@ -91,4 +91,7 @@ func TestPlanIndexes(t *testing.T) {
 	if want := []string{".ds-logs-000001", ".kibana_1", "archive", "audit"}; !slices.Equal(excluded, want) {
 		t.Errorf("excluded %v, want %v", excluded, want)
 	}
+	if want := []string{"archive", "customers", "orders"}; !slices.Equal(got.UserIndexes(), want) {
+		t.Errorf("user indexes %v, want %v (open and closed, no system or hidden ones)", got.UserIndexes(), want)
+	}
 }

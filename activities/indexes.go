@@ -17,6 +17,14 @@ type IndexPlan struct {
 	Bytes int64 `json:"bytes"`
 	// UUIDs maps each index to replicate to its UUID, which tells a recreated index apart.
 	UUIDs map[string]string `json:"uuids,omitempty"`
+	// Closed are the closed user indexes (also in Excluded).
+	Closed []string `json:"closed,omitempty"`
+}
+
+// UserIndexes are the cluster's user indexes, open or closed: the ones a whole-cluster follower
+// would replicate from it as a leader, and the ones that keep it from becoming a follower.
+func (p IndexPlan) UserIndexes() []string {
+	return slices.Sorted(slices.Values(append(slices.Clone(p.Replicate), p.Closed...)))
 }
 
 // Exclusion is a leader index the follower does not replicate.
@@ -46,6 +54,9 @@ func planIndexes(all []opensearch.IndexSummary) IndexPlan {
 	for _, ix := range all {
 		if reason := exclusion(ix.Name, ix.Hidden, ix.Status); reason != "" {
 			p.Excluded = append(p.Excluded, Exclusion{ix.Name, reason})
+			if reason == closedIndex {
+				p.Closed = append(p.Closed, ix.Name)
+			}
 			continue
 		}
 		p.Replicate = append(p.Replicate, ix.Name)
@@ -68,10 +79,13 @@ func exclusion(name string, hidden bool, state string) string {
 	case hidden:
 		return "hidden index: not replicated by the CCR plugin"
 	case state == "close":
-		return "closed index: open it on the leader to replicate it"
+		return closedIndex
 	}
 	return ""
 }
+
+// closedIndex is the reason a closed user index is excluded.
+const closedIndex = "closed index: open it on the leader to replicate it"
 
 func sortExclusions(e []Exclusion) {
 	slices.SortFunc(e, func(a, b Exclusion) int { return strings.Compare(a.Index, b.Index) })

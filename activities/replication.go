@@ -70,7 +70,10 @@ func (a *Activities) ConnectRemote(ctx context.Context, in ConnectInput) error {
 
 // IndexInput names one follower index and the leader index it replicates.
 type IndexInput struct {
-	Follower      ClusterRef `json:"follower"`
+	Follower ClusterRef `json:"follower"`
+	// Leader, when set, lets WaitSyncing check the follower's sequence numbers against the
+	// leader's own, not only the plugin's status.
+	Leader        ClusterRef `json:"leader,omitzero"`
 	LeaderAlias   string     `json:"leader_alias"`
 	LeaderIndex   string     `json:"leader_index"`
 	FollowerIndex string     `json:"follower_index"`
@@ -109,6 +112,9 @@ type IndexStatus struct {
 	Reason             string `json:"reason,omitempty"`
 	LeaderCheckpoint   int64  `json:"leader_checkpoint"`
 	FollowerCheckpoint int64  `json:"follower_checkpoint"`
+	// ShardsBehind is how many primary shards had not yet applied every operation the leader's
+	// had acknowledged, when WaitSyncing last compared them.
+	ShardsBehind int `json:"shards_behind,omitempty"`
 }
 
 // LagOps is how many operations the follower is behind the leader.
@@ -116,13 +122,26 @@ func (s IndexStatus) LagOps() int64 {
 	return opensearch.SyncingDetails{LeaderCheckpoint: s.LeaderCheckpoint, FollowerCheckpoint: s.FollowerCheckpoint}.Lag()
 }
 
-// WaitSyncing waits, heartbeating, until the follower index is SYNCING and its checkpoint has
-// caught up with the leader's, and returns that status. It fails at once when replication
-// FAILED, with the plugin's reason.
+// WaitSyncing waits, heartbeating, until the follower index is SYNCING and has caught up with
+// the leader, and returns that status. It fails at once when replication FAILED, with the
+// plugin's reason.
+//
+// Caught up means, when the leader is known, that every primary shard of the follower index has
+// applied every operation the leader's shard had acknowledged when we looked (local checkpoint
+// at least the leader's global checkpoint), and that the follower index was then refreshed so
+// searches see them. The plugin's own lag can read zero just after a
+// bootstrap, before its shard tasks have fetched from the leader; the shards' sequence numbers
+// cannot.
 func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatus, error) {
 	follower, err := a.client(in.Follower)
 	if err != nil {
 		return IndexStatus{}, err
+	}
+	var leader *opensearch.Client
+	if in.Leader.URL != "" {
+		if leader, err = a.client(in.Leader); err != nil {
+			return IndexStatus{}, err
+		}
 	}
 	var last IndexStatus
 	err = poll(ctx, func() (bool, any, error) {
@@ -138,9 +157,52 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 			return false, nil, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("replication of %s into %s failed: %s", in.LeaderIndex, in.FollowerIndex, st.Reason), ErrTypeReplicationFailed, nil)
 		}
-		return st.Status == opensearch.StatusSyncing && last.LagOps() == 0, last, nil
+		if st.Status != opensearch.StatusSyncing || last.LagOps() != 0 {
+			return false, last, nil
+		}
+		if leader == nil {
+			return true, last, nil
+		}
+		behind, err := shardsBehind(ctx, leader, follower, in.LeaderIndex, in.FollowerIndex)
+		if err != nil {
+			return false, last, nil // a node restarting: look again
+		}
+		last.ShardsBehind = behind
+		if behind > 0 {
+			return false, last, nil
+		}
+		// Applied is not yet searchable: refresh, so that a follower declared caught up answers
+		// searches with every document (a refresh is allowed on a follower index).
+		if err := follower.Refresh(ctx, in.FollowerIndex); err != nil {
+			return false, last, nil
+		}
+		return true, last, nil
 	})
 	return last, err
+}
+
+// shardsBehind counts the primary shards of the follower index whose local checkpoint is below
+// the global checkpoint of the matching leader shard. The leader is read first, so operations
+// acknowledged after that do not move the goal.
+func shardsBehind(ctx context.Context, leader, follower *opensearch.Client, leaderIndex, followerIndex string) (int, error) {
+	want, err := leader.PrimarySeqNos(ctx, leaderIndex)
+	if err != nil {
+		return 0, err
+	}
+	have, err := follower.PrimarySeqNos(ctx, followerIndex)
+	if err != nil {
+		return 0, err
+	}
+	if len(want) == 0 || len(have) != len(want) {
+		return 0, fmt.Errorf("follower index %s has %d primary shards reporting, leader index %s %d", followerIndex, len(have), leaderIndex, len(want))
+	}
+	behind := 0
+	for shard, w := range want {
+		if h, ok := have[shard]; !ok || h.LocalCheckpoint < w.GlobalCheckpoint {
+			behind++
+		}
+	}
+	return behind, nil
 }
 
 // ReplicationStatus reads the status of one follower index.

@@ -144,3 +144,17 @@ func (a *Activities) RecycleServiceNode(ctx context.Context, in RecycleInput) er
 	}
 	return nil
 }
+
+// ChangeServicePlan moves a service to spec.Plan: the local backend restarts its nodes one at a
+// time with the new plan's heap, each healthy before the next; a registered cluster is not
+// touched. Changing to the plan the service has restarts nothing, so a retry is safe.
+func (a *Activities) ChangeServicePlan(ctx context.Context, spec ServiceSpec) error {
+	p, pspec, err := a.provisioner(spec)
+	if err != nil {
+		return err
+	}
+	if err := p.ChangePlan(ctx, pspec); err != nil {
+		return classifyProvision(fmt.Errorf("change plan of service %s to %s: %w", spec.Name, spec.Plan, err))
+	}
+	return nil
+}

@@ -10,9 +10,10 @@ cleanup() { kill "$worker" 2>/dev/null && wait "$worker" 2>/dev/null; echo "demo
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Wait for the control plane's Temporal frontend, with a deadline.
+# Wait, with a deadline, until the control plane answers a visibility query on osccr's search
+# attributes (the frontend answers before they are registered and visible).
 for _ in $(seq 1 120); do
-  if ./bin/osccr status --index none >/dev/null 2>&1 || [ $? -ne 3 ]; then break; fi
+  if ./bin/osccr service list >/dev/null 2>&1; then break; fi
   kill -0 "$worker" 2>/dev/null || { echo "demo: the worker exited; see $state/worker.log" >&2; tail -20 "$state/worker.log" >&2; exit 1; }
   sleep 0.5
 done

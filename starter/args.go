@@ -11,8 +11,11 @@ import (
 // argument, so this moves a command's positional arguments after its flags. It walks the
 // command path first, and uses each command's flag definitions to know which flags take a
 // value. Everything after "--" is left as it is.
+//
+// A shell completion request (the last argument is --generate-bash-completion) is left as it
+// is: urfave/cli completes the partial word before that flag.
 func flagsFirst(app *cli.App, args []string) []string {
-	if len(args) == 0 {
+	if len(args) == 0 || args[len(args)-1] == "--generate-bash-completion" {
 		return args
 	}
 	out := []string{args[0]}

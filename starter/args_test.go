@@ -17,6 +17,9 @@ func TestFlagsFirst(t *testing.T) {
 		{"osccr service list", "osccr service list"},
 		{"osccr nosuch a --b", "osccr nosuch a --b"},
 		{"osccr service delete orders -- --yes", "osccr service delete orders -- --yes"},
+		{"osccr service update orders --p --generate-bash-completion", "osccr service update orders --p --generate-bash-completion"},
+		{"osccr follower promote orders --dry-run -o json", "osccr follower promote --dry-run -o json orders"},
+		{"osccr integration list orders -o json", "osccr integration list -o json orders"},
 	}
 	a := app()
 	for _, tt := range tests {

@@ -3,16 +3,22 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/osccr/osccr/internal/control"
+	"github.com/osccr/osccr/workflows"
 )
 
 func followerCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "follower",
-		Usage: "create and list followers: services that replicate a whole leader cluster",
+		Name:      "follower",
+		Usage:     "create, list, inspect, pause, resume and promote followers: services that replicate a whole leader cluster",
+		UsageText: "osccr follower create orders --name orders-replica --wait; osccr follower status orders-replica",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "create",
@@ -26,7 +32,7 @@ func followerCommand() *cli.Command {
 					&cli.StringFlag{Name: "cloud", Usage: "cloud label (default: local)"},
 					&cli.StringFlag{Name: "region", Usage: "region label (default: local)"},
 					&cli.IntFlag{Name: "disk-gb", Usage: "extra disk on top of the plan's, in GB"},
-					&cli.BoolFlag{Name: "wait", Usage: "wait until the follower is RUNNING (exit 1 if it FAILED)"},
+					&cli.BoolFlag{Name: "wait", Usage: "wait until the follower is RUNNING (exit 1 if it FAILED), with a progress bar while REBUILDING"},
 				},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 					name := c.String("name")
@@ -37,28 +43,6 @@ func followerCommand() *cli.Command {
 					}
 					fmt.Printf("follower %s of %s: PROVISIONING\n", name, c.Args().First())
 					return waitService(c, ctl, name)
-				}),
-			},
-			{
-				Name:      "promote",
-				Usage:     "promote a follower to a standalone, writable service: replication stops for good (irreversible)",
-				UsageText: "osccr follower promote orders-replica --yes",
-				ArgsUsage: "NAME",
-				Before:    requireArgAndFlags(),
-				Flags:     []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"}},
-				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
-					name := c.Args().First()
-					question := fmt.Sprintf("Promote %s: stop replication on every follower index, make it writable and standalone. This cannot be undone.", name)
-					if !c.Bool("yes") && !confirm(c, question) {
-						return fmt.Errorf("%w: not confirmed; pass --yes to promote without asking", errUsage)
-					}
-					r, err := ctl.Promote(c.Context, name)
-					if err != nil {
-						return err
-					}
-					fmt.Printf("%s promoted: standalone and writable; was a follower of %s; %d indexes stopped, %d operations behind at promotion; took %s\n",
-						name, r.FormerLeader, r.IndexesStopped, r.LagOps, r.Duration)
-					return nil
 				}),
 			},
 			{
@@ -76,6 +60,147 @@ func followerCommand() *cli.Command {
 					return render(c, followers, func(w io.Writer) { serviceTable(w, followers) })
 				}),
 			},
+			{
+				Name:      "status",
+				Usage:     "show a follower's state and, for each follower index, its replication status, checkpoints and lag",
+				UsageText: "osccr follower status orders-replica -o json",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags(),
+				Flags:     []cli.Flag{outputFlag()},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					st, err := ctl.FollowerStatus(c.Context, c.Args().First())
+					if err != nil {
+						return err
+					}
+					return render(c, st, func(w io.Writer) {
+						pausedBy := []string{}
+						for _, source := range slices.Sorted(maps.Keys(st.PausedBy)) {
+							pausedBy = append(pausedBy, source+": "+st.PausedBy[source])
+						}
+						for _, r := range [][2]string{
+							{"follower", st.Service}, {"leader", st.Leader}, {"integration", st.IntegrationID}, {"state", st.State}, {"reason", dash(st.Reason)},
+							{"paused by", dash(strings.Join(pausedBy, "; "))}, {"lag", fmt.Sprintf("%d operations", st.LagOps)},
+						} {
+							fmt.Fprintf(w, "%s\t%s\n", r[0], r[1])
+						}
+						fmt.Fprintln(w)
+						indexTable(w, st.Indexes)
+					})
+				}),
+			},
+			{
+				Name:      "pause",
+				Usage:     "pause a RUNNING follower's replication (every follower index; the leader keeps every operation for the resume)",
+				UsageText: "osccr follower pause orders-replica --reason 'leader maintenance' --wait",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags(),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "reason", Usage: "why (shown as the follower's reason)"},
+					&cli.BoolFlag{Name: "wait", Usage: "wait until the follower is PAUSED"},
+				},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					name := c.Args().First()
+					if err := ctl.PauseFollower(c.Context, name, c.String("reason")); err != nil {
+						return err
+					}
+					fmt.Printf("follower %s: pause requested\n", name)
+					return waitState(c, ctl, name, workflows.StatePaused)
+				}),
+			},
+			{
+				Name:      "resume",
+				Usage:     "lift the operator's pause of a follower: replication resumes and catches up (once no node recycle holds it paused)",
+				UsageText: "osccr follower resume orders-replica --wait",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags(),
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "wait", Usage: "wait until the follower is RUNNING again"}},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					name := c.Args().First()
+					if err := ctl.ResumeFollower(c.Context, name); err != nil {
+						return err
+					}
+					fmt.Printf("follower %s: resume requested\n", name)
+					return waitState(c, ctl, name, workflows.StateRunning)
+				}),
+			},
+			{
+				Name:      "promote",
+				Usage:     "promote a follower to a standalone, writable service: replication stops for good (irreversible); --dry-run says what would be stopped",
+				UsageText: "osccr follower promote orders-replica --dry-run; osccr follower promote orders-replica --yes",
+				ArgsUsage: "NAME",
+				Before: func(c *cli.Context) error {
+					if err := requireArgAndFlags()(c); err != nil {
+						return err
+					}
+					// A script gets no question: it must say yes up front.
+					if !c.Bool("yes") && !c.Bool("dry-run") && !isTerminal(os.Stdin) {
+						return fmt.Errorf("%w: promoting %s cannot be undone and there is no terminal to confirm it: pass --yes (or --dry-run to see what it would do)", errUsage, c.Args().First())
+					}
+					return nil
+				},
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"},
+					&cli.BoolFlag{Name: "dry-run", Usage: "say what promotion would stop, with each index's lag, and change nothing"},
+					outputFlag(),
+				},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					name := c.Args().First()
+					if c.Bool("dry-run") || !c.Bool("yes") {
+						preview, err := ctl.PreviewPromotion(c.Context, name)
+						if err != nil {
+							return err
+						}
+						if c.Bool("dry-run") {
+							return render(c, preview, func(w io.Writer) { previewTable(w, preview) })
+						}
+						if err := render(c, preview, func(w io.Writer) { previewTable(w, preview) }); err != nil {
+							return err
+						}
+						if !confirm(c, fmt.Sprintf("Promote %s? This cannot be undone.", name)) {
+							return fmt.Errorf("%w: not confirmed; nothing changed", errUsage)
+						}
+					}
+					r, err := ctl.Promote(c.Context, name)
+					if err != nil {
+						return err
+					}
+					fmt.Printf("%s promoted: standalone and writable; was a follower of %s; %d indexes stopped, %d operations behind at promotion; took %s\n",
+						name, r.FormerLeader, r.IndexesStopped, r.LagOps, r.Duration)
+					return nil
+				}),
+			},
 		},
 	}
+}
+
+// waitState waits, with --wait, until the service is in state want.
+func waitState(c *cli.Context, ctl *control.Control, name, want string) error {
+	if !c.Bool("wait") {
+		return nil
+	}
+	p := newProgress(os.Stdout, isTerminal(os.Stdout), name)
+	_, err := ctl.WaitServiceState(c.Context, name, want, p.update)
+	p.done()
+	return err
+}
+
+func indexTable(w io.Writer, indexes []control.IndexStatus) {
+	fmt.Fprintln(w, "INDEX\tSTATUS\tLEADER CHECKPOINT\tFOLLOWER CHECKPOINT\tLAG (OPS)\tREASON")
+	for _, ix := range indexes {
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%s\n", ix.Index, ix.Status, ix.LeaderCheckpoint, ix.FollowerCheckpoint, ix.LagOps, dash(ix.Reason))
+	}
+}
+
+func previewTable(w io.Writer, p control.PromotionPreview) {
+	if p.AlreadyPromoted != nil {
+		fmt.Fprintf(w, "%s was promoted already (from a follower of %s at %s): promoting again changes nothing and answers with that report\n",
+			p.Service, p.AlreadyPromoted.FormerLeader, p.AlreadyPromoted.PromotedAt.Format("2006-01-02 15:04:05 MST"))
+		return
+	}
+	fmt.Fprintf(w, "Promoting %s (%s, a follower of %s) will, irreversibly:\n", p.Service, p.State, p.Leader)
+	for i, step := range p.Steps {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, step)
+	}
+	fmt.Fprintln(w)
+	indexTable(w, p.Indexes)
 }

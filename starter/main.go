@@ -72,8 +72,9 @@ func requireFlags(names ...string) cli.BeforeFunc {
 
 func app() *cli.App {
 	a := &cli.App{
-		Name:  "osccr",
-		Usage: "control plane for OpenSearch cross-cluster replication",
+		Name:      "osccr",
+		Usage:     "control plane for OpenSearch cross-cluster replication",
+		UsageText: "osccr [--temporal-address 127.0.0.1:7233] [--namespace default] COMMAND [ARGS]; e.g. osccr service list",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "temporal-address", Value: "127.0.0.1:7233", EnvVars: []string{"OSCCR_TEMPORAL_ADDRESS"}, Usage: "Temporal frontend host:port"},
 			&cli.StringFlag{Name: "namespace", Value: "default", EnvVars: []string{"OSCCR_NAMESPACE"}, Usage: "Temporal namespace"},
@@ -82,6 +83,7 @@ func app() *cli.App {
 		Commands: []*cli.Command{
 			serviceCommand(),
 			followerCommand(),
+			integrationCommand(),
 			serveCommand(),
 			replicateCommand(),
 			signalCommand("pause", "pause replication of a follower index (keeps every leader operation for resume)"),
@@ -89,6 +91,7 @@ func app() *cli.App {
 			signalCommand("stop", "stop replication for good: the follower index becomes writable"),
 			statusCommand(),
 			demoCommand(),
+			completionCommand(),
 		},
 		OnUsageError: usageError,
 		CommandNotFound: func(c *cli.Context, name string) {
@@ -242,6 +245,7 @@ func demoCommand() *cli.Command {
 			&cli.IntFlag{Name: "docs", Value: 10000, Usage: "documents to load into the leader"},
 			&cli.StringFlag{Name: "ui", Value: "http://127.0.0.1:8233", Usage: "Temporal Web UI base URL, for the printed links"},
 			&cli.BoolFlag{Name: "exit", Usage: "delete the services and exit once the follower is RUNNING or FAILED (for scripts)"},
+			&cli.BoolFlag{Name: "promote", Usage: "once the follower is RUNNING, promote it to a standalone service and write to it"},
 		},
 		Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 			return demo.Run(c.Context, demo.Options{
@@ -251,6 +255,7 @@ func demoCommand() *cli.Command {
 				Namespace:    c.String("namespace"),
 				Out:          os.Stdout,
 				ExitWhenDone: c.Bool("exit"),
+				Promote:      c.Bool("promote"),
 			})
 		}),
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/osccr/osccr/internal/localnode"
 )
 
@@ -33,6 +35,13 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"status", "--index", "x", "--bogus"}, exitUsage, "flag provided but not defined"},
 		{[]string{"no-such-command"}, exitUsage, `no command "no-such-command"`},
 		{[]string{"serve"}, exitUsage, "the API needs a bearer token"},
+		{[]string{"follower", "promote", "orders-eu"}, exitUsage, "pass --yes (or --dry-run"},
+		{[]string{"follower", "status"}, exitUsage, "needs exactly one NAME argument"},
+		{[]string{"integration", "create", "--source", "orders"}, exitUsage, "needs --integration-type, --dest"},
+		{[]string{"integration", "list", "a", "b"}, exitUsage, "at most one SERVICE"},
+		{[]string{"service", "update", "orders"}, exitUsage, "needs --plan"},
+		{[]string{"completion", "tcsh"}, exitUsage, "use bash, zsh or fish"},
+		{[]string{"--temporal-address", unreachable, "follower", "status", "orders-eu"}, exitUnreachable, "cannot reach Temporal"},
 		{[]string{"--temporal-address", unreachable, "status", "--index", "x"}, exitUnreachable, "cannot reach Temporal at " + unreachable},
 		{[]string{"--temporal-address", unreachable, "replicate", "--leader-url", "http://127.0.0.1:1", "--leader-transport", "127.0.0.1:2", "--follower-url", "http://127.0.0.1:3", "--index", "x"}, exitUnreachable, "control plane unreachable"},
 	}
@@ -48,6 +57,58 @@ func TestExitCodes(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tt.wantErr) {
 				t.Errorf("stderr %q does not say %q", stderr.String(), tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestHelpExamples: every command's help shows an example of its use.
+func TestHelpExamples(t *testing.T) {
+	var walk func(path string, cmds []*cli.Command)
+	walk = func(path string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			if c.Name == "help" {
+				continue
+			}
+			name := strings.TrimSpace(path + " " + c.Name)
+			if !strings.Contains(c.UsageText, "osccr ") {
+				t.Errorf("osccr %s: help has no example (UsageText %q)", name, c.UsageText)
+			}
+			walk(name, c.Subcommands)
+		}
+	}
+	walk("", app().Commands)
+}
+
+// TestCompletion runs the printed completion scripts: bash completes commands, subcommands and
+// flags by asking the built CLI; fish gets urfave/cli's generated script.
+func TestCompletion(t *testing.T) {
+	bin := buildCLI(t)
+	out, err := exec.Command(bin, "completion", "fish").Output()
+	if err != nil || !strings.Contains(string(out), "complete -c osccr") || !strings.Contains(string(out), "integration") {
+		t.Errorf("completion fish: %v\n%s", err, out)
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Fatalf("bash is needed to check the bash completion: %v", err)
+	}
+	tests := []struct {
+		words []string // what is typed; the last word is being completed
+		want  string
+	}{
+		{[]string{"osccr", "fol"}, "follower"},
+		{[]string{"osccr", "follower", "pro"}, "promote"},
+		{[]string{"osccr", "integration", "create", "--sou"}, "--source"},
+		{[]string{"osccr", "service", "update", "orders", "--pl"}, "--plan"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.words, " "), func(t *testing.T) {
+			script := `source <("$OSCCR" completion bash); osccr() { "$OSCCR" "$@"; }; COMP_WORDS=(` + strings.Join(tt.words, " ") +
+				`); COMP_CWORD=` + strconv.Itoa(len(tt.words)-1) + `; _osccr_complete; echo "${COMPREPLY[@]}"`
+			cmd := exec.Command("bash", "-c", script)
+			cmd.Env = append(os.Environ(), "OSCCR="+bin)
+			out, err := cmd.CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != tt.want {
+				t.Errorf("completions %q (%v), want %q", out, err, tt.want)
 			}
 		})
 	}

@@ -18,8 +18,9 @@ import (
 
 func serviceCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "service",
-		Usage: "create, register, list, show and delete OpenSearch services",
+		Name:      "service",
+		Usage:     "create, register, list, show, update, recycle and delete OpenSearch services",
+		UsageText: "osccr service create orders --plan business-4 --wait; osccr service list --role leader",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "create",
@@ -114,6 +115,30 @@ func serviceCommand() *cli.Command {
 				}),
 			},
 			{
+				Name:      "update",
+				Usage:     "move a service to another plan: a leader's followers change first; local nodes restart one at a time with the new plan's heap, replication paused meanwhile",
+				UsageText: "osccr service update orders --plan business-8 --wait",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags("plan"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "plan", Usage: "the new plan (a leader or follower needs a business or premium plan)"},
+					&cli.BoolFlag{Name: "wait", Usage: "wait until the plan is applied (followers and the service itself)"},
+				},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					name, planName := c.Args().First(), c.String("plan")
+					st, err := ctl.UpdatePlan(c.Context, name, planName, c.Bool("wait"))
+					if err != nil {
+						return err
+					}
+					if c.Bool("wait") {
+						fmt.Printf("service %s: on plan %s (%s)\n", name, st.Plan, st.State)
+					} else {
+						fmt.Printf("service %s: plan change to %s started; osccr service show %s shows the plan once applied\n", name, planName, name)
+					}
+					return nil
+				}),
+			},
+			{
 				Name:      "recycle-node",
 				Usage:     "restart a node of a local service; replication on affected followers pauses until it is healthy again",
 				UsageText: "osccr service recycle-node orders --wait",
@@ -169,13 +194,15 @@ func serviceTable(w io.Writer, services []control.ServiceSummary) {
 	}
 }
 
+// waitService waits, with --wait, until the service is RUNNING, showing its progress: a bar
+// during REBUILDING on a terminal, plain lines otherwise.
 func waitService(c *cli.Context, ctl *control.Control, name string) error {
 	if !c.Bool("wait") {
 		return nil
 	}
-	st, err := ctl.WaitService(c.Context, name, func(st workflows.ServiceState) {
-		fmt.Printf("service %s: %s %s\n", name, st.State, st.Reason)
-	})
+	p := newProgress(os.Stdout, isTerminal(os.Stdout), name)
+	st, err := ctl.WaitService(c.Context, name, p.update)
+	p.done()
 	if err != nil {
 		return err
 	}
@@ -233,7 +260,7 @@ func dash(s string) string {
 
 // confirm asks on the terminal; with no terminal (a script) the answer is no.
 func confirm(c *cli.Context, question string) bool {
-	if info, err := os.Stdin.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal(os.Stdin) {
 		return false
 	}
 	fmt.Fprintf(os.Stderr, "%s [y/N] ", question)

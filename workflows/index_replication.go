@@ -87,7 +87,7 @@ func IndexReplicationWorkflow(ctx workflow.Context, in IndexReplicationInput) (I
 		return st, temporal.NewNonRetryableApplicationError("invalid replication request: "+err.Error(), "InvalidInput", nil)
 	}
 	var a *activities.Activities
-	index := activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: in.LeaderIndex, FollowerIndex: in.FollowerIndex}
+	index := activities.IndexInput{Follower: in.Follower, Leader: in.Leader, LeaderAlias: in.LeaderAlias, LeaderIndex: in.LeaderIndex, FollowerIndex: in.FollowerIndex}
 	short := withIO(ctx, time.Minute, 0)
 	wait := withIO(ctx, 30*time.Minute, 30*time.Second)
 

@@ -90,7 +90,7 @@ type IntegrationInput struct {
 
 // index is the replication of one leader index into the follower index of the same name.
 func (in IntegrationInput) index(name string) activities.IndexInput {
-	return activities.IndexInput{Follower: in.Follower, LeaderAlias: in.LeaderAlias, LeaderIndex: name, FollowerIndex: name}
+	return activities.IndexInput{Follower: in.Follower, Leader: in.Leader, LeaderAlias: in.LeaderAlias, LeaderIndex: name, FollowerIndex: name}
 }
 
 // IntegrationProgress is what the integration tells the follower's service workflow.

@@ -103,6 +103,11 @@ type ServiceInput struct {
 //     it does not stop within integrationStopTimeout) and leaves its leader's list; the backend
 //     removes what osccr runs; the workflow ends.
 //
+// Updates change a RUNNING service meanwhile: recycle-node and promote (above their handlers);
+// follow makes a standalone service without user indexes a follower, which then takes step 2's
+// path (service_follow.go); plan moves a service, its followers first, to another plan
+// (service_plan.go).
+//
 // It continues as new when Temporal suggests it, so its history stays bounded however long
 // the service lives.
 func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error) {
@@ -122,6 +127,8 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	if err := workflow.SetQueryHandler(ctx, QueryService, func() (ServiceState, error) { return st, nil }); err != nil {
 		return st, err
 	}
+	following, replanning := false, false
+	transition := func() error { return inTransition(st.Name, following, replanning) }
 	deleting := false
 	deleteRequested := workflow.NewChannel(ctx)
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDelete,
@@ -130,7 +137,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			deleteRequested.SendAsync(true)
 			return st, set(StateDeleting, "deletion requested")
 		},
-		workflow.UpdateHandlerOptions{Validator: func() error { return canDelete(st, deleting) }},
+		workflow.UpdateHandlerOptions{Validator: func() error { return firstError(canDelete(st, deleting), transition()) }},
 	); err != nil {
 		return st, err
 	}
@@ -141,7 +148,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			defer func() { recycling = false }()
 			return st, recycleNode(ctx, &st, node)
 		},
-		workflow.UpdateHandlerOptions{Validator: func(node string) error { return canRecycle(st, deleting, recycling) }},
+		workflow.UpdateHandlerOptions{Validator: func(node string) error { return firstError(canRecycle(st, deleting, recycling), transition()) }},
 	); err != nil {
 		return st, err
 	}
@@ -158,7 +165,37 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 		return promoteFollower(ctx, &st, set)
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePromote, promote,
-		workflow.UpdateHandlerOptions{Validator: func() error { return canPromote(st, deleting) }},
+		workflow.UpdateHandlerOptions{Validator: func() error { return firstError(canPromote(st, deleting), transition()) }},
+	); err != nil {
+		return st, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateFollow,
+		func(ctx workflow.Context, req FollowRequest) (ServiceState, error) {
+			following = true
+			defer func() { following = false }()
+			return st, followLeader(ctx, &st, req, set)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(req FollowRequest) error {
+			return firstError(transition(), recyclingErr(st.Name, recycling), canFollow(st, req))
+		}},
+	); err != nil {
+		return st, err
+	}
+	planAnswers := workflow.GetSignalChannel(ctx, SignalPlanChanged)
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePlan,
+		func(ctx workflow.Context, req PlanChange) (ServiceState, error) {
+			replanning = true
+			defer func() { replanning = false }()
+			err := changePlan(ctx, &st, req, planAnswers)
+			st.Reason = ""
+			if err != nil {
+				st.Reason = fmt.Sprintf("plan change to %s failed: %v", req.Plan, err)
+			}
+			return st, err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(req PlanChange) error {
+			return firstError(transition(), recyclingErr(st.Name, recycling), CheckPlanChange(st, req))
+		}},
 	); err != nil {
 		return st, err
 	}
@@ -194,6 +231,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	promotes := workflow.GetSignalChannel(ctx, SignalPromote)
 	adds := workflow.GetSignalChannel(ctx, SignalAddFollower)
 	removes := workflow.GetSignalChannel(ctx, SignalRemoveFollower)
+	planChanges := workflow.GetSignalChannel(ctx, SignalChangePlan)
 	for !deleting {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(deleteRequested, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
@@ -204,7 +242,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 		})
 		sel.AddReceive(promotes, func(c workflow.ReceiveChannel, _ bool) {
 			c.Receive(ctx, nil)
-			if canPromote(st, deleting) == nil {
+			if firstError(canPromote(st, deleting), transition()) == nil {
 				workflow.Go(ctx, func(ctx workflow.Context) { _, _ = promote(ctx) })
 			}
 		})
@@ -222,9 +260,23 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			st.Followers = slices.DeleteFunc(st.Followers, func(f string) bool { return f == name })
 			setRole(ctx, &st)
 		})
+		sel.AddReceive(planChanges, func(c workflow.ReceiveChannel, _ bool) {
+			var req PlanChange
+			c.Receive(ctx, &req)
+			refused := firstError(transition(), recyclingErr(st.Name, recycling), CheckPlanChange(st, req))
+			if refused == nil {
+				replanning = true
+			}
+			answerPlanChange(ctx, &st, req, refused, func() {
+				if refused == nil {
+					replanning = false
+				}
+			})
+		})
 		sel.Select(ctx)
 		if !deleting && workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !sel.HasPending() {
-			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+			// A leader's plan change runs in the background of this loop: it ends in this run.
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && !replanning }); err != nil {
 				return st, err
 			}
 			return st, workflow.NewContinueAsNewError(ctx, ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
@@ -348,6 +400,21 @@ func stopFollowing(ctx workflow.Context, st *ServiceState, progress workflow.Rec
 // and resumed once the service is healthy again; the leader keeps every operation meanwhile,
 // so nothing is lost.
 func recycleNode(ctx workflow.Context, st *ServiceState, node string) error {
+	var a *activities.Activities
+	reason := fmt.Sprintf("node %q of %s is being recycled", node, st.Name)
+	err := withReplicationPaused(ctx, st, reason, func() error {
+		return workflow.ExecuteActivity(withIO(ctx, 10*time.Minute, 0), a.RecycleServiceNode, activities.RecycleInput{Spec: st.ServiceSpec, Node: node}).Get(ctx, nil)
+	})
+	if err != nil {
+		return errors.New(failureReason(err))
+	}
+	return nil
+}
+
+// withReplicationPaused runs restart (a node recycle, a plan change) with replication paused on
+// every follower it affects (the service itself if it is a follower, its followers if it leads
+// any), and resumes them after, whatever restart returned.
+func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string, restart func() error) error {
 	var affected []string
 	if st.Role == RoleFollower {
 		affected = append(affected, IntegrationWorkflowID(st.Leader, st.Name))
@@ -355,25 +422,20 @@ func recycleNode(ctx workflow.Context, st *ServiceState, node string) error {
 	for _, f := range st.Followers {
 		affected = append(affected, IntegrationWorkflowID(st.Name, f))
 	}
-	reason := fmt.Sprintf("node %q of %s is being recycled", node, st.Name)
 	pause := PauseRequest{Source: RecyclePauseSource(st.Name), Reason: reason}
 	for _, id := range affected {
 		// An integration that is gone has nothing to pause.
 		_ = workflow.SignalExternalWorkflow(ctx, id, "", SignalPauseIntegration, pause).Get(ctx, nil)
 	}
-	var a *activities.Activities
 	st.Reason = reason
-	err := workflow.ExecuteActivity(withIO(ctx, 10*time.Minute, 0), a.RecycleServiceNode, activities.RecycleInput{Spec: st.ServiceSpec, Node: node}).Get(ctx, nil)
+	err := restart()
 	if st.Reason == reason {
 		st.Reason = ""
 	}
 	for _, id := range affected {
 		_ = workflow.SignalExternalWorkflow(ctx, id, "", SignalResumeIntegration, PauseRequest{Source: pause.Source}).Get(ctx, nil)
 	}
-	if err != nil {
-		return errors.New(failureReason(err))
-	}
-	return nil
+	return err
 }
 
 // promoteFollower makes a follower standalone: every follower index stops replicating (in
@@ -413,6 +475,10 @@ func promoteFollower(ctx workflow.Context, st *ServiceState, set func(string, st
 	return report, set(StateRunning, "")
 }
 
+// CheckPromote says whether a service can be promoted now: the promote update's rule, for a
+// caller that wants to know before asking (a dry run).
+func CheckPromote(st ServiceState) error { return canPromote(st, false) }
+
 // canPromote is the promote update's validator. Promoting a promoted service is allowed: it
 // answers with the earlier report.
 func canPromote(st ServiceState, deleting bool) error {
@@ -425,6 +491,14 @@ func canPromote(st ServiceState, deleting bool) error {
 		return fmt.Errorf("service %s is not a follower (it is %s): only a follower can be promoted", st.Name, st.Role)
 	case st.State == StateProvisioning:
 		return fmt.Errorf("service %s is still PROVISIONING", st.Name)
+	}
+	return nil
+}
+
+// recyclingErr refuses a request while a node of the service is being recycled.
+func recyclingErr(name string, recycling bool) error {
+	if recycling {
+		return fmt.Errorf("a node of service %s is being recycled; try again once it is done", name)
 	}
 	return nil
 }

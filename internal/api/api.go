@@ -49,7 +49,16 @@ func Routes() []Route {
 		{"POST", p + "/service/{service}/recycle-node", (*server).recycleNode},
 		{"GET", p + "/service/{service}/follower", (*server).listFollowers},
 		{"POST", p + "/service/{service}/follower", (*server).createFollower},
+		{"PATCH", p + "/service/{service}", (*server).updateService},
 		{"POST", p + "/service/{service}/promote", (*server).promote},
+		{"GET", p + "/service/{service}/replication", (*server).followerStatus},
+		{"POST", p + "/service/{service}/pause", (*server).pauseFollower},
+		{"POST", p + "/service/{service}/resume", (*server).resumeFollower},
+		{"GET", p + "/service/{service}/integration", (*server).listServiceIntegrations},
+		{"GET", p + "/integration", (*server).listIntegrations},
+		{"POST", p + "/integration", (*server).createIntegration},
+		{"GET", p + "/integration/{integration}", (*server).getIntegration},
+		{"DELETE", p + "/integration/{integration}", (*server).deleteIntegration},
 	}
 }
 

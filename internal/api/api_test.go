@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/osccr/osccr/internal/api"
+	"github.com/osccr/osccr/internal/control"
+	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
 	"github.com/osccr/osccr/internal/testcontrol"
 )
@@ -82,6 +85,7 @@ func TestAPI(t *testing.T) {
 		return resp.StatusCode, out
 	}
 	const svc = "/v1/project/acme/service"
+	const integ = "/v1/project/acme/integration"
 	errorCases := []struct {
 		name, method, path, token, body string
 		status                          int
@@ -99,6 +103,19 @@ func TestAPI(t *testing.T) {
 		{"bad role", "GET", svc + "?role=boss", "s3cret", "", 400, "invalid", "role"},
 		{"follower of unknown", "POST", svc + "/nobody/follower", "s3cret", `{"service_name":"api-f"}`, 404, "not_found", "unknown"},
 		{"no such endpoint", "GET", "/v2/anything", "s3cret", "", 404, "not_found", "openapi.json"},
+		{"integration of another type", "POST", integ, "s3cret", `{"integration_type":"logs","source_service":"api-a","dest_service":"api-b"}`, 400, "invalid", `osccr supports "opensearch_cross_cluster_replication"`},
+		{"integration with an unknown field", "POST", integ, "s3cret", `{"integration_type":"opensearch_cross_cluster_replication","source":"api-a"}`, 400, "invalid", "unknown field"},
+		{"integration from an unknown source", "POST", integ, "s3cret", `{"integration_type":"opensearch_cross_cluster_replication","source_service":"nobody","dest_service":"api-b"}`, 404, "not_found", "source service nobody is unknown"},
+		{"malformed integration ID", "GET", integ + "/bogus", "s3cret", "", 400, "invalid", "ccr.<source>.<dest>"},
+		{"unknown integration", "GET", integ + "/ccr.abc.xyz", "s3cret", "", 404, "not_found", "no integration ccr.abc.xyz"},
+		{"delete an unknown integration", "DELETE", integ + "/ccr.abc.xyz", "s3cret", "", 404, "not_found", "no integration"},
+		{"integrations of an unknown service", "GET", svc + "/nobody/integration", "s3cret", "", 404, "not_found", "no service nobody"},
+		{"replication of an unknown service", "GET", svc + "/nobody/replication", "s3cret", "", 404, "not_found", "no service nobody"},
+		{"pause an unknown service", "POST", svc + "/nobody/pause", "s3cret", "", 404, "not_found", "no service nobody"},
+		{"resume an unknown service", "POST", svc + "/nobody/resume", "s3cret", "", 404, "not_found", "no service nobody"},
+		{"unknown plan", "PATCH", svc + "/nobody", "s3cret", `{"plan":"gold"}`, 400, "invalid", `unknown plan "gold"`},
+		{"update with an unknown field", "PATCH", svc + "/nobody", "s3cret", `{"plna":"business-8"}`, 400, "invalid", "unknown field"},
+		{"dry_run not a boolean", "POST", svc + "/nobody/promote?dry_run=maybe", "s3cret", "", 400, "invalid", "dry_run"},
 	}
 	for _, tt := range errorCases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +156,7 @@ func TestAPI(t *testing.T) {
 	if status, body := call("POST", svc+"/api-svc/promote", "s3cret", ""); status != 409 || !strings.Contains(fmt.Sprint(body["message"]), "only a follower") {
 		t.Errorf("promote a standalone service = %d %v, want 409", status, body)
 	}
+	checkIntegrationAPI(t, call, plane.Control)
 	if status, body := call("DELETE", svc+"/api-svc", "s3cret", ""); status != 202 {
 		t.Fatalf("delete = %d %v", status, body)
 	}
@@ -148,6 +166,150 @@ func TestAPI(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("service still there a minute after delete")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// checkIntegrationAPI drives the integration, follower and plan endpoints over a real service
+// (api-svc, RUNNING): a registered service over api-svc's own cluster is the source, so that no
+// second node is needed (the follower connects to its own cluster as the remote; with no user
+// index there is nothing to replicate, so it is RUNNING with or without the CCR plugin).
+func checkIntegrationAPI(t *testing.T, call func(method, path, token, body string) (int, map[string]any), ctl *control.Control) {
+	t.Helper()
+	const svc = "/v1/project/acme/service"
+	const integ = "/v1/project/acme/integration"
+	msg := func(body map[string]any) string { return fmt.Sprint(body["message"]) }
+	for _, r := range []struct{ method, path, want string }{
+		{"GET", svc + "/api-svc/replication", "not a follower"},
+		{"POST", svc + "/api-svc/pause", "not a follower"},
+		{"POST", svc + "/api-svc/resume", "not a follower"},
+		{"POST", svc + "/api-svc/promote?dry_run=true", "only a follower"},
+	} {
+		if status, body := call(r.method, r.path, "s3cret", ""); status != 409 || !strings.Contains(msg(body), r.want) {
+			t.Errorf("%s %s on a standalone service = %d %v, want 409 saying %q", r.method, r.path, status, body, r.want)
+		}
+	}
+	if status, body := call("GET", svc+"/api-svc/integration", "s3cret", ""); status != 200 || fmt.Sprint(body["integrations"]) != "[]" {
+		t.Errorf("integrations of a standalone service = %d %v, want none", status, body)
+	}
+
+	ctx := context.Background()
+	st, err := ctl.GetService(ctx, "api-svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, err := opensearch.New(opensearch.Config{URLs: []string{st.Endpoints.HTTPURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oc.CreateIndex(ctx, "mine", map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0}}); err != nil {
+		t.Fatal(err)
+	}
+	register := fmt.Sprintf(`{"service_name":"api-src","plan":"business-4","url":%q,"transport_address":%q}`, st.Endpoints.HTTPURL, st.Endpoints.TransportAddress)
+	if status, body := call("POST", svc, "s3cret", register); status != 202 {
+		t.Fatalf("register api-src = %d %v", status, body)
+	}
+	// Refused while api-svc still follows it (a failure half-way); then the test's own deletion
+	// of api-svc goes first, and the control plane stops with the test.
+	defer call("DELETE", svc+"/api-src", "s3cret", "")
+	waitState(t, call, "api-src", "RUNNING")
+	// An update the API does not wait for still answers the workflow's refusal.
+	if status, body := call("POST", svc+"/api-src/recycle-node", "s3cret", ""); status != 409 || !strings.Contains(msg(body), "cannot restart nodes it does not run") {
+		t.Errorf("recycle a registered cluster's node = %d %v, want 409", status, body)
+	}
+	create := `{"integration_type":"opensearch_cross_cluster_replication","source_service":"api-src","dest_service":"api-svc"}`
+	if status, body := call("POST", integ, "s3cret", create); status != 409 || !strings.Contains(msg(body), "holds user indexes (mine)") {
+		t.Fatalf("integration into a service with an index = %d %v, want 409 listing it", status, body)
+	}
+	if err := oc.DeleteIndex(ctx, "mine"); err != nil {
+		t.Fatal(err)
+	}
+	status, body := call("POST", integ, "s3cret", create)
+	if status != 201 || body["integration_id"] != "ccr.api-src.api-svc" || body["state"] != "REBUILDING" || body["dest_service"] != "api-svc" {
+		t.Fatalf("create integration = %d %v, want 201 ccr.api-src.api-svc REBUILDING", status, body)
+	}
+	waitState(t, call, "api-svc", "RUNNING")
+	if status, body := call("GET", integ+"/ccr.api-src.api-svc", "s3cret", ""); status != 200 || body["source_service"] != "api-src" || body["state"] != "RUNNING" {
+		t.Errorf("get integration = %d %v", status, body)
+	}
+	for _, path := range []string{integ, svc + "/api-src/integration", svc + "/api-svc/integration"} {
+		if status, body := call("GET", path, "s3cret", ""); status != 200 || !bytes.Contains(mustJSON(body), []byte(`"integration_id":"ccr.api-src.api-svc"`)) {
+			t.Errorf("GET %s = %d %v, want the integration", path, status, body)
+		}
+	}
+	if status, body := call("DELETE", integ+"/ccr.api-src.api-svc", "s3cret", ""); status != 409 || !strings.Contains(msg(body), "osccr service delete api-svc") {
+		t.Errorf("delete integration = %d %v, want 409 saying to delete or promote the follower", status, body)
+	}
+	if status, body := call("GET", svc+"/api-svc/replication", "s3cret", ""); status != 200 || body["leader"] != "api-src" || body["integration_id"] != "ccr.api-src.api-svc" {
+		t.Errorf("replication status = %d %v", status, body)
+	}
+	if status, body := call("POST", svc+"/api-svc/pause", "s3cret", `{"reason":"api test"}`); status != 202 {
+		t.Fatalf("pause = %d %v", status, body)
+	}
+	waitState(t, call, "api-svc", "PAUSED")
+	if status, body := call("POST", svc+"/api-svc/resume", "s3cret", ""); status != 202 {
+		t.Fatalf("resume = %d %v", status, body)
+	}
+	waitState(t, call, "api-svc", "RUNNING")
+	if status, body := call("PATCH", svc+"/api-svc", "s3cret", `{"plan":"business-8"}`); status != 409 || !strings.Contains(msg(body), "change the leader's plan instead") {
+		t.Errorf("change a follower's plan = %d %v, want 409", status, body)
+	}
+	if status, body := call("PATCH", svc+"/api-src", "s3cret", `{"plan":"startup-4"}`); status != 409 || !strings.Contains(msg(body), "business or premium") {
+		t.Errorf("move a leader to startup = %d %v, want 409", status, body)
+	}
+	if status, body := call("POST", svc+"/api-svc/promote?dry_run=true", "s3cret", ""); status != 200 || body["irreversible"] != true || body["leader"] != "api-src" {
+		t.Errorf("promotion dry run = %d %v", status, body)
+	}
+	if status, body := call("POST", svc+"/api-svc/promote", "s3cret", ""); status != 200 || body["former_leader"] != "api-src" {
+		t.Fatalf("promote = %d %v", status, body)
+	}
+	// Standalone now: its plan changes on its own, the node restarting with the new heap.
+	if status, body := call("PATCH", svc+"/api-svc", "s3cret", `{"plan":"business-8"}`); status != 202 {
+		t.Fatalf("change plan = %d %v", status, body)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		status, body := call("GET", svc+"/api-svc", "s3cret", "")
+		if status == 200 && body["plan"] == "business-8" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plan not business-8: %d %v", status, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if status, body := call("DELETE", svc+"/api-src", "s3cret", ""); status != 202 {
+		t.Errorf("delete api-src = %d %v", status, body)
+	}
+	waitGone(t, call, "api-src")
+}
+
+// waitState waits until GET service shows state.
+func waitState(t *testing.T, call func(method, path, token, body string) (int, map[string]any), service, state string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		status, body := call("GET", "/v1/project/acme/service/"+service, "s3cret", "")
+		if status == 200 && body["state"] == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("service %s not %s: %d %v", service, state, status, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitGone waits until a deleted service is gone.
+func waitGone(t *testing.T, call func(method, path, token, body string) (int, map[string]any), service string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; {
+		if status, _ := call("GET", "/v1/project/acme/service/"+service, "s3cret", ""); status == 404 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("service %s still there a minute after delete", service)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

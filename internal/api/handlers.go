@@ -1,7 +1,9 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/osccr/osccr/internal/control"
 )
@@ -122,11 +124,147 @@ func (s *server) createFollower(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// promote promotes a follower, or with ?dry_run=true says what promoting it would do.
 func (s *server) promote(w http.ResponseWriter, r *http.Request) error {
-	report, err := s.ctl.Promote(r.Context(), r.PathValue("service"))
+	dryRun, err := boolParam(r, "dry_run")
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("service")
+	if dryRun {
+		preview, err := s.ctl.PreviewPromotion(r.Context(), name)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, preview)
+		return nil
+	}
+	report, err := s.ctl.Promote(r.Context(), name)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, report)
 	return nil
+}
+
+// UpdateServiceRequest changes a service; the plan is what can change.
+type UpdateServiceRequest struct {
+	Plan string `json:"plan"`
+}
+
+func (s *server) updateService(w http.ResponseWriter, r *http.Request) error {
+	var req UpdateServiceRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	name := r.PathValue("service")
+	if _, err := s.ctl.UpdatePlan(r.Context(), name, req.Plan, false); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, Accepted{Service: name, State: "RUNNING",
+		Message: "plan change to " + req.Plan + " started (followers first, nodes restart one at a time): GET the service, its plan shows " + req.Plan + " once applied"})
+	return nil
+}
+
+func (s *server) followerStatus(w http.ResponseWriter, r *http.Request) error {
+	status, err := s.ctl.FollowerStatus(r.Context(), r.PathValue("service"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, status)
+	return nil
+}
+
+// PauseRequest says why the operator pauses replication.
+type PauseRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+func (s *server) pauseFollower(w http.ResponseWriter, r *http.Request) error {
+	var req PauseRequest
+	if r.ContentLength != 0 {
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+	}
+	name := r.PathValue("service")
+	if err := s.ctl.PauseFollower(r.Context(), name, req.Reason); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, Accepted{Service: name, State: "PAUSED", Message: "every follower index pauses; the leader keeps every operation for the resume"})
+	return nil
+}
+
+func (s *server) resumeFollower(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("service")
+	if err := s.ctl.ResumeFollower(r.Context(), name); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, Accepted{Service: name, State: "RUNNING", Message: "the operator's pause is lifted; replication resumes and catches up once no other pause holds"})
+	return nil
+}
+
+// CreateIntegrationRequest is the managed offerings' service integration request.
+type CreateIntegrationRequest struct {
+	IntegrationType string `json:"integration_type"`
+	SourceService   string `json:"source_service"`
+	DestService     string `json:"dest_service"`
+}
+
+func (s *server) createIntegration(w http.ResponseWriter, r *http.Request) error {
+	var req CreateIntegrationRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	in, err := s.ctl.CreateIntegration(r.Context(), control.CreateIntegrationRequest{Type: req.IntegrationType, Source: req.SourceService, Dest: req.DestService})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, in)
+	return nil
+}
+
+func (s *server) listIntegrations(w http.ResponseWriter, r *http.Request) error {
+	return s.writeIntegrations(w, r, "")
+}
+
+func (s *server) listServiceIntegrations(w http.ResponseWriter, r *http.Request) error {
+	return s.writeIntegrations(w, r, r.PathValue("service"))
+}
+
+func (s *server) writeIntegrations(w http.ResponseWriter, r *http.Request, service string) error {
+	list, err := s.ctl.ListIntegrations(r.Context(), service)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"integrations": list})
+	return nil
+}
+
+func (s *server) getIntegration(w http.ResponseWriter, r *http.Request) error {
+	in, err := s.ctl.GetIntegration(r.Context(), r.PathValue("integration"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, in)
+	return nil
+}
+
+func (s *server) deleteIntegration(w http.ResponseWriter, r *http.Request) error {
+	// A CCR integration ends with its follower: the application layer always refuses, saying
+	// how (409), or does not know it (404).
+	return s.ctl.DeleteIntegration(r.Context(), r.PathValue("integration"))
+}
+
+// boolParam reads an optional boolean query parameter.
+func boolParam(r *http.Request, name string) (bool, error) {
+	raw := r.URL.Query().Get(name)
+	if raw == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(raw)
+	if err != nil {
+		return false, fmt.Errorf("%w: query parameter %s=%q: use true or false", errBadRequest, name, raw)
+	}
+	return v, nil
 }

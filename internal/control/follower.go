@@ -44,11 +44,8 @@ func (c *Control) CreateFollower(ctx context.Context, req CreateFollowerRequest)
 	if err != nil {
 		return err
 	}
-	switch {
-	case leader.Role == workflows.RoleFollower:
-		return fmt.Errorf("%w: %s is itself a follower (of %s): a follower of a follower is not allowed; follow %s instead", ErrInvalid, req.Leader, leader.Leader, leader.Leader)
-	case leader.State != workflows.StateRunning:
-		return fmt.Errorf("%w: leader %s is %s; it must be RUNNING to get a follower", ErrInvalid, req.Leader, leader.State)
+	if err := checkLeader(leader); err != nil {
+		return err
 	}
 	catalog := plan.Default()
 	leaderPlan, err := catalog.Lookup(leader.Plan)

@@ -139,6 +139,12 @@ func (c *Control) GetService(ctx context.Context, name string) (workflows.Servic
 // WaitService waits until a service is RUNNING or FAILED (FAILED is returned as an error with
 // the reason), calling progress with every new state.
 func (c *Control) WaitService(ctx context.Context, name string, progress func(workflows.ServiceState)) (workflows.ServiceState, error) {
+	return c.WaitServiceState(ctx, name, workflows.StateRunning, progress)
+}
+
+// WaitServiceState waits until a service is in state want, or FAILED (returned as an error with
+// the reason), calling progress with every new state and reason.
+func (c *Control) WaitServiceState(ctx context.Context, name, want string, progress func(workflows.ServiceState)) (workflows.ServiceState, error) {
 	var last workflows.ServiceState
 	tick := newTicker()
 	defer tick.Stop()
@@ -153,7 +159,7 @@ func (c *Control) WaitService(ctx context.Context, name string, progress func(wo
 			}
 			last = st
 			switch st.State {
-			case workflows.StateRunning:
+			case want:
 				return st, nil
 			case workflows.StateFailed:
 				return st, fmt.Errorf("service %s failed: %s", name, st.Reason)
@@ -161,7 +167,7 @@ func (c *Control) WaitService(ctx context.Context, name string, progress func(wo
 		}
 		select {
 		case <-ctx.Done():
-			return last, fmt.Errorf("waiting for service %s: %w", name, ctx.Err())
+			return last, fmt.Errorf("waiting for service %s to be %s: %w", name, want, ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -233,6 +239,8 @@ func (c *Control) updateService(ctx context.Context, name, op, update string, wa
 	})
 	if err == nil && wait {
 		err = handle.Get(ctx, out)
+	} else if err == nil {
+		err = refusal(ctx, handle)
 	}
 	if err == nil {
 		return nil
@@ -242,6 +250,20 @@ func (c *Control) updateService(ctx context.Context, name, op, update string, wa
 		return fmt.Errorf("%w: %s %s: %s", ErrConflict, op, name, appErr.Message())
 	}
 	return serviceNotFound(name, wrapTemporal(op+" "+name, err))
+}
+
+// refusal returns the workflow's refusal of an update the caller does not wait for. The SDK
+// hands a rejected update back as a handle that already holds its outcome, not as an error;
+// an accepted one is still running, which asking it with a context that has ended reveals.
+func refusal(ctx context.Context, handle client.WorkflowUpdateHandle) error {
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	err := handle.Get(ended, nil)
+	var running *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	if errors.As(err, &running) {
+		return nil
+	}
+	return err
 }
 
 // WaitServiceGone waits until a deleted service's workflow has ended.
@@ -273,4 +295,37 @@ func orDefault(v, def string) string {
 // registered cluster, or while the service is provisioning, deleting or already recycling.
 func (c *Control) RecycleNode(ctx context.Context, name, node string, wait bool) error {
 	return c.updateService(ctx, name, "recycle node of", workflows.UpdateRecycleNode, wait, nil, node)
+}
+
+// UpdatePlan moves a service to another plan (a plan update of its workflow). With wait it
+// returns once the plan is applied, with the service's state; otherwise once the request is
+// accepted. Refused with nothing changed: an unknown plan (ErrInvalid); a follower's plan on its
+// own, a leader or follower going below the business tier, a service not RUNNING, or a leader
+// with a follower that cannot change now (ErrConflict). A leader's followers change first, then
+// the leader; the local backend restarts nodes one at a time with the new plan's heap.
+func (c *Control) UpdatePlan(ctx context.Context, name, planName string, wait bool) (workflows.ServiceState, error) {
+	if _, err := plan.Default().Lookup(planName); err != nil {
+		return workflows.ServiceState{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	st, err := c.GetService(ctx, name)
+	if err != nil {
+		return st, err
+	}
+	// A leader's followers change with it: one that cannot change now refuses the whole change
+	// here, before anything changes.
+	for _, f := range st.Followers {
+		fs, err := c.GetService(ctx, f)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return st, err
+		}
+		if err := workflows.CheckPlanChange(fs, workflows.PlanChange{Plan: planName, Leader: name}); err != nil {
+			return st, fmt.Errorf("%w: change plan of %s: its follower %s would have to change too: %v", ErrConflict, name, f, err)
+		}
+	}
+	var out workflows.ServiceState
+	err = c.updateService(ctx, name, "change plan of", workflows.UpdatePlan, wait, &out, workflows.PlanChange{Plan: planName})
+	return out, err
 }

@@ -34,6 +34,9 @@ type Options struct {
 	// ExitWhenDone deletes the services and returns as soon as the follower is RUNNING (or
 	// FAILED) instead of waiting for Ctrl-C.
 	ExitWhenDone bool
+	// Promote promotes the follower once it is RUNNING, reports how long that took, and writes
+	// a document to the promoted service.
+	Promote bool
 }
 
 // Run creates the leader service, loads data, creates the follower and waits for it; then
@@ -105,6 +108,11 @@ func Run(ctx context.Context, o Options) (err error) {
 			return err
 		}
 		say("follower %s is RUNNING after %s: %d of %d documents replicated", Follower, time.Since(began).Round(time.Millisecond), count, o.Docs)
+		if o.Promote {
+			if err := promote(ctx, o.Control, fc, say); err != nil {
+				return err
+			}
+		}
 	}
 	if o.ExitWhenDone || waitErr != nil {
 		return waitErr
@@ -129,4 +137,20 @@ func load(ctx context.Context, c *opensearch.Client, n int) error {
 		}
 	}
 	return c.Refresh(ctx, Index)
+}
+
+// promote makes the follower standalone and proves it writable.
+func promote(ctx context.Context, ctl *control.Control, fc *opensearch.Client, say func(string, ...any)) error {
+	began := time.Now()
+	report, err := ctl.Promote(ctx, Follower)
+	if err != nil {
+		return err
+	}
+	say("promoted %s in %s (measured by the caller; the workflow reports %s): %d indexes stopped, %d operations behind %s at promotion",
+		Follower, time.Since(began).Round(time.Millisecond), report.Duration.Round(time.Millisecond), report.IndexesStopped, report.LagOps, report.FormerLeader)
+	if err := fc.IndexDocument(ctx, Index, "written-after-promotion", map[string]any{"order": -1}, opensearch.WithRefresh()); err != nil {
+		return fmt.Errorf("write to the promoted service: %w", err)
+	}
+	say("a document was written to %s on %s: it is standalone and writable", Index, Follower)
+	return nil
 }

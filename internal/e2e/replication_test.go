@@ -168,8 +168,10 @@ func checkLifecycle(t *testing.T, ctx context.Context, ctl *control.Control, in 
 	if err := ctl.StopIndexReplication(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	final, err := ctl.WaitIndexReplication(ctx, id, nil)
-	if err != nil || final.State != workflows.StateStopped {
+	// The replication was RUNNING, so WaitIndexReplication would answer at once: wait for the
+	// workflow's end instead.
+	var final workflows.IndexReplicationState
+	if err := ctl.Temporal.GetWorkflow(ctx, id, "").Get(ctx, &final); err != nil || final.State != workflows.StateStopped {
 		t.Fatalf("after stop: %+v, %v; want %s", final, err, workflows.StateStopped)
 	}
 	if err := fc.IndexDocument(ctx, "orders", "direct", map[string]any{"n": -1}); err != nil {

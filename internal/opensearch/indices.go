@@ -346,3 +346,51 @@ func (c *Client) UpdateAliases(ctx context.Context, actions ...AliasAction) erro
 	body := map[string]any{"actions": actions}
 	return c.do(ctx, request{op: op, method: http.MethodPost, path: "/_aliases", body: body}, nil)
 }
+
+// ShardSeqNo is where one primary shard of an index stands in its operation history.
+type ShardSeqNo struct {
+	MaxSeqNo         int64 `json:"max_seq_no"`
+	LocalCheckpoint  int64 `json:"local_checkpoint"`
+	GlobalCheckpoint int64 `json:"global_checkpoint"`
+}
+
+// PrimarySeqNos reads the sequence numbers of every primary shard of an index, by shard number.
+// A follower index that has applied every operation of its leader index has, shard by shard, a
+// local checkpoint at least the leader's global checkpoint.
+func (c *Client) PrimarySeqNos(ctx context.Context, index string) (map[int]ShardSeqNo, error) {
+	op := fmt.Sprintf("read shard sequence numbers of %q", index)
+	if err := checkName(op, "index", index); err != nil {
+		return nil, err
+	}
+	var res struct {
+		Indices map[string]struct {
+			Shards map[string][]struct {
+				Routing struct {
+					Primary bool `json:"primary"`
+				} `json:"routing"`
+				SeqNo ShardSeqNo `json:"seq_no"`
+			} `json:"shards"`
+		} `json:"indices"`
+	}
+	q := url.Values{"level": {"shards"}}
+	if err := c.do(ctx, request{op: op, method: http.MethodGet, path: escape(index, "_stats", "docs"), query: q}, &res); err != nil {
+		return nil, err
+	}
+	stats, ok := res.Indices[index]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w: no statistics for the index", op, ErrNotFound)
+	}
+	out := map[int]ShardSeqNo{}
+	for shard, copies := range stats.Shards {
+		n, err := strconv.Atoi(shard)
+		if err != nil {
+			return nil, fmt.Errorf("%s: unexpected shard %q", op, shard)
+		}
+		for _, cp := range copies {
+			if cp.Routing.Primary {
+				out[n] = cp.SeqNo
+			}
+		}
+	}
+	return out, nil
+}

@@ -220,6 +220,25 @@ func testBulkAndDocumentIDs(t *testing.T, e *env) {
 		t.Errorf("DocumentIDs returned %d ids, want the %d written, sorted", len(ids), total)
 	}
 
+	// Sequence numbers: every write is one operation on one primary shard.
+	seqs, err := c.PrimarySeqNos(ctx, name)
+	if err != nil {
+		t.Fatalf("PrimarySeqNos: %v", err)
+	}
+	var ops int64
+	for _, s := range seqs {
+		ops += s.MaxSeqNo + 1
+		if s.LocalCheckpoint != s.MaxSeqNo || s.GlobalCheckpoint != s.MaxSeqNo {
+			t.Errorf("shard sequence numbers %+v: want every checkpoint at the max after a refreshed bulk", s)
+		}
+	}
+	if ops != total {
+		t.Errorf("PrimarySeqNos %+v: %d operations over the primaries, want %d", seqs, ops, total)
+	}
+	if _, err := c.PrimarySeqNos(ctx, "nope"); !errors.Is(err, opensearch.ErrNotFound) {
+		t.Errorf("PrimarySeqNos of a missing index: %v, want ErrNotFound", err)
+	}
+
 	// Rewriting existing ids replaces documents rather than adding any.
 	if err := c.Bulk(ctx, name, opensearch.DocsFromMap(map[string]any{"doc-00001": map[string]any{"n": -1}, "extra": map[string]any{"n": -2}}), opensearch.WithRefresh()); err != nil {
 		t.Fatalf("Bulk from map: %v", err)

@@ -185,6 +185,53 @@ func (l *Local) RecycleNode(ctx context.Context, service, node string) error {
 	return nil
 }
 
+// ChangePlan moves a service to spec's plan: the new plan is recorded once every node runs with
+// its heap (plan.LocalHeapMB). Nodes restart one at a time (stopped, started again with the same
+// directory, ports and data, healthy before the next), so a multi-node service keeps serving.
+// It is idempotent: a node already running with the new heap is left alone, so a retry after a
+// crash restarts only what is left. Anything but the plan differing from the record is refused
+// with ErrSpecMismatch and changes nothing.
+func (l *Local) ChangePlan(ctx context.Context, spec Spec) error {
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	unlock, err := l.lock(ctx, spec.Service)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	rec, err := l.readRecord(spec.Service)
+	if err != nil {
+		return err
+	}
+	samePlan := spec
+	samePlan.Plan = rec.Spec.Plan
+	if diff := specDiff(rec.Spec, samePlan); diff != "" {
+		return fmt.Errorf("%w: service %q was provisioned with %s; a plan change changes only the plan", ErrSpecMismatch, spec.Service, diff)
+	}
+	heap := spec.Plan.LocalHeapMB()
+	for _, name := range rec.Nodes {
+		n, err := localnode.Find(l.nodeDir(spec.Service, name))
+		if err != nil {
+			return fmt.Errorf("change plan of service %q: %w", spec.Service, err)
+		}
+		if n.HeapMB == heap && n.Running() {
+			continue
+		}
+		if err := stopNode(ctx, n); err != nil {
+			return fmt.Errorf("change plan of service %q: node %s: %w", spec.Service, name, err)
+		}
+		resized := n.Spec
+		resized.HeapMB = heap
+		if _, err := l.dist.Start(ctx, resized); err != nil {
+			return fmt.Errorf("change plan of service %q: restart node %s with %d MB heap: %w", spec.Service, name, heap, err)
+		}
+	}
+	rec.Spec = spec
+	return l.writeRecord(rec)
+}
+
 // Health asks the service's cluster for its health. It does not wait for a Provision or
 // RecycleNode in progress: watching a recycle is what it is for.
 func (l *Local) Health(ctx context.Context, service string) (Health, error) {

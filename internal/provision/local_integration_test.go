@@ -63,7 +63,7 @@ func requireHealthy(t *testing.T, p provision.Provisioner, service string) provi
 }
 
 // TestLocalLifecycle runs one service through the local backend against a real OpenSearch node:
-// provision, provision again, write, recycle, restart after a crash, deprovision.
+// provision, provision again, write, recycle, plan change, restart after a crash, deprovision.
 func TestLocalLifecycle(t *testing.T) {
 	dist := testcluster.Distribution(t)
 	base := testcluster.Dir(t)
@@ -170,6 +170,44 @@ func TestLocalLifecycle(t *testing.T) {
 	ids, err := client.DocumentIDs(ctx, "orders")
 	if err != nil || !reflect.DeepEqual(ids, []string{"1"}) {
 		t.Fatalf("documents after recycle = %v, %v; want [1]", ids, err)
+	}
+
+	// 5b. A plan change restarts the node with the new plan's heap, on the same ports, with the
+	//     data; changing to that plan again restarts nothing; anything else changed is refused.
+	moved := spec
+	moved.Region = "us-east-1"
+	if err := l.ChangePlan(ctx, moved); !errors.Is(err, provision.ErrSpecMismatch) || !strings.Contains(err.Error(), "region") {
+		t.Errorf("ChangePlan with another region = %v, want ErrSpecMismatch naming the region", err)
+	}
+	bigger := spec
+	bigger.Plan = lookup(t, "business-8")
+	if bigger.Plan.LocalHeapMB() == spec.Plan.LocalHeapMB() {
+		t.Fatalf("business-8 and business-4 get the same heap: the plan change would restart nothing")
+	}
+	cctx, cancel := context.WithTimeout(ctx, step)
+	started = time.Now()
+	err = l.ChangePlan(cctx, bigger)
+	cancel()
+	if err != nil {
+		t.Fatalf("ChangePlan: %v", err)
+	}
+	t.Logf("plan change: %s", time.Since(started).Round(time.Millisecond))
+	spec = bigger
+	resized, _ := provisionNow(t) // the record holds the new plan: provisioning it is no mismatch
+	if resized.Nodes[0].PID == recycled.Nodes[0].PID || resized.HTTPURL != first.HTTPURL {
+		t.Fatalf("after plan change: %+v, want a new pid (old %d) on the same ports as %+v", resized, recycled.Nodes[0].PID, first)
+	}
+	if stats, err := client.Nodes(ctx); err != nil || len(stats) != 1 || stats[0].HeapMaxBytes != int64(bigger.Plan.LocalHeapMB())<<20 {
+		t.Errorf("after plan change: nodes %+v (%v), want one with %d MB heap", stats, err, bigger.Plan.LocalHeapMB())
+	}
+	if err := l.ChangePlan(ctx, bigger); err != nil {
+		t.Fatalf("ChangePlan to the same plan: %v", err)
+	}
+	if same, _ := provisionNow(t); same.Nodes[0].PID != resized.Nodes[0].PID {
+		t.Errorf("ChangePlan to the plan the service has restarted the node (pid %d -> %d)", resized.Nodes[0].PID, same.Nodes[0].PID)
+	}
+	if count, err := client.Count(ctx, "orders"); err != nil || count != 1 {
+		t.Fatalf("documents after plan change = %d, %v; want 1", count, err)
 	}
 
 	// 6. A node that died (crash, reboot) is reported unreachable, then started again by

@@ -85,6 +85,11 @@ type Provisioner interface {
 	// RecycleNode restarts one node of the service, keeping its addresses and data; node ""
 	// means the service's first node.
 	RecycleNode(ctx context.Context, service, node string) error
+	// ChangePlan moves the service to spec's plan (everything else in spec must be as
+	// provisioned): a backend that runs the nodes restarts them one at a time with the new
+	// plan's resources, each healthy before the next; one that does not run them records
+	// nothing and changes nothing. Changing to the plan a service has is not an error.
+	ChangePlan(ctx context.Context, spec Spec) error
 	// Health reports the service's cluster health. A cluster that does not answer is reported
 	// as StatusUnreachable, not as an error; errors mean the question itself failed (unknown
 	// service, cancelled context).

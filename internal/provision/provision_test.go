@@ -186,6 +186,9 @@ func TestStaticUnknownService(t *testing.T) {
 	if err := s.RecycleNode(ctx, "logs", ""); !errors.Is(err, ErrUnknownService) {
 		t.Errorf("RecycleNode = %v, want ErrUnknownService", err)
 	}
+	if err := s.ChangePlan(ctx, Spec{Service: "logs", Plan: business4(t)}); !errors.Is(err, ErrUnknownService) {
+		t.Errorf("ChangePlan = %v, want ErrUnknownService", err)
+	}
 	if err := s.Deprovision(ctx, "logs"); err != nil {
 		t.Errorf("Deprovision of an unknown service = %v, want nil", err)
 	}

@@ -121,6 +121,16 @@ func (s *Static) RecycleNode(_ context.Context, service, _ string) error {
 	return fmt.Errorf("%w: service %q: osccr cannot restart nodes of a cluster it does not run; restart the node yourself, osccr pauses replication while the cluster is unhealthy", ErrUnsupported, service)
 }
 
+// ChangePlan accepts any plan for a registered service (ErrUnknownService otherwise): osccr
+// does not size a cluster it does not run; the plan is what the service's owner says it is.
+func (s *Static) ChangePlan(_ context.Context, spec Spec) error {
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	_, err := s.cluster(spec.Service)
+	return err
+}
+
 // Health asks the registered cluster for its health; a cluster that does not answer is
 // StatusUnreachable.
 func (s *Static) Health(ctx context.Context, service string) (Health, error) {

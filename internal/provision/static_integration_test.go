@@ -41,6 +41,13 @@ func TestStatic(t *testing.T) {
 		t.Errorf("RecycleNode = %v, want ErrUnsupported telling the operator to restart it", err)
 	}
 
+	bigger := spec
+	bigger.Plan = lookup(t, "business-8")
+	if err := s.ChangePlan(ctx, bigger); err != nil {
+		t.Errorf("ChangePlan of a registered cluster = %v, want nil (osccr does not size it)", err)
+	}
+	requireHealthy(t, s, "existing")
+
 	if _, err := s.Provision(ctx, provision.Spec{Service: "unregistered", Plan: spec.Plan}); !errors.Is(err, provision.ErrUnknownService) {
 		t.Errorf("Provision of an unregistered service = %v, want ErrUnknownService", err)
 	}

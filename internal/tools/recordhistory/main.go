@@ -76,9 +76,13 @@ func run() error {
 	})
 	stub("DeprovisionService", func(context.Context, activities.ServiceSpec) error { return nil })
 	leaderIndexes := map[string]string{"customers": "uuid-c", "orders": "uuid-o"}
-	stub("ListLeaderIndexes", func(context.Context, activities.ClusterRef) (activities.IndexPlan, error) {
+	stub("ListLeaderIndexes", func(_ context.Context, c activities.ClusterRef) (activities.IndexPlan, error) {
+		if c.Name == "events-dr" { // the empty service that becomes a follower
+			return activities.IndexPlan{}, nil
+		}
 		return activities.IndexPlan{Replicate: []string{"customers", "orders"}, UUIDs: leaderIndexes, Excluded: []activities.Exclusion{{Index: ".kibana_1", Reason: "system"}}, Bytes: 4096}, nil
 	})
+	stub("ChangeServicePlan", func(context.Context, activities.ServiceSpec) error { return nil })
 	stub("DisconnectRemote", func(context.Context, activities.ConnectInput) error { return nil })
 	stub("SyncTemplates", func(context.Context, activities.SyncTemplatesInput) (activities.TemplateSync, error) {
 		return activities.TemplateSync{Fingerprint: "tpl-1", Managed: []string{"index/catalog"}, Put: []string{"index/catalog"}}, nil
@@ -190,6 +194,54 @@ func run() error {
 			return err
 		}
 	}
+	return recordFollowAndPlan(ctx, c, standalone)
+}
+
+// recordFollowAndPlan records an existing service made a follower (integration create), then a
+// plan change of its leader that moves the follower first, then both deleted.
+func recordFollowAndPlan(ctx context.Context, c client.Client, standalone activities.ServiceSpec) error {
+	leaderSpec, destSpec := standalone, standalone
+	leaderSpec.Name, destSpec.Name = "events", "events-dr"
+	leader, err := startService(ctx, c, workflows.ServiceInput{Spec: leaderSpec})
+	if err != nil {
+		return err
+	}
+	dest, err := startService(ctx, c, workflows.ServiceInput{Spec: destSpec})
+	if err != nil {
+		return err
+	}
+	req := workflows.FollowRequest{Leader: activities.ClusterRef{Name: "events", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"}, LeaderPlan: leaderSpec.Plan}
+	if err := update(ctx, c, dest, workflows.UpdateFollow, req); err != nil {
+		return err
+	}
+	if err := waitRunning(ctx, c, dest); err != nil {
+		return err
+	}
+	if err := update(ctx, c, leader, workflows.UpdatePlan, workflows.PlanChange{Plan: "business-8"}); err != nil {
+		return err
+	}
+	for _, run := range []client.WorkflowRun{dest, leader} {
+		if err := deleteService(ctx, c, run); err != nil {
+			return err
+		}
+	}
+	for name, run := range map[string]client.WorkflowRun{"service_follow_leader.json": leader, "service_follow_follower.json": dest} {
+		if err := save(ctx, c, run, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// update runs an update on a service and waits for its answer.
+func update(ctx context.Context, c client.Client, run client.WorkflowRun, name string, arg any) error {
+	upd, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: run.GetID(), RunID: run.GetRunID(), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err != nil {
+		return fmt.Errorf("%s update of %s: %w", name, run.GetID(), err)
+	}
+	if err := upd.Get(ctx, nil); err != nil {
+		return fmt.Errorf("%s update of %s: %w", name, run.GetID(), err)
+	}
 	return nil
 }
 
@@ -260,15 +312,20 @@ func startService(ctx context.Context, c client.Client, in workflows.ServiceInpu
 	if err != nil {
 		return nil, err
 	}
+	return run, waitRunning(ctx, c, run)
+}
+
+// waitRunning waits until a service is RUNNING.
+func waitRunning(ctx context.Context, c client.Client, run client.WorkflowRun) error {
 	for {
 		v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.QueryService)
 		var st workflows.ServiceState
 		if err == nil && v.Get(&st) == nil && st.State == workflows.StateRunning {
-			return run, nil
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for service %s: %w", in.Spec.Name, ctx.Err())
+			return fmt.Errorf("waiting for %s: %w", run.GetID(), ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -1,0 +1,190 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/workflows"
+)
+
+// IndexStatus is one follower index: the plugin's status and checkpoints, and how many
+// operations it is behind its leader index.
+type IndexStatus struct {
+	activities.IndexStatus
+	LagOps int64 `json:"lag_ops"`
+}
+
+// FollowerStatus is a follower's state with the live status of every follower index.
+type FollowerStatus struct {
+	Service       string `json:"service"`
+	Leader        string `json:"leader"`
+	IntegrationID string `json:"integration_id"`
+	// State and Reason are the follower service's (what service show says).
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	// Replication is the integration's own progress: total indexes, syncing, bytes, exclusions.
+	Replication *workflows.IntegrationProgress `json:"replication,omitempty"`
+	// PausedBy maps each source holding a pause (operator, recycle/<service>, health) to its reason.
+	PausedBy map[string]string `json:"paused_by,omitempty"`
+	// Indexes is empty until the integration has started replicating.
+	Indexes []IndexStatus `json:"indexes"`
+	// LagOps sums the indexes' lag.
+	LagOps int64 `json:"lag_ops"`
+}
+
+// FollowerStatus returns a follower's state and the live status and checkpoints of each of its
+// indexes (the integration workflow asks the follower cluster). Refused with ErrConflict for a
+// service that is not a follower.
+func (c *Control) FollowerStatus(ctx context.Context, name string) (FollowerStatus, error) {
+	st, err := c.follower(ctx, name, "show replication status of")
+	if err != nil {
+		return FollowerStatus{}, err
+	}
+	return c.followerStatus(ctx, st)
+}
+
+func (c *Control) followerStatus(ctx context.Context, st workflows.ServiceState) (FollowerStatus, error) {
+	out := FollowerStatus{Service: st.Name, Leader: st.Leader, IntegrationID: IntegrationID(st.Leader, st.Name), State: st.State, Reason: st.Reason,
+		Replication: st.Replication, Indexes: []IndexStatus{}}
+	id := workflows.IntegrationWorkflowID(st.Leader, st.Name)
+	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   id,
+		UpdateName:   workflows.UpdateIntegrationStatus,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var live workflows.IntegrationStatus
+	if err == nil {
+		err = handle.Get(ctx, &live)
+	}
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return out, nil // not started yet (PROVISIONING) or ended: no live indexes
+	case err != nil:
+		return out, wrapTemporal("status of "+id, err)
+	}
+	out.PausedBy = live.PausedBy
+	for _, ix := range live.Indexes {
+		lag := ix.LagOps()
+		out.Indexes = append(out.Indexes, IndexStatus{IndexStatus: ix, LagOps: lag})
+		out.LagOps += lag
+	}
+	return out, nil
+}
+
+// follower returns a live follower's state; ErrConflict (op says what was asked) for a service
+// that is not a follower.
+func (c *Control) follower(ctx context.Context, name, op string) (workflows.ServiceState, error) {
+	st, err := c.GetService(ctx, name)
+	if err != nil {
+		return st, err
+	}
+	if st.Role != workflows.RoleFollower {
+		return st, fmt.Errorf("%w: cannot %s %s: it is not a follower (it is %s); osccr service list --role follower shows the followers", ErrConflict, op, name, st.Role)
+	}
+	return st, nil
+}
+
+// pausable refuses to pause or resume a follower that is not RUNNING or PAUSED.
+func pausable(st workflows.ServiceState, op string) error {
+	if st.State != workflows.StateRunning && st.State != workflows.StatePaused {
+		return fmt.Errorf("%w: cannot %s %s: it is %s; replication can be paused and resumed while it is RUNNING or PAUSED", ErrConflict, op, st.Name, st.State)
+	}
+	return nil
+}
+
+// PauseFollower pauses a follower's replication on the operator's behalf: every follower index
+// pauses, the leader keeps every operation for the resume. Pausing a paused follower adds the
+// operator's pause (the last pause lifted resumes replication). Refused with ErrConflict for a
+// service that is not a follower, or not RUNNING or PAUSED.
+func (c *Control) PauseFollower(ctx context.Context, name, reason string) error {
+	st, err := c.follower(ctx, name, "pause")
+	if err != nil {
+		return err
+	}
+	if err := pausable(st, "pause"); err != nil {
+		return err
+	}
+	if reason == "" {
+		reason = "paused by an operator"
+	}
+	return c.signal(ctx, workflows.IntegrationWorkflowID(st.Leader, name), workflows.SignalPauseIntegration,
+		workflows.PauseRequest{Source: workflows.PauseSourceOperator, Reason: reason})
+}
+
+// ResumeFollower lifts the operator's pause of a follower; replication resumes once no other
+// pause holds. Resuming a RUNNING follower changes nothing. Refused with ErrConflict for a
+// service that is not a follower, not RUNNING or PAUSED, or paused by something else than an
+// operator (a node recycle, bad health), which lifts its own pause.
+func (c *Control) ResumeFollower(ctx context.Context, name string) error {
+	st, err := c.follower(ctx, name, "resume")
+	if err != nil {
+		return err
+	}
+	if err := pausable(st, "resume"); err != nil {
+		return err
+	}
+	if st.State == workflows.StatePaused {
+		status, err := c.followerStatus(ctx, st)
+		if err != nil {
+			return err
+		}
+		if _, byOperator := status.PausedBy[workflows.PauseSourceOperator]; !byOperator && len(status.PausedBy) > 0 {
+			return fmt.Errorf("%w: %s is not paused by an operator but by %v (%s): replication resumes by itself once that is over", ErrConflict, name,
+				slices.Sorted(maps.Keys(status.PausedBy)), st.Reason)
+		}
+	}
+	return c.signal(ctx, workflows.IntegrationWorkflowID(st.Leader, name), workflows.SignalResumeIntegration,
+		workflows.PauseRequest{Source: workflows.PauseSourceOperator})
+}
+
+// PromotionPreview says what promoting a follower would do, and changes nothing.
+type PromotionPreview struct {
+	Service string `json:"service"`
+	Leader  string `json:"leader"`
+	State   string `json:"state"`
+	// AlreadyPromoted is the report of an earlier promotion: promoting again answers with it.
+	AlreadyPromoted *workflows.PromotionReport `json:"already_promoted,omitempty"`
+	// Indexes are the follower indexes whose replication would stop, with their lag now.
+	Indexes []IndexStatus `json:"indexes_to_stop"`
+	LagOps  int64         `json:"lag_ops"`
+	// Steps are what promotion does, in order.
+	Steps        []string `json:"steps"`
+	Irreversible bool     `json:"irreversible"`
+}
+
+// PreviewPromotion is a promotion's dry run: the same refusals as Promote (ErrConflict), and
+// otherwise what would be stopped, with each index's lag.
+func (c *Control) PreviewPromotion(ctx context.Context, name string) (PromotionPreview, error) {
+	st, err := c.GetService(ctx, name)
+	if err != nil {
+		return PromotionPreview{}, err
+	}
+	if err := workflows.CheckPromote(st); err != nil {
+		return PromotionPreview{}, fmt.Errorf("%w: promote %s: %v", ErrConflict, name, err)
+	}
+	out := PromotionPreview{Service: name, State: st.State, Indexes: []IndexStatus{}, Steps: []string{}}
+	if st.Promotion != nil {
+		out.Leader, out.AlreadyPromoted = st.Promotion.FormerLeader, st.Promotion
+		return out, nil
+	}
+	status, err := c.followerStatus(ctx, st)
+	if err != nil {
+		return out, err
+	}
+	out.Leader, out.Indexes, out.LagOps, out.Irreversible = st.Leader, status.Indexes, status.LagOps, true
+	out.Steps = []string{
+		fmt.Sprintf("stop replication of %d follower indexes, in parallel: each becomes an ordinary, writable index (%d operations behind %s now)", len(status.Indexes), status.LagOps, st.Leader),
+		fmt.Sprintf("remove the remote connection to %s", st.Leader),
+		fmt.Sprintf("end integration %s; %s drops %s from its followers", IntegrationID(st.Leader, name), st.Leader, name),
+		fmt.Sprintf("%s becomes a standalone service for good: it can never follow again", name),
+	}
+	return out, nil
+}

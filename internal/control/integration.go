@@ -1,0 +1,215 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/plan"
+	"github.com/osccr/osccr/internal/provision"
+	"github.com/osccr/osccr/workflows"
+)
+
+// IntegrationTypeCCR is the one integration type osccr offers: the managed offerings' name for
+// a whole-cluster cross-cluster replication from a source (leader) to a dest (follower) service.
+const IntegrationTypeCCR = "opensearch_cross_cluster_replication"
+
+// Integration is a replication integration between two services, as the integration commands and
+// endpoints show it. Every follower has one, however it was made (follower create or
+// integration create).
+type Integration struct {
+	// ID is IntegrationID(Source, Dest).
+	ID     string `json:"integration_id"`
+	Type   string `json:"integration_type"`
+	Source string `json:"source_service"`
+	Dest   string `json:"dest_service"`
+	// State is the dest (follower) service's state: REBUILDING, RUNNING, PAUSED, FAILED, ...
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	// WorkflowID is the integration's workflow, to find it in the Temporal Web UI.
+	WorkflowID string `json:"workflow_id"`
+}
+
+// integrationIDPrefix starts every CCR integration ID.
+const integrationIDPrefix = "ccr."
+
+// IntegrationID is the ID of the CCR integration from leader to follower: "ccr.<leader>.<follower>",
+// e.g. "ccr.orders.orders-eu". Service names hold only lowercase letters, digits and hyphens,
+// so the ID is stable (the same two services always give the same ID), URL-safe (no escaping
+// in a path) and unambiguous (ParseIntegrationID splits it back).
+func IntegrationID(leader, follower string) string {
+	return integrationIDPrefix + leader + "." + follower
+}
+
+// ParseIntegrationID returns the leader and follower an integration ID names; a malformed ID is
+// ErrInvalid.
+func ParseIntegrationID(id string) (leader, follower string, err error) {
+	rest, ok := strings.CutPrefix(id, integrationIDPrefix)
+	parts := strings.Split(rest, ".")
+	if !ok || len(parts) != 2 || provision.ValidateServiceName(parts[0]) != nil || provision.ValidateServiceName(parts[1]) != nil {
+		return "", "", fmt.Errorf("%w: integration ID %q is not of the form ccr.<source>.<dest> (e.g. ccr.orders.orders-eu); osccr integration list shows them", ErrInvalid, id)
+	}
+	return parts[0], parts[1], nil
+}
+
+func integrationOf(follower workflows.ServiceState) Integration {
+	return Integration{ID: IntegrationID(follower.Leader, follower.Name), Type: IntegrationTypeCCR, Source: follower.Leader, Dest: follower.Name,
+		State: follower.State, Reason: follower.Reason, WorkflowID: workflows.IntegrationWorkflowID(follower.Leader, follower.Name)}
+}
+
+// CreateIntegrationRequest asks for an integration between two existing services.
+type CreateIntegrationRequest struct {
+	Type   string
+	Source string
+	Dest   string
+}
+
+// CreateIntegration makes an existing service (dest) the follower of another (source): the
+// dest registers with the source and replicates the whole source cluster, as a created follower
+// does. It is refused with nothing changed, with ErrInvalid, ErrNotFound or ErrConflict, when:
+//
+//   - the type is not IntegrationTypeCCR, a name is invalid, or source and dest are the same;
+//   - either service is unknown;
+//   - the source is itself a follower or is not RUNNING;
+//   - the plans break the follower rules (plan.CheckFollowerPlan: same plan, business or premium);
+//   - (the dest's service workflow decides:) the dest is not a RUNNING standalone service: it is
+//     a follower, leads followers, or was ever promoted; or it holds user indexes (listed).
+func (c *Control) CreateIntegration(ctx context.Context, req CreateIntegrationRequest) (Integration, error) {
+	if req.Type != IntegrationTypeCCR {
+		what := fmt.Sprintf("integration type %q is not supported", req.Type)
+		if req.Type == "" {
+			what = "no integration type given"
+		}
+		return Integration{}, fmt.Errorf("%w: %s: osccr supports %q (cross-cluster replication from the source service to the dest service)", ErrInvalid, what, IntegrationTypeCCR)
+	}
+	var problems []error
+	for _, name := range []string{req.Source, req.Dest} {
+		if err := provision.ValidateServiceName(name); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	if len(problems) > 0 {
+		return Integration{}, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(problems...))
+	}
+	if req.Source == req.Dest {
+		return Integration{}, fmt.Errorf("%w: source and dest are both %s: a service cannot follow itself", ErrInvalid, req.Source)
+	}
+	leader, err := c.GetService(ctx, req.Source)
+	if errors.Is(err, ErrNotFound) {
+		return Integration{}, fmt.Errorf("%w: source service %s is unknown (osccr service list shows the services)", ErrNotFound, req.Source)
+	}
+	if err != nil {
+		return Integration{}, err
+	}
+	dest, err := c.GetService(ctx, req.Dest)
+	if errors.Is(err, ErrNotFound) {
+		return Integration{}, fmt.Errorf("%w: dest service %s is unknown: create or register it first (osccr service create|register)", ErrNotFound, req.Dest)
+	}
+	if err != nil {
+		return Integration{}, err
+	}
+	if err := checkLeader(leader); err != nil {
+		return Integration{}, err
+	}
+	catalog := plan.Default()
+	leaderPlan, err := catalog.Lookup(leader.Plan)
+	if err != nil {
+		return Integration{}, fmt.Errorf("source %s: %w", leader.Name, err)
+	}
+	destPlan, err := catalog.Lookup(dest.Plan)
+	if err != nil {
+		return Integration{}, fmt.Errorf("dest %s: %w", dest.Name, err)
+	}
+	if err := plan.CheckFollowerPlan(leaderPlan, destPlan); err != nil {
+		return Integration{}, fmt.Errorf("%w: %w; change the plan of %s first (osccr service update %s --plan %s)", ErrInvalid, err, dest.Name, dest.Name, leaderPlan.Name)
+	}
+	follow := workflows.FollowRequest{
+		Leader:     activities.ClusterRef{Name: leader.Name, URL: leader.Endpoints.HTTPURL, TransportAddress: leader.Endpoints.TransportAddress},
+		LeaderPlan: leader.Plan,
+	}
+	var st workflows.ServiceState
+	if err := c.updateService(ctx, req.Dest, "integration create for", workflows.UpdateFollow, true, &st, follow); err != nil {
+		return Integration{}, err
+	}
+	return integrationOf(st), nil
+}
+
+// checkLeader applies the rules a leader must meet to get a follower.
+func checkLeader(leader workflows.ServiceState) error {
+	switch {
+	case leader.Role == workflows.RoleFollower:
+		return fmt.Errorf("%w: %s is itself a follower (of %s): a follower of a follower is not allowed; follow %s instead", ErrInvalid, leader.Name, leader.Leader, leader.Leader)
+	case leader.State != workflows.StateRunning:
+		return fmt.Errorf("%w: leader %s is %s; it must be RUNNING to get a follower", ErrInvalid, leader.Name, leader.State)
+	}
+	return nil
+}
+
+// ListIntegrations lists integrations: every one when service is "", else those the service
+// takes part in (as source or dest). Sorted by ID.
+func (c *Control) ListIntegrations(ctx context.Context, service string) ([]Integration, error) {
+	out := []Integration{}
+	if service == "" {
+		followers, err := c.ListServices(ctx, workflows.RoleFollower)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range followers {
+			out = append(out, Integration{ID: IntegrationID(f.Leader, f.Name), Type: IntegrationTypeCCR, Source: f.Leader, Dest: f.Name, State: f.State,
+				WorkflowID: workflows.IntegrationWorkflowID(f.Leader, f.Name)})
+		}
+		return out, nil
+	}
+	st, err := c.GetService(ctx, service)
+	if err != nil {
+		return nil, err
+	}
+	if st.Role == workflows.RoleFollower {
+		out = append(out, integrationOf(st))
+	}
+	if len(st.Followers) > 0 {
+		followers, err := c.ListFollowers(ctx, service)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range followers {
+			out = append(out, Integration{ID: IntegrationID(service, f.Name), Type: IntegrationTypeCCR, Source: service, Dest: f.Name, State: f.State,
+				WorkflowID: workflows.IntegrationWorkflowID(service, f.Name)})
+		}
+	}
+	return out, nil
+}
+
+// GetIntegration returns one integration by ID; ErrNotFound when its dest does not follow its
+// source (any more).
+func (c *Control) GetIntegration(ctx context.Context, id string) (Integration, error) {
+	leader, follower, err := ParseIntegrationID(id)
+	if err != nil {
+		return Integration{}, err
+	}
+	st, err := c.GetService(ctx, follower)
+	if errors.Is(err, ErrNotFound) {
+		return Integration{}, fmt.Errorf("%w: no integration %s: service %s is unknown (osccr integration list shows the integrations)", ErrNotFound, id, follower)
+	}
+	if err != nil {
+		return Integration{}, err
+	}
+	if st.Role != workflows.RoleFollower || st.Leader != leader {
+		return Integration{}, fmt.Errorf("%w: no integration %s: service %s does not follow %s (osccr integration list shows the integrations)", ErrNotFound, id, follower, leader)
+	}
+	return integrationOf(st), nil
+}
+
+// DeleteIntegration refuses, with ErrConflict, to delete a CCR integration on its own: the
+// integration is the follower's reason to exist, it ends when the follower is deleted or
+// promoted. An unknown integration is ErrNotFound.
+func (c *Control) DeleteIntegration(ctx context.Context, id string) error {
+	in, err := c.GetIntegration(ctx, id)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: integration %s replicates %s into its follower %s and ends only with the follower: delete the follower (osccr service delete %s) or promote it to a standalone service (osccr follower promote %s)",
+		ErrConflict, in.ID, in.Source, in.Dest, in.Dest, in.Dest)
+}

@@ -1,0 +1,179 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/plan"
+)
+
+// A plan change: the update an operator sends to a service, and the signals with which a leader
+// has each of its followers change too.
+const (
+	// UpdatePlan moves a service to another plan; its argument is a PlanChange.
+	UpdatePlan = "plan"
+	// SignalChangePlan (a PlanChange from the leader) asks a follower to change its plan.
+	SignalChangePlan = "change-plan"
+	// SignalPlanChanged (a PlanChanged) is the follower's answer to its leader.
+	SignalPlanChanged = "plan-changed"
+)
+
+// followerPlanTimeout bounds how long a leader waits for one follower's plan change.
+const followerPlanTimeout = 2 * time.Hour
+
+// PlanChange asks a service to move to Plan.
+type PlanChange struct {
+	Plan string `json:"plan"`
+	// Leader is set when a leader changes its followers' plans with its own: a follower's plan
+	// changes only that way, so that it always equals its leader's.
+	Leader string `json:"leader,omitempty"`
+}
+
+// PlanChanged is a follower's answer to SignalChangePlan.
+type PlanChanged struct {
+	Service string `json:"service"`
+	Plan    string `json:"plan"`
+	// Error says why the follower did not change; empty when it did.
+	Error string `json:"error,omitempty"`
+}
+
+// CheckPlanChange applies the rules of a plan change to a service: the plan must exist; a
+// follower's plan changes only with its leader's; a leader or follower stays on a tier that
+// offers cross-cluster replication; the service must be RUNNING (or PAUSED). The plan update's
+// validator applies it; the application layer applies it to a leader's followers before asking.
+func CheckPlanChange(st ServiceState, req PlanChange) error {
+	p, err := plan.Default().Lookup(req.Plan)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.State == StateDeleting:
+		return fmt.Errorf("service %s is being deleted", st.Name)
+	case st.Role == RoleFollower && req.Leader != st.Leader:
+		return fmt.Errorf("service %s is a follower of %s: its plan must equal its leader's; change the leader's plan instead (osccr service update %s --plan %s), which changes its followers' too",
+			st.Name, st.Leader, st.Leader, p.Name)
+	case (st.Role == RoleLeader || st.Role == RoleFollower) && !p.SupportsCCR():
+		return fmt.Errorf("service %s is a %s and %s is on the %s tier: cross-cluster replication needs a business or premium plan; promote or delete its followers first to go below",
+			st.Name, st.Role, p.Name, p.Tier)
+	case st.State != StateRunning && st.State != StatePaused:
+		return fmt.Errorf("service %s is %s; its plan can change once it is RUNNING", st.Name, st.State)
+	}
+	return nil
+}
+
+// inTransition refuses other requests while a service becomes a follower or changes its plan.
+func inTransition(name string, following, replanning bool) error {
+	switch {
+	case following:
+		return fmt.Errorf("service %s is becoming a follower; try again in a moment", name)
+	case replanning:
+		return fmt.Errorf("service %s is changing its plan; try again once that is done", name)
+	}
+	return nil
+}
+
+// firstError returns the first error that is not nil.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// changePlan is the plan update's handler. A leader's followers change first, one at a time,
+// each answering before the next starts: a follower must never have less than its leader. Then
+// the service changes itself. A follower that fails stops the change there, saying which
+// followers already changed; running the same change again completes it (a service already on
+// the plan restarts nothing).
+func changePlan(ctx workflow.Context, st *ServiceState, req PlanChange, answers workflow.ReceiveChannel) error {
+	var changed []string
+	for _, f := range slices.Clone(st.Followers) {
+		ask := PlanChange{Plan: req.Plan, Leader: st.Name}
+		if err := workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(f), "", SignalChangePlan, ask).Get(ctx, nil); err != nil {
+			continue // a follower that is gone has no plan to change
+		}
+		answer, err := awaitPlanChanged(ctx, answers, f, req.Plan)
+		if err == nil && answer.Error != "" {
+			err = errors.New(answer.Error)
+		}
+		if err != nil {
+			return fmt.Errorf("follower %s did not change to plan %s: %v (followers changed so far: %v; %s stays on %s); fix that and run the same change again",
+				f, req.Plan, err, changed, st.Name, st.Plan)
+		}
+		changed = append(changed, f)
+	}
+	return applyPlan(ctx, st, req.Plan)
+}
+
+// awaitPlanChanged waits for follower's answer about plan, ignoring stale answers.
+func awaitPlanChanged(ctx workflow.Context, answers workflow.ReceiveChannel, follower, planName string) (PlanChanged, error) {
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	timeout := workflow.NewTimer(tctx, followerPlanTimeout)
+	for {
+		var answer PlanChanged
+		timedOut := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(answers, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &answer) })
+		sel.AddFuture(timeout, func(workflow.Future) { timedOut = true })
+		sel.Select(ctx)
+		if timedOut {
+			return answer, fmt.Errorf("no answer within %s", followerPlanTimeout)
+		}
+		if answer.Service == follower && answer.Plan == planName {
+			return answer, nil
+		}
+	}
+}
+
+// applyPlan moves this service's own nodes to the plan. Nodes osccr runs restart one at a time
+// with the new plan's resources, replication on the affected followers paused meanwhile as for
+// a node recycle; a registered cluster's plan is only recorded. The state shows the new plan
+// once it is applied.
+func applyPlan(ctx workflow.Context, st *ServiceState, planName string) error {
+	if planName == st.Plan {
+		return nil
+	}
+	var a *activities.Activities
+	spec := st.ServiceSpec
+	spec.Plan = planName
+	change := func() error {
+		return workflow.ExecuteActivity(withIO(ctx, 30*time.Minute, 0), a.ChangeServicePlan, spec).Get(ctx, nil)
+	}
+	var err error
+	if st.Backend == activities.BackendLocal {
+		err = withReplicationPaused(ctx, st, fmt.Sprintf("plan change of %s from %s to %s: its nodes restart one at a time", st.Name, st.Plan, planName), change)
+	} else {
+		err = change()
+	}
+	if err != nil {
+		return errors.New(failureReason(err))
+	}
+	st.Plan = planName
+	return workflow.UpsertTypedSearchAttributes(ctx, SearchPlan.ValueSet(planName))
+}
+
+// answerPlanChange runs a leader's plan change on this follower, in the background of the main
+// loop (the integration's progress must keep flowing meanwhile), and answers the leader.
+func answerPlanChange(ctx workflow.Context, st *ServiceState, req PlanChange, refused error, done func()) {
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		err := refused
+		if err == nil {
+			err = applyPlan(ctx, st, req.Plan)
+		}
+		done()
+		answer := PlanChanged{Service: st.Name, Plan: req.Plan}
+		if err != nil {
+			answer.Error = err.Error()
+		}
+		// A leader that is gone waits for no answer.
+		_ = workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(req.Leader), "", SignalPlanChanged, answer).Get(ctx, nil)
+	})
+}
