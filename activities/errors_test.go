@@ -95,3 +95,25 @@ func TestPlanIndexes(t *testing.T) {
 		t.Errorf("user indexes %v, want %v (open and closed, no system or hidden ones)", got.UserIndexes(), want)
 	}
 }
+
+func TestShardsBehind(t *testing.T) {
+	seq := func(local, global int64) opensearch.ShardSeqNo {
+		return opensearch.ShardSeqNo{LocalCheckpoint: local, GlobalCheckpoint: global}
+	}
+	goal := map[int]opensearch.ShardSeqNo{0: seq(10, 9), 1: seq(5, 5)}
+	tests := []struct {
+		name string
+		have map[int]opensearch.ShardSeqNo
+		want int
+	}{
+		{"both reached", map[int]opensearch.ShardSeqNo{0: seq(9, 9), 1: seq(7, 7)}, 0},
+		{"one short", map[int]opensearch.ShardSeqNo{0: seq(8, 8), 1: seq(5, 5)}, 1},
+		{"a shard not reporting", map[int]opensearch.ShardSeqNo{0: seq(9, 9)}, 1},
+		{"nothing yet", nil, 2},
+	}
+	for _, tt := range tests {
+		if got := shardsBehind(goal, tt.have); got != tt.want {
+			t.Errorf("%s: %d shards behind, want %d", tt.name, got, tt.want)
+		}
+	}
+}

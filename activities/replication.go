@@ -127,11 +127,12 @@ func (s IndexStatus) LagOps() int64 {
 // plugin's reason.
 //
 // Caught up means, when the leader is known, that every primary shard of the follower index has
-// applied every operation the leader's shard had acknowledged when we looked (local checkpoint
-// at least the leader's global checkpoint), and that the follower index was then refreshed so
-// searches see them. The plugin's own lag can read zero just after a
+// applied every operation the leader's shard had acknowledged when the index was first seen
+// SYNCING (local checkpoint at least that global checkpoint), and that the follower index was
+// then refreshed so searches see them. The plugin's own lag can read zero just after a
 // bootstrap, before its shard tasks have fetched from the leader; the shards' sequence numbers
-// cannot.
+// cannot. The goal is fixed once: while the leader keeps taking writes a follower is never
+// exactly level with it, and a goal that moves with every look would never be reached.
 func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatus, error) {
 	follower, err := a.client(in.Follower)
 	if err != nil {
@@ -144,6 +145,7 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 		}
 	}
 	var last IndexStatus
+	var goal map[int]opensearch.ShardSeqNo
 	err = poll(ctx, func() (bool, any, error) {
 		st, err := follower.ReplicationStatus(ctx, in.FollowerIndex)
 		if err != nil {
@@ -157,18 +159,24 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 			return false, nil, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("replication of %s into %s failed: %s", in.LeaderIndex, in.FollowerIndex, st.Reason), ErrTypeReplicationFailed, nil)
 		}
-		if st.Status != opensearch.StatusSyncing || last.LagOps() != 0 {
+		if st.Status != opensearch.StatusSyncing {
 			return false, last, nil
 		}
 		if leader == nil {
-			return true, last, nil
+			return last.LagOps() == 0, last, nil
 		}
-		behind, err := shardsBehind(ctx, leader, follower, in.LeaderIndex, in.FollowerIndex)
+		if goal == nil {
+			if goal, err = leader.PrimarySeqNos(ctx, in.LeaderIndex); err != nil || len(goal) == 0 {
+				goal = nil
+				return false, last, nil // a node restarting: look again
+			}
+		}
+		have, err := follower.PrimarySeqNos(ctx, in.FollowerIndex)
 		if err != nil {
-			return false, last, nil // a node restarting: look again
+			return false, last, nil
 		}
-		last.ShardsBehind = behind
-		if behind > 0 {
+		last.ShardsBehind = shardsBehind(goal, have)
+		if last.ShardsBehind > 0 {
 			return false, last, nil
 		}
 		// Applied is not yet searchable: refresh, so that a follower declared caught up answers
@@ -181,28 +189,17 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 	return last, err
 }
 
-// shardsBehind counts the primary shards of the follower index whose local checkpoint is below
-// the global checkpoint of the matching leader shard. The leader is read first, so operations
-// acknowledged after that do not move the goal.
-func shardsBehind(ctx context.Context, leader, follower *opensearch.Client, leaderIndex, followerIndex string) (int, error) {
-	want, err := leader.PrimarySeqNos(ctx, leaderIndex)
-	if err != nil {
-		return 0, err
-	}
-	have, err := follower.PrimarySeqNos(ctx, followerIndex)
-	if err != nil {
-		return 0, err
-	}
-	if len(want) == 0 || len(have) != len(want) {
-		return 0, fmt.Errorf("follower index %s has %d primary shards reporting, leader index %s %d", followerIndex, len(have), leaderIndex, len(want))
-	}
+// shardsBehind counts the leader's primary shards whose global checkpoint (in goal) the
+// matching follower shard's local checkpoint (in have) has not reached; a shard missing from
+// have is behind.
+func shardsBehind(goal, have map[int]opensearch.ShardSeqNo) int {
 	behind := 0
-	for shard, w := range want {
-		if h, ok := have[shard]; !ok || h.LocalCheckpoint < w.GlobalCheckpoint {
+	for shard, g := range goal {
+		if h, ok := have[shard]; !ok || h.LocalCheckpoint < g.GlobalCheckpoint {
 			behind++
 		}
 	}
-	return behind, nil
+	return behind
 }
 
 // ReplicationStatus reads the status of one follower index.
