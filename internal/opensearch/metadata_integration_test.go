@@ -63,10 +63,14 @@ func testClusterMetadata(t *testing.T, e *env) {
 	if string(after.IndexTemplates["meta-it"]) == string(before.IndexTemplates["meta-it"]) {
 		t.Errorf("index template body unchanged after a put: %s", after.IndexTemplates["meta-it"])
 	}
+	must(c.CloseIndex(ctx, "meta-open"))
+	if _, ixs = read(); ixs["meta-open"].State != "close" || ixs["meta-open"].UUID != open.UUID {
+		t.Errorf("closed index: %+v, want state close and the same UUID", ixs["meta-open"])
+	}
 	must(c.DeleteIndex(ctx, "meta-open"))
 	must(c.CreateIndex(ctx, "meta-open", map[string]any{"settings": one}))
-	if _, ixs = read(); ixs["meta-open"].UUID == open.UUID {
-		t.Errorf("recreated index kept UUID %s", open.UUID)
+	if _, ixs = read(); ixs["meta-open"].UUID == open.UUID || ixs["meta-open"].State != "open" {
+		t.Errorf("recreated index %+v kept UUID %s", ixs["meta-open"], open.UUID)
 	}
 
 	// Without replication (or without the plugin) no index has a replication state.
