@@ -68,6 +68,14 @@ func (a *Activities) ConnectRemote(ctx context.Context, in ConnectInput) error {
 	})
 }
 
+// StartReplication asks again every startRetryEvery, for up to startRetryFor, while the
+// follower answers that it cannot start replication now; then the activity's retry policy takes
+// over.
+const (
+	startRetryEvery = 100 * time.Millisecond
+	startRetryFor   = 5 * time.Second
+)
+
 // IndexInput names one follower index and the leader index it replicates.
 type IndexInput struct {
 	Follower ClusterRef `json:"follower"`
@@ -87,10 +95,19 @@ func (a *Activities) StartReplication(ctx context.Context, in IndexInput) error 
 	if err != nil {
 		return err
 	}
-	err = follower.StartReplication(ctx, in.FollowerIndex, opensearch.StartReplicationRequest{
-		LeaderAlias: in.LeaderAlias,
-		LeaderIndex: in.LeaderIndex,
-	})
+	req := opensearch.StartReplicationRequest{LeaderAlias: in.LeaderAlias, LeaderIndex: in.LeaderIndex}
+	err = follower.StartReplication(ctx, in.FollowerIndex, req)
+	// A leader index seen the moment it was created may not have its primaries active yet: the
+	// plugin refuses it as unavailable, and accepts it moments later. Ask again at once rather
+	// than after the activity's retry backoff: a new index should be replicated within seconds.
+	for began := time.Now(); errors.Is(err, opensearch.ErrUnavailable) && time.Since(began) < startRetryFor; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(startRetryEvery):
+		}
+		err = follower.StartReplication(ctx, in.FollowerIndex, req)
+	}
 	if errors.Is(err, opensearch.ErrAlreadyExists) {
 		st, serr := follower.ReplicationStatus(ctx, in.FollowerIndex)
 		if serr == nil && st.Replicating() && st.LeaderIndex == in.LeaderIndex {
