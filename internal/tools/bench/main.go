@@ -137,7 +137,7 @@ func run(ctx context.Context, trials int) error {
 
 // bench holds the services to remove at the end.
 type bench struct {
-	ctl      *control.Control
+	ctl     *control.Control
 	created []string // services, in creation order
 }
 
