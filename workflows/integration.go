@@ -217,8 +217,9 @@ type integration struct {
 	// function applies its outcome to the state.
 	busy map[string]bool
 	done workflow.Channel
-	// starting holds the indexes being started (until SYNCING), at most rebuildConcurrency.
-	starting map[string]bool
+	// starting holds the indexes being started (until SYNCING), at most rebuildConcurrency;
+	// pausing those being paused (the integration says PAUSED once they are).
+	starting, pausing map[string]bool
 	// deferred holds the keys of steps that wait for the next observation: they failed on this
 	// one (and are tried again on the next, not at once), or, for the templates, already ran.
 	deferred map[string]bool
@@ -239,7 +240,7 @@ type stepDone struct {
 }
 
 func newIntegration(ctx workflow.Context, in IntegrationInput) *integration {
-	w := &integration{in: in, busy: map[string]bool{}, starting: map[string]bool{}, deferred: map[string]bool{}, done: workflow.NewChannel(ctx)}
+	w := &integration{in: in, busy: map[string]bool{}, starting: map[string]bool{}, pausing: map[string]bool{}, deferred: map[string]bool{}, done: workflow.NewChannel(ctx)}
 	w.waits, w.cancelWaits = workflow.WithCancel(ctx)
 	if in.State != nil {
 		w.st = *in.State
@@ -350,7 +351,7 @@ func (w *integration) serve(ctx workflow.Context) error {
 		if w.watchRetry != nil {
 			sel.AddFuture(w.watchRetry, func(workflow.Future) { w.watchRetry = nil })
 		}
-		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+		sel.AddReceive(ctx.Done(), func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 		sel.Select(ctx)
 		if stopped {
 			return nil
@@ -466,6 +467,7 @@ func (w *integration) reconcile(ctx workflow.Context) {
 		case followed && (!onLeader || uuid != ix.UUID):
 			w.launch(ctx, key, w.remove(name))
 		case followed && paused && !ix.Paused && ix.Syncing:
+			w.pausing[name] = true
 			w.launch(ctx, key, w.pause(name))
 		case followed && !paused && ix.Held && (ix.Paused || ix.Syncing):
 			w.launch(ctx, key, w.resume(name))
@@ -550,6 +552,7 @@ func (w *integration) pause(name string) func(workflow.Context) func() {
 	return func(ctx workflow.Context) func() {
 		err := workflow.ExecuteActivity(callOpts(ctx), acts.PauseReplication, w.in.index(name)).Get(ctx, nil)
 		return func() {
+			delete(w.pausing, name)
 			key := indexKey(name)
 			if err != nil {
 				w.failed(key, name, ProblemPauseFailed, err)
@@ -647,6 +650,8 @@ func (w *integration) settle() {
 		held = held || ix.Held
 	}
 	switch {
+	case len(w.st.PausedBy) > 0 && len(w.pausing) > 0 && p.State == StateRunning:
+		// Still RUNNING until the indexes are paused: PAUSED means replication has stopped.
 	case len(w.st.PausedBy) > 0:
 		p.State, p.Reason = StatePaused, pauseReason(w.st.PausedBy)
 	case held:

@@ -444,3 +444,18 @@ func TestIntegrationContinueAsNew(t *testing.T) {
 		t.Errorf("next run states %s, want resuming (PAUSED), RUNNING, STOPPED", got)
 	}
 }
+
+// TestIntegrationCancelled: a cancelled integration (what deleting a follower does when the
+// integration does not stop in time) ends at once, whatever it was doing.
+func TestIntegrationCancelled(t *testing.T) {
+	env := newEnv(t)
+	h := newSyncHarness(t, env, map[string]string{"a": "ua"}, time.Hour) // still bootstrapping
+	env.RegisterDelayedCallback(env.CancelWorkflow, 2*time.Minute)
+	env.ExecuteWorkflow(IntegrationWorkflow, h.in)
+	if err := env.GetWorkflowError(); !temporal.IsCanceledError(err) {
+		t.Fatalf("workflow ended with %v, want cancelled", err)
+	}
+	if calls := h.between(time.Minute, time.Hour); len(calls) != 0 {
+		t.Errorf("calls after the cancel %v, want none", calls)
+	}
+}
