@@ -45,6 +45,12 @@ test-ccr:
 	REQUIRE_CCR=1 ./scripts/opensearch.sh
 	$(GO) test $(GOTEST_FLAGS) -tags ccr ./...
 
+## bench: new-index pickup and deletion propagation latency (p50/p99 over BENCH_TRIALS) through the real workflow and CCR plugin
+BENCH_TRIALS ?= 20
+bench:
+	REQUIRE_CCR=1 ./scripts/opensearch.sh
+	$(GO) run ./internal/tools/bench -trials $(BENCH_TRIALS)
+
 ## lint: gofmt, go vet and staticcheck (pinned)
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -18,6 +18,8 @@ const (
 	ErrTypeBadRequest     = "BadRequest"
 	ErrTypeUnauthorized   = "Unauthorized"
 	ErrTypeNotReplicating = "NotReplicating"
+	// ErrTypeReplicationFailed: the plugin reports the follower index FAILED.
+	ErrTypeReplicationFailed = "ReplicationFailed"
 )
 
 var nonRetryable = []struct {
@@ -46,4 +48,11 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+// HasErrorType reports whether err is (or wraps) an application error of the given type, as
+// classify makes them; workflows use it on activity errors too.
+func HasErrorType(err error, typeName string) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == typeName
 }

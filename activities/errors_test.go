@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
@@ -67,13 +68,16 @@ func TestLagOps(t *testing.T) {
 
 func TestPlanIndexes(t *testing.T) {
 	got := planIndexes([]opensearch.IndexSummary{
-		{Name: "orders", Status: "open", StoreBytes: 100},
+		{Name: "orders", UUID: "u-orders", Status: "open", StoreBytes: 100},
 		{Name: ".kibana_1", Status: "open"},
 		{Name: ".ds-logs-000001", Status: "open"},
 		{Name: "archive", Status: "close"},
 		{Name: "audit", Status: "open", Hidden: true},
-		{Name: "customers", Status: "open", StoreBytes: 50},
+		{Name: "customers", UUID: "u-customers", Status: "open", StoreBytes: 50},
 	})
+	if want := map[string]string{"orders": "u-orders", "customers": "u-customers"}; !maps.Equal(got.UUIDs, want) {
+		t.Errorf("uuids %v, want %v (the replicated indexes only)", got.UUIDs, want)
+	}
 	if want := []string{"customers", "orders"}; !slices.Equal(got.Replicate, want) || got.Bytes != 150 {
 		t.Errorf("replicate %v (%d bytes), want %v (150 bytes)", got.Replicate, got.Bytes, want)
 	}
@@ -89,5 +93,27 @@ func TestPlanIndexes(t *testing.T) {
 	}
 	if want := []string{"archive", "customers", "orders"}; !slices.Equal(got.UserIndexes(), want) {
 		t.Errorf("user indexes %v, want %v (open and closed, no system or hidden ones)", got.UserIndexes(), want)
+	}
+}
+
+func TestShardsBehind(t *testing.T) {
+	seq := func(local, global int64) opensearch.ShardSeqNo {
+		return opensearch.ShardSeqNo{LocalCheckpoint: local, GlobalCheckpoint: global}
+	}
+	goal := map[int]opensearch.ShardSeqNo{0: seq(10, 9), 1: seq(5, 5)}
+	tests := []struct {
+		name string
+		have map[int]opensearch.ShardSeqNo
+		want int
+	}{
+		{"both reached", map[int]opensearch.ShardSeqNo{0: seq(9, 9), 1: seq(7, 7)}, 0},
+		{"one short", map[int]opensearch.ShardSeqNo{0: seq(8, 8), 1: seq(5, 5)}, 1},
+		{"a shard not reporting", map[int]opensearch.ShardSeqNo{0: seq(9, 9)}, 1},
+		{"nothing yet", nil, 2},
+	}
+	for _, tt := range tests {
+		if got := shardsBehind(goal, tt.have); got != tt.want {
+			t.Errorf("%s: %d shards behind, want %d", tt.name, got, tt.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/osccr/osccr/internal/opensearch"
 )
@@ -14,6 +15,8 @@ type IndexPlan struct {
 	Excluded  []Exclusion `json:"excluded"`
 	// Bytes is the primary and replica store size of the indexes to replicate, for progress.
 	Bytes int64 `json:"bytes"`
+	// UUIDs maps each index to replicate to its UUID, which tells a recreated index apart.
+	UUIDs map[string]string `json:"uuids,omitempty"`
 	// Closed are the closed user indexes (also in Excluded).
 	Closed []string `json:"closed,omitempty"`
 }
@@ -47,32 +50,45 @@ func (a *Activities) ListLeaderIndexes(ctx context.Context, leader ClusterRef) (
 }
 
 func planIndexes(all []opensearch.IndexSummary) IndexPlan {
-	p := IndexPlan{Replicate: []string{}, Excluded: []Exclusion{}}
+	p := IndexPlan{Replicate: []string{}, Excluded: []Exclusion{}, UUIDs: map[string]string{}}
 	for _, ix := range all {
-		switch {
-		case ix.IsDotIndex():
-			p.Excluded = append(p.Excluded, Exclusion{ix.Name, "system or plugin index (dot-prefixed): not replicated by the CCR plugin"})
-		case ix.Hidden:
-			p.Excluded = append(p.Excluded, Exclusion{ix.Name, "hidden index: not replicated by the CCR plugin"})
-		case ix.Status == "close":
-			p.Excluded = append(p.Excluded, Exclusion{ix.Name, "closed index: open it on the leader to replicate it"})
-			p.Closed = append(p.Closed, ix.Name)
-		default:
-			p.Replicate = append(p.Replicate, ix.Name)
-			p.Bytes += ix.StoreBytes
+		if reason := exclusion(ix.Name, ix.Hidden, ix.Status); reason != "" {
+			p.Excluded = append(p.Excluded, Exclusion{ix.Name, reason})
+			if reason == closedIndex {
+				p.Closed = append(p.Closed, ix.Name)
+			}
+			continue
 		}
+		p.Replicate = append(p.Replicate, ix.Name)
+		p.UUIDs[ix.Name] = ix.UUID
+		p.Bytes += ix.StoreBytes
 	}
 	slices.Sort(p.Replicate)
-	slices.SortFunc(p.Excluded, func(a, b Exclusion) int {
-		if a.Index < b.Index {
-			return -1
-		}
-		if a.Index > b.Index {
-			return 1
-		}
-		return 0
-	})
+	sortExclusions(p.Excluded)
 	return p
+}
+
+// exclusion says why a whole-cluster follower leaves a leader index out, or "" when it
+// replicates it: system and plugin indexes (dot-prefixed, which include data-stream backing
+// indexes) and hidden indexes, which the replication plugin does not replicate; closed
+// indexes, which it cannot start from.
+func exclusion(name string, hidden bool, state string) string {
+	switch {
+	case strings.HasPrefix(name, "."):
+		return "system or plugin index (dot-prefixed): not replicated by the CCR plugin"
+	case hidden:
+		return "hidden index: not replicated by the CCR plugin"
+	case state == "close":
+		return closedIndex
+	}
+	return ""
+}
+
+// closedIndex is the reason a closed user index is excluded.
+const closedIndex = "closed index: open it on the leader to replicate it"
+
+func sortExclusions(e []Exclusion) {
+	slices.SortFunc(e, func(a, b Exclusion) int { return strings.Compare(a.Index, b.Index) })
 }
 
 // DisconnectRemote removes the follower's remote-cluster connection to the leader; removing

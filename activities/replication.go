@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -23,9 +24,18 @@ type ConnectInput struct {
 	LeaderAlias string     `json:"leader_alias"`
 }
 
+// MetadataSyncInterval is how often the CCR plugin copies a follower index's settings, aliases
+// and changed mappings from its leader index: the plugin's minimum (its default is 60 s).
+const MetadataSyncInterval = "5s"
+
+// metadataSyncSetting is the follower's dynamic cluster setting for MetadataSyncInterval.
+const metadataSyncSetting = "plugins.replication.follower.metadata_sync_interval"
+
 // ConnectRemote points the follower's remote-cluster connection named LeaderAlias at the
-// leader's transport address and waits until the follower reports it connected. Setting the
-// same seeds again is harmless, so a retry after a crash is safe.
+// leader's transport address, makes the follower's CCR plugin sync metadata every
+// MetadataSyncInterval (when the plugin is there: without it StartReplication says what is
+// missing), and waits until the follower reports the connection up. Setting the same values
+// again is harmless, so a retry after a crash is safe.
 func (a *Activities) ConnectRemote(ctx context.Context, in ConnectInput) error {
 	if in.Leader.TransportAddress == "" {
 		return temporal.NewNonRetryableApplicationError(
@@ -39,6 +49,15 @@ func (a *Activities) ConnectRemote(ctx context.Context, in ConnectInput) error {
 	if err := follower.SetRemoteCluster(ctx, in.LeaderAlias, []string{in.Leader.TransportAddress}); err != nil {
 		return classify(fmt.Errorf("connect %s to leader %s: %w", in.Follower.Name, in.Leader.Name, err))
 	}
+	plugins, err := follower.Plugins(ctx)
+	if err != nil {
+		return classify(fmt.Errorf("list plugins of %s: %w", in.Follower.Name, err))
+	}
+	if slices.Contains(plugins, opensearch.CCRPluginName) {
+		if err := follower.PutPersistentClusterSettings(ctx, map[string]any{metadataSyncSetting: MetadataSyncInterval}); err != nil {
+			return classify(fmt.Errorf("set the metadata sync interval of %s: %w", in.Follower.Name, err))
+		}
+	}
 	return poll(ctx, func() (bool, any, error) {
 		remotes, err := follower.RemoteInfo(ctx)
 		if err != nil {
@@ -48,6 +67,14 @@ func (a *Activities) ConnectRemote(ctx context.Context, in ConnectInput) error {
 		return ok && r.Connected, r, nil
 	})
 }
+
+// StartReplication asks again every startRetryEvery, for up to startRetryFor, while the
+// follower answers that it cannot start replication now; then the activity's retry policy takes
+// over.
+const (
+	startRetryEvery = 100 * time.Millisecond
+	startRetryFor   = 5 * time.Second
+)
 
 // IndexInput names one follower index and the leader index it replicates.
 type IndexInput struct {
@@ -68,10 +95,19 @@ func (a *Activities) StartReplication(ctx context.Context, in IndexInput) error 
 	if err != nil {
 		return err
 	}
-	err = follower.StartReplication(ctx, in.FollowerIndex, opensearch.StartReplicationRequest{
-		LeaderAlias: in.LeaderAlias,
-		LeaderIndex: in.LeaderIndex,
-	})
+	req := opensearch.StartReplicationRequest{LeaderAlias: in.LeaderAlias, LeaderIndex: in.LeaderIndex}
+	err = follower.StartReplication(ctx, in.FollowerIndex, req)
+	// A leader index seen the moment it was created may not have its primaries active yet: the
+	// plugin refuses it as unavailable, and accepts it moments later. Ask again at once rather
+	// than after the activity's retry backoff: a new index should be replicated within seconds.
+	for began := time.Now(); errors.Is(err, opensearch.ErrUnavailable) && time.Since(began) < startRetryFor; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(startRetryEvery):
+		}
+		err = follower.StartReplication(ctx, in.FollowerIndex, req)
+	}
 	if errors.Is(err, opensearch.ErrAlreadyExists) {
 		st, serr := follower.ReplicationStatus(ctx, in.FollowerIndex)
 		if serr == nil && st.Replicating() && st.LeaderIndex == in.LeaderIndex {
@@ -108,11 +144,12 @@ func (s IndexStatus) LagOps() int64 {
 // plugin's reason.
 //
 // Caught up means, when the leader is known, that every primary shard of the follower index has
-// applied every operation the leader's shard had acknowledged when we looked (local checkpoint
-// at least the leader's global checkpoint), and that the follower index was then refreshed so
-// searches see them. The plugin's own lag can read zero just after a
+// applied every operation the leader's shard had acknowledged when the index was first seen
+// SYNCING (local checkpoint at least that global checkpoint), and that the follower index was
+// then refreshed so searches see them. The plugin's own lag can read zero just after a
 // bootstrap, before its shard tasks have fetched from the leader; the shards' sequence numbers
-// cannot.
+// cannot. The goal is fixed once: while the leader keeps taking writes a follower is never
+// exactly level with it, and a goal that moves with every look would never be reached.
 func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatus, error) {
 	follower, err := a.client(in.Follower)
 	if err != nil {
@@ -125,6 +162,7 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 		}
 	}
 	var last IndexStatus
+	var goal map[int]opensearch.ShardSeqNo
 	err = poll(ctx, func() (bool, any, error) {
 		st, err := follower.ReplicationStatus(ctx, in.FollowerIndex)
 		if err != nil {
@@ -136,20 +174,26 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 		last = toIndexStatus(in.FollowerIndex, st)
 		if st.Status == opensearch.StatusFailed {
 			return false, nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("replication of %s into %s failed: %s", in.LeaderIndex, in.FollowerIndex, st.Reason), "ReplicationFailed", nil)
+				fmt.Sprintf("replication of %s into %s failed: %s", in.LeaderIndex, in.FollowerIndex, st.Reason), ErrTypeReplicationFailed, nil)
 		}
-		if st.Status != opensearch.StatusSyncing || last.LagOps() != 0 {
+		if st.Status != opensearch.StatusSyncing {
 			return false, last, nil
 		}
 		if leader == nil {
-			return true, last, nil
+			return last.LagOps() == 0, last, nil
 		}
-		behind, err := shardsBehind(ctx, leader, follower, in.LeaderIndex, in.FollowerIndex)
+		if goal == nil {
+			if goal, err = leader.PrimarySeqNos(ctx, in.LeaderIndex); err != nil || len(goal) == 0 {
+				goal = nil
+				return false, last, nil // a node restarting: look again
+			}
+		}
+		have, err := follower.PrimarySeqNos(ctx, in.FollowerIndex)
 		if err != nil {
-			return false, last, nil // a node restarting: look again
+			return false, last, nil
 		}
-		last.ShardsBehind = behind
-		if behind > 0 {
+		last.ShardsBehind = shardsBehind(goal, have)
+		if last.ShardsBehind > 0 {
 			return false, last, nil
 		}
 		// Applied is not yet searchable: refresh, so that a follower declared caught up answers
@@ -162,28 +206,17 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 	return last, err
 }
 
-// shardsBehind counts the primary shards of the follower index whose local checkpoint is below
-// the global checkpoint of the matching leader shard. The leader is read first, so operations
-// acknowledged after that do not move the goal.
-func shardsBehind(ctx context.Context, leader, follower *opensearch.Client, leaderIndex, followerIndex string) (int, error) {
-	want, err := leader.PrimarySeqNos(ctx, leaderIndex)
-	if err != nil {
-		return 0, err
-	}
-	have, err := follower.PrimarySeqNos(ctx, followerIndex)
-	if err != nil {
-		return 0, err
-	}
-	if len(want) == 0 || len(have) != len(want) {
-		return 0, fmt.Errorf("follower index %s has %d primary shards reporting, leader index %s %d", followerIndex, len(have), leaderIndex, len(want))
-	}
+// shardsBehind counts the leader's primary shards whose global checkpoint (in goal) the
+// matching follower shard's local checkpoint (in have) has not reached; a shard missing from
+// have is behind.
+func shardsBehind(goal, have map[int]opensearch.ShardSeqNo) int {
 	behind := 0
-	for shard, w := range want {
-		if h, ok := have[shard]; !ok || h.LocalCheckpoint < w.GlobalCheckpoint {
+	for shard, g := range goal {
+		if h, ok := have[shard]; !ok || h.LocalCheckpoint < g.GlobalCheckpoint {
 			behind++
 		}
 	}
-	return behind, nil
+	return behind
 }
 
 // ReplicationStatus reads the status of one follower index.
@@ -201,23 +234,57 @@ func (a *Activities) ReplicationStatus(ctx context.Context, in IndexInput) (Inde
 
 // PauseReplication pauses a follower index; pausing a paused index is not an error.
 func (a *Activities) PauseReplication(ctx context.Context, in IndexInput) error {
-	return a.transition(ctx, in, "pause", opensearch.StatusPaused, (*opensearch.Client).PauseReplication)
+	return a.transition(ctx, in, "pause", is(opensearch.StatusPaused), (*opensearch.Client).PauseReplication)
 }
 
-// ResumeReplication resumes a paused follower index; resuming a syncing one is not an error.
+// ResumeReplication resumes a paused follower index. Resuming one that is not paused (syncing,
+// or still bootstrapping or restarting after its node came back) is not an error: a pause that
+// never reached the plugin, because the follower was down, is lifted the same way.
 func (a *Activities) ResumeReplication(ctx context.Context, in IndexInput) error {
-	return a.transition(ctx, in, "resume", opensearch.StatusSyncing, (*opensearch.Client).ResumeReplication)
+	running := func(s opensearch.Status) bool {
+		return s == opensearch.StatusSyncing || s == opensearch.StatusBootstrapping || s == opensearch.StatusRunning
+	}
+	return a.transition(ctx, in, "resume", running, (*opensearch.Client).ResumeReplication)
 }
 
 // StopReplication stops replication for good: the follower index becomes an ordinary, writable
-// index. Stopping an index that no longer replicates is not an error.
+// index. Stopping an index that no longer replicates, or that does not exist, is not an error.
 func (a *Activities) StopReplication(ctx context.Context, in IndexInput) error {
-	return a.transition(ctx, in, "stop", opensearch.StatusNotInProgress, (*opensearch.Client).StopReplication)
+	err := a.transition(ctx, in, "stop", is(opensearch.StatusNotInProgress), (*opensearch.Client).StopReplication)
+	if HasErrorType(err, ErrTypeNotFound) {
+		return nil
+	}
+	return err
 }
 
-// transition applies a pause/resume/stop and treats "already there" as success, so that a
-// retry after a crash between the call and its recording in history does no harm.
-func (a *Activities) transition(ctx context.Context, in IndexInput, verb string, target opensearch.Status,
+// RemoveFollowerIndex undoes the replication of a leader index that was deleted (or recreated,
+// with a new UUID): the plugin leaves its follower index behind, paused. It stops replicating
+// the follower index and deletes it. Both steps accept "already done", so a retry is safe. An
+// index that replicates another leader index is refused and left alone.
+func (a *Activities) RemoveFollowerIndex(ctx context.Context, in IndexInput) error {
+	follower, err := a.client(in.Follower)
+	if err != nil {
+		return err
+	}
+	st, err := follower.ReplicationStatus(ctx, in.FollowerIndex)
+	if err == nil && st.Replicating() && st.LeaderIndex != "" && st.LeaderIndex != in.LeaderIndex {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("follower index %s on %s replicates %s, not %s: left alone", in.FollowerIndex, in.Follower.Name, st.LeaderIndex, in.LeaderIndex),
+			ErrTypeBadRequest, nil)
+	}
+	if err := a.StopReplication(ctx, in); err != nil {
+		return err
+	}
+	if err := follower.DeleteIndex(ctx, in.FollowerIndex); err != nil && !errors.Is(err, opensearch.ErrNotFound) {
+		return classify(fmt.Errorf("delete follower index %s on %s: %w", in.FollowerIndex, in.Follower.Name, err))
+	}
+	return nil
+}
+
+// transition applies a pause/resume/stop and treats "already there" (done says what that is)
+// as success, so that a retry after a crash between the call and its recording in history does
+// no harm.
+func (a *Activities) transition(ctx context.Context, in IndexInput, verb string, done func(opensearch.Status) bool,
 	call func(*opensearch.Client, context.Context, string) error) error {
 	follower, err := a.client(in.Follower)
 	if err != nil {
@@ -227,10 +294,14 @@ func (a *Activities) transition(ctx context.Context, in IndexInput, verb string,
 	if err == nil {
 		return nil
 	}
-	if st, serr := follower.ReplicationStatus(ctx, in.FollowerIndex); serr == nil && st.Status == target {
+	if st, serr := follower.ReplicationStatus(ctx, in.FollowerIndex); serr == nil && done(st.Status) {
 		return nil
 	}
 	return classify(fmt.Errorf("%s replication of %s on %s: %w", verb, in.FollowerIndex, in.Follower.Name, err))
+}
+
+func is(want opensearch.Status) func(opensearch.Status) bool {
+	return func(s opensearch.Status) bool { return s == want }
 }
 
 func toIndexStatus(index string, st opensearch.ReplicationStatus) IndexStatus {

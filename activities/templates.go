@@ -24,9 +24,12 @@ type SyncTemplatesInput struct {
 
 // TemplateSync is what a sync did. Names are "index/<name>" or "component/<name>".
 type TemplateSync struct {
-	Managed []string `json:"managed"`
-	Put     []string `json:"put,omitempty"`
-	Deleted []string `json:"deleted,omitempty"`
+	// Fingerprint is the leader's templates fingerprint (as WatchLeader computes it) read
+	// before the sync: when the watch sees another one, a later change needs a sync.
+	Fingerprint string   `json:"fingerprint,omitempty"`
+	Managed     []string `json:"managed"`
+	Put         []string `json:"put,omitempty"`
+	Deleted     []string `json:"deleted,omitempty"`
 }
 
 // templateKind is one of the two kinds of templates the replication plugin leaves alone.
@@ -46,6 +49,7 @@ var (
 
 // SyncTemplates reconciles the follower's index and component templates with the leader's:
 //
+//  0. fingerprint the leader's templates, for the caller to compare with what WatchLeader sees;
 //  1. desired: the leader's templates, less dot-prefixed (system and plugin) ones;
 //  2. observed: the follower's templates;
 //  3. put every desired template the follower lacks or has with another body (component
@@ -65,6 +69,10 @@ func (a *Activities) SyncTemplates(ctx context.Context, in SyncTemplatesInput) (
 		return TemplateSync{}, err
 	}
 	out := TemplateSync{Managed: []string{}}
+	// The fingerprint comes first: a change made while the sync runs then shows as a change.
+	if out.Fingerprint, err = leaderTemplatesFingerprint(ctx, leader); err != nil {
+		return out, classify(fmt.Errorf("read templates of leader %s: %w", in.Leader.Name, err))
+	}
 	desired := map[string]map[string]json.RawMessage{}
 	for _, k := range []templateKind{componentTemplates, indexTemplates} {
 		want, err := k.list(leader, ctx)

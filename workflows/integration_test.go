@@ -2,25 +2,182 @@ package workflows
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
 )
 
-func TestIntegrationWorkflow(t *testing.T) {
-	in := IntegrationInput{
-		Leader:      activities.ClusterRef{Name: "leader", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"},
-		Follower:    activities.ClusterRef{Name: "follower", URL: "http://127.0.0.1:9201"},
-		LeaderAlias: "leader",
-		ParentID:    ServiceWorkflowID("follower"),
+// Simulated durations of the mocked activities.
+const (
+	watchEvery = 30 * time.Second // a watch returns this long after it started
+	syncAfter  = 5 * time.Second  // an index reaches SYNCING this long after it started
+)
+
+// syncHarness drives IntegrationWorkflow against mocked activities: a leader whose indexes and
+// templates, and a follower whose health and plugin states, the test changes over simulated
+// time; and a record of every step the workflow takes and every progress it reports.
+type syncHarness struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+	in  IntegrationInput
+
+	mu        sync.Mutex
+	leader    map[string]string // leader index -> UUID
+	templates string            // the leader's templates fingerprint
+	health    string            // the follower's
+	halted    map[string]activities.IndexStatus
+	failStart map[string]error
+	calls     []call
+	reports   []IntegrationProgress
+	watches   []activities.WatchInput
+}
+
+// call is one activity the workflow ran, when (simulated time) it started.
+type call struct {
+	at   time.Duration
+	what string
+}
+
+func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader map[string]string, waitSyncing time.Duration) *syncHarness {
+	h := &syncHarness{
+		t: t, env: env, leader: leader, templates: "t1", health: "green", halted: map[string]activities.IndexStatus{}, failStart: map[string]error{},
+		in: IntegrationInput{
+			Leader:      activities.ClusterRef{Name: "l", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"},
+			Follower:    activities.ClusterRef{Name: "f", URL: "http://127.0.0.1:9201"},
+			LeaderAlias: "l",
+			ParentID:    ServiceWorkflowID("f"),
+		},
 	}
+	begin := env.Now()
+	record := func(what string) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.calls = append(h.calls, call{env.Now().Sub(begin), what})
+	}
+	index := func(verb string, err error) func(context.Context, activities.IndexInput) error {
+		return func(_ context.Context, ix activities.IndexInput) error {
+			record(verb + " " + ix.FollowerIndex)
+			return err
+		}
+	}
+	var a *activities.Activities
+	env.OnSignalExternalWorkflow(mock.Anything, h.in.ParentID, "", SignalIntegrationProgress, mock.Anything).Return(
+		func(_, _, _, _ string, arg any) error {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.reports = append(h.reports, arg.(IntegrationProgress))
+			return nil
+		})
+	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, activities.ConnectInput) error { record("connect"); return nil })
+	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).Return(func(context.Context, activities.SyncTemplatesInput) (activities.TemplateSync, error) {
+		record("templates")
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return activities.TemplateSync{Fingerprint: h.templates, Managed: []string{"index/tpl-" + h.templates}}, nil
+	})
+	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(func(context.Context, activities.ClusterRef) (activities.IndexPlan, error) {
+		record("list")
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		names := slices.Sorted(maps.Keys(h.leader))
+		return activities.IndexPlan{Replicate: names, UUIDs: maps.Clone(h.leader), Excluded: []activities.Exclusion{{Index: ".kibana", Reason: "system"}}, Bytes: 1234}, nil
+	})
+	env.OnActivity(a.WatchLeader, mock.Anything, mock.Anything).After(watchEvery).Return(func(_ context.Context, in activities.WatchInput) (activities.Observation, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.watches = append(h.watches, in)
+		return h.observation(), nil
+	})
+	env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) error {
+		record("start " + ix.FollowerIndex)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.failStart[ix.FollowerIndex]
+	})
+	env.OnActivity(a.WaitSyncing, mock.Anything, mock.Anything).After(waitSyncing).Return(func(_ context.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
+		record("wait " + ix.FollowerIndex)
+		return activities.IndexStatus{Index: ix.FollowerIndex, Status: "SYNCING"}, nil
+	})
+	env.OnActivity(a.RemoveFollowerIndex, mock.Anything, mock.Anything).Return(index("remove", nil))
+	env.OnActivity(a.PauseReplication, mock.Anything, mock.Anything).Return(index("pause", nil))
+	env.OnActivity(a.ResumeReplication, mock.Anything, mock.Anything).Return(index("resume", nil))
+	env.OnActivity(a.StopReplication, mock.Anything, mock.Anything).Return(index("stop", nil))
+	env.OnActivity(a.DisconnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, activities.ConnectInput) error { record("disconnect"); return nil })
+	env.OnActivity(a.ReplicationStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
+		return activities.IndexStatus{Index: ix.FollowerIndex, Status: "SYNCING", LeaderCheckpoint: 7, FollowerCheckpoint: 5}, nil
+	})
+	return h
+}
+
+// observation is what the mocked watch sees now (h.mu held).
+func (h *syncHarness) observation() activities.Observation {
+	v := &activities.LeaderView{Indexes: maps.Clone(h.leader), Replicate: slices.Sorted(maps.Keys(h.leader)), Excluded: []activities.Exclusion{{Index: ".kibana", Reason: "system"}}, Templates: h.templates}
+	return activities.Observation{Leader: v, Follower: activities.ClusterHealth{Status: h.health}, Halted: maps.Clone(h.halted)}
+}
+
+// at changes the world at a simulated time.
+func (h *syncHarness) at(d time.Duration, change func()) {
+	h.env.RegisterDelayedCallback(func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		change()
+	}, d)
+}
+
+// between returns the calls that started in [from, to), sorted (steps of different indexes run
+// side by side, in no fixed order).
+func (h *syncHarness) between(from, to time.Duration) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, c := range h.calls {
+		if c.at >= from && c.at < to {
+			out = append(out, c.what)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// states is the sequence of distinct states reported.
+func (h *syncHarness) states() []string {
+	var out []string
+	for _, r := range h.reports {
+		if len(out) == 0 || out[len(out)-1] != r.State {
+			out = append(out, r.State)
+		}
+	}
+	return out
+}
+
+// snapshot records the last report at simulated time d into *into.
+func (h *syncHarness) snapshot(d time.Duration, into *IntegrationProgress) {
+	h.env.RegisterDelayedCallback(func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		*into = h.reports[len(h.reports)-1]
+	}, d)
+}
+
+func (h *syncHarness) signal(d time.Duration, name string, arg any) {
+	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(name, arg) }, d)
+}
+
+func TestIntegrationWorkflow(t *testing.T) {
 	indexes := []string{"a", "b", "c", "d", "e", "f"}
 	pluginMissing := temporal.NewNonRetryableApplicationError("start replication of a: the cross-cluster-replication plugin is not installed", activities.ErrTypePluginMissing, nil)
 	tests := []struct {
@@ -39,174 +196,266 @@ func TestIntegrationWorkflow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newEnv(t)
-			env.RegisterWorkflow(IntegrationWorkflow)
-			var a *activities.Activities
-			var mu sync.Mutex
-			var reports []IntegrationProgress
-			var stopped, startedIdx []string
-			disconnected := false
-			env.OnSignalExternalWorkflow(mock.Anything, in.ParentID, "", SignalIntegrationProgress, mock.Anything).Return(
-				func(_, _, _, _ string, arg any) error {
-					mu.Lock()
-					reports = append(reports, arg.(IntegrationProgress))
-					mu.Unlock()
-					return nil
-				})
-			env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(nil)
-			env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).Return(activities.TemplateSync{Managed: []string{"index/t"}}, nil)
-			env.OnActivity(a.ListLeaderIndexes, mock.Anything, in.Leader).Return(activities.IndexPlan{
-				Replicate: indexes, Excluded: []activities.Exclusion{{Index: ".kibana", Reason: "system"}}, Bytes: 1234}, nil)
-			env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) error {
-				if ix.LeaderIndex == tt.failIndex {
-					return pluginMissing
-				}
-				mu.Lock()
-				startedIdx = append(startedIdx, ix.LeaderIndex)
-				mu.Unlock()
-				return nil
-			})
-			env.OnActivity(a.WaitSyncing, mock.Anything, mock.Anything).After(10*time.Minute).Return(activities.IndexStatus{Status: "SYNCING"}, nil)
-			env.OnActivity(a.StopReplication, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) error {
-				mu.Lock()
-				stopped = append(stopped, ix.FollowerIndex)
-				mu.Unlock()
-				return nil
-			})
-			env.OnActivity(a.DisconnectRemote, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.ConnectInput) error {
-				disconnected = true
-				return nil
-			})
-			env.OnActivity(a.ReplicationStatus, mock.Anything, mock.Anything).Return(activities.IndexStatus{LeaderCheckpoint: 7, FollowerCheckpoint: 5}, nil)
-			env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalStopIntegration, nil) }, time.Hour)
-			env.ExecuteWorkflow(IntegrationWorkflow, in)
+			leader := map[string]string{}
+			for _, ix := range indexes {
+				leader[ix] = "uuid-" + ix
+			}
+			h := newSyncHarness(t, env, leader, 10*time.Minute)
+			if tt.failIndex != "" {
+				h.failStart[tt.failIndex] = pluginMissing
+			}
+			h.signal(time.Hour, SignalStopIntegration, nil)
+			env.ExecuteWorkflow(IntegrationWorkflow, h.in)
 			if err := env.GetWorkflowError(); err != nil {
 				t.Fatalf("workflow error: %v", err)
 			}
 
-			var states []string
-			for _, r := range reports {
-				if len(states) == 0 || states[len(states)-1] != r.State {
-					states = append(states, r.State)
-				}
+			if got := h.states(); !slices.Equal(got, tt.wantStates) {
+				t.Errorf("reported states %v, want %v", got, tt.wantStates)
 			}
-			if !slices.Equal(states, tt.wantStates) {
-				t.Errorf("reported states %v, want %v", states, tt.wantStates)
-			}
-			last := reports[len(reports)-2] // the state before STOPPED
+			last := h.reports[len(h.reports)-2] // the state before STOPPED
 			if last.Total != len(indexes) || last.Bytes != 1234 || len(last.Excluded) != 1 {
 				t.Errorf("progress %+v: want total %d, 1234 bytes, 1 exclusion", last, len(indexes))
 			}
 			if tt.failIndex == "" && last.Syncing != len(indexes) {
 				t.Errorf("syncing %d, want %d", last.Syncing, len(indexes))
 			}
-			if !slices.Equal(last.Templates, []string{"index/t"}) {
-				t.Errorf("templates %v, want the synced set [index/t]", last.Templates)
+			if !slices.Equal(last.Templates, []string{"index/tpl-t1"}) {
+				t.Errorf("templates %v, want the synced set", last.Templates)
 			}
 			if last.Reason != tt.wantReason {
 				t.Errorf("reason %q, want %q", last.Reason, tt.wantReason)
 			}
-			slices.Sort(stopped) // stops run in parallel
-			if !slices.Equal(stopped, tt.wantStopped) {
-				t.Errorf("stopped %v, want exactly the started indexes %v", stopped, tt.wantStopped)
+			var started, stopped []string
+			for _, c := range h.between(0, 2*time.Hour) {
+				if ix, ok := strings.CutPrefix(c, "start "); ok && ix != tt.failIndex {
+					started = append(started, ix)
+				}
+				if ix, ok := strings.CutPrefix(c, "stop "); ok {
+					stopped = append(stopped, ix)
+				}
 			}
-			final := reports[len(reports)-1]
+			if !slices.Equal(stopped, tt.wantStopped) || !slices.Equal(started, tt.wantStopped) {
+				t.Errorf("started %v and stopped %v, want exactly %v", started, stopped, tt.wantStopped)
+			}
+			final := h.reports[len(h.reports)-1]
 			if final.Stopped != len(tt.wantStopped) || final.LagOps != int64(2*len(tt.wantStopped)) {
 				t.Errorf("STOPPED report %+v: want %d stopped, lag %d ops", final, len(tt.wantStopped), 2*len(tt.wantStopped))
 			}
-			if got := slices.Sorted(slices.Values(startedIdx)); !slices.Equal(got, tt.wantStopped) {
-				t.Errorf("started %v, want %v", got, tt.wantStopped)
-			}
-			if !disconnected {
+			if !slices.Contains(h.between(time.Hour, 2*time.Hour), "disconnect") {
 				t.Error("the remote connection was not removed")
+			}
+			if len(h.watches) == 0 || (tt.failIndex != "" && h.watches[len(h.watches)-1].Known.Leader == nil) {
+				t.Errorf("watches %d: want the leader watched from the rebuild on", len(h.watches))
 			}
 		})
 	}
 }
 
-// TestIntegrationPauseResume: a RUNNING integration pauses every index it started (reporting
-// PAUSED with the reason), resumes and waits for each to catch up (RUNNING again); a pause
-// while not RUNNING is ignored.
-func TestIntegrationPauseResume(t *testing.T) {
-	in := IntegrationInput{Leader: activities.ClusterRef{Name: "l"}, Follower: activities.ClusterRef{Name: "f"}, LeaderAlias: "l", ParentID: ServiceWorkflowID("f")}
+// TestIntegrationKeepsInSync: while RUNNING, each change the watch reports is acted on: a new
+// leader index is started, a deleted one removed, a recreated one removed then started
+// afresh, changed templates synced, and an index the plugin failed by itself reported.
+func TestIntegrationKeepsInSync(t *testing.T) {
 	env := newEnv(t)
-	var a *activities.Activities
-	var calls []string
-	var reports []IntegrationProgress
-	env.OnSignalExternalWorkflow(mock.Anything, in.ParentID, "", SignalIntegrationProgress, mock.Anything).Return(
-		func(_, _, _, _ string, arg any) error {
-			reports = append(reports, arg.(IntegrationProgress))
-			return nil
+	h := newSyncHarness(t, env, map[string]string{"a": "ua", "b": "ub"}, syncAfter)
+	h.at(70*time.Second, func() { h.leader["c"] = "uc" })
+	h.at(130*time.Second, func() { delete(h.leader, "b") })
+	h.at(190*time.Second, func() { h.leader["a"] = "ua2" })
+	h.at(250*time.Second, func() { h.templates = "t2" })
+	h.at(310*time.Second, func() { h.halted["c"] = activities.IndexStatus{Index: "c", Status: "FAILED", Reason: "boom"} })
+	h.at(370*time.Second, func() { delete(h.halted, "c") })
+	var afterNew, withProblem, healed IntegrationProgress
+	h.snapshot(110*time.Second, &afterNew)
+	h.snapshot(350*time.Second, &withProblem)
+	h.snapshot(410*time.Second, &healed)
+	var status IntegrationStatus
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateIntegrationStatus, "s", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { t.Errorf("status refused: %v", err) },
+			OnComplete: func(v any, err error) { status, _ = v.(IntegrationStatus) },
 		})
-	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).Return(activities.TemplateSync{}, nil)
-	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(activities.IndexPlan{Replicate: []string{"x", "y"}}, nil)
-	env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).Return(nil)
-	record := func(name string) func(context.Context, activities.IndexInput) error {
-		return func(_ context.Context, ix activities.IndexInput) error {
-			calls = append(calls, name+" "+ix.FollowerIndex)
-			return nil
+	}, 115*time.Second)
+	h.signal(7*time.Minute, SignalStopIntegration, nil)
+	env.ExecuteWorkflow(IntegrationWorkflow, h.in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow error: %v", err)
+	}
+
+	steps := []struct {
+		name     string
+		from, to time.Duration
+		want     []string
+	}{
+		{"rebuild", 0, 30 * time.Second, []string{"connect", "list", "start a", "start b", "templates", "wait a", "wait b"}},
+		{"nothing changed", 30 * time.Second, 90 * time.Second, nil},
+		{"new index", 90 * time.Second, 150 * time.Second, []string{"start c", "wait c"}},
+		{"deleted index", 150 * time.Second, 210 * time.Second, []string{"remove b"}},
+		{"recreated index", 210 * time.Second, 270 * time.Second, []string{"remove a", "start a", "wait a"}},
+		{"templates changed", 270 * time.Second, 330 * time.Second, []string{"templates"}},
+		{"plugin failed an index", 330 * time.Second, 7 * time.Minute, nil},
+		{"stop", 7 * time.Minute, time.Hour, []string{"disconnect", "stop a", "stop c"}},
+	}
+	for _, s := range steps {
+		if got := h.between(s.from, s.to); !slices.Equal(got, s.want) {
+			t.Errorf("%s: calls %v, want %v", s.name, got, s.want)
 		}
 	}
-	env.OnActivity(a.WaitSyncing, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
-		calls = append(calls, "wait "+ix.FollowerIndex)
-		return activities.IndexStatus{}, nil
-	})
-	env.OnActivity(a.PauseReplication, mock.Anything, mock.Anything).Return(record("pause"))
-	env.OnActivity(a.ResumeReplication, mock.Anything, mock.Anything).Return(record("resume"))
-	env.OnActivity(a.StopReplication, mock.Anything, mock.Anything).Return(record("stop"))
-	env.OnActivity(a.DisconnectRemote, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(a.ReplicationStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
-		return activities.IndexStatus{Index: ix.FollowerIndex, Status: "PAUSED"}, nil
-	})
+	if afterNew.State != StateRunning || afterNew.Total != 3 || afterNew.Syncing != 3 {
+		t.Errorf("after the new index: %+v, want RUNNING with 3 of 3 indexes syncing", afterNew)
+	}
+	if status.Total != 3 || len(status.Indexes) != 3 || status.Indexes[2].Index != "c" {
+		t.Errorf("status %+v, want the 3 indexes a, b, c", status)
+	}
+	want := []Problem{{Index: "c", Status: "FAILED", Reason: "boom"}}
+	if withProblem.State != StateRunning || !slices.Equal(withProblem.Problems, want) || withProblem.Reason != "index c FAILED: boom" {
+		t.Errorf("with the plugin's failure: %+v, want RUNNING with problem %v", withProblem, want)
+	}
+	if healed.Reason != "" || len(healed.Problems) != 0 {
+		t.Errorf("after the failure cleared: %+v, want no problem", healed)
+	}
+	if !slices.Equal(healed.Templates, []string{"index/tpl-t2"}) {
+		t.Errorf("templates %v, want the new sync's", healed.Templates)
+	}
+	if got := h.states(); !slices.Equal(got, []string{StateConnecting, StateRebuilding, StateRunning, StateStopped}) {
+		t.Errorf("states %v", got)
+	}
+	for _, w := range h.watches[1:] {
+		if w.Known == nil || w.Known.Leader == nil || w.Known.Leader.Templates == "" {
+			t.Fatalf("a watch was given %+v to compare with, want the last observation", w.Known)
+		}
+	}
+}
 
-	var paused, stillPaused IntegrationProgress
-	var status IntegrationStatus
+// TestIntegrationPauses: pauses are keyed by source and overlap; replication resumes (and is
+// waited for) when the last is lifted. The integration pauses itself while the follower is red
+// (pausing every index) or unreachable (pausing nothing: it cannot be told), and resumes when
+// it is healthy again.
+func TestIntegrationPauses(t *testing.T) {
+	env := newEnv(t)
+	h := newSyncHarness(t, env, map[string]string{"x": "ux", "y": "uy"}, syncAfter)
 	recycle := PauseRequest{Source: RecyclePauseSource("f"), Reason: "node recycle"}
 	operator := PauseRequest{Source: PauseSourceOperator, Reason: "paused by an operator"}
-	env.RegisterDelayedCallback(func() { calls = nil; env.SignalWorkflow(SignalResumeIntegration, recycle) }, time.Minute) // not paused: ignored
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPauseIntegration, recycle) }, 2*time.Minute)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPauseIntegration, operator) }, 150*time.Second)
+	h.signal(time.Minute, SignalResumeIntegration, recycle) // not paused: ignored
+	h.signal(2*time.Minute, SignalPauseIntegration, recycle)
+	h.signal(150*time.Second, SignalPauseIntegration, operator)
+	h.signal(3*time.Minute, SignalResumeIntegration, recycle)
+	h.signal(210*time.Second, SignalResumeIntegration, operator)
+	h.at(5*time.Minute, func() { h.health = "red" })
+	h.at(370*time.Second, func() { h.health = "yellow" })
+	h.at(490*time.Second, func() { h.health = "unreachable" })
+	h.at(550*time.Second, func() { h.health = "green" })
+	h.signal(11*time.Minute, SignalStopIntegration, nil)
+	var twice, once, red, unreachable IntegrationProgress
+	h.snapshot(170*time.Second, &twice)
+	h.snapshot(190*time.Second, &once)
+	h.snapshot(350*time.Second, &red)
+	h.snapshot(530*time.Second, &unreachable)
+	var status IntegrationStatus
 	env.RegisterDelayedCallback(func() {
-		paused = reports[len(reports)-1]
-		env.UpdateWorkflow(UpdateIntegrationStatus, "s1", &testsuite.TestUpdateCallback{
-			OnReject: func(err error) { t.Errorf("status refused: %v", err) },
-			OnComplete: func(v any, err error) {
-				if err != nil {
-					t.Errorf("status: %v", err)
-					return
-				}
-				status = v.(IntegrationStatus)
-			},
+		env.UpdateWorkflow(UpdateIntegrationStatus, "s", &testsuite.TestUpdateCallback{
+			OnComplete: func(v any, err error) { status, _ = v.(IntegrationStatus) },
 		})
-		env.SignalWorkflow(SignalResumeIntegration, recycle)
-	}, 3*time.Minute)
-	env.RegisterDelayedCallback(func() { stillPaused = reports[len(reports)-1]; env.SignalWorkflow(SignalResumeIntegration, operator) }, 200*time.Second)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalStopIntegration, nil) }, 4*time.Minute)
-	env.ExecuteWorkflow(IntegrationWorkflow, in)
+	}, 160*time.Second)
+	env.ExecuteWorkflow(IntegrationWorkflow, h.in)
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if paused.State != StatePaused || paused.Reason != "paused by an operator; node recycle" {
-		t.Errorf("while paused twice: %+v, want PAUSED with both reasons", paused)
+
+	if twice.State != StatePaused || twice.Reason != "paused by an operator; node recycle" {
+		t.Errorf("paused twice: %+v, want PAUSED with both reasons", twice)
 	}
-	if stillPaused.State != StatePaused || stillPaused.Reason != "paused by an operator" {
-		t.Errorf("after the recycle ended: %+v, want still PAUSED by the operator", stillPaused)
+	if once.State != StatePaused || once.Reason != "paused by an operator" {
+		t.Errorf("after the recycle ended: %+v, want still PAUSED by the operator", once)
 	}
-	if status.State != StatePaused || len(status.PausedBy) != 2 || len(status.Indexes) != 2 || status.Indexes[0].Index != "x" || status.Indexes[1].Status != "PAUSED" {
-		t.Errorf("status %+v, want PAUSED by two sources with indexes x and y", status)
+	if len(status.PausedBy) != 2 || len(status.Indexes) != 2 {
+		t.Errorf("status %+v, want PAUSED by two sources, with indexes x and y", status)
 	}
-	slices.Sort(calls[len(calls)-2:]) // the stops run in parallel
-	want := []string{"pause x", "pause y", "resume x", "resume y", "wait x", "wait y", "stop x", "stop y"}
-	if !slices.Equal(calls, want) {
-		t.Errorf("calls %v, want %v", calls, want)
+	if red.State != StatePaused || red.Reason != "follower cluster f is red" {
+		t.Errorf("follower red: %+v, want PAUSED saying so", red)
 	}
-	var states []string
-	for _, r := range reports {
-		if len(states) == 0 || states[len(states)-1] != r.State {
-			states = append(states, r.State)
+	if unreachable.State != StatePaused || unreachable.Reason != "follower cluster f is unreachable" {
+		t.Errorf("follower unreachable: %+v, want PAUSED saying so", unreachable)
+	}
+	steps := []struct {
+		name     string
+		from, to time.Duration
+		want     []string
+	}{
+		{"resume while not paused", time.Minute, 2 * time.Minute, nil},
+		{"recycle pause", 2 * time.Minute, 210 * time.Second, []string{"pause x", "pause y"}},
+		{"last pause lifted", 210 * time.Second, 5 * time.Minute, []string{"resume x", "resume y", "wait x", "wait y"}},
+		{"follower red", 5 * time.Minute, 370 * time.Second, []string{"pause x", "pause y"}},
+		{"follower healthy", 370 * time.Second, 490 * time.Second, []string{"resume x", "resume y", "wait x", "wait y"}},
+		{"follower unreachable: nothing to tell it", 490 * time.Second, 550 * time.Second, nil},
+		{"follower back", 550 * time.Second, 11 * time.Minute, []string{"resume x", "resume y", "wait x", "wait y"}},
+	}
+	for _, s := range steps {
+		if got := h.between(s.from, s.to); !slices.Equal(got, s.want) {
+			t.Errorf("%s: calls %v, want %v", s.name, got, s.want)
 		}
 	}
-	if wantStates := []string{StateConnecting, StateRebuilding, StateRunning, StatePaused, StateRunning, StateStopped}; !slices.Equal(states, wantStates) {
-		t.Errorf("states %v, want %v", states, wantStates)
+	want := []string{StateConnecting, StateRebuilding, StateRunning, StatePaused, StateRunning, StatePaused, StateRunning, StatePaused, StateRunning, StateStopped}
+	if got := h.states(); !slices.Equal(got, want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
+}
+
+// TestIntegrationContinueAsNew: when Temporal suggests it, the integration continues as new
+// between two watches, carrying its state; the next run picks up where it was (paused, with
+// its indexes and templates) without connecting or rebuilding again.
+func TestIntegrationContinueAsNew(t *testing.T) {
+	env := newEnv(t)
+	h := newSyncHarness(t, env, map[string]string{"a": "ua"}, syncAfter)
+	h.signal(time.Minute, SignalPauseIntegration, PauseRequest{Source: PauseSourceOperator, Reason: "maintenance"})
+	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 2*time.Minute)
+	env.ExecuteWorkflow(IntegrationWorkflow, h.in)
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("workflow ended with %v, want continue-as-new", err)
+	}
+	var next IntegrationInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	st := next.State
+	if st == nil || next.ParentID != h.in.ParentID || st.Progress.State != StatePaused || st.PausedBy[PauseSourceOperator] != "maintenance" ||
+		!st.Indexes["a"].Paused || !st.Indexes["a"].Syncing || st.Indexes["a"].UUID != "ua" || st.Observed == nil || st.TemplatesSynced != "t1" {
+		t.Fatalf("carried state %+v, want PAUSED by the operator with index a (paused, syncing), the observation and the templates", st)
+	}
+
+	// The next run.
+	env2 := newEnv(t)
+	h2 := newSyncHarness(t, env2, map[string]string{"a": "ua", "n": "un"}, syncAfter)
+	h2.signal(time.Minute, SignalResumeIntegration, PauseRequest{Source: PauseSourceOperator})
+	h2.signal(3*time.Minute, SignalStopIntegration, nil)
+	env2.ExecuteWorkflow(IntegrationWorkflow, next)
+	if err := env2.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"resume a", "start n", "stop a", "stop n", "disconnect", "wait a", "wait n"}
+	slices.Sort(want)
+	if got := h2.between(0, time.Hour); !slices.Equal(got, want) {
+		t.Errorf("next run: calls %v, want %v (no connect, no rebuild; the index added meanwhile started once resumed)", got, want)
+	}
+	if len(h2.reports) == 0 || reflect.DeepEqual(h2.reports[0], st.Progress) {
+		t.Errorf("next run reported %+v first: want no repeat of what the previous run reported", h2.reports)
+	}
+	if got := fmt.Sprint(h2.states()); got != fmt.Sprint([]string{StatePaused, StateRunning, StateStopped}) {
+		t.Errorf("next run states %s, want resuming (PAUSED), RUNNING, STOPPED", got)
+	}
+}
+
+// TestIntegrationCancelled: a cancelled integration (what deleting a follower does when the
+// integration does not stop in time) ends at once, whatever it was doing.
+func TestIntegrationCancelled(t *testing.T) {
+	env := newEnv(t)
+	h := newSyncHarness(t, env, map[string]string{"a": "ua"}, time.Hour) // still bootstrapping
+	env.RegisterDelayedCallback(env.CancelWorkflow, 2*time.Minute)
+	env.ExecuteWorkflow(IntegrationWorkflow, h.in)
+	if err := env.GetWorkflowError(); !temporal.IsCanceledError(err) {
+		t.Fatalf("workflow ended with %v, want cancelled", err)
+	}
+	if calls := h.between(time.Minute, time.Hour); len(calls) != 0 {
+		t.Errorf("calls after the cancel %v, want none", calls)
 	}
 }

@@ -99,8 +99,9 @@ type ServiceInput struct {
 //     RUNNING, or FAILED with the reason;
 //  3. RUNNING: it answers the service query and keeps its leader's follower list;
 //  4. delete (an update, so the caller learns at once whether it is allowed; refused while the
-//     service leads followers): DELETING; a follower stops its integration and leaves its
-//     leader's list; the backend removes what osccr runs; the workflow ends.
+//     service leads followers): DELETING; a follower stops its integration (cancelling it when
+//     it does not stop within integrationStopTimeout) and leaves its leader's list; the backend
+//     removes what osccr runs; the workflow ends.
 //
 // Updates change a RUNNING service meanwhile: recycle-node and promote (above their handlers);
 // follow makes a standalone service without user indexes a follower, which then takes step 2's
@@ -283,16 +284,18 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	}
 
 	// Step 4: delete. A follower first stops replicating and leaves its leader's list.
+	note := ""
 	if st.Follow != nil && st.Replication != nil {
-		if err := stopFollowing(ctx, &st, progress); err != nil {
-			return st, err
-		}
+		note = stopFollowing(ctx, &st, progress)
 	}
 	dctx := withIO(ctx, 5*time.Minute, 0)
 	if err := workflow.ExecuteActivity(dctx, a.DeprovisionService, st.ServiceSpec).Get(ctx, nil); err != nil {
 		return st, err
 	}
 	st.Reason = "deleted"
+	if note != "" {
+		st.Reason += "; " + note
+	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return st, err
 	}
@@ -337,7 +340,7 @@ func onIntegrationProgress(ctx workflow.Context, st *ServiceState, p Integration
 		if st.RunningAt.IsZero() {
 			st.RunningAt = workflow.Now(ctx)
 		}
-		_ = set(StateRunning, "")
+		_ = set(StateRunning, p.Reason) // "" unless some index needs attention
 	case StatePaused:
 		_ = set(StatePaused, p.Reason)
 	case StateFailed:
@@ -345,21 +348,51 @@ func onIntegrationProgress(ctx workflow.Context, st *ServiceState, p Integration
 	}
 }
 
-// stopFollowing stops the integration, waits for it to report STOPPED, and leaves the leader's
-// list of followers.
-func stopFollowing(ctx workflow.Context, st *ServiceState, progress workflow.ReceiveChannel) error {
+// integrationStopTimeout bounds how long deleting a follower waits for its integration to
+// stop replicating: an integration that cannot reach the follower retries for a long time, and
+// deleting the follower must not hang on it.
+const integrationStopTimeout = 3 * time.Minute
+
+// stopFollowing stops the integration, waits (at most integrationStopTimeout) for it to report
+// STOPPED, and leaves the leader's list of followers. An integration that does not stop in
+// time is cancelled, and one that is not running is not waited for: deleting goes on either
+// way, and the returned note says what happened ("" when the integration stopped cleanly).
+func stopFollowing(ctx workflow.Context, st *ServiceState, progress workflow.ReceiveChannel) string {
 	id := IntegrationWorkflowID(st.Leader, st.Name)
+	note := ""
 	if err := workflow.SignalExternalWorkflow(ctx, id, "", SignalStopIntegration, nil).Get(ctx, nil); err != nil {
-		return fmt.Errorf("stop integration %s: %w", id, err)
+		note = fmt.Sprintf("integration %s was not running (%s): replication was not stopped", id, failureReason(err))
+	} else {
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		timeout := workflow.NewTimer(timerCtx, integrationStopTimeout)
+		timedOut := false
+		for st.Replication.State != StateStopped && !timedOut {
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(progress, func(c workflow.ReceiveChannel, _ bool) {
+				var p IntegrationProgress
+				c.Receive(ctx, &p)
+				st.Replication = &p
+			})
+			sel.AddFuture(timeout, func(workflow.Future) { timedOut = true })
+			sel.Select(ctx)
+		}
+		cancelTimer()
+		if timedOut {
+			err := workflow.RequestCancelExternalWorkflow(ctx, id, "").Get(ctx, nil)
+			note = fmt.Sprintf("integration %s did not stop within %s (it was %s): cancelled", id, integrationStopTimeout, st.Replication.State)
+			if err != nil {
+				note += " (" + failureReason(err) + ")"
+			}
+			note += "; follower indexes it had started may still be replicating"
+		}
 	}
-	for st.Replication.State != StateStopped {
-		var p IntegrationProgress
-		progress.Receive(ctx, &p)
-		st.Replication = &p
+	if note != "" {
+		workflow.GetLogger(ctx).Warn("deleting follower without a clean stop", "service", st.Name, "note", note)
+		st.Replication.Reason = note
 	}
 	// A leader that is gone has no list to leave.
 	_ = workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(st.Leader), "", SignalRemoveFollower, st.Name).Get(ctx, nil)
-	return nil
+	return note
 }
 
 // recycleNode restarts one node of the service. Replication is paused first on every follower

@@ -256,3 +256,77 @@ func TestServicePromote(t *testing.T) {
 		})
 	}
 }
+
+// TestServiceDeleteFollower: deleting a follower stops its integration first, waiting a
+// bounded time: one that does not stop in time is cancelled, one that is not running is not
+// waited for; the nodes are removed in every case and the outcome says what happened.
+func TestServiceDeleteFollower(t *testing.T) {
+	follower := ServiceState{ServiceSpec: testSpec, Role: RoleFollower, Leader: "main", Followers: []string{}, State: StateRunning,
+		Follow: &FollowSpec{Leader: activities.ClusterRef{Name: "main"}}, Replication: &IntegrationProgress{State: StateRunning, Total: 1, Syncing: 1}}
+	integration := IntegrationWorkflowID("main", "orders")
+	tests := []struct {
+		name          string
+		stopsAfter    time.Duration // 0: never reports STOPPED
+		signalErr     error
+		wantCancel    bool
+		wantReason    string
+		wantDeletedAt time.Duration // simulated time of the deprovisioning, at least
+	}{
+		{name: "integration stops", stopsAfter: 30 * time.Second, wantReason: "deleted", wantDeletedAt: 90 * time.Second},
+		{name: "integration hangs", wantCancel: true, wantDeletedAt: time.Minute + integrationStopTimeout,
+			wantReason: "deleted; integration integration/main/orders did not stop within 3m0s (it was RUNNING): cancelled; follower indexes it had started may still be replicating"},
+		{name: "integration gone", signalErr: errors.New("unknown external workflow execution"), wantDeletedAt: time.Minute,
+			wantReason: "deleted; integration integration/main/orders was not running (unknown external workflow execution): replication was not stopped"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			var a *activities.Activities
+			var signals []string
+			begin := env.Now()
+			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(
+				func(_, id, _, signal string, _ any) error {
+					signals = append(signals, signal+" "+id)
+					if id == integration {
+						return tt.signalErr
+					}
+					return nil
+				})
+			cancelled := false
+			env.OnRequestCancelExternalWorkflow(mock.Anything, integration, "").Return(nil).Run(func(mock.Arguments) { cancelled = true })
+			var deletedAt time.Duration
+			env.OnActivity(a.DeprovisionService, mock.Anything, testSpec).Return(nil).Run(func(mock.Arguments) { deletedAt = env.Now().Sub(begin) })
+			var del *deleteUpdate
+			env.RegisterDelayedCallback(func() { del = sendDelete(env) }, time.Minute)
+			if tt.stopsAfter > 0 {
+				env.RegisterDelayedCallback(func() {
+					env.SignalWorkflow(SignalIntegrationProgress, IntegrationProgress{State: StateStopped, Stopped: 1})
+				}, time.Minute+tt.stopsAfter)
+			}
+			st := follower
+			env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatalf("workflow error: %v", err)
+			}
+			if del.rejected != nil || del.completed != nil {
+				t.Fatalf("delete: rejected %v, completed with %v", del.rejected, del.completed)
+			}
+			var final ServiceState
+			if err := env.GetWorkflowResult(&final); err != nil {
+				t.Fatal(err)
+			}
+			if final.Reason != tt.wantReason {
+				t.Errorf("final reason %q, want %q", final.Reason, tt.wantReason)
+			}
+			if cancelled != tt.wantCancel {
+				t.Errorf("integration cancelled: %v, want %v", cancelled, tt.wantCancel)
+			}
+			if deletedAt < tt.wantDeletedAt || deletedAt > tt.wantDeletedAt+time.Minute {
+				t.Errorf("deprovisioned at %s, want at %s", deletedAt, tt.wantDeletedAt)
+			}
+			if !slices.Contains(signals, "remove-follower service/main") {
+				t.Errorf("signals %v: the follower did not leave its leader's list", signals)
+			}
+		})
+	}
+}

@@ -214,6 +214,9 @@ func classify(a api, status int, c errorCause) error {
 		return ErrLeaderUnreachable
 	case strings.Contains(reasons, "failed to fetch replication status"):
 		return ErrLeaderUnreachable
+	case a != apiCore && strings.Contains(reasons, "Primary shards in the Index") && strings.Contains(reasons, "are not active"):
+		// A leader index just created: its primaries start within moments.
+		return ErrUnavailable
 	case strings.Contains(reasons, "No replication in progress for index"):
 		return ErrReplicationNotInProgress
 	case strings.Contains(reasons, "Retention lease doesn't exist"):

@@ -114,6 +114,13 @@ func TestResponseErrorClassification(t *testing.T) {
 			want: ErrUnavailable,
 		},
 		{
+			// Recorded: a start right after the leader index was created, before its primary started.
+			name: "start before the leader index's primaries are active", api: apiReplication, status: 400,
+			body:     `{"error":{"root_cause":[{"type":"validation_exception","reason":"Validation Failed: 1: Primary shards in the Index[leader:bench-005] are not active;"}],"type":"validation_exception","reason":"Validation Failed: 1: Primary shards in the Index[leader:bench-005] are not active;"},"status":400}`,
+			want:     ErrUnavailable,
+			wantType: "validation_exception",
+		},
+		{
 			name: "status while leader unreachable", api: apiReplicationStatus, status: 500,
 			body:     `{"error":{"root_cause":[{"type":"replication_exception","reason":"failed to fetch replication status"}],"type":"replication_exception","reason":"failed to fetch replication status"},"status":500}`,
 			want:     ErrLeaderUnreachable,

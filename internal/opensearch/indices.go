@@ -150,6 +150,16 @@ func (c *Client) DeleteIndex(ctx context.Context, name string) error {
 	return c.do(ctx, request{op: op, method: http.MethodDelete, path: escape(name)}, nil)
 }
 
+// CloseIndex closes an index: it keeps its data but serves nothing until opened again. A
+// leader index that is closed stops its followers (the plugin pauses them).
+func (c *Client) CloseIndex(ctx context.Context, name string) error {
+	op := fmt.Sprintf("close index %q", name)
+	if err := checkName(op, "index", name); err != nil {
+		return err
+	}
+	return c.do(ctx, request{op: op, method: http.MethodPost, path: escape(name, "_close")}, nil)
+}
+
 // Refresh makes everything written to an index so far visible to search.
 func (c *Client) Refresh(ctx context.Context, index string) error {
 	op := fmt.Sprintf("refresh index %q", index)

@@ -59,6 +59,7 @@ func TestOpenSearch(t *testing.T) {
 	t.Run("IndexMetadataUpdates", func(t *testing.T) { testIndexMetadataUpdates(t, e) })
 	t.Run("BulkAndDocumentIDs", func(t *testing.T) { testBulkAndDocumentIDs(t, e) })
 	t.Run("Templates", func(t *testing.T) { testTemplates(t, e) })
+	t.Run("ClusterMetadata", func(t *testing.T) { testClusterMetadata(t, e) })
 	t.Run("RemoteCluster", func(t *testing.T) { testRemoteCluster(t, e) })
 	t.Run("ReplicationPlugin", func(t *testing.T) { testReplicationPlugin(t, e) })
 }

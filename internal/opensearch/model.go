@@ -326,3 +326,28 @@ type AutofollowRuleStats struct {
 	FailedIndices              []string `json:"failed_indices"`
 	LastExecutionTimeMillis    int64    `json:"last_execution_time"`
 }
+
+// ClusterMetadata is what ClusterMetadata reads from the cluster state.
+type ClusterMetadata struct {
+	// Indexes are every index of the cluster, ordered by name.
+	Indexes []IndexMetadata
+	// IndexTemplates and ComponentTemplates map a template's name to its body as the cluster
+	// state renders it.
+	IndexTemplates     map[string]json.RawMessage
+	ComponentTemplates map[string]json.RawMessage
+}
+
+// IndexMetadata is one index as the cluster state records it. The versions grow with every
+// change of the index's mapping, settings or aliases.
+type IndexMetadata struct {
+	Name            string
+	UUID            string
+	State           string // "open" or "close"
+	Hidden          bool
+	MappingVersion  int64
+	SettingsVersion int64
+	AliasesVersion  int64
+}
+
+// IsDotIndex reports whether the index name starts with a dot (system and plugin indexes).
+func (m IndexMetadata) IsDotIndex() bool { return len(m.Name) > 0 && m.Name[0] == '.' }

@@ -129,6 +129,9 @@ func TestReplication(t *testing.T) {
 		if !st.Replicating() {
 			t.Errorf("a paused index is still under replication: %+v", st)
 		}
+		if states, err := F.ReplicationStates(ctx); err != nil || states["logs-1"] != opensearch.StatusPaused {
+			t.Errorf("ReplicationStates = %v, %v; want logs-1 PAUSED", states, err)
+		}
 		if err := F.PauseReplication(ctx, "logs-1"); !errors.Is(err, opensearch.ErrAlreadyExists) {
 			t.Errorf("pausing twice: %v, want ErrAlreadyExists", err)
 		}
@@ -141,6 +144,9 @@ func TestReplication(t *testing.T) {
 		}
 		waitStatus(t, F, "logs-1", opensearch.StatusSyncing)
 		waitCount(t, F, "logs-1", 160)
+		if states, err := F.ReplicationStates(ctx); err != nil || states["logs-1"] != opensearch.StatusRunning {
+			t.Errorf("ReplicationStates = %v, %v; want logs-1 RUNNING again", states, err)
+		}
 		if err := F.ResumeReplication(ctx, "logs-1"); !errors.Is(err, opensearch.ErrAlreadyExists) {
 			t.Errorf("resuming a running index: %v, want ErrAlreadyExists", err)
 		}

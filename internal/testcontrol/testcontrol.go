@@ -6,6 +6,7 @@ package testcontrol
 import (
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 
 	"go.temporal.io/sdk/client"
@@ -21,6 +22,11 @@ type Plane struct {
 	Control  *control.Control
 	Temporal client.Client
 	Endpoint workerapp.Endpoint
+	// Stop stops the control plane as a worker process stops (its embedded Temporal keeps its
+	// state on disk, and local services' nodes keep running): a test that restarts the worker
+	// calls it, then Start again on the same state directory. It is also called when the test
+	// ends; calling it again does nothing.
+	Stop func()
 }
 
 // Start starts the control plane with its state (and local services' nodes) under stateDir;
@@ -32,7 +38,8 @@ func Start(t testing.TB, stateDir string) Plane {
 		workerapp.Module(workerapp.Config{Dev: true, StateDir: stateDir, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
 		fx.Populate(&p.Temporal, &p.Endpoint), fx.NopLogger)
 	app.RequireStart()
-	t.Cleanup(app.RequireStop)
+	p.Stop = sync.OnceFunc(app.RequireStop)
+	t.Cleanup(p.Stop)
 	p.Control = control.New(p.Temporal)
 	return p
 }

@@ -1,7 +1,9 @@
 // Command recordhistory records the histories of osccr's workflows over whole lifecycles (index
-// replication; a standalone service; a leader, its follower and their integration) on an embedded Temporal server, into workflows/testdata, for the replay test that guards
-// determinism. The activities are stubs that answer at once: the history is real, the I/O is
-// not needed. Run it from the repository root after a deliberate, versioned workflow change:
+// replication; a standalone service; a leader, its follower and their integration, which
+// picks up a new leader index and removes a deleted one) on an embedded Temporal server, into
+// workflows/testdata, for the replay test that guards determinism. The activities are stubs
+// that answer at once: the history is real, the I/O is not needed. Run it from the repository
+// root after a deliberate, versioned workflow change:
 //
 //	go run ./internal/tools/recordhistory
 package main
@@ -10,8 +12,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -71,19 +75,22 @@ func run() error {
 		return activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300", PlannedNodes: 3}, nil
 	})
 	stub("DeprovisionService", func(context.Context, activities.ServiceSpec) error { return nil })
+	leaderIndexes := map[string]string{"customers": "uuid-c", "orders": "uuid-o"}
 	stub("ListLeaderIndexes", func(_ context.Context, c activities.ClusterRef) (activities.IndexPlan, error) {
 		if c.Name == "events-dr" { // the empty service that becomes a follower
 			return activities.IndexPlan{}, nil
 		}
-		return activities.IndexPlan{Replicate: []string{"customers", "orders"}, Excluded: []activities.Exclusion{{Index: ".kibana_1", Reason: "system"}}, Bytes: 4096}, nil
+		return activities.IndexPlan{Replicate: []string{"customers", "orders"}, UUIDs: leaderIndexes, Excluded: []activities.Exclusion{{Index: ".kibana_1", Reason: "system"}}, Bytes: 4096}, nil
 	})
 	stub("ChangeServicePlan", func(context.Context, activities.ServiceSpec) error { return nil })
 	stub("DisconnectRemote", func(context.Context, activities.ConnectInput) error { return nil })
 	stub("SyncTemplates", func(context.Context, activities.SyncTemplatesInput) (activities.TemplateSync, error) {
-		return activities.TemplateSync{Managed: []string{"index/catalog"}, Put: []string{"index/catalog"}}, nil
+		return activities.TemplateSync{Fingerprint: "tpl-1", Managed: []string{"index/catalog"}, Put: []string{"index/catalog"}}, nil
 	})
-	stub("ReplicationStatus", func(context.Context, activities.IndexInput) (activities.IndexStatus, error) {
-		return activities.IndexStatus{Status: "SYNCING", LeaderCheckpoint: 12, FollowerCheckpoint: 10}, nil
+	stub("WatchLeader", watchLeader(leaderIndexes))
+	stub("RemoveFollowerIndex", func(context.Context, activities.IndexInput) error { return nil })
+	stub("ReplicationStatus", func(_ context.Context, in activities.IndexInput) (activities.IndexStatus, error) {
+		return activities.IndexStatus{Index: in.FollowerIndex, Status: "SYNCING", LeaderCheckpoint: 12, FollowerCheckpoint: 10}, nil
 	})
 	if err := w.Start(); err != nil {
 		return err
@@ -168,6 +175,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// While RUNNING, the watch sees a new leader index, then a deleted one (see watchLeader).
+	if err := waitIndexes(ctx, c, workflows.IntegrationWorkflowID("catalog", "catalog-replica"), []string{"invoices", "orders"}); err != nil {
+		return err
+	}
 	if err := deleteService(ctx, c, follower); err != nil {
 		return err
 	}
@@ -232,6 +243,64 @@ func update(ctx context.Context, c client.Client, run client.WorkflowRun, name s
 		return fmt.Errorf("%s update of %s: %w", name, run.GetID(), err)
 	}
 	return nil
+}
+
+// watchLeader stubs the leader watch: the first watch sees the leader as the rebuild planned
+// it, the next a new index (invoices), the next one deleted (customers); later ones see no
+// change and wait, heartbeating, until cancelled.
+func watchLeader(initial map[string]string) func(context.Context, activities.WatchInput) (activities.Observation, error) {
+	view := func(indexes map[string]string) activities.Observation {
+		v := &activities.LeaderView{Indexes: maps.Clone(indexes), Replicate: slices.Sorted(maps.Keys(indexes)), Excluded: []activities.Exclusion{{Index: ".kibana_1", Reason: "system"}}, Templates: "tpl-1"}
+		v.Indexes[".kibana_1"] = "uuid-k"
+		return activities.Observation{Leader: v, Follower: activities.ClusterHealth{Status: "green"}}
+	}
+	withNew := maps.Clone(initial)
+	withNew["invoices"] = "uuid-i"
+	withoutOld := maps.Clone(withNew)
+	delete(withoutOld, "customers")
+	return func(ctx context.Context, in activities.WatchInput) (activities.Observation, error) {
+		known := in.Known
+		switch {
+		case known == nil || known.Leader == nil || known.Follower.Status == "":
+			return view(initial), nil
+		case known.Leader.Indexes["invoices"] == "":
+			return view(withNew), nil
+		case known.Leader.Indexes["customers"] != "":
+			return view(withoutOld), nil
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return *known, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}
+}
+
+// waitIndexes waits until the integration replicates exactly the given follower indexes.
+func waitIndexes(ctx context.Context, c client.Client, id string, want []string) error {
+	for {
+		upd, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateIntegrationStatus, WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err == nil {
+			var st workflows.IntegrationStatus
+			if upd.Get(ctx, &st) == nil && st.Syncing == len(want) {
+				var got []string
+				for _, ix := range st.Indexes {
+					got = append(got, ix.Index)
+				}
+				if slices.Equal(got, want) {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s to replicate %v: %w", id, want, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // startService starts a service workflow and waits until it is RUNNING.

@@ -1,0 +1,316 @@
+package activities
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/osccr/osccr/internal/opensearch"
+	"github.com/osccr/osccr/internal/provision"
+)
+
+// Timing of WatchLeader.
+const (
+	// WatchPollInterval is how often the watch looks at both clusters: a new leader index is
+	// seen within this long.
+	WatchPollInterval = 200 * time.Millisecond
+	// DefaultWatchMaxWait ends a watch that saw no change, so that the workflow running it
+	// gets a chance to continue as new.
+	DefaultWatchMaxWait = 2 * time.Minute
+	// WatchHeartbeatTimeout is the heartbeat timeout a caller should give the watch: it
+	// heartbeats on every look, so a dead worker is noticed this quickly.
+	WatchHeartbeatTimeout = 10 * time.Second
+	// unhealthyAfter is how long a cluster must keep failing to answer (or stay red) before the
+	// watch reports it: one slow answer on a loaded machine must not pause replication.
+	unhealthyAfter = time.Second
+	// watchCallTimeout bounds each look, so that a hung cluster is reported, not waited on.
+	watchCallTimeout = 2 * time.Second
+)
+
+// WatchInput asks WatchLeader to watch a leader and its follower.
+type WatchInput struct {
+	Leader   ClusterRef `json:"leader"`
+	Follower ClusterRef `json:"follower"`
+	// Known is the observation the caller last acted on: the watch returns as soon as what it
+	// sees differs. Nil returns the first observation at once.
+	Known *Observation `json:"known,omitempty"`
+	// Followed are the follower indexes osccr replicates: the watch reports those the plugin
+	// has paused or failed.
+	Followed []string `json:"followed,omitempty"`
+	// MaxWait ends a watch that saw no change; 0 means DefaultWatchMaxWait.
+	MaxWait time.Duration `json:"max_wait,omitempty"`
+}
+
+// Observation is what WatchLeader saw of both clusters.
+type Observation struct {
+	// Leader is what the leader showed when it last answered; nil until it has answered once.
+	Leader *LeaderView `json:"leader,omitempty"`
+	// LeaderError says why the leader has not been answering lately; "" when it answers.
+	LeaderError string `json:"leader_error,omitempty"`
+	// Follower is the follower cluster's health.
+	Follower ClusterHealth `json:"follower"`
+	// Halted are the followed indexes the plugin reports PAUSED or FAILED, with its reason:
+	// paused by osccr, by the plugin itself (a leader index closed or deleted), or failed.
+	Halted map[string]IndexStatus `json:"halted,omitempty"`
+}
+
+// LeaderView is the leader cluster as a whole-cluster follower sees it.
+type LeaderView struct {
+	// Indexes maps every leader index, excluded ones too, to its UUID: a deleted index is
+	// missing, a recreated one has a new UUID.
+	Indexes map[string]string `json:"indexes"`
+	// Replicate are the indexes a whole-cluster follower replicates, sorted; Excluded the others
+	// with the reason (the same sorting as ListLeaderIndexes).
+	Replicate []string    `json:"replicate"`
+	Excluded  []Exclusion `json:"excluded"`
+	// Templates fingerprints the leader's index and component templates (dot-prefixed ones
+	// left out, as SyncTemplates leaves them): it changes when one is created, changed or
+	// deleted.
+	Templates string `json:"templates"`
+}
+
+// ClusterHealth is a cluster's health as the watch reports it.
+type ClusterHealth struct {
+	// Status is green, yellow, red or unreachable; "" before the first look.
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Unhealthy reports whether the cluster is red or does not answer: replication must pause.
+func (h ClusterHealth) Unhealthy() bool {
+	return h.Status == provision.StatusRed || h.Status == provision.StatusUnreachable
+}
+
+// Reachable reports whether the cluster answers (or has not been looked at yet).
+func (h ClusterHealth) Reachable() bool { return h.Status != provision.StatusUnreachable }
+
+// class is what a caller acts on: healthy, red or unreachable (green and yellow are the same).
+func (h ClusterHealth) class() string {
+	if h.Status == provision.StatusYellow {
+		return provision.StatusGreen
+	}
+	return h.Status
+}
+
+// differs reports whether o would change what a caller that acted on known does.
+func (o Observation) differs(known *Observation) bool {
+	if known == nil {
+		return true
+	}
+	if (o.Leader == nil) != (known.Leader == nil) || (o.Leader != nil && !o.Leader.equal(*known.Leader)) {
+		return true
+	}
+	if (o.LeaderError == "") != (known.LeaderError == "") || o.Follower.class() != known.Follower.class() {
+		return true
+	}
+	return !maps.EqualFunc(o.Halted, known.Halted, func(a, b IndexStatus) bool { return a.Status == b.Status && a.Reason == b.Reason })
+}
+
+func (v LeaderView) equal(w LeaderView) bool {
+	return v.Templates == w.Templates && maps.Equal(v.Indexes, w.Indexes) && slices.Equal(v.Replicate, w.Replicate) && slices.Equal(v.Excluded, w.Excluded)
+}
+
+// WatchLeader watches the leader (its indexes and templates) and the follower (its health and
+// the plugin's state of every followed index) every WatchPollInterval, heartbeating, and
+// returns what it sees as soon as that differs from in.Known, or after in.MaxWait without a
+// change. It never fails because a cluster does not answer: that is an observation too. A
+// leader that stops answering keeps its last view (so nothing looks deleted), with
+// LeaderError saying why.
+func (a *Activities) WatchLeader(ctx context.Context, in WatchInput) (Observation, error) {
+	leader, err := a.client(in.Leader)
+	if err != nil {
+		return Observation{}, err
+	}
+	follower, err := a.client(in.Follower)
+	if err != nil {
+		return Observation{}, err
+	}
+	maxWait := in.MaxWait
+	if maxWait <= 0 {
+		maxWait = DefaultWatchMaxWait
+	}
+	w := &watcher{leader: leader, follower: follower, in: in}
+	if in.Known != nil {
+		w.last = *in.Known
+	}
+	deadline := time.Now().Add(maxWait)
+	tick := time.NewTicker(WatchPollInterval)
+	defer tick.Stop()
+	for polls := 1; ; polls++ {
+		obs := w.look(ctx)
+		if obs.differs(in.Known) || !time.Now().Before(deadline) {
+			return obs, nil
+		}
+		activity.RecordHeartbeat(ctx, watchProgress{Polls: polls, LeaderIndexes: len(obs.leaderIndexes()), Follower: obs.Follower.Status, LeaderError: obs.LeaderError})
+		select {
+		case <-ctx.Done():
+			return obs, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// watchProgress is the watch's heartbeat: enough to see in the Web UI that it is alive.
+type watchProgress struct {
+	Polls         int    `json:"polls"`
+	LeaderIndexes int    `json:"leader_indexes"`
+	Follower      string `json:"follower"`
+	LeaderError   string `json:"leader_error,omitempty"`
+}
+
+func (o Observation) leaderIndexes() map[string]string {
+	if o.Leader == nil {
+		return nil
+	}
+	return o.Leader.Indexes
+}
+
+// watcher holds what one watch has seen so far.
+type watcher struct {
+	leader, follower *opensearch.Client
+	in               WatchInput
+	last             Observation
+	// Since when the leader has failed to answer, and the follower been unhealthy (zero: not).
+	leaderFailing, followerUnhealthy time.Time
+}
+
+// look takes one look at both clusters. A failure that has not lasted unhealthyAfter is not
+// reported yet: the last observation stands for it.
+func (w *watcher) look(ctx context.Context) Observation {
+	now := time.Now()
+	obs := Observation{Leader: w.last.Leader, LeaderError: w.last.LeaderError, Follower: w.last.Follower, Halted: w.last.Halted}
+
+	lctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
+	m, err := w.leader.ClusterMetadata(lctx)
+	cancel()
+	if err == nil {
+		w.leaderFailing = time.Time{}
+		view := leaderView(m)
+		obs.Leader, obs.LeaderError = &view, ""
+	} else if since(&w.leaderFailing, now) >= unhealthyAfter {
+		obs.LeaderError = fmt.Sprintf("leader %s does not answer: %v", w.in.Leader.Name, err)
+	}
+
+	health := w.followerHealth(ctx)
+	if !health.Unhealthy() {
+		w.followerUnhealthy = time.Time{}
+		obs.Follower = health
+	} else if since(&w.followerUnhealthy, now) >= unhealthyAfter || obs.Follower.Status == "" {
+		obs.Follower = health
+	}
+	if health.Reachable() && len(w.in.Followed) > 0 {
+		if halted, err := w.halted(ctx); err == nil {
+			obs.Halted = halted
+		}
+	}
+	w.last = obs
+	return obs
+}
+
+// since returns how long ago *t was set, setting it to now when it is zero.
+func since(t *time.Time, now time.Time) time.Duration {
+	if t.IsZero() {
+		*t = now
+	}
+	return now.Sub(*t)
+}
+
+func (w *watcher) followerHealth(ctx context.Context) ClusterHealth {
+	hctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
+	defer cancel()
+	h, err := w.follower.Health(hctx)
+	if err != nil {
+		return ClusterHealth{Status: provision.StatusUnreachable, Reason: err.Error()}
+	}
+	out := ClusterHealth{Status: string(h.Status)}
+	if h.Status == opensearch.HealthRed {
+		out.Reason = fmt.Sprintf("%d shards unassigned, %d initializing", h.UnassignedShards, h.InitializingShards)
+	}
+	return out
+}
+
+// halted reads the plugin's state of every followed index in one call, and the reason of
+// those that are PAUSED or FAILED (reusing the last answer while the state is the same).
+func (w *watcher) halted(ctx context.Context) (map[string]IndexStatus, error) {
+	sctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
+	defer cancel()
+	states, err := w.follower.ReplicationStates(sctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]IndexStatus{}
+	for _, index := range w.in.Followed {
+		state := states[index]
+		if state != opensearch.StatusPaused && state != opensearch.StatusFailed {
+			continue
+		}
+		if prev, ok := w.last.Halted[index]; ok && prev.Status == string(state) {
+			out[index] = prev
+			continue
+		}
+		st := IndexStatus{Index: index, Status: string(state)}
+		if full, err := w.follower.ReplicationStatus(sctx, index); err == nil && full.Status == state {
+			st.Reason = full.Reason
+		}
+		out[index] = st
+	}
+	return out, nil
+}
+
+// leaderView sorts the leader's indexes as ListLeaderIndexes does and fingerprints its
+// templates.
+func leaderView(m opensearch.ClusterMetadata) LeaderView {
+	v := LeaderView{Indexes: map[string]string{}, Replicate: []string{}, Excluded: []Exclusion{}, Templates: templatesFingerprint(m)}
+	for _, ix := range m.Indexes {
+		v.Indexes[ix.Name] = ix.UUID
+		if reason := exclusion(ix.Name, ix.Hidden, ix.State); reason != "" {
+			v.Excluded = append(v.Excluded, Exclusion{ix.Name, reason})
+		} else {
+			v.Replicate = append(v.Replicate, ix.Name)
+		}
+	}
+	slices.Sort(v.Replicate)
+	sortExclusions(v.Excluded)
+	return v
+}
+
+// templatesFingerprint hashes the templates SyncTemplates copies, in a canonical form (JSON
+// objects are re-encoded with sorted keys), so that equal templates give equal fingerprints.
+func templatesFingerprint(m opensearch.ClusterMetadata) string {
+	all := map[string]any{}
+	for prefix, templates := range map[string]map[string]json.RawMessage{componentTemplates.prefix: m.ComponentTemplates, indexTemplates.prefix: m.IndexTemplates} {
+		for name, body := range templates {
+			if strings.HasPrefix(name, ".") {
+				continue
+			}
+			var v any
+			if json.Unmarshal(body, &v) != nil {
+				v = string(body)
+			}
+			all[prefix+name] = v
+		}
+	}
+	raw, err := json.Marshal(all)
+	if err != nil { // cannot happen: the values came from JSON
+		return "unhashable: " + err.Error()
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:12])
+}
+
+// leaderTemplatesFingerprint reads the leader's templates fingerprint, as the watch computes it.
+func leaderTemplatesFingerprint(ctx context.Context, leader *opensearch.Client) (string, error) {
+	m, err := leader.ClusterMetadata(ctx)
+	if err != nil {
+		return "", err
+	}
+	return templatesFingerprint(m), nil
+}

@@ -1,0 +1,99 @@
+package activities
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/osccr/osccr/internal/opensearch"
+)
+
+func TestLeaderView(t *testing.T) {
+	m := opensearch.ClusterMetadata{
+		Indexes: []opensearch.IndexMetadata{
+			{Name: ".kibana_1", UUID: "k", State: "open"},
+			{Name: "archive", UUID: "a", State: "close"},
+			{Name: "audit", UUID: "h", State: "open", Hidden: true},
+			{Name: "orders", UUID: "o", State: "open"},
+		},
+		IndexTemplates: map[string]json.RawMessage{"logs": json.RawMessage(`{"index_patterns":["logs-*"]}`)},
+	}
+	v := leaderView(m)
+	if len(v.Indexes) != 4 || v.Indexes["archive"] != "a" {
+		t.Errorf("indexes %v, want all four with their UUIDs (a closed one is not deleted)", v.Indexes)
+	}
+	if len(v.Replicate) != 1 || v.Replicate[0] != "orders" || len(v.Excluded) != 3 || v.Excluded[0].Index != ".kibana_1" {
+		t.Errorf("replicate %v excluded %v, want orders, and the other three excluded as ListLeaderIndexes does", v.Replicate, v.Excluded)
+	}
+	if v.Templates == "" {
+		t.Error("no templates fingerprint")
+	}
+}
+
+func TestTemplatesFingerprint(t *testing.T) {
+	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
+	base := opensearch.ClusterMetadata{
+		IndexTemplates:     map[string]json.RawMessage{"logs": raw(`{"index_patterns":["logs-*"],"priority":1}`)},
+		ComponentTemplates: map[string]json.RawMessage{"shared": raw(`{"template":{"settings":{"index":{"number_of_replicas":"0"}}}}`)},
+	}
+	fp := templatesFingerprint(base)
+	tests := []struct {
+		name string
+		m    opensearch.ClusterMetadata
+		same bool
+	}{
+		{"same templates, other key order", opensearch.ClusterMetadata{
+			IndexTemplates:     map[string]json.RawMessage{"logs": raw(`{"priority":1, "index_patterns":["logs-*"]}`)},
+			ComponentTemplates: base.ComponentTemplates}, true},
+		{"a dot-prefixed template added", opensearch.ClusterMetadata{
+			IndexTemplates:     map[string]json.RawMessage{"logs": base.IndexTemplates["logs"], ".system": raw(`{}`)},
+			ComponentTemplates: base.ComponentTemplates}, true},
+		{"index template changed", opensearch.ClusterMetadata{
+			IndexTemplates:     map[string]json.RawMessage{"logs": raw(`{"index_patterns":["logs-*"],"priority":2}`)},
+			ComponentTemplates: base.ComponentTemplates}, false},
+		{"component template deleted", opensearch.ClusterMetadata{IndexTemplates: base.IndexTemplates}, false},
+		{"a template of the same body under the other kind", opensearch.ClusterMetadata{
+			IndexTemplates:     map[string]json.RawMessage{"logs": base.IndexTemplates["logs"], "shared": base.ComponentTemplates["shared"]},
+			ComponentTemplates: map[string]json.RawMessage{}}, false},
+	}
+	for _, tt := range tests {
+		if got := templatesFingerprint(tt.m) == fp; got != tt.same {
+			t.Errorf("%s: same fingerprint %v, want %v", tt.name, got, tt.same)
+		}
+	}
+}
+
+func TestObservationDiffers(t *testing.T) {
+	base := func() Observation {
+		return Observation{
+			Leader:   &LeaderView{Indexes: map[string]string{"a": "1"}, Replicate: []string{"a"}, Excluded: []Exclusion{}, Templates: "t"},
+			Follower: ClusterHealth{Status: "green"},
+		}
+	}
+	tests := []struct {
+		name   string
+		change func(*Observation)
+		want   bool
+	}{
+		{"nothing", func(*Observation) {}, false},
+		{"green to yellow", func(o *Observation) { o.Follower = ClusterHealth{Status: "yellow", Reason: "replicas"} }, false},
+		{"an empty list decoded as nil", func(o *Observation) { o.Leader.Excluded = nil }, false},
+		{"new index", func(o *Observation) { o.Leader.Indexes["b"] = "2"; o.Leader.Replicate = []string{"a", "b"} }, true},
+		{"recreated index", func(o *Observation) { o.Leader.Indexes["a"] = "3" }, true},
+		{"templates", func(o *Observation) { o.Leader.Templates = "u" }, true},
+		{"follower red", func(o *Observation) { o.Follower.Status = "red" }, true},
+		{"follower unreachable", func(o *Observation) { o.Follower.Status = "unreachable" }, true},
+		{"leader stopped answering", func(o *Observation) { o.LeaderError = "connection refused" }, true},
+		{"index paused by the plugin", func(o *Observation) { o.Halted = map[string]IndexStatus{"a": {Status: "PAUSED", Reason: "AutoPaused"}} }, true},
+	}
+	for _, tt := range tests {
+		known := base()
+		o := base()
+		tt.change(&o)
+		if got := o.differs(&known); got != tt.want {
+			t.Errorf("%s: differs = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if !base().differs(nil) {
+		t.Error("the first observation must be returned at once")
+	}
+}
