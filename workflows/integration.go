@@ -266,8 +266,10 @@ func newIntegration(ctx workflow.Context, in IntegrationInput) *integration {
 var acts *activities.Activities
 
 // callOpts are the options of an activity that makes one OpenSearch call; waitOpts those of
-// one that waits (heartbeating) for a cluster to get somewhere.
-func callOpts(ctx workflow.Context) workflow.Context { return withIO(ctx, time.Minute, 0) }
+// one that waits (heartbeating) for a cluster to get somewhere. A call does not heartbeat, so
+// its start-to-close timeout is how long a call lost with a crashed worker holds things up:
+// short, since every such call is idempotent and simply runs again.
+func callOpts(ctx workflow.Context) workflow.Context { return withIO(ctx, 20*time.Second, 0) }
 func waitOpts(ctx workflow.Context) workflow.Context {
 	return withIO(ctx, 30*time.Minute, 30*time.Second)
 }
