@@ -175,12 +175,7 @@ func followerCommand() *cli.Command {
 
 // waitState waits, with --wait, until the service is in state want.
 func waitState(c *cli.Context, ctl *control.Control, name, want string) error {
-	if !c.Bool("wait") {
-		return nil
-	}
-	p := newProgress(os.Stdout, isTerminal(os.Stdout), name)
-	_, err := ctl.WaitServiceState(c.Context, name, want, p.update)
-	p.done()
+	_, _, err := waitFor(c, ctl, name, want)
 	return err
 }
 

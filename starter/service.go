@@ -197,17 +197,24 @@ func serviceTable(w io.Writer, services []control.ServiceSummary) {
 // waitService waits, with --wait, until the service is RUNNING, showing its progress: a bar
 // during REBUILDING on a terminal, plain lines otherwise.
 func waitService(c *cli.Context, ctl *control.Control, name string) error {
-	if !c.Bool("wait") {
-		return nil
-	}
-	p := newProgress(os.Stdout, isTerminal(os.Stdout), name)
-	st, err := ctl.WaitService(c.Context, name, p.update)
-	p.done()
-	if err != nil {
+	st, waited, err := waitFor(c, ctl, name, workflows.StateRunning)
+	if err != nil || !waited {
 		return err
 	}
 	fmt.Printf("service %s: RUNNING at %s (transport %s)\n", name, st.Endpoints.HTTPURL, st.Endpoints.TransportAddress)
 	return nil
+}
+
+// waitFor waits, when the command has --wait, until the service is in state want (or FAILED, an
+// error), showing its progress; waited says whether it did.
+func waitFor(c *cli.Context, ctl *control.Control, name, want string) (st workflows.ServiceState, waited bool, err error) {
+	if !c.Bool("wait") {
+		return st, false, nil
+	}
+	p := newProgress(os.Stdout, isTerminal(os.Stdout), name)
+	st, err = ctl.WaitServiceState(c.Context, name, want, p.update)
+	p.done()
+	return st, true, err
 }
 
 // requireArgAndFlags is a Before hook for commands that take one argument (their ArgsUsage)

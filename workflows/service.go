@@ -67,6 +67,11 @@ type ServiceState struct {
 	Promotion *PromotionReport `json:"promotion,omitempty"`
 }
 
+// ClusterRef is how activities reach the service's cluster.
+func (st ServiceState) ClusterRef() activities.ClusterRef {
+	return activities.ClusterRef{Name: st.Name, URL: st.Endpoints.HTTPURL, TransportAddress: st.Endpoints.TransportAddress}
+}
+
 // PromotionReport says what a promotion did.
 type PromotionReport struct {
 	FormerLeader   string        `json:"former_leader"`
@@ -318,7 +323,7 @@ func startFollowing(ctx workflow.Context, st *ServiceState, set func(string, str
 	})
 	in := IntegrationInput{
 		Leader:      st.Follow.Leader,
-		Follower:    activities.ClusterRef{Name: st.Name, URL: st.Endpoints.HTTPURL, TransportAddress: st.Endpoints.TransportAddress},
+		Follower:    st.ClusterRef(),
 		LeaderAlias: st.Leader,
 		ParentID:    ServiceWorkflowID(st.Name),
 	}

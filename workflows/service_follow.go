@@ -64,7 +64,7 @@ func canFollow(st ServiceState, req FollowRequest) error {
 // register with the leader, start the integration.
 func followLeader(ctx workflow.Context, st *ServiceState, req FollowRequest, set func(string, string) error) error {
 	var a *activities.Activities
-	self := activities.ClusterRef{Name: st.Name, URL: st.Endpoints.HTTPURL, TransportAddress: st.Endpoints.TransportAddress}
+	self := st.ClusterRef()
 	// The caller waits for the answer: a few quick tries, not the minutes of withIO.
 	lctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,

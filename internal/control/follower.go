@@ -47,29 +47,33 @@ func (c *Control) CreateFollower(ctx context.Context, req CreateFollowerRequest)
 	if err := checkLeader(leader); err != nil {
 		return err
 	}
-	catalog := plan.Default()
-	leaderPlan, err := catalog.Lookup(leader.Plan)
+	_, followerPlan, err := followerPlans(leader, req.Plan)
 	if err != nil {
-		return fmt.Errorf("leader %s: %w", req.Leader, err)
-	}
-	name := req.Plan
-	if name == "" {
-		name = leader.Plan
-	}
-	followerPlan, err := catalog.Lookup(name)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if err := plan.CheckFollowerPlan(leaderPlan, followerPlan); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return err
 	}
 	if req.ExtraDiskGB < 0 {
 		return fmt.Errorf("%w: extra disk %d GB is negative", ErrInvalid, req.ExtraDiskGB)
 	}
 	spec := activities.ServiceSpec{Name: req.Name, Plan: followerPlan.Name, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"),
 		ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal}
-	follow := &workflows.FollowSpec{Leader: activities.ClusterRef{Name: leader.Name, URL: leader.Endpoints.HTTPURL, TransportAddress: leader.Endpoints.TransportAddress}}
+	follow := &workflows.FollowSpec{Leader: leader.ClusterRef()}
 	return c.start(ctx, workflows.ServiceInput{Spec: spec, Follow: follow}, workflows.RoleFollower, leader.Name)
+}
+
+// followerPlans applies the plan rules to a follower of leader on the named plan (the leader's
+// when empty), and returns the leader's plan and the follower's. Breaking them is ErrInvalid.
+func followerPlans(leader workflows.ServiceState, name string) (leaderPlan, followerPlan plan.Plan, err error) {
+	catalog := plan.Default()
+	if leaderPlan, err = catalog.Lookup(leader.Plan); err != nil {
+		return leaderPlan, followerPlan, fmt.Errorf("leader %s: %w", leader.Name, err)
+	}
+	if followerPlan, err = catalog.Lookup(orDefault(name, leader.Plan)); err != nil {
+		return leaderPlan, followerPlan, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err = plan.CheckFollowerPlan(leaderPlan, followerPlan); err != nil {
+		return leaderPlan, followerPlan, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return leaderPlan, followerPlan, nil
 }
 
 // ListFollowers lists the live followers of a leader: one visibility query.

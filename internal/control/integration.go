@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/osccr/osccr/activities"
-	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/internal/provision"
 	"github.com/osccr/osccr/workflows"
 )
@@ -113,20 +111,11 @@ func (c *Control) CreateIntegration(ctx context.Context, req CreateIntegrationRe
 	if err := checkLeader(leader); err != nil {
 		return Integration{}, err
 	}
-	catalog := plan.Default()
-	leaderPlan, err := catalog.Lookup(leader.Plan)
-	if err != nil {
-		return Integration{}, fmt.Errorf("source %s: %w", leader.Name, err)
-	}
-	destPlan, err := catalog.Lookup(dest.Plan)
-	if err != nil {
-		return Integration{}, fmt.Errorf("dest %s: %w", dest.Name, err)
-	}
-	if err := plan.CheckFollowerPlan(leaderPlan, destPlan); err != nil {
-		return Integration{}, fmt.Errorf("%w: %w; change the plan of %s first (osccr service update %s --plan %s)", ErrInvalid, err, dest.Name, dest.Name, leaderPlan.Name)
+	if _, _, err := followerPlans(leader, dest.Plan); err != nil {
+		return Integration{}, fmt.Errorf("%w; change the plan of %s first (osccr service update %s --plan %s)", err, dest.Name, dest.Name, leader.Plan)
 	}
 	follow := workflows.FollowRequest{
-		Leader:     activities.ClusterRef{Name: leader.Name, URL: leader.Endpoints.HTTPURL, TransportAddress: leader.Endpoints.TransportAddress},
+		Leader:     leader.ClusterRef(),
 		LeaderPlan: leader.Plan,
 	}
 	var st workflows.ServiceState
