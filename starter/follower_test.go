@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/osccr/osccr/internal/control"
-	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
 	"github.com/osccr/osccr/internal/testcontrol"
@@ -19,11 +18,11 @@ import (
 // TestIntegrationAndFollowerCommands drives the built CLI as a subprocess against a real control
 // plane and two real nodes: integration create (refusals, then --wait with plain progress
 // lines), integration list and delete, follower status, pause and resume, promote (a script
-// without --yes is refused; --dry-run; --yes), service update refusals. With the CCR plugin the
-// follower replicates; without it, it FAILED and pausing it is refused.
+// without --yes is refused; --dry-run; --yes), service update refusals. The follower replicates
+// through the real CCR plugin.
 func TestIntegrationAndFollowerCommands(t *testing.T) {
 	d := testcluster.Distribution(t)
-	plugin := d.HasPlugin(localnode.CCRPluginName)
+	testcluster.RequireCCR(t, d)
 	base := testcluster.Dir(t)
 	plane := testcontrol.Start(t, base)
 	bin := buildCLI(t)
@@ -87,13 +86,9 @@ func TestIntegrationAndFollowerCommands(t *testing.T) {
 	if !strings.Contains(out, "integration ccr.cli-ldr.cli-dst: cli-dst now follows cli-ldr (REBUILDING)") {
 		t.Fatalf("integration create --wait: exit %d\n%s", code, out)
 	}
-	if plugin {
-		// Not a terminal: plain progress lines, no bar.
-		if code != 0 || !strings.Contains(out, "RUNNING at http://127.0.0.1:") || strings.Contains(out, "\r") {
-			t.Fatalf("integration create --wait: exit %d, want RUNNING with plain lines\n%q", code, out)
-		}
-	} else if code != exitRefused || !strings.Contains(out, "cross-cluster-replication plugin") {
-		t.Fatalf("integration create --wait without the plugin: exit %d, want %d naming the plugin\n%s", code, exitRefused, out)
+	// Not a terminal: plain progress lines, no bar.
+	if code != 0 || !strings.Contains(out, "RUNNING at http://127.0.0.1:") || strings.Contains(out, "\r") {
+		t.Fatalf("integration create --wait: exit %d, want RUNNING with plain lines\n%q", code, out)
 	}
 
 	out = expect(0, "ccr.cli-ldr.cli-dst", "integration", "list", "-o", "json")
@@ -116,22 +111,18 @@ func TestIntegrationAndFollowerCommands(t *testing.T) {
 		}
 	}
 	expect(exitRefused, "not a follower", "follower", "status", "cli-ldr")
-	if plugin {
-		indexes, _ := status["indexes"].([]any)
-		if len(indexes) != 1 || indexes[0].(map[string]any)["index"] != "orders" || indexes[0].(map[string]any)["leader_checkpoint"] == nil {
-			t.Errorf("follower status indexes %v, want orders with checkpoints", status["indexes"])
-		}
-		expect(0, "LEADER CHECKPOINT", "follower", "status", "cli-dst")
-		expect(0, "PAUSED", "follower", "pause", "cli-dst", "--reason", "maintenance", "--wait")
-		expect(0, "operator: maintenance", "follower", "status", "cli-dst", "-o", "table")
-		expect(0, "RUNNING", "follower", "resume", "cli-dst", "--wait")
-	} else {
-		expect(exitRefused, "it is FAILED", "follower", "pause", "cli-dst")
+	indexes, _ := status["indexes"].([]any)
+	if len(indexes) != 1 || indexes[0].(map[string]any)["index"] != "orders" || indexes[0].(map[string]any)["leader_checkpoint"] == nil {
+		t.Errorf("follower status indexes %v, want orders with checkpoints", status["indexes"])
 	}
+	expect(0, "LEADER CHECKPOINT", "follower", "status", "cli-dst")
+	expect(0, "PAUSED", "follower", "pause", "cli-dst", "--reason", "maintenance", "--wait")
+	expect(0, "operator: maintenance", "follower", "status", "cli-dst", "-o", "table")
+	expect(0, "RUNNING", "follower", "resume", "cli-dst", "--wait")
 
 	expect(exitUsage, "pass --yes", "follower", "promote", "cli-dst")
 	out = expect(0, "will, irreversibly", "follower", "promote", "cli-dst", "--dry-run")
-	if plugin && !strings.Contains(out, "orders") {
+	if !strings.Contains(out, "orders") {
 		t.Errorf("promote --dry-run does not name the index it would stop:\n%s", out)
 	}
 	expect(0, `"irreversible": true`, "follower", "promote", "cli-dst", "--dry-run", "-o", "json")

@@ -47,20 +47,26 @@ func Run(ctx context.Context, o Options) (err error) {
 		return fmt.Sprintf("%s/namespaces/%s/workflows?query=%s", o.UIURL, o.Namespace, url.QueryEscape(fmt.Sprintf("WorkflowId=%q", id)))
 	}
 	defer func() {
+		if ctx.Err() != nil {
+			say("interrupted: deleting the demo services (follower first), which stops their nodes")
+		}
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		for _, name := range []string{Follower, Leader} {
+			began := time.Now()
 			if derr := o.Control.DeleteService(cleanup, name); derr != nil {
 				if !errors.Is(derr, control.ErrNotFound) {
+					say("could not delete service %s: %v", name, derr)
 					err = errors.Join(err, derr)
 				}
 				continue
 			}
 			if derr := o.Control.WaitServiceGone(cleanup, name); derr != nil {
+				say("service %s is not gone: %v", name, derr)
 				err = errors.Join(err, derr)
 				continue
 			}
-			say("deleted service %s (its nodes are stopped)", name)
+			say("deleted service %s in %s (its nodes are stopped)", name, time.Since(began).Round(time.Millisecond))
 		}
 	}()
 

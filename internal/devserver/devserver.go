@@ -87,9 +87,11 @@ type Server struct {
 // search attributes exist and the UI serves pages.
 //
 //  1. Make and lock the state dir; check the chosen ports are free, pick the internal ones.
-//  2. On first use create the SQLite schema; create the namespace if missing.
+//  2. On first use create the SQLite schema; create the namespace, with the search attributes,
+//     if missing.
 //  3. Start the Temporal services, then register missing search attributes through the
-//     frontend (this also waits for it to answer).
+//     frontend (this also waits for it to answer) and wait until a visibility query naming
+//     each of them is accepted: before that, a request using one is refused.
 //  4. Start the Web UI.
 func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	cfg = cfg.withDefaults()
@@ -131,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.hostPort = net.JoinHostPort(cfg.Host, strconv.Itoa(ports.Frontend))
 
 	store := sqliteStore(filepath.Join(stateDir, "temporal.db"))
-	if err := prepareDatabase(store, cfg.Namespace); err != nil {
+	if err := prepareDatabase(store, cfg.Namespace, cfg.SearchAttributes); err != nil {
 		return nil, err
 	}
 
@@ -197,7 +199,10 @@ func (s *Server) registerSearchAttributes(ctx context.Context, cfg Config) error
 		return err
 	}
 	defer c.Close()
-	return searchattr.Ensure(ctx, c.OperatorService(), cfg.Namespace, cfg.SearchAttributes)
+	if err := searchattr.Ensure(ctx, c.OperatorService(), cfg.Namespace, cfg.SearchAttributes); err != nil {
+		return err
+	}
+	return searchattr.AwaitUsable(ctx, c.WorkflowService(), cfg.Namespace, cfg.SearchAttributes)
 }
 
 // HostPort is the frontend address for Temporal clients and workers.

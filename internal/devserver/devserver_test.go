@@ -72,6 +72,7 @@ func TestServerRunsWorkflowsAndKeepsThemAcrossRestart(t *testing.T) {
 	c := dial(t, srv)
 	assertNamespace(t, c, testNamespace)
 	assertSearchAttributes(t, c, searchKind.GetName(), searchSize.GetName())
+	assertQueryable(t, c, searchKind.GetName(), searchSize.GetName())
 
 	w := worker.New(c, testQueue, worker.Options{})
 	w.RegisterWorkflow(greet)
@@ -115,6 +116,8 @@ func TestServerRunsWorkflowsAndKeepsThemAcrossRestart(t *testing.T) {
 	srv = start(t, cfg)
 	c = dial(t, srv)
 	assertSearchAttributes(t, c, searchKind.GetName(), searchSize.GetName(), searchLater.GetName())
+	// Added on this start: usable at once, not after the namespace cache's next refresh.
+	assertQueryable(t, c, searchLater.GetName())
 	desc, err := c.DescribeWorkflowExecution(ctx, "greet-1", run.GetRunID())
 	if err != nil {
 		t.Fatalf("describe workflow after restart: %v", err)
@@ -211,6 +214,18 @@ func assertSearchAttributes(t *testing.T, c client.Client, names ...string) {
 	for _, name := range names {
 		if _, ok := resp.GetCustomAttributes()[name]; !ok {
 			t.Errorf("search attribute %s not registered; have %v", name, resp.GetCustomAttributes())
+		}
+	}
+}
+
+// assertQueryable checks, without waiting, that a visibility query naming each attribute is
+// accepted the moment Start has returned.
+func assertQueryable(t *testing.T, c client.Client, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		query := name + " IS NULL"
+		if _, err := c.CountWorkflow(t.Context(), &workflowservice.CountWorkflowExecutionsRequest{Namespace: testNamespace, Query: query}); err != nil {
+			t.Errorf("query %q right after Start: %v", query, err)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
@@ -36,9 +37,11 @@ func sqliteStore(path string) *config.SQL {
 }
 
 // prepareDatabase creates the schema when the database file does not exist yet, then the
-// namespace when it is missing. An existing file is never touched beyond that: it holds the
-// workflows of earlier runs.
-func prepareDatabase(store *config.SQL, namespace string) error {
+// namespace when it is missing, with the search attributes already mapped: every service then
+// loads them with the namespace, so no request can meet a service whose namespace cache has not
+// seen them yet. An existing file is never touched beyond that: it holds the workflows of
+// earlier runs.
+func prepareDatabase(store *config.SQL, namespace string, searchAttributes map[string]enumspb.IndexedValueType) error {
 	path := store.DatabaseName
 	switch _, err := os.Stat(path); {
 	case errors.Is(err, os.ErrNotExist):
@@ -53,7 +56,7 @@ func prepareDatabase(store *config.SQL, namespace string) error {
 		return fmt.Errorf("devserver: %w", err)
 	}
 
-	ns, err := sqliteschema.NewNamespaceConfig(clusterName, namespace, false, nil)
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, namespace, false, searchAttributes)
 	if err != nil {
 		return fmt.Errorf("devserver: namespace %q: %w", namespace, err)
 	}

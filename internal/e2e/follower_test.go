@@ -21,11 +21,11 @@ import (
 // refusal of the product brief is checked to change nothing. The accepted follower is
 // provisioned, tagged (the leader lists it; the leader becomes a leader), connected to the
 // leader for real, and its integration sorts the leader's indexes into replicated and
-// excluded ones. With the CCR plugin it must reach RUNNING with the leader's documents;
-// without it, it must stop FAILED saying the plugin is missing. Deleting the leader is refused
+// excluded ones; through the real CCR plugin it reaches RUNNING with the leader's documents.
+// Deleting the leader is refused
 // while it has the follower; deleting the follower disconnects it and untags the leader.
 func TestFollowerLifecycle(t *testing.T) {
-	d := testcluster.Distribution(t)
+	testcluster.RequireCCR(t, testcluster.Distribution(t))
 	base := testcluster.Dir(t)
 	ctl, _ := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
@@ -131,20 +131,11 @@ func TestFollowerLifecycle(t *testing.T) {
 	if err != nil || !remotes["ldr"].Connected {
 		t.Errorf("follower's remote ldr = %+v, %v; want connected", remotes["ldr"], err)
 	}
-	if d.HasPlugin(localnode.CCRPluginName) {
-		if waitErr != nil || fol.State != workflows.StateRunning {
-			t.Fatalf("follower %s (%v), want RUNNING", fol.State, waitErr)
-		}
-		if n, err := fc.Count(ctx, "orders"); err != nil || n != 300 {
-			t.Errorf("follower has %d orders (%v), want 300", n, err)
-		}
-	} else {
-		if waitErr == nil || fol.State != workflows.StateFailed || !strings.Contains(fol.Reason, "cross-cluster-replication plugin") {
-			t.Fatalf("without the plugin: follower %s %q (%v), want FAILED naming the missing plugin", fol.State, fol.Reason, waitErr)
-		}
-		if _, err := fc.GetIndex(ctx, "orders"); !errors.Is(err, opensearch.ErrNotFound) {
-			t.Errorf("follower index orders after the failed start: %v, want none", err)
-		}
+	if waitErr != nil || fol.State != workflows.StateRunning {
+		t.Fatalf("follower %s (%v), want RUNNING", fol.State, waitErr)
+	}
+	if n, err := fc.Count(ctx, "orders"); err != nil || n != 300 {
+		t.Errorf("follower has %d orders (%v), want 300", n, err)
 	}
 
 	// Tags: the leader is a leader and lists its follower.

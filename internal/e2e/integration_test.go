@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/osccr/osccr/internal/control"
-	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
 	"github.com/osccr/osccr/workflows"
@@ -21,12 +20,11 @@ import (
 // operations on a follower: integration list/get/delete, status with per-index checkpoints,
 // operator pause and resume, promotion dry run, plan changes (a follower's refused, a leader's
 // applied to its follower first, nodes restarted with the new heap), and promotion, after which
-// the service can never follow again. With the CCR plugin the follower replicates for real;
-// without it, it stops FAILED naming the plugin and the operations that need a RUNNING follower
-// are refused.
+// the service can never follow again, and changes plan on its own. The follower replicates
+// through the real CCR plugin.
 func TestIntegrationLifecycle(t *testing.T) {
 	d := testcluster.Distribution(t)
-	plugin := d.HasPlugin(localnode.CCRPluginName)
+	testcluster.RequireCCR(t, d)
 	base := testcluster.Dir(t)
 	ctl, _ := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
@@ -120,15 +118,11 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if fol.Role != workflows.RoleFollower || fol.Leader != "src" || fol.Replication == nil || fol.Replication.Total != 1 {
 		t.Fatalf("dst %+v: want a follower of src replicating 1 index", fol)
 	}
-	if plugin {
-		if waitErr != nil {
-			t.Fatalf("dst: %v, want RUNNING", waitErr)
-		}
-		if n, err := dc.Count(ctx, "orders"); err != nil || n != 200 {
-			t.Errorf("dst has %d orders (%v), want 200", n, err)
-		}
-	} else if fol.State != workflows.StateFailed || !strings.Contains(fol.Reason, "cross-cluster-replication plugin") {
-		t.Fatalf("without the plugin: dst %s %q, want FAILED naming the plugin", fol.State, fol.Reason)
+	if waitErr != nil {
+		t.Fatalf("dst: %v, want RUNNING", waitErr)
+	}
+	if n, err := dc.Count(ctx, "orders"); err != nil || n != 200 {
+		t.Errorf("dst has %d orders (%v), want 200", n, err)
 	}
 	eventually(t, 30*time.Second, "src a leader", func() (bool, string) {
 		l, err := ctl.GetService(ctx, "src")
@@ -183,16 +177,10 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if err != nil || status.Leader != "src" || status.IntegrationID != "ccr.src.dst" {
 		t.Fatalf("status: %+v (%v)", status, err)
 	}
-	if plugin {
-		if len(status.Indexes) != 1 || status.Indexes[0].Index != "orders" || status.Indexes[0].Status != "SYNCING" || status.Indexes[0].LeaderCheckpoint < 199 {
-			t.Errorf("status indexes %+v, want orders SYNCING at checkpoint 199", status.Indexes)
-		}
-		checkPauseResume(t, ctx, ctl, sc, dc)
-	} else {
-		if err := ctl.PauseFollower(ctx, "dst", ""); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "it is FAILED") {
-			t.Errorf("pause a FAILED follower: %v, want ErrConflict", err)
-		}
+	if len(status.Indexes) != 1 || status.Indexes[0].Index != "orders" || status.Indexes[0].Status != "SYNCING" || status.Indexes[0].LeaderCheckpoint < 199 {
+		t.Errorf("status indexes %+v, want orders SYNCING at checkpoint 199", status.Indexes)
 	}
+	checkPauseResume(t, ctx, ctl, sc, dc)
 
 	// The promotion dry run changes nothing.
 	if _, err := ctl.PreviewPromotion(ctx, "src"); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "only a follower") {
@@ -202,7 +190,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if err != nil || preview.Leader != "src" || !preview.Irreversible || len(preview.Steps) != 4 {
 		t.Fatalf("promotion preview %+v (%v)", preview, err)
 	}
-	if plugin && (len(preview.Indexes) != 1 || preview.Indexes[0].Index != "orders") {
+	if len(preview.Indexes) != 1 || preview.Indexes[0].Index != "orders" {
 		t.Errorf("preview stops %+v, want orders", preview.Indexes)
 	}
 	if st, err := ctl.GetService(ctx, "dst"); err != nil || st.Role != workflows.RoleFollower || st.Promotion != nil {
@@ -223,28 +211,24 @@ func TestIntegrationLifecycle(t *testing.T) {
 			t.Errorf("%s: %v, want %v saying %q", r.name, err, r.want, r.msg)
 		}
 	}
-	if plugin {
-		// The leader's plan changes its follower's first; both nodes restart with the new heap
-		// and replication goes on.
-		began := time.Now()
-		st, err := ctl.UpdatePlan(ctx, "src", "business-8", true)
-		if err != nil || st.Plan != "business-8" {
-			t.Fatalf("change the leader's plan: %s (%v)", st.Plan, err)
-		}
-		t.Logf("plan change of leader and follower: %s", time.Since(began).Round(time.Millisecond))
-		checkPlan(t, ctx, ctl, "dst", "business-8", dc)
-		checkPlan(t, ctx, ctl, "src", "business-8", sc)
-		if _, err := ctl.WaitService(ctx, "dst", nil); err != nil {
-			t.Fatalf("follower after the plan change: %v", err)
-		}
-		writeDocs(t, ctx, sc, "orders", 2000, 2050)
-		eventually(t, time.Minute, "replication after the plan change", func() (bool, string) {
-			n, err := dc.Count(ctx, "orders")
-			return err == nil && n == 350, fmt.Sprintf("%d (%v)", n, err)
-		})
-	} else if _, err := ctl.UpdatePlan(ctx, "src", "business-8", true); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "its follower dst would have to change too") {
-		t.Errorf("change a leader's plan while its follower FAILED: %v, want ErrConflict naming dst", err)
+	// The leader's plan changes its follower's first; both nodes restart with the new heap and
+	// replication goes on.
+	began := time.Now()
+	st, err := ctl.UpdatePlan(ctx, "src", "business-8", true)
+	if err != nil || st.Plan != "business-8" {
+		t.Fatalf("change the leader's plan: %s (%v)", st.Plan, err)
 	}
+	t.Logf("plan change of leader and follower: %s", time.Since(began).Round(time.Millisecond))
+	checkPlan(t, ctx, ctl, "dst", "business-8", dc)
+	checkPlan(t, ctx, ctl, "src", "business-8", sc)
+	if _, err := ctl.WaitService(ctx, "dst", nil); err != nil {
+		t.Fatalf("follower after the plan change: %v", err)
+	}
+	writeDocs(t, ctx, sc, "orders", 2000, 2050)
+	eventually(t, time.Minute, "replication after the plan change", func() (bool, string) {
+		n, err := dc.Count(ctx, "orders")
+		return err == nil && n == 350, fmt.Sprintf("%d (%v)", n, err)
+	})
 
 	// Promotion, after which dst never follows again.
 	if _, err := ctl.Promote(ctx, "dst"); err != nil {
@@ -257,13 +241,11 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if err := create("src", "dst"); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "was promoted from a follower of src") {
 		t.Errorf("integration into a promoted service: %v, want ErrConflict saying it was promoted", err)
 	}
-	if !plugin {
-		// A standalone service changes plan on its own: its node restarts with the new heap.
-		if st, err := ctl.UpdatePlan(ctx, "src", "business-8", true); err != nil || st.Plan != "business-8" {
-			t.Fatalf("change a standalone service's plan: %s (%v)", st.Plan, err)
-		}
-		checkPlan(t, ctx, ctl, "src", "business-8", sc)
+	// A standalone service changes plan on its own: its node restarts with the new heap.
+	if st, err := ctl.UpdatePlan(ctx, "src", "business-4", true); err != nil || st.Plan != "business-4" {
+		t.Fatalf("change a standalone service's plan: %s (%v)", st.Plan, err)
 	}
+	checkPlan(t, ctx, ctl, "src", "business-4", sc)
 	if list, err := ctl.ListIntegrations(ctx, "src"); err != nil || len(list) != 0 {
 		t.Errorf("integrations of src after the promotion: %+v (%v), want none", list, err)
 	}

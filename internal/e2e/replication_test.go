@@ -70,36 +70,49 @@ func eventually(t *testing.T, limit time.Duration, what string, cond func() (boo
 }
 
 // TestIndexReplicationWorkflow runs the index-replication workflow through the embedded
-// Temporal server against two real clusters. With the CCR plugin installed it checks the whole
-// lifecycle; without it (Maven here does not serve the plugin) it checks what osccr promises
-// then: the clusters are connected for real, the workflow stops with a PluginMissing error
-// that says what to do, and no follower index is left behind.
+// Temporal server against two real clusters with the CCR plugin: the whole lifecycle.
 func TestIndexReplicationWorkflow(t *testing.T) {
 	d := testcluster.Distribution(t)
+	testcluster.RequireCCR(t, d)
+	ctl, ctx, in, lc, fc := startIndexReplicationEnv(t, d)
+	id, err := ctl.StartIndexReplication(ctx, in)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	checkLifecycle(t, ctx, ctl, in, lc, fc, id)
+}
+
+// TestIndexReplicationWithoutPlugin is the one test of a follower cluster that lacks the CCR
+// plugin: the clusters are connected for real, the workflow stops with a PluginMissing error
+// that says what to do, and no follower index is left behind.
+func TestIndexReplicationWithoutPlugin(t *testing.T) {
+	d := testcluster.Distribution(t)
+	testcluster.RequireCCR(t, d)
+	ctl, ctx, in, _, fc := startIndexReplicationEnv(t, testcluster.WithoutCCR(t, d))
+	id, err := ctl.StartIndexReplication(ctx, in)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	checkPluginMissing(t, ctx, ctl, fc, id, in.Leader.Name)
+}
+
+// startIndexReplicationEnv starts a leader (with the CCR plugin) holding 500 orders, a follower
+// from d, and a control plane.
+func startIndexReplicationEnv(t *testing.T, d localnode.Distribution) (*control.Control, context.Context, workflows.IndexReplicationInput, *opensearch.Client, *opensearch.Client) {
+	t.Helper()
 	base := testcluster.Dir(t)
-	leader := testcluster.Start(t, d, base, "e2e-leader")
+	leader := testcluster.Start(t, testcluster.Distribution(t), base, "e2e-leader")
 	follower := testcluster.Start(t, d, base, "e2e-follower")
 	ctl, _ := controlPlane(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 
 	lc, fc := clientFor(t, leader), clientFor(t, follower)
 	if err := lc.CreateIndex(ctx, "orders", map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0}}); err != nil {
 		t.Fatal(err)
 	}
 	writeDocs(t, ctx, lc, "orders", 0, 500)
-
-	in := workflows.IndexReplicationInput{Leader: ref(leader), Follower: ref(follower), LeaderIndex: "orders"}
-	id, err := ctl.StartIndexReplication(ctx, in)
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-
-	if !d.HasPlugin(localnode.CCRPluginName) {
-		checkPluginMissing(t, ctx, ctl, fc, id, leader.Cluster)
-		return
-	}
-	checkLifecycle(t, ctx, ctl, in, lc, fc, id)
+	return ctl, ctx, workflows.IndexReplicationInput{Leader: ref(leader), Follower: ref(follower), LeaderIndex: "orders"}, lc, fc
 }
 
 func checkPluginMissing(t *testing.T, ctx context.Context, ctl *control.Control, fc *opensearch.Client, id, leaderAlias string) {

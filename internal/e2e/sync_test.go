@@ -1,9 +1,6 @@
-//go:build ccr
-
-// These tests need the cross-cluster-replication plugin in the distribution (make test-ccr):
-// they check what a RUNNING follower does with the plugin replicating for real.
-
 package e2e
+
+// These tests check what a RUNNING follower does with the plugin replicating for real.
 
 import (
 	"context"

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
 )
 
@@ -69,9 +68,8 @@ func testRemoteCluster(t *testing.T, e *env) {
 	}
 }
 
-// testReplicationPlugin checks what the client says about the CCR plugin on this distribution:
-// without the plugin every replication call is ErrPluginMissing; with it, an ordinary index is
-// not replicating. (The full replication flow is in replication_ccr_test.go.)
+// testReplicationPlugin checks the client sees the CCR plugin and that an ordinary index is
+// not replicating. (The full replication flow is in replication_integration_test.go.)
 func testReplicationPlugin(t *testing.T, e *env) {
 	ctx := context.Background()
 	f := e.follower.client
@@ -83,38 +81,6 @@ func testReplicationPlugin(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatalf("Plugins: %v", err)
 	}
-
-	if !e.dist.HasPlugin(localnode.CCRPluginName) {
-		if slices.Contains(plugins, opensearch.CCRPluginName) {
-			t.Fatalf("Plugins = %v lists CCR, but the distribution has no %s", plugins, localnode.CCRPluginName)
-		}
-		_, statusErr := f.ReplicationStatus(ctx, "plain")
-		_, followerErr := f.FollowerStats(ctx)
-		_, leaderErr := e.leader.client.LeaderStats(ctx)
-		_, autofollowErr := f.AutofollowStats(ctx)
-		calls := map[string]error{
-			"ReplicationStatus": statusErr,
-			"StartReplication": f.StartReplication(ctx, "logs-1", opensearch.StartReplicationRequest{
-				LeaderAlias: "leader", LeaderIndex: "logs-1"}),
-			"PauseReplication":          f.PauseReplication(ctx, "plain"),
-			"ResumeReplication":         f.ResumeReplication(ctx, "plain"),
-			"StopReplication":           f.StopReplication(ctx, "plain"),
-			"UpdateReplicationSettings": f.UpdateReplicationSettings(ctx, "plain", map[string]any{"index.number_of_replicas": 0}),
-			"StartAutofollow":           f.StartAutofollow(ctx, opensearch.AutofollowRule{LeaderAlias: "leader", Name: "all", Pattern: "*"}),
-			"DeleteAutofollow":          f.DeleteAutofollow(ctx, "leader", "all"),
-			"FollowerStats":             followerErr,
-			"LeaderStats":               leaderErr,
-			"AutofollowStats":           autofollowErr,
-		}
-		for name, err := range calls {
-			if !errors.Is(err, opensearch.ErrPluginMissing) {
-				t.Errorf("%s without the plugin: %v, want ErrPluginMissing", name, err)
-			}
-		}
-		t.Logf("without the plugin: %v", statusErr)
-		return
-	}
-
 	if !slices.Contains(plugins, opensearch.CCRPluginName) {
 		t.Errorf("Plugins = %v, want %s", plugins, opensearch.CCRPluginName)
 	}

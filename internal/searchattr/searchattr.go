@@ -4,12 +4,17 @@ package searchattr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 )
 
 // Ensure registers the custom search attributes the namespace lacks. It runs
@@ -49,4 +54,33 @@ func Ensure(ctx context.Context, ops operatorservice.OperatorServiceClient, name
 		return fmt.Errorf("add search attributes %v to namespace %q: %w", slices.Sorted(maps.Keys(missing)), namespace, err)
 	}
 	return nil
+}
+
+// AwaitUsable waits until a visibility query naming every attribute in want is accepted. An
+// attribute just added is stored at once but reaches the server's namespace cache only at its
+// next refresh (10 s by default); until then any request naming it is refused with "no mapping
+// defined for search attribute".
+func AwaitUsable(ctx context.Context, wf workflowservice.WorkflowServiceClient, namespace string, want map[string]enumspb.IndexedValueType) error {
+	if len(want) == 0 {
+		return nil
+	}
+	var clauses []string
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		clauses = append(clauses, name+" IS NULL")
+	}
+	query := strings.Join(clauses, " AND ")
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, err := wf.CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})
+		var invalid *serviceerror.InvalidArgument
+		if err == nil || !errors.As(err, &invalid) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("search attributes of namespace %q not usable yet: %w (last answer: %v)", namespace, ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
 }

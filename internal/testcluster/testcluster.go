@@ -5,6 +5,7 @@ package testcluster
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,22 +17,25 @@ import (
 // StartTimeout bounds how long one node may take to become healthy on a loaded 2-core machine.
 const StartTimeout = 3 * time.Minute
 
-// Distribution returns the installed distribution or fails the test saying how to install it.
+// Distribution returns the installed distribution, which must have the cross-cluster-replication
+// plugin, or fails the test saying how to install it.
 func Distribution(t testing.TB) localnode.Distribution {
 	t.Helper()
 	d, err := localnode.DistributionFromEnv()
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
+	RequireCCR(t, d)
 	return d
 }
 
-// RequireCCR fails the test when the distribution lacks the cross-cluster-replication plugin.
+// RequireCCR fails the test when the distribution lacks the cross-cluster-replication plugin:
+// replication tests never skip.
 func RequireCCR(t testing.TB, d localnode.Distribution) {
 	t.Helper()
 	if !d.HasPlugin(localnode.CCRPluginName) {
-		reason, _ := os.ReadFile(filepath.Join(d.Home, ".ccr-unavailable"))
-		t.Fatalf("the OpenSearch distribution at %s has no %s plugin: %s", d.Home, localnode.CCRPluginName, reason)
+		t.Fatalf("the OpenSearch distribution at %s has no %s plugin: install it with `make opensearch` "+
+			"(CCR_PLUGIN_ZIP=/path/to/the.zip or OSCCR_PLUGIN_DIR=/folder/of/zips)", d.Home, localnode.CCRPluginName)
 	}
 }
 
@@ -86,4 +90,57 @@ func sanitize(name string) string {
 		out = out[:40]
 	}
 	return string(out)
+}
+
+// WithoutCCR returns a copy of d without the cross-cluster-replication plugin (hard links, so
+// it costs no disk), for the one test that shows what osccr says on a cluster that lacks it.
+// The copy is removed when the test ends.
+func WithoutCCR(t testing.TB, d localnode.Distribution) localnode.Distribution {
+	t.Helper()
+	home := filepath.Join(Dir(t), "opensearch-without-ccr")
+	err := filepath.WalkDir(d.Home, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(d.Home, path)
+		if err != nil {
+			return err
+		}
+		if rel == filepath.Join("plugins", localnode.CCRPluginName) {
+			return filepath.SkipDir
+		}
+		to := filepath.Join(home, rel)
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case e.IsDir():
+			return os.MkdirAll(to, info.Mode().Perm())
+		case e.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, to)
+		default:
+			if os.Link(path, to) == nil {
+				return nil
+			}
+			// Another file system: copy.
+			body, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(to, body, info.Mode().Perm())
+		}
+	})
+	if err != nil {
+		t.Fatalf("copy %s without %s: %v", d.Home, localnode.CCRPluginName, err)
+	}
+	d.Home = home
+	if d.HasPlugin(localnode.CCRPluginName) {
+		t.Fatalf("the copy at %s still has %s", home, localnode.CCRPluginName)
+	}
+	return d
 }

@@ -42,7 +42,8 @@ func registerSearchAttributes(lc fx.Lifecycle, c client.Client, ep Endpoint) {
 			}
 			return fmt.Errorf("%w; an admin can add them with:\n  %s", err, strings.Join(manual, "\n  "))
 		}
-		return nil
+		// Ready only once requests naming them are accepted (osccr's first requests do).
+		return searchattr.AwaitUsable(ctx, c.WorkflowService(), ep.Namespace, want)
 	}))
 }
 

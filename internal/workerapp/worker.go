@@ -34,11 +34,13 @@ func newWorker(c client.Client, cfg Config, acts *activities.Activities, shutdow
 }
 
 // runWorker starts the worker with the app and, once it polls, tells the operator where
-// everything is.
+// everything is. The line starts "osccr-worker: control plane ready" only then: every start
+// hook before it (the dev server, the search attributes being usable) has finished, so
+// scripts can wait for it.
 func runWorker(lc fx.Lifecycle, w worker.Worker, ep Endpoint, cfg Config) {
 	lc.Append(fx.StartStopHook(w.Start, w.Stop))
 	lc.Append(fx.StartHook(func() {
-		line := fmt.Sprintf("osccr-worker: polling task queue %q on Temporal %s, namespace %q", cfg.TaskQueue, ep.HostPort, ep.Namespace)
+		line := fmt.Sprintf("osccr-worker: control plane ready: polling task queue %q on Temporal %s, namespace %q", cfg.TaskQueue, ep.HostPort, ep.Namespace)
 		if ep.UIURL != "" {
 			line += "; Web UI " + ep.UIURL
 		}

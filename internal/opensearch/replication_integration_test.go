@@ -1,7 +1,3 @@
-//go:build ccr
-
-// These tests need the cross-cluster-replication plugin in the distribution (make test-ccr).
-
 package opensearch_test
 
 import (
