@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/workflows"
 )
@@ -86,6 +88,28 @@ func followerCommand() *cli.Command {
 						fmt.Fprintln(w)
 						indexTable(w, st.Indexes)
 					})
+				}),
+			},
+			{
+				Name: "verify",
+				Usage: "compare a follower with its leader, index by index: document counts, a digest of the document ids, mappings " +
+					"(an index that differs gets 30 s to catch up); exit 4 when any index diverged",
+				UsageText: "osccr follower verify orders-replica -o json",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags(),
+				Flags:     []cli.Flag{outputFlag()},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					report, err := ctl.VerifyFollower(c.Context, c.Args().First())
+					if err != nil {
+						return err
+					}
+					if err := render(c, report, func(w io.Writer) { verifyTable(w, report) }); err != nil {
+						return err
+					}
+					if report.Diverged > 0 {
+						return fmt.Errorf("%w: %d of %d indexes of %s differ from %s", errDiverged, report.Diverged, len(report.Indexes), report.Follower, report.Leader)
+					}
+					return nil
 				}),
 			},
 			{
@@ -198,4 +222,23 @@ func previewTable(w io.Writer, p control.PromotionPreview) {
 	}
 	fmt.Fprintln(w)
 	indexTable(w, p.Indexes)
+}
+
+// errDiverged: a verification found a follower index that differs from its leader index.
+var errDiverged = errors.New("diverged")
+
+func verifyTable(w io.Writer, r activities.VerifyReport) {
+	fmt.Fprintln(w, "INDEX\tVERDICT\tLEADER DOCS\tFOLLOWER DOCS\tIDS\tMAPPINGS\tDETAIL")
+	for _, ix := range r.Indexes {
+		ids := "same"
+		if ix.LeaderDigest != ix.FollowerDigest {
+			ids = "differ"
+		}
+		mappings := "same"
+		if !ix.MappingsEqual {
+			mappings = "differ"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", ix.Index, strings.ToUpper(ix.Verdict), ix.LeaderDocs, ix.FollowerDocs, ids, mappings, dash(ix.Detail))
+	}
+	fmt.Fprintf(w, "\n%d of %d indexes of %s match %s (%d excluded, not compared)\n", len(r.Indexes)-r.Diverged, len(r.Indexes), r.Follower, r.Leader, len(r.Excluded))
 }

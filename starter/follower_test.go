@@ -116,6 +116,8 @@ func TestIntegrationAndFollowerCommands(t *testing.T) {
 		t.Errorf("follower status indexes %v, want orders with checkpoints", status["indexes"])
 	}
 	expect(0, "LEADER CHECKPOINT", "follower", "status", "cli-dst")
+	expect(0, "1 of 1 indexes of cli-dst match cli-ldr", "follower", "verify", "cli-dst")
+	expect(exitRefused, "not a follower", "follower", "verify", "cli-ldr")
 	expect(0, "PAUSED", "follower", "pause", "cli-dst", "--reason", "maintenance", "--wait")
 	expect(0, "operator: maintenance", "follower", "status", "cli-dst", "-o", "table")
 	expect(0, "RUNNING", "follower", "resume", "cli-dst", "--wait")

@@ -28,6 +28,8 @@ const (
 	exitRefused     = 1
 	exitUsage       = 2
 	exitUnreachable = 3
+	// exitDiverged: follower verify found an index that differs from its leader index.
+	exitDiverged = 4
 )
 
 func main() {
@@ -42,6 +44,8 @@ func main() {
 	switch {
 	case errors.Is(err, control.ErrUnreachable):
 		os.Exit(exitUnreachable)
+	case errors.Is(err, errDiverged):
+		os.Exit(exitDiverged)
 	case errors.Is(err, errUsage), errors.Is(err, control.ErrInvalid):
 		os.Exit(exitUsage)
 	default:

@@ -12,4 +12,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(IndexReplicationWorkflow)
 	r.RegisterWorkflow(ServiceWorkflow)
 	r.RegisterWorkflow(IntegrationWorkflow)
+	r.RegisterWorkflow(VerifyWorkflow)
 }

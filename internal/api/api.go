@@ -52,6 +52,7 @@ func Routes() []Route {
 		{"PATCH", p + "/service/{service}", (*server).updateService},
 		{"POST", p + "/service/{service}/promote", (*server).promote},
 		{"GET", p + "/service/{service}/replication", (*server).followerStatus},
+		{"GET", p + "/service/{service}/replication/verify", (*server).verifyFollower},
 		{"POST", p + "/service/{service}/pause", (*server).pauseFollower},
 		{"POST", p + "/service/{service}/resume", (*server).resumeFollower},
 		{"GET", p + "/service/{service}/integration", (*server).listServiceIntegrations},

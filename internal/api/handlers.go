@@ -175,6 +175,15 @@ func (s *server) followerStatus(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *server) verifyFollower(w http.ResponseWriter, r *http.Request) error {
+	report, err := s.ctl.VerifyFollower(r.Context(), r.PathValue("service"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, report)
+	return nil
+}
+
 // PauseRequest says why the operator pauses replication.
 type PauseRequest struct {
 	Reason string `json:"reason,omitempty"`

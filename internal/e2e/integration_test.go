@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
@@ -267,6 +268,12 @@ func checkPauseResume(t *testing.T, ctx context.Context, ctl *control.Control, l
 		t.Errorf("status while paused: %+v (%v), want orders PAUSED by the operator", status, err)
 	}
 	writeDocs(t, ctx, lc, "orders", 1000, 1100)
+	// The leader has 100 documents the paused follower lacks: verify says so, by index.
+	report, err := ctl.VerifyFollower(ctx, "dst")
+	if err != nil || report.Diverged != 1 || len(report.Indexes) != 1 || report.Indexes[0].Verdict != activities.VerifyDiverged ||
+		report.Indexes[0].LeaderDocs != 300 || report.Indexes[0].FollowerDocs != 200 || !report.Indexes[0].MappingsEqual {
+		t.Errorf("verify while paused behind the leader: %+v (%v), want orders diverged, 300 vs 200 documents", report, err)
+	}
 	if err := ctl.ResumeFollower(ctx, "dst"); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
@@ -277,6 +284,14 @@ func checkPauseResume(t *testing.T, ctx context.Context, ctl *control.Control, l
 		n, err := fc.Count(ctx, "orders")
 		return err == nil && n == 300, fmt.Sprintf("%d (%v)", n, err)
 	})
+	report, err = ctl.VerifyFollower(ctx, "dst")
+	if err != nil || report.Diverged != 0 || len(report.Indexes) != 1 || report.Indexes[0].Verdict != activities.VerifyEqual ||
+		report.Indexes[0].LeaderDigest != report.Indexes[0].FollowerDigest || report.Indexes[0].FollowerDocs != 300 {
+		t.Errorf("verify after catching up: %+v (%v), want orders equal with 300 documents", report, err)
+	}
+	if _, err := ctl.VerifyFollower(ctx, "src"); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "not a follower") {
+		t.Errorf("verify a leader: %v, want ErrConflict", err)
+	}
 }
 
 // checkPlan checks a service's state shows the plan and its node runs with the plan's heap.

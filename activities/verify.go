@@ -1,0 +1,178 @@
+package activities
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/osccr/osccr/internal/opensearch"
+)
+
+// VerifyInput names the two clusters whose replicated indexes VerifyFollower compares.
+type VerifyInput struct {
+	Leader   ClusterRef `json:"leader"`
+	Follower ClusterRef `json:"follower"`
+	// Settle is how long an index that differs is looked at again before it counts as
+	// diverged: a follower under live writes trails its leader by a moment. Zero means
+	// DefaultVerifySettle; negative means not at all (a paused follower does not catch up).
+	Settle time.Duration `json:"settle,omitempty"`
+}
+
+// DefaultVerifySettle is how long VerifyFollower lets a differing index catch up.
+const DefaultVerifySettle = 30 * time.Second
+
+// Verdicts of one index in a VerifyReport.
+const (
+	VerifyEqual           = "equal"
+	VerifyDiverged        = "diverged"
+	VerifyMissingFollower = "missing on follower"
+)
+
+// IndexVerification compares one replicated index on both sides.
+type IndexVerification struct {
+	Index string `json:"index"`
+	// Verdict is VerifyEqual, VerifyDiverged or VerifyMissingFollower.
+	Verdict        string `json:"verdict"`
+	LeaderDocs     int    `json:"leader_docs"`
+	FollowerDocs   int    `json:"follower_docs"`
+	LeaderDigest   string `json:"leader_digest"`
+	FollowerDigest string `json:"follower_digest,omitempty"`
+	MappingsEqual  bool   `json:"mappings_equal"`
+	// Detail says what differs, for a verdict other than VerifyEqual.
+	Detail string `json:"detail,omitempty"`
+}
+
+// VerifyReport is VerifyFollower's answer.
+type VerifyReport struct {
+	Leader   string              `json:"leader"`
+	Follower string              `json:"follower"`
+	Indexes  []IndexVerification `json:"indexes"`
+	// Excluded are the leader's indexes a follower does not replicate, not compared.
+	Excluded []Exclusion `json:"excluded"`
+	// Diverged counts the indexes whose verdict is not VerifyEqual.
+	Diverged int `json:"diverged"`
+}
+
+// VerifyFollower compares every index the follower replicates with its leader index:
+//
+//  1. list the leader's indexes a whole-cluster follower replicates (ListLeaderIndexes' rule);
+//  2. for each, on both sides: refresh, then the document count, a SHA-256 digest of the sorted
+//     set of document ids, and the mappings;
+//  3. an index that differs is compared again, every second, for up to in.Settle: a follower
+//     under writes trails its leader by a moment, a diverged one does not catch up.
+//
+// It only reads (a refresh is not a write), heartbeating after each index.
+func (a *Activities) VerifyFollower(ctx context.Context, in VerifyInput) (VerifyReport, error) {
+	leader, err := a.client(in.Leader)
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	follower, err := a.client(in.Follower)
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	all, err := leader.ListIndices(ctx)
+	if err != nil {
+		return VerifyReport{}, classify(fmt.Errorf("list indexes of leader %s: %w", in.Leader.Name, err))
+	}
+	p := planIndexes(all)
+	settle := in.Settle
+	if settle == 0 {
+		settle = DefaultVerifySettle
+	}
+	report := VerifyReport{Leader: in.Leader.Name, Follower: in.Follower.Name, Indexes: []IndexVerification{}, Excluded: p.Excluded}
+	for _, index := range p.Replicate {
+		deadline := time.Now().Add(settle)
+		var v IndexVerification
+		for {
+			if v, err = compareIndex(ctx, leader, follower, index); err != nil {
+				return VerifyReport{}, classify(fmt.Errorf("verify %s: %w", index, err))
+			}
+			if v.Verdict == VerifyEqual || !time.Now().Before(deadline) {
+				break
+			}
+			activity.RecordHeartbeat(ctx, index)
+			select {
+			case <-ctx.Done():
+				return VerifyReport{}, ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+		if v.Verdict != VerifyEqual {
+			report.Diverged++
+		}
+		report.Indexes = append(report.Indexes, v)
+		activity.RecordHeartbeat(ctx, index)
+	}
+	return report, nil
+}
+
+// compareIndex reads one index on both sides once.
+func compareIndex(ctx context.Context, leader, follower *opensearch.Client, index string) (IndexVerification, error) {
+	l, err := readIndex(ctx, leader, index)
+	if err != nil {
+		return IndexVerification{}, fmt.Errorf("on the leader: %w", err)
+	}
+	v := IndexVerification{Index: index, LeaderDocs: l.docs, LeaderDigest: l.digest}
+	f, err := readIndex(ctx, follower, index)
+	if errors.Is(err, opensearch.ErrNotFound) {
+		v.Verdict, v.Detail = VerifyMissingFollower, "the follower has no index "+index
+		return v, nil
+	}
+	if err != nil {
+		return IndexVerification{}, fmt.Errorf("on the follower: %w", err)
+	}
+	v.FollowerDocs, v.FollowerDigest = f.docs, f.digest
+	v.MappingsEqual = sameJSON(l.mappings, f.mappings)
+	v.Verdict = VerifyEqual
+	switch {
+	case l.digest != f.digest:
+		v.Verdict = VerifyDiverged
+		v.Detail = fmt.Sprintf("document ids differ: %d on the leader, %d on the follower", l.docs, f.docs)
+	case !v.MappingsEqual:
+		v.Verdict = VerifyDiverged
+		v.Detail = "mappings differ"
+	}
+	return v, nil
+}
+
+type indexFacts struct {
+	docs     int
+	digest   string
+	mappings json.RawMessage
+}
+
+func readIndex(ctx context.Context, c *opensearch.Client, index string) (indexFacts, error) {
+	def, err := c.GetIndex(ctx, index)
+	if err != nil {
+		return indexFacts{}, err
+	}
+	// A follower index refuses writes, not refreshes: both sides show every document they hold.
+	if err := c.Refresh(ctx, index); err != nil {
+		return indexFacts{}, err
+	}
+	ids, err := c.DocumentIDs(ctx, index)
+	if err != nil {
+		return indexFacts{}, err
+	}
+	return indexFacts{docs: len(ids), digest: idDigest(ids), mappings: def.Mappings}, nil
+}
+
+// idDigest is the SHA-256 of the sorted ids, each followed by a newline.
+func idDigest(ids []string) string {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	h := sha256.New()
+	for _, id := range sorted {
+		h.Write([]byte(id))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

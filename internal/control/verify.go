@@ -1,0 +1,53 @@
+package control
+
+import (
+	"context"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/workflows"
+)
+
+// VerifyFollower compares a follower with its leader, index by index: document counts, a
+// digest of the set of document ids, and mappings. An index that differs gets a short while
+// to catch up before it counts as diverged (a follower under writes trails by a moment; a
+// PAUSED one does not catch up, so what differs then is reported at once). It
+// changes nothing. Refused with ErrConflict for a service that is not a follower, or one that
+// is not RUNNING or PAUSED (a follower still rebuilding differs by design). The report's
+// Diverged counts the indexes that differ.
+func (c *Control) VerifyFollower(ctx context.Context, name string) (activities.VerifyReport, error) {
+	st, err := c.follower(ctx, name, "verify")
+	if err != nil {
+		return activities.VerifyReport{}, err
+	}
+	if st.State != workflows.StateRunning && st.State != workflows.StatePaused {
+		return activities.VerifyReport{}, fmt.Errorf("%w: cannot verify %s: it is %s; a follower is verified once it is RUNNING (or PAUSED)", ErrConflict, name, st.State)
+	}
+	leader, err := c.GetService(ctx, st.Leader)
+	if err != nil {
+		return activities.VerifyReport{}, err
+	}
+	in := activities.VerifyInput{Leader: leader.ClusterRef(), Follower: st.ClusterRef()}
+	if st.State == workflows.StatePaused {
+		in.Settle = -1 // a paused follower does not catch up: what differs now is the answer
+	}
+	id := workflows.VerifyWorkflowID(name)
+	run, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: c.TaskQueue,
+		// A verification already running is joined, not run twice.
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflows.VerifyWorkflow, in)
+	if err != nil {
+		return activities.VerifyReport{}, wrapTemporal("verify "+name, err)
+	}
+	var report activities.VerifyReport
+	if err := run.Get(ctx, &report); err != nil {
+		return activities.VerifyReport{}, wrapTemporal("verify "+name, err)
+	}
+	return report, nil
+}
