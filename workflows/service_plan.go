@@ -149,7 +149,7 @@ func applyPlan(ctx workflow.Context, st *ServiceState, planName string) error {
 	}
 	var err error
 	if st.Backend == activities.BackendLocal {
-		err = withReplicationPaused(ctx, st, fmt.Sprintf("plan change of %s from %s to %s: its nodes restart one at a time", st.Name, st.Plan, planName), change)
+		err = withReplicationPaused(ctx, st, fmt.Sprintf("plan change of %s from %s to %s: its nodes restart one at a time", st.Name, st.Plan, planName), false, change)
 	} else {
 		err = change()
 	}

@@ -1,0 +1,194 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/osccr/osccr/activities"
+)
+
+func runningFollower() ServiceState {
+	return ServiceState{ServiceSpec: testSpec, Role: RoleFollower, Leader: "main", Followers: []string{}, State: StateRunning,
+		Follow: &FollowSpec{Leader: activities.ClusterRef{Name: "main"}}, Replication: &IntegrationProgress{State: StateRunning, Total: 2, Syncing: 2}}
+}
+
+// continuedAs decodes the input a workflow continued as new with.
+func continuedAs(t *testing.T, env *testsuite.TestWorkflowEnvironment) ServiceInput {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("workflow ended with %v, want continue-as-new", err)
+	}
+	var next ServiceInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	return next
+}
+
+// TestServicePromoteBounded: a promotion waits a bounded time for the integration's STOPPED
+// report; without it (or when the integration cannot be told) it fails with the reason and
+// the service is back as it was, still a follower; a STOPPED report that names what failed and
+// what was deleted is carried into the promotion report.
+func TestServicePromoteBounded(t *testing.T) {
+	stoppedWithProblems := IntegrationProgress{State: StateStopped, Stopped: 1, LagOps: 3, DeletedRestoring: []string{"logs"},
+		Problems: []Problem{{Index: "b", Status: ProblemStopFailed, Reason: "boom"}},
+		Reason:   "replication stopped, except: index b STOP_FAILED: boom; logs were still restoring from the leader: the plugin's _stop deleted them"}
+	tests := []struct {
+		name       string
+		signalErr  error
+		report     *IntegrationProgress // sent 1m after the promote, if set
+		wantErr    string
+		wantState  string
+		wantRole   string
+		wantReason string
+	}{
+		{name: "integration never reports", wantState: StateRunning, wantRole: RoleFollower,
+			wantErr: "integration integration/main/orders did not report STOPPED within 3m0s (it was RUNNING)"},
+		{name: "integration gone", signalErr: errors.New("unknown external workflow execution"), wantState: StateRunning, wantRole: RoleFollower,
+			wantErr: "integration integration/main/orders could not be told to stop (unknown external workflow execution)"},
+		{name: "stopped with problems", report: &stoppedWithProblems, wantState: StateRunning, wantRole: RoleStandalone, wantReason: stoppedWithProblems.Reason},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(
+				func(_, id, _, signal string, _ any) error {
+					if signal == SignalStopIntegration {
+						return tt.signalErr
+					}
+					return nil
+				})
+			var report PromotionReport
+			var completed error
+			done := false
+			env.RegisterDelayedCallback(func() {
+				env.UpdateWorkflow(UpdatePromote, "", &testsuite.TestUpdateCallback{
+					OnReject: func(err error) { t.Errorf("promote rejected: %v", err) },
+					OnComplete: func(r any, err error) {
+						done, completed = true, err
+						report, _ = r.(PromotionReport)
+					},
+				})
+			}, time.Minute)
+			if tt.report != nil {
+				env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalIntegrationProgress, *tt.report) }, 2*time.Minute)
+			}
+			var after ServiceState
+			env.RegisterDelayedCallback(func() { after = queryService(t, env); env.CancelWorkflow() }, 10*time.Minute)
+			st := runningFollower()
+			env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+
+			if !done {
+				t.Fatal("the promotion never returned")
+			}
+			if tt.wantErr != "" {
+				if completed == nil || !strings.Contains(completed.Error(), tt.wantErr) {
+					t.Fatalf("promotion ended with %v, want an error saying %q", completed, tt.wantErr)
+				}
+				if !strings.Contains(after.Reason, tt.wantErr) {
+					t.Errorf("reason after %q, want it to say %q", after.Reason, tt.wantErr)
+				}
+			} else if completed != nil {
+				t.Fatalf("promotion failed: %v", completed)
+			}
+			if after.State != tt.wantState || after.Role != tt.wantRole {
+				t.Errorf("after the promotion %s %s, want %s %s", after.State, after.Role, tt.wantState, tt.wantRole)
+			}
+			if tt.report != nil {
+				if !slices.Equal(report.IndexesDeleted, []string{"logs"}) || !slices.Equal(report.Problems, tt.report.Problems) || report.IndexesStopped != 1 {
+					t.Errorf("report %+v, want the deleted index and the problem of the STOPPED report", report)
+				}
+				if after.Reason != tt.wantReason {
+					t.Errorf("reason %q, want %q", after.Reason, tt.wantReason)
+				}
+			}
+		})
+	}
+}
+
+// TestServiceContinueAsNewWaits: continuing as new waits for a promotion started by signal
+// (so the next run is not left PROMOTING) and for the update handlers, and a signal that
+// arrives during that wait is handled, not dropped.
+func TestServiceContinueAsNewWaits(t *testing.T) {
+	t.Run("promotion by signal", func(t *testing.T) {
+		env := newEnv(t)
+		env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(nil)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPromote, nil) }, time.Minute)
+		env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 90*time.Second)
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(SignalIntegrationProgress, IntegrationProgress{State: StateStopped, Stopped: 2})
+		}, 2*time.Minute)
+		st := runningFollower()
+		env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+		next := continuedAs(t, env)
+		if s := next.State; s == nil || s.State != StateRunning || s.Role != RoleStandalone || s.Promotion == nil {
+			t.Fatalf("next run starts with %+v, want the promotion finished (RUNNING, standalone, with its report)", next.State)
+		}
+	})
+	t.Run("signal during a handler", func(t *testing.T) {
+		env := newEnv(t)
+		var a *activities.Activities
+		env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).After(2 * time.Minute).Return(func(context.Context, activities.RecycleInput) error { return nil })
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(UpdateRecycleNode, "", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Errorf("recycle rejected: %v", err) }}, "")
+		}, time.Minute)
+		env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 70*time.Second)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalAddFollower, "f1") }, 80*time.Second)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalAddFollower, "f2") }, 2*time.Minute)
+		st := ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning}
+		env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+		next := continuedAs(t, env)
+		if s := next.State; s == nil || !slices.Equal(s.Followers, []string{"f1", "f2"}) || s.Role != RoleLeader {
+			t.Fatalf("next run starts with %+v, want followers f1 and f2 (f2 arrived while the recycle finished)", next.State)
+		}
+	})
+}
+
+// TestServiceRecycleRefusedWhenPauseFails: a recycle whose pause cannot be delivered restarts
+// nothing, lifts the pauses it did deliver, and says why.
+func TestServiceRecycleRefusedWhenPauseFails(t *testing.T) {
+	env := newEnv(t)
+	var a *activities.Activities
+	var events []string
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(
+		func(_, id, _, signal string, _ any) error {
+			events = append(events, signal+" "+id)
+			if id == IntegrationWorkflowID("orders", "f2") {
+				return errors.New("unknown external workflow execution")
+			}
+			return nil
+		})
+	env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(func(context.Context, activities.RecycleInput) error {
+		events = append(events, "recycle")
+		return nil
+	})
+	var completed error
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateRecycleNode, "", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { t.Errorf("recycle rejected: %v", err) },
+			OnComplete: func(_ any, err error) { completed = err },
+		}, "")
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 2*time.Minute)
+	st := ServiceState{ServiceSpec: testSpec, Role: RoleLeader, Followers: []string{"f1", "f2"}, State: StateRunning}
+	env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+
+	want := "could not pause replication of integration/orders/f2 (unknown external workflow execution): nothing was restarted"
+	if completed == nil || !strings.Contains(completed.Error(), want) {
+		t.Fatalf("recycle ended with %v, want an error saying %q", completed, want)
+	}
+	wantEvents := []string{"pause-integration integration/orders/f1", "pause-integration integration/orders/f2", "resume-integration integration/orders/f1"}
+	if !slices.Equal(events, wantEvents) {
+		t.Errorf("events %v, want %v (no recycle)", events, wantEvents)
+	}
+}
