@@ -862,17 +862,21 @@ func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
 
 // Budgets of the calls of a bounded stop (changeIntegrationBoundedStop), retries included. With
 // the leader down or black-holed, stopping still has to end: the follower is what it talks to,
-// and together they stay well within promotionStopTimeout.
+// and together they stay well within promotionStopTimeout. The status is only for the report
+// (the lag, the indexes still restoring), and the plugin answers it with a 5xx while the leader
+// is unreachable: one short try. A stop may wait on the leader inside the plugin: an attempt
+// gets stopAttemptTimeout.
 const (
-	stopStatusBudget     = 15 * time.Second
-	stopIndexBudget      = 75 * time.Second
-	stopDisconnectBudget = 60 * time.Second
+	stopStatusBudget     = 5 * time.Second
+	stopIndexBudget      = 100 * time.Second
+	stopAttemptTimeout   = 45 * time.Second
+	stopDisconnectBudget = 45 * time.Second
 )
 
 // budgetOpts are the options of a call that may retry until budget is spent.
 func budgetOpts(ctx workflow.Context, budget time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    min(budget, 20*time.Second),
+		StartToCloseTimeout:    min(budget, stopAttemptTimeout),
 		ScheduleToCloseTimeout: budget,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
 	})
