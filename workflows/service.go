@@ -222,7 +222,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	// Step 1: provision (on the first run only).
 	if st.State == StateProvisioning {
 		// A delete while provisioning (say, an unreachable cluster being retried) cancels it.
-		pctx, cancelProvision := workflow.WithCancel(withIO(ctx, 15*time.Minute, 0))
+		pctx, cancelProvision := workflow.WithCancel(withIO(ctx, 15*time.Minute, activities.LifecycleHeartbeatTimeout))
 		provisioned := workflow.ExecuteActivity(pctx, a.ProvisionService, st.ServiceSpec)
 		sel := workflow.NewSelector(ctx)
 		sel.AddFuture(provisioned, func(workflow.Future) {})
@@ -347,7 +347,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	if st.Follow != nil && st.Replication != nil {
 		note = stopFollowing(ctx, &st, progress)
 	}
-	dctx := withIO(ctx, 5*time.Minute, 0)
+	dctx := withIO(ctx, 5*time.Minute, activities.LifecycleHeartbeatTimeout)
 	if err := workflow.ExecuteActivity(dctx, a.DeprovisionService, st.ServiceSpec).Get(ctx, nil); err != nil {
 		return st, err
 	}
@@ -462,7 +462,7 @@ func recycleNode(ctx workflow.Context, st *ServiceState, node string, v serviceV
 	var a *activities.Activities
 	reason := fmt.Sprintf("node %q of %s is being recycled", node, st.Name)
 	err := withReplicationPaused(ctx, st, reason, v.checkedPause, func() error {
-		return workflow.ExecuteActivity(withIO(ctx, 10*time.Minute, 0), a.RecycleServiceNode, activities.RecycleInput{Spec: st.ServiceSpec, Node: node}).Get(ctx, nil)
+		return workflow.ExecuteActivity(withIO(ctx, 10*time.Minute, activities.LifecycleHeartbeatTimeout), a.RecycleServiceNode, activities.RecycleInput{Spec: st.ServiceSpec, Node: node}).Get(ctx, nil)
 	})
 	if err != nil {
 		return errors.New(failureReason(err))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -190,5 +191,32 @@ func TestServiceRecycleRefusedWhenPauseFails(t *testing.T) {
 	wantEvents := []string{"pause-integration integration/orders/f1", "pause-integration integration/orders/f2", "resume-integration integration/orders/f1"}
 	if !slices.Equal(events, wantEvents) {
 		t.Errorf("events %v, want %v (no recycle)", events, wantEvents)
+	}
+}
+
+// TestServiceLifecycleHeartbeats: the long lifecycle activities (provision, recycle, deprovision)
+// run with a heartbeat timeout, so a call lost with a crashed worker is retried soon.
+func TestServiceLifecycleHeartbeats(t *testing.T) {
+	env := newEnv(t)
+	var a *activities.Activities
+	timeouts := map[string]time.Duration{}
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		timeouts[info.ActivityType.Name] = info.HeartbeatTimeout
+	})
+	env.OnActivity(a.ProvisionService, mock.Anything, mock.Anything).Return(activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200"}, nil)
+	env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.DeprovisionService, mock.Anything, mock.Anything).Return(nil)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateRecycleNode, "", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Errorf("recycle rejected: %v", err) }}, "")
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() { sendDelete(env) }, 2*time.Minute)
+	env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: testSpec})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ProvisionService", "RecycleServiceNode", "DeprovisionService"} {
+		if got := timeouts[name]; got != activities.LifecycleHeartbeatTimeout {
+			t.Errorf("%s heartbeat timeout %s, want %s", name, got, activities.LifecycleHeartbeatTimeout)
+		}
 	}
 }

@@ -145,7 +145,7 @@ func applyPlan(ctx workflow.Context, st *ServiceState, planName string) error {
 	spec := st.ServiceSpec
 	spec.Plan = planName
 	change := func() error {
-		return workflow.ExecuteActivity(withIO(ctx, 30*time.Minute, 0), a.ChangeServicePlan, spec).Get(ctx, nil)
+		return workflow.ExecuteActivity(withIO(ctx, 30*time.Minute, activities.LifecycleHeartbeatTimeout), a.ChangeServicePlan, spec).Get(ctx, nil)
 	}
 	var err error
 	if st.Backend == activities.BackendLocal {
