@@ -141,7 +141,12 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	}
 	following, replanning := false, false
 	transition := func() error { return inTransition(st.Name, following, replanning) }
-	deleting := false
+	recycling, promoting := false, false
+	// promotionsBySignal counts the promotions started by signal: they run in workflow.Go,
+	// which AllHandlersFinished does not see, and continuing as new waits for them.
+	promotionsBySignal := 0
+	// A run carried DELETING from one that continued as new mid-delete goes on deleting.
+	deleting := v.noStrandedState && st.State == StateDeleting
 	deleteRequested := workflow.NewChannel(ctx)
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDelete,
 		func(ctx workflow.Context) (ServiceState, error) {
@@ -149,11 +154,15 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			deleteRequested.SendAsync(true)
 			return st, set(StateDeleting, "deletion requested")
 		},
-		workflow.UpdateHandlerOptions{Validator: func() error { return firstError(canDelete(st, deleting), transition()) }},
+		workflow.UpdateHandlerOptions{Validator: func() error {
+			if v.noStrandedState {
+				return firstError(canDelete(st, deleting), transition(), recyclingErr(st.Name, recycling), promotingErr(st.Name, promoting || promotionsBySignal > 0))
+			}
+			return firstError(canDelete(st, deleting), transition())
+		}},
 	); err != nil {
 		return st, err
 	}
-	recycling := false
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecycleNode,
 		func(ctx workflow.Context, node string) (ServiceState, error) {
 			recycling = true
@@ -164,10 +173,6 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	); err != nil {
 		return st, err
 	}
-	promoting := false
-	// promotionsBySignal counts the promotions started by signal: they run in workflow.Go,
-	// which AllHandlersFinished does not see, and continuing as new waits for them.
-	promotionsBySignal := 0
 	promote := func(ctx workflow.Context) (PromotionReport, error) {
 		if err := workflow.Await(ctx, func() bool { return !promoting }); err != nil {
 			return PromotionReport{}, err
@@ -191,7 +196,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 		func(ctx workflow.Context, req FollowRequest) (ServiceState, error) {
 			following = true
 			defer func() { following = false }()
-			return st, followLeader(ctx, &st, req, set)
+			return st, followLeader(ctx, &st, req, set, v.noStrandedState)
 		},
 		workflow.UpdateHandlerOptions{Validator: func(req FollowRequest) error {
 			return firstError(transition(), recyclingErr(st.Name, recycling), canFollow(st, req))
@@ -626,6 +631,14 @@ func canPromote(st ServiceState, deleting bool) error {
 		return fmt.Errorf("service %s is not a follower (it is %s): only a follower can be promoted", st.Name, st.Role)
 	case st.State == StateProvisioning:
 		return fmt.Errorf("service %s is still PROVISIONING", st.Name)
+	}
+	return nil
+}
+
+// promotingErr refuses a request while the service is being promoted.
+func promotingErr(name string, promoting bool) error {
+	if promoting {
+		return fmt.Errorf("service %s is being promoted; try again once the promotion is done", name)
 	}
 	return nil
 }

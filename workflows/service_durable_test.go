@@ -220,3 +220,90 @@ func TestServiceLifecycleHeartbeats(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceDeleteNotStranded: a delete is refused while a promotion or a node recycle runs
+// (accepted, it raced them and could leave the service DELETING with no way out); a run that
+// starts DELETING (carried from a run that continued as new mid-delete) deletes.
+func TestServiceDeleteNotStranded(t *testing.T) {
+	tests := []struct {
+		name       string
+		state      ServiceState
+		start      func(env *testsuite.TestWorkflowEnvironment)
+		wantReject string
+	}{
+		{name: "while promoting", state: runningFollower(), wantReject: "is being promoted",
+			start: func(env *testsuite.TestWorkflowEnvironment) { env.SignalWorkflow(SignalPromote, nil) }},
+		{name: "while recycling", state: ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning}, wantReject: "is being recycled",
+			start: func(env *testsuite.TestWorkflowEnvironment) {
+				env.UpdateWorkflow(UpdateRecycleNode, "", &testsuite.TestUpdateCallback{}, "")
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			var a *activities.Activities
+			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(nil)
+			env.OnRequestCancelExternalWorkflow(mock.Anything, mock.Anything, "").Return(nil)
+			env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).After(10 * time.Minute).Return(nil)
+			env.OnActivity(a.DeprovisionService, mock.Anything, mock.Anything).Return(nil)
+			env.RegisterDelayedCallback(func() { tt.start(env) }, time.Minute)
+			var del *deleteUpdate
+			env.RegisterDelayedCallback(func() { del = sendDelete(env) }, 2*time.Minute)
+			var after ServiceState
+			env.RegisterDelayedCallback(func() { after = queryService(t, env); env.CancelWorkflow() }, 3*time.Minute)
+			st := tt.state
+			env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+			if del.rejected == nil || !strings.Contains(del.rejected.Error(), tt.wantReject) {
+				t.Fatalf("delete rejected with %v, want a rejection saying %q", del.rejected, tt.wantReject)
+			}
+			if after.State == StateDeleting {
+				t.Errorf("state %s after a refused delete", after.State)
+			}
+		})
+	}
+	t.Run("run starts DELETING", func(t *testing.T) {
+		env := newEnv(t)
+		var a *activities.Activities
+		deprovisioned := false
+		env.OnActivity(a.DeprovisionService, mock.Anything, testSpec).Return(nil).Run(func(mock.Arguments) { deprovisioned = true })
+		env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, time.Hour)
+		st := ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateDeleting, Reason: "deletion requested"}
+		env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+		if err := env.GetWorkflowError(); err != nil || !deprovisioned {
+			t.Fatalf("ended with %v, deprovisioned %v: want the delete carried on", err, deprovisioned)
+		}
+	})
+}
+
+// TestServiceFollowUndoneWhenIntegrationCannotStart: a follow whose leader cannot be told
+// fails with the reason, and the service is the standalone service it was, not a follower
+// without an integration.
+func TestServiceFollowUndoneWhenIntegrationCannotStart(t *testing.T) {
+	env := newEnv(t)
+	env.RegisterWorkflow(IntegrationWorkflow)
+	var a *activities.Activities
+	env.OnSignalExternalWorkflow(mock.Anything, ServiceWorkflowID("main"), "", SignalAddFollower, mock.Anything).Return(errors.New("workflow execution already completed"))
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(activities.IndexPlan{Replicate: []string{}}, nil)
+	var failed error
+	completed := false
+	req := FollowRequest{Leader: activities.ClusterRef{Name: "main", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"}, LeaderPlan: "business-4"}
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateFollow, "", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { t.Errorf("follow rejected: %v", err) },
+			OnComplete: func(_ any, err error) { completed, failed = true, err },
+		}, req)
+	}, time.Minute)
+	var after ServiceState
+	env.RegisterDelayedCallback(func() { after = queryService(t, env); env.CancelWorkflow() }, 2*time.Minute)
+	st := ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning,
+		Endpoints: activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9201", TransportAddress: "127.0.0.1:9301"}}
+	env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+	want := "orders cannot follow main: leader main is gone: workflow execution already completed; it is still a standalone service"
+	if !completed || failed == nil || failed.Error() != want {
+		t.Fatalf("follow ended with %v, want %q", failed, want)
+	}
+	if after.Role != RoleStandalone || after.Follow != nil || after.Leader != "" || after.State != StateRunning || after.Replication != nil {
+		t.Errorf("after %+v, want the RUNNING standalone service it was", after)
+	}
+}

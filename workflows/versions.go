@@ -25,11 +25,15 @@ const (
 	// changeServiceCheckedPause: a node recycle whose pause cannot be delivered is refused, with
 	// the reason, instead of restarting the node with replication running.
 	changeServiceCheckedPause = "service-checked-pause"
+	// changeServiceNoStrandedState: a delete is refused while a node recycle or a promotion runs,
+	// a run that starts DELETING deletes, and a follow whose integration cannot start leaves the
+	// service standalone as it was, failing with the reason.
+	changeServiceNoStrandedState = "service-no-stranded-state"
 )
 
 // serviceVersions is what a run of ServiceWorkflow does of each change.
 type serviceVersions struct {
-	boundedPromotion, drainBeforeContinue, checkedPause bool
+	boundedPromotion, drainBeforeContinue, checkedPause, noStrandedState bool
 }
 
 func readServiceVersions(ctx workflow.Context) serviceVersions {
@@ -37,6 +41,7 @@ func readServiceVersions(ctx workflow.Context) serviceVersions {
 		boundedPromotion:    changed(ctx, changeServiceBoundedPromotion),
 		drainBeforeContinue: changed(ctx, changeServiceDrainBeforeContinue),
 		checkedPause:        changed(ctx, changeServiceCheckedPause),
+		noStrandedState:     changed(ctx, changeServiceNoStrandedState),
 	}
 }
 
