@@ -13,7 +13,7 @@ func TestHeartbeating(t *testing.T) {
 	heartbeating(context.Background())() // not an activity: a no-op, no panic
 
 	var beats atomic.Int32
-	stop := every(context.Background(), 20*time.Millisecond, func() { beats.Add(1) })
+	stop := beatEvery(context.Background(), 20*time.Millisecond, func() { beats.Add(1) })
 	time.Sleep(300 * time.Millisecond) // a provisioner call that reports nothing on the way
 	stop()
 	after := beats.Load()

@@ -68,12 +68,12 @@ func heartbeating(ctx context.Context) (stop func()) {
 	if !activity.IsActivity(ctx) {
 		return func() {}
 	}
-	return every(ctx, lifecycleHeartbeatEvery, func() { activity.RecordHeartbeat(ctx) })
+	return beatEvery(ctx, lifecycleHeartbeatEvery, func() { activity.RecordHeartbeat(ctx) })
 }
 
-// every calls beat every interval until the returned function is called or ctx ends; the
+// beatEvery calls beat every interval until the returned function is called or ctx ends; the
 // returned function returns once beat is no longer called.
-func every(ctx context.Context, interval time.Duration, beat func()) (stop func()) {
+func beatEvery(ctx context.Context, interval time.Duration, beat func()) (stop func()) {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {

@@ -209,7 +209,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 		func(ctx workflow.Context, req PlanChange) (ServiceState, error) {
 			replanning = true
 			defer func() { replanning = false }()
-			err := changePlan(ctx, &st, req, planAnswers)
+			err := changePlan(ctx, &st, req, planAnswers, v.checkedPause)
 			st.Reason = ""
 			if err != nil {
 				st.Reason = fmt.Sprintf("plan change to %s failed: %v", req.Plan, err)
@@ -306,7 +306,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			if refused == nil {
 				replanning = true
 			}
-			answerPlanChange(ctx, &st, req, refused, func() {
+			answerPlanChange(ctx, &st, req, refused, v.checkedPause, func() {
 				if refused == nil {
 					replanning = false
 				}
