@@ -247,6 +247,10 @@ type integration struct {
 	watchRetry  workflow.Future
 	watchErr    string
 	reported    *IntegrationProgress
+	// quiet is set once no handler runs, while the run waits to continue as new
+	// (changeIntegrationDrainBeforeContinue); quietNow says it just was.
+	quiet    workflow.Future
+	quietNow bool
 }
 
 // stepDone is a finished step: apply records its outcome.
@@ -335,19 +339,24 @@ func (w *integration) serve(ctx workflow.Context) error {
 		w.report(ctx)
 		pending := func() int { return stop.Len() + pauses.Len() + resumes.Len() }
 		if w.watch == nil && w.watchRetry == nil && w.watching() && w.v.drainBeforeContinue {
-			if !w.historyLong(ctx) || len(w.busy) > 0 {
+			// Continuing as new waits for the handlers (beside this loop, which keeps taking
+			// signals meanwhile: a stop must not wait on a status update), and only then checks
+			// that no signal is pending: one that arrived meanwhile is handled first.
+			quiet := w.quietNow
+			w.quietNow = false
+			switch {
+			case !w.historyLong(ctx) || len(w.busy) > 0:
 				w.startWatch(ctx)
-			} else {
-				// The handlers first, then the signals: one that arrives while a handler finishes
-				// is handled below, and continuing as new is tried again after.
-				if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-					return err
-				}
-				if pending() == 0 {
-					next := w.in
-					next.State = &w.st
-					return workflow.NewContinueAsNewError(ctx, IntegrationWorkflow, next)
-				}
+			case quiet && pending() == 0 && workflow.AllHandlersFinished(ctx):
+				next := w.in
+				next.State = &w.st
+				return workflow.NewContinueAsNewError(ctx, IntegrationWorkflow, next)
+			case w.quiet == nil:
+				f, settle := workflow.NewFuture(ctx)
+				w.quiet = f
+				workflow.Go(ctx, func(ctx workflow.Context) {
+					settle.Set(nil, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }))
+				})
 			}
 		} else if w.watch == nil && w.watchRetry == nil && w.watching() {
 			if w.historyLong(ctx) && len(w.busy) == 0 && pending() == 0 {
@@ -394,6 +403,9 @@ func (w *integration) serve(ctx workflow.Context) error {
 			sel.AddFuture(w.watchRetry, func(workflow.Future) { w.watchRetry = nil })
 		}
 		sel.AddReceive(ctx.Done(), func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		if w.quiet != nil { // last: the signals first
+			sel.AddFuture(w.quiet, func(workflow.Future) { w.quiet, w.quietNow = nil, true })
+		}
 		sel.Select(ctx)
 		if stopped {
 			return nil

@@ -160,3 +160,25 @@ func TestIntegrationContinueAsNewDrainsSignals(t *testing.T) {
 		t.Fatalf("carried state %+v, want the pause that arrived while the status update finished", next.State)
 	}
 }
+
+// TestIntegrationStopWhileContinuingAsNew: while the run waits for a slow status update to
+// finish before continuing as new, a stop is taken at once, not after the update, nor dropped.
+func TestIntegrationStopWhileContinuingAsNew(t *testing.T) {
+	env := newEnv(t)
+	h := newSyncHarness(t, env, map[string]string{"a": "ua"}, syncAfter)
+	h.at(110*time.Second, func() { h.delay["status"] = 10 * time.Minute }) // the update's calls
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateIntegrationStatus, "s", &testsuite.TestUpdateCallback{})
+	}, 115*time.Second)
+	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 116*time.Second)
+	h.at(140*time.Second, func() { h.delay["status"] = 0 }) // the stop's own
+	h.signal(150*time.Second, SignalStopIntegration, nil)
+	env.ExecuteWorkflow(IntegrationWorkflow, h.in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow ended with %v, want it stopped", err)
+	}
+	final := h.reports[len(h.reports)-1]
+	if at := h.reportedAt[len(h.reportedAt)-1]; final.State != StateStopped || at > 160*time.Second {
+		t.Errorf("last report %s at %s, want STOPPED right after the stop signal at 2m30s", final.State, at)
+	}
+}

@@ -263,6 +263,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	pending := func() int {
 		return progress.Len() + promotes.Len() + adds.Len() + removes.Len() + planChanges.Len()
 	}
+	idle := func() bool { return workflow.AllHandlersFinished(ctx) && !replanning && promotionsBySignal == 0 }
 	for !deleting {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(deleteRequested, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
@@ -322,7 +323,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			}
 			if quietNow {
 				quietNow = false
-				if pending() == 0 { // signals that arrived meanwhile are handled before
+				if pending() == 0 && idle() { // signals that arrived meanwhile are handled before
 					return st, workflow.NewContinueAsNewError(ctx, ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
 				}
 			}
@@ -330,10 +331,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 				f, settle := workflow.NewFuture(ctx)
 				quiet = f
 				workflow.Go(ctx, func(ctx workflow.Context) {
-					err := workflow.Await(ctx, func() bool {
-						return workflow.AllHandlersFinished(ctx) && !replanning && promotionsBySignal == 0
-					})
-					settle.Set(nil, err)
+					settle.Set(nil, workflow.Await(ctx, idle))
 				})
 			}
 			continue
