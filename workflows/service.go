@@ -271,6 +271,10 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			var p IntegrationProgress
 			c.Receive(ctx, &p)
 			onIntegrationProgress(ctx, &st, p, set, deleting || promoting)
+			if v.boundedPromotion && p.State == StateStopped && !deleting && !promoting && st.Role == RoleFollower {
+				// A promotion that gave up waiting: its stop finished after all.
+				_ = set(st.State, "replication stopped and the integration ended, but the promotion that asked for it gave up waiting; promote again to finish it ("+p.Reason+")")
+			}
 		})
 		sel.AddReceive(promotes, func(c workflow.ReceiveChannel, _ bool) {
 			c.Receive(ctx, nil)

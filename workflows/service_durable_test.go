@@ -307,3 +307,33 @@ func TestServiceFollowUndoneWhenIntegrationCannotStart(t *testing.T) {
 		t.Errorf("after %+v, want the RUNNING standalone service it was", after)
 	}
 }
+
+// TestServiceLateStopReport: the integration's STOPPED report arriving after the promotion gave
+// up says so on the service, and promoting again finishes at once.
+func TestServiceLateStopReport(t *testing.T) {
+	env := newEnv(t)
+	var signals []string
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(
+		func(_, id, _, signal string, _ any) error { signals = append(signals, signal+" "+id); return nil })
+	promote := func() { env.UpdateWorkflow(UpdatePromote, "", &testsuite.TestUpdateCallback{}) }
+	env.RegisterDelayedCallback(promote, time.Minute) // gives up at 4m
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalIntegrationProgress, IntegrationProgress{State: StateStopped, Stopped: 2, Reason: "replication stopped and the remote connection removed"})
+	}, 5*time.Minute)
+	var late ServiceState
+	env.RegisterDelayedCallback(func() { late = queryService(t, env) }, 6*time.Minute)
+	env.RegisterDelayedCallback(promote, 7*time.Minute)
+	var after ServiceState
+	env.RegisterDelayedCallback(func() { after = queryService(t, env); env.CancelWorkflow() }, 8*time.Minute)
+	st := runningFollower()
+	env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+	if late.Role != RoleFollower || !strings.Contains(late.Reason, "promote again to finish it") {
+		t.Errorf("after the late report: %s %q, want a follower saying to promote again", late.Role, late.Reason)
+	}
+	if after.Role != RoleStandalone || after.Promotion == nil || after.Promotion.IndexesStopped != 2 {
+		t.Errorf("after promoting again: %+v, want promoted with 2 indexes stopped", after)
+	}
+	if n := slices.Index(signals, "stop-integration integration/main/orders"); n < 0 || slices.Contains(signals[n+1:], "stop-integration integration/main/orders") {
+		t.Errorf("signals %v, want the integration told to stop once (the second promotion finds it stopped)", signals)
+	}
+}
