@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/osccr/osccr/internal/plan"
@@ -51,9 +53,51 @@ type NodeEndpoint struct {
 // ErrTypeNoBackend says the worker cannot run a backend the service asks for.
 const ErrTypeNoBackend = "NoBackend"
 
+// LifecycleHeartbeatTimeout is the heartbeat timeout of the long lifecycle activities
+// (ProvisionService, DeprovisionService, RecycleServiceNode, ChangeServicePlan): they heartbeat
+// every lifecycleHeartbeatEvery while they run, so a call lost with a crashed worker is retried
+// after this long, not after its whole start-to-close timeout (up to 30 minutes).
+const LifecycleHeartbeatTimeout = 30 * time.Second
+
+const lifecycleHeartbeatEvery = 5 * time.Second
+
+// heartbeating records a heartbeat every lifecycleHeartbeatEvery until the returned function
+// is called: the provisioner's calls block for minutes and report nothing on the way, and the
+// heartbeat says the worker running them is alive. Outside an activity it does nothing.
+func heartbeating(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	return beatEvery(ctx, lifecycleHeartbeatEvery, func() { activity.RecordHeartbeat(ctx) })
+}
+
+// beatEvery calls beat every interval until the returned function is called or ctx ends; the
+// returned function returns once beat is no longer called.
+func beatEvery(ctx context.Context, interval time.Duration, beat func()) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				beat()
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
 // ProvisionService makes the service's cluster exist and answer, and returns its endpoints.
 // Both backends are idempotent, so a retry after a crash finds what the first try made.
 func (a *Activities) ProvisionService(ctx context.Context, spec ServiceSpec) (ServiceEndpoints, error) {
+	defer heartbeating(ctx)()
 	p, pspec, err := a.provisioner(spec)
 	if err != nil {
 		return ServiceEndpoints{}, err
@@ -72,6 +116,7 @@ func (a *Activities) ProvisionService(ctx context.Context, spec ServiceSpec) (Se
 // DeprovisionService removes what osccr runs for the service: the local backend stops and
 // deletes its nodes; the static backend forgets the cluster and never touches it.
 func (a *Activities) DeprovisionService(ctx context.Context, spec ServiceSpec) error {
+	defer heartbeating(ctx)()
 	p, _, err := a.provisioner(spec)
 	if err != nil {
 		return err
@@ -135,6 +180,7 @@ type RecycleInput struct {
 // RecycleServiceNode restarts one node of a service and returns once the cluster is healthy
 // again. The local backend really restarts the node process, keeping its ports and data.
 func (a *Activities) RecycleServiceNode(ctx context.Context, in RecycleInput) error {
+	defer heartbeating(ctx)()
 	p, _, err := a.provisioner(in.Spec)
 	if err != nil {
 		return err
@@ -149,6 +195,7 @@ func (a *Activities) RecycleServiceNode(ctx context.Context, in RecycleInput) er
 // time with the new plan's heap, each healthy before the next; a registered cluster is not
 // touched. Changing to the plan the service has restarts nothing, so a retry is safe.
 func (a *Activities) ChangeServicePlan(ctx context.Context, spec ServiceSpec) error {
+	defer heartbeating(ctx)()
 	p, pspec, err := a.provisioner(spec)
 	if err != nil {
 		return err

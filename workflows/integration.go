@@ -52,6 +52,8 @@ type IntegrationStatus struct {
 	IntegrationProgress
 	// PausedBy maps each source holding a pause to its reason.
 	PausedBy map[string]string `json:"paused_by,omitempty"`
+	// QueuedPauses are pauses received before the integration was RUNNING: they apply once it is.
+	QueuedPauses map[string]string `json:"queued_pauses,omitempty"`
 	// Indexes is the live replication status of every follower index osccr started.
 	Indexes []activities.IndexStatus `json:"indexes"`
 }
@@ -107,6 +109,9 @@ type IntegrationProgress struct {
 	// many operations they were behind their leader indexes when they were stopped.
 	Stopped int   `json:"stopped,omitempty"`
 	LagOps  int64 `json:"lag_ops,omitempty"`
+	// DeletedRestoring, set with STOPPED, are the follower indexes that were still restoring
+	// from the leader when replication was stopped: the plugin's _stop deletes such an index.
+	DeletedRestoring []string `json:"deleted_restoring,omitempty"`
 	// Templates are the index and component templates osccr keeps on the follower.
 	Templates []string `json:"templates,omitempty"`
 	// Problems are what needs an operator's attention: follower indexes the plugin paused by
@@ -130,6 +135,8 @@ const (
 	ProblemPauseFailed        = "PAUSE_FAILED"
 	ProblemResumeFailed       = "RESUME_FAILED"
 	ProblemTemplateSyncFailed = "TEMPLATE_SYNC_FAILED"
+	ProblemStopFailed         = "STOP_FAILED"
+	ProblemDisconnectFailed   = "DISCONNECT_FAILED"
 )
 
 // IntegrationState is everything the integration knows; it is carried into the next run when
@@ -140,6 +147,9 @@ type IntegrationState struct {
 	Indexes map[string]FollowedIndex `json:"indexes"`
 	// PausedBy maps each source holding a pause to its reason.
 	PausedBy map[string]string `json:"paused_by,omitempty"`
+	// QueuedPauses are pauses received while the integration was not yet RUNNING, by source:
+	// the plugin refuses to pause an index that is bootstrapping. They apply once it is RUNNING.
+	QueuedPauses map[string]string `json:"queued_pauses,omitempty"`
 	// Observed is the last observation of the leader and the follower.
 	Observed *activities.Observation `json:"observed,omitempty"`
 	// TemplatesSynced is the leader's templates fingerprint at the last template sync.
@@ -187,6 +197,7 @@ type FollowedIndex struct {
 // is signalled to the follower's service workflow, which holds the state operators see.
 func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
 	w := newIntegration(ctx, in)
+	w.v = readIntegrationVersions(ctx)
 	if err := workflow.SetUpdateHandler(ctx, UpdateIntegrationStatus, w.status); err != nil {
 		return err
 	}
@@ -213,6 +224,7 @@ func indexKey(name string) string { return "index/" + name }
 type integration struct {
 	in IntegrationInput
 	st IntegrationState
+	v  integrationVersions
 	// busy holds the keys of the steps under way; done receives each finished step, whose
 	// function applies its outcome to the state.
 	busy map[string]bool
@@ -226,11 +238,19 @@ type integration struct {
 	// waits is cancelled when stopping: it ends the waits for SYNCING under way.
 	waits       workflow.Context
 	cancelWaits workflow.CancelFunc
+	// steps is the context of the steps under way (with changeIntegrationBoundedStop): stopping
+	// cancels them all at once rather than waiting for their retries to run out.
+	steps       workflow.Context
+	cancelSteps workflow.CancelFunc
 	watch       workflow.Future
 	cancelWatch workflow.CancelFunc
 	watchRetry  workflow.Future
 	watchErr    string
 	reported    *IntegrationProgress
+	// quiet is set once no handler runs, while the run waits to continue as new
+	// (changeIntegrationDrainBeforeContinue); quietNow says it just was.
+	quiet    workflow.Future
+	quietNow bool
 }
 
 // stepDone is a finished step: apply records its outcome.
@@ -242,6 +262,7 @@ type stepDone struct {
 func newIntegration(ctx workflow.Context, in IntegrationInput) *integration {
 	w := &integration{in: in, busy: map[string]bool{}, starting: map[string]bool{}, pausing: map[string]bool{}, deferred: map[string]bool{}, done: workflow.NewChannel(ctx)}
 	w.waits, w.cancelWaits = workflow.WithCancel(ctx)
+	w.steps, w.cancelSteps = workflow.WithCancel(ctx)
 	if in.State != nil {
 		w.st = *in.State
 		reported := w.st.Progress
@@ -258,6 +279,9 @@ func newIntegration(ctx workflow.Context, in IntegrationInput) *integration {
 	}
 	if w.st.Failures == nil {
 		w.st.Failures = map[string]Problem{}
+	}
+	if w.st.QueuedPauses == nil {
+		w.st.QueuedPauses = map[string]string{}
 	}
 	return w
 }
@@ -313,8 +337,29 @@ func (w *integration) serve(ctx workflow.Context) error {
 	for {
 		w.reconcile(ctx)
 		w.report(ctx)
-		if w.watch == nil && w.watchRetry == nil && w.watching() {
-			if w.historyLong(ctx) && len(w.busy) == 0 && stop.Len()+pauses.Len()+resumes.Len() == 0 {
+		pending := func() int { return stop.Len() + pauses.Len() + resumes.Len() }
+		if w.watch == nil && w.watchRetry == nil && w.watching() && w.v.drainBeforeContinue {
+			// Continuing as new waits for the handlers (beside this loop, which keeps taking
+			// signals meanwhile: a stop must not wait on a status update), and only then checks
+			// that no signal is pending: one that arrived meanwhile is handled first.
+			quiet := w.quietNow
+			w.quietNow = false
+			switch {
+			case !w.historyLong(ctx) || len(w.busy) > 0:
+				w.startWatch(ctx)
+			case quiet && pending() == 0 && workflow.AllHandlersFinished(ctx):
+				next := w.in
+				next.State = &w.st
+				return workflow.NewContinueAsNewError(ctx, IntegrationWorkflow, next)
+			case w.quiet == nil:
+				f, settle := workflow.NewFuture(ctx)
+				w.quiet = f
+				workflow.Go(ctx, func(ctx workflow.Context) {
+					settle.Set(nil, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }))
+				})
+			}
+		} else if w.watch == nil && w.watchRetry == nil && w.watching() {
+			if w.historyLong(ctx) && len(w.busy) == 0 && pending() == 0 {
 				if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 					return err
 				}
@@ -332,14 +377,18 @@ func (w *integration) serve(ctx workflow.Context) error {
 			var req PauseRequest
 			c.Receive(ctx, &req)
 			// Only a RUNNING integration pauses: the plugin refuses to pause a bootstrapping index.
+			// Until then the pause waits in the queue (settle applies it).
 			if s := w.st.Progress.State; s == StateRunning || s == StatePaused {
 				w.st.PausedBy[req.Source] = req.Reason
+			} else if w.v.queuePauses {
+				w.st.QueuedPauses[req.Source] = req.Reason
 			}
 		})
 		sel.AddReceive(resumes, func(c workflow.ReceiveChannel, _ bool) {
 			var req PauseRequest
 			c.Receive(ctx, &req)
 			delete(w.st.PausedBy, req.Source)
+			delete(w.st.QueuedPauses, req.Source)
 		})
 		sel.AddReceive(w.done, func(c workflow.ReceiveChannel, _ bool) {
 			var d stepDone
@@ -354,6 +403,9 @@ func (w *integration) serve(ctx workflow.Context) error {
 			sel.AddFuture(w.watchRetry, func(workflow.Future) { w.watchRetry = nil })
 		}
 		sel.AddReceive(ctx.Done(), func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		if w.quiet != nil { // last: the signals first
+			sel.AddFuture(w.quiet, func(workflow.Future) { w.quiet, w.quietNow = nil, true })
+		}
 		sel.Select(ctx)
 		if stopped {
 			return nil
@@ -490,6 +542,9 @@ func (w *integration) due(key string) bool { return !w.busy[key] && !w.deferred[
 // launch runs a step beside the watch; its outcome is applied when the main loop receives it.
 func (w *integration) launch(ctx workflow.Context, key string, step func(workflow.Context) func()) {
 	w.busy[key] = true
+	if w.v.boundedStop {
+		ctx = w.steps // stopping cancels the step (Send does not heed the cancellation)
+	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		apply := step(ctx)
 		w.done.Send(ctx, stepDone{key: key, apply: apply})
@@ -516,6 +571,10 @@ func (w *integration) start(name, uuid string) func(workflow.Context) func() {
 		return func() {
 			delete(w.starting, name)
 			key := indexKey(name)
+			if _, recorded := w.st.Indexes[name]; w.v.boundedStop && !recorded && temporal.IsCanceledError(err) {
+				// Stopping cancelled the start: it may have reached the plugin, so stopping undoes it.
+				w.st.Indexes[name] = FollowedIndex{UUID: uuid}
+			}
 			if err != nil {
 				w.failed(key, name, ProblemStartFailed, err)
 				if w.st.Progress.State == StateRebuilding {
@@ -647,6 +706,10 @@ func (w *integration) settle() {
 	if p.State != StateRunning && p.State != StatePaused {
 		return
 	}
+	// Pauses queued before the integration was RUNNING apply now (only runs with
+	// changeIntegrationQueuePauses queue any).
+	maps.Copy(w.st.PausedBy, w.st.QueuedPauses)
+	clear(w.st.QueuedPauses)
 	held := false
 	for _, ix := range w.st.Indexes {
 		held = held || ix.Held
@@ -677,8 +740,12 @@ func (w *integration) rebuilt() bool {
 	return true
 }
 
-// pluginPaused is the plugin's status of a paused follower index.
-const pluginPaused = "PAUSED"
+// pluginPaused and pluginBootstrapping are the plugin's statuses of a paused follower index
+// and of one still restoring from its leader.
+const (
+	pluginPaused        = "PAUSED"
+	pluginBootstrapping = "BOOTSTRAPPING"
+)
 
 // problems are the plugin's own halts (other than osccr's pauses) and osccr's failed steps.
 func (w *integration) problems() []Problem {
@@ -734,6 +801,9 @@ func (w *integration) report(ctx workflow.Context) {
 // stop is step 5: every step under way is finished (waits for SYNCING are abandoned), then
 // every index osccr started is stopped, all at once, noting how far behind each was.
 func (w *integration) stop(ctx workflow.Context) error {
+	if w.v.boundedStop {
+		return w.stopBounded(ctx)
+	}
 	if w.cancelWatch != nil {
 		w.cancelWatch()
 	}
@@ -793,11 +863,112 @@ func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
 	for i, index := range indexes {
 		futures[i] = workflow.ExecuteActivity(opts, acts.ReplicationStatus, w.in.index(index))
 	}
-	out := IntegrationStatus{IntegrationProgress: w.st.Progress, PausedBy: maps.Clone(w.st.PausedBy), Indexes: make([]activities.IndexStatus, len(indexes))}
+	out := IntegrationStatus{IntegrationProgress: w.st.Progress, PausedBy: maps.Clone(w.st.PausedBy), QueuedPauses: maps.Clone(w.st.QueuedPauses), Indexes: make([]activities.IndexStatus, len(indexes))}
 	for i, f := range futures {
 		if err := f.Get(ctx, &out.Indexes[i]); err != nil {
 			out.Indexes[i] = activities.IndexStatus{Index: indexes[i], Status: "UNKNOWN", Reason: failureReason(err)}
 		}
 	}
 	return out, nil
+}
+
+// Budgets of the calls of a bounded stop (changeIntegrationBoundedStop), retries included. With
+// the leader down or black-holed, stopping still has to end: the follower is what it talks to,
+// and together they stay well within promotionStopTimeout. The status is only for the report
+// (the lag, the indexes still restoring), and the plugin answers it with a 5xx while the leader
+// is unreachable: one short try. A stop may wait on the leader inside the plugin: an attempt
+// gets stopAttemptTimeout.
+const (
+	stopStatusBudget     = 5 * time.Second
+	stopIndexBudget      = 100 * time.Second
+	stopAttemptTimeout   = 45 * time.Second
+	stopDisconnectBudget = 45 * time.Second
+)
+
+// budgetOpts are the options of a call that may retry until budget is spent.
+func budgetOpts(ctx workflow.Context, budget time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    min(budget, stopAttemptTimeout),
+		ScheduleToCloseTimeout: budget,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+	})
+}
+
+// stopBounded is step 5 with changeIntegrationBoundedStop:
+//
+//  1. every step under way is cancelled at once (index starts, waits for SYNCING, template
+//     syncs, the watch): with the leader down they would only run out their retries;
+//  2. the status of every index osccr started (or may have: a cancelled start) is read, once
+//     and briefly, for the ops lag and to learn which were still restoring;
+//  3. every such index is stopped, all at once, each within stopIndexBudget; the plugin's _stop
+//     deletes a follower index still restoring, and those are named in the report;
+//  4. the remote connection is removed, within stopDisconnectBudget;
+//  5. STOPPED is reported whatever failed, with what failed as problems; the run then ends
+//     with an error when something did.
+func (w *integration) stopBounded(ctx workflow.Context) error {
+	if w.cancelWatch != nil {
+		w.cancelWatch()
+	}
+	w.cancelWaits()
+	w.cancelSteps()
+	for len(w.busy) > 0 {
+		var d stepDone
+		w.done.Receive(ctx, &d)
+		delete(w.busy, d.key)
+		d.apply()
+	}
+	p := &w.st.Progress
+	p.Problems, p.DeletedRestoring = nil, nil
+	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
+	statuses := make([]workflow.Future, len(indexes))
+	for i, index := range indexes {
+		statuses[i] = workflow.ExecuteActivity(budgetOpts(ctx, stopStatusBudget), acts.ReplicationStatus, w.in.index(index))
+	}
+	var restoring, toStop []string
+	for i, f := range statuses {
+		var st activities.IndexStatus
+		err := f.Get(ctx, &st)
+		switch {
+		case err == nil:
+			p.LagOps += st.LagOps()
+			if st.Status == pluginBootstrapping {
+				restoring = append(restoring, indexes[i])
+			}
+		case activities.HasErrorType(err, activities.ErrTypeNotFound):
+			continue // never created (a start cancelled before it reached the plugin): nothing to stop
+		case !w.st.Indexes[indexes[i]].Syncing:
+			restoring = append(restoring, indexes[i]) // status unknown, and it never synced
+		}
+		toStop = append(toStop, indexes[i])
+	}
+	stops := make([]workflow.Future, len(toStop))
+	for i, index := range toStop {
+		stops[i] = workflow.ExecuteActivity(budgetOpts(ctx, stopIndexBudget), acts.StopReplication, w.in.index(index))
+	}
+	var problems []Problem
+	for i, f := range stops {
+		if err := f.Get(ctx, nil); err != nil {
+			problems = append(problems, Problem{Index: toStop[i], Status: ProblemStopFailed, Reason: failureReason(err)})
+			restoring = slices.DeleteFunc(restoring, func(n string) bool { return n == toStop[i] })
+			continue
+		}
+		p.Stopped++
+	}
+	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
+	if err := workflow.ExecuteActivity(budgetOpts(ctx, stopDisconnectBudget), acts.DisconnectRemote, connect).Get(ctx, nil); err != nil {
+		problems = append(problems, Problem{Status: ProblemDisconnectFailed, Reason: failureReason(err)})
+	}
+	p.State, p.Problems, p.DeletedRestoring = StateStopped, problems, restoring
+	p.Reason = "replication stopped and the remote connection removed"
+	if len(problems) > 0 {
+		p.Reason = "replication stopped, except: " + w.problemSummary()
+	}
+	if len(restoring) > 0 {
+		p.Reason += fmt.Sprintf("; %s were still restoring from the leader: the plugin's _stop deleted them", strings.Join(restoring, ", "))
+	}
+	w.report(ctx)
+	if len(problems) > 0 {
+		return temporal.NewNonRetryableApplicationError(p.Reason, ProblemStopFailed, nil)
+	}
+	return nil
 }

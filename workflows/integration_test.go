@@ -41,9 +41,17 @@ type syncHarness struct {
 	health    string            // the follower's
 	halted    map[string]activities.IndexStatus
 	failStart map[string]error
-	calls     []call
-	reports   []IntegrationProgress
-	watches   []activities.WatchInput
+	failStop  map[string]error
+	status    map[string]activities.IndexStatus // what ReplicationStatus answers, when set
+	statusErr map[string]error
+	// delay is how long (simulated) a call takes, by what it records ("templates", "start",
+	// "status"): say, a leader that does not answer.
+	delay   map[string]time.Duration
+	calls   []call
+	reports []IntegrationProgress
+	// reportedAt is when (simulated) each report was sent.
+	reportedAt []time.Duration
+	watches    []activities.WatchInput
 }
 
 // call is one activity the workflow ran, when (simulated time) it started.
@@ -55,6 +63,7 @@ type call struct {
 func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader map[string]string, waitSyncing time.Duration) *syncHarness {
 	h := &syncHarness{
 		t: t, env: env, leader: leader, templates: "t1", health: "green", halted: map[string]activities.IndexStatus{}, failStart: map[string]error{},
+		failStop: map[string]error{}, status: map[string]activities.IndexStatus{}, statusErr: map[string]error{}, delay: map[string]time.Duration{},
 		in: IntegrationInput{
 			Leader:      activities.ClusterRef{Name: "l", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"},
 			Follower:    activities.ClusterRef{Name: "f", URL: "http://127.0.0.1:9201"},
@@ -74,16 +83,24 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 			return err
 		}
 	}
+	delay := func(what string) func() time.Duration {
+		return func() time.Duration {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.delay[what]
+		}
+	}
 	var a *activities.Activities
 	env.OnSignalExternalWorkflow(mock.Anything, h.in.ParentID, "", SignalIntegrationProgress, mock.Anything).Return(
 		func(_, _, _, _ string, arg any) error {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.reports = append(h.reports, arg.(IntegrationProgress))
+			h.reportedAt = append(h.reportedAt, env.Now().Sub(begin))
 			return nil
 		})
 	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, activities.ConnectInput) error { record("connect"); return nil })
-	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).Return(func(context.Context, activities.SyncTemplatesInput) (activities.TemplateSync, error) {
+	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).AfterFn(delay("templates")).Return(func(context.Context, activities.SyncTemplatesInput) (activities.TemplateSync, error) {
 		record("templates")
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -102,7 +119,7 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 		h.watches = append(h.watches, in)
 		return h.observation(), nil
 	})
-	env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) error {
+	env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).AfterFn(delay("start")).Return(func(_ context.Context, ix activities.IndexInput) error {
 		record("start " + ix.FollowerIndex)
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -115,10 +132,20 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 	env.OnActivity(a.RemoveFollowerIndex, mock.Anything, mock.Anything).Return(index("remove", nil))
 	env.OnActivity(a.PauseReplication, mock.Anything, mock.Anything).Return(index("pause", nil))
 	env.OnActivity(a.ResumeReplication, mock.Anything, mock.Anything).Return(index("resume", nil))
-	env.OnActivity(a.StopReplication, mock.Anything, mock.Anything).Return(index("stop", nil))
+	env.OnActivity(a.StopReplication, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) error {
+		record("stop " + ix.FollowerIndex)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.failStop[ix.FollowerIndex]
+	})
 	env.OnActivity(a.DisconnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, activities.ConnectInput) error { record("disconnect"); return nil })
-	env.OnActivity(a.ReplicationStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
-		return activities.IndexStatus{Index: ix.FollowerIndex, Status: "SYNCING", LeaderCheckpoint: 7, FollowerCheckpoint: 5}, nil
+	env.OnActivity(a.ReplicationStatus, mock.Anything, mock.Anything).AfterFn(delay("status")).Return(func(_ context.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if st, ok := h.status[ix.FollowerIndex]; ok {
+			return st, h.statusErr[ix.FollowerIndex]
+		}
+		return activities.IndexStatus{Index: ix.FollowerIndex, Status: "SYNCING", LeaderCheckpoint: 7, FollowerCheckpoint: 5}, h.statusErr[ix.FollowerIndex]
 	})
 	return h
 }

@@ -79,6 +79,12 @@ type PromotionReport struct {
 	LagOps         int64         `json:"lag_ops_at_promotion"`
 	Duration       time.Duration `json:"duration_ns"`
 	PromotedAt     time.Time     `json:"promoted_at"`
+	// IndexesDeleted are the follower indexes that were still restoring from the leader: the
+	// plugin's _stop deletes such an index, so the promoted service does not have them.
+	IndexesDeleted []string `json:"indexes_deleted,omitempty"`
+	// Problems are what the promotion could not do (an index that could not be stopped, the
+	// remote connection left in place): they need an operator.
+	Problems []Problem `json:"problems,omitempty"`
 }
 
 // FollowSpec makes a new service the follower of a leader.
@@ -116,6 +122,7 @@ type ServiceInput struct {
 // It continues as new when Temporal suggests it, so its history stays bounded however long
 // the service lives.
 func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error) {
+	v := readServiceVersions(ctx)
 	var st ServiceState
 	if in.State != nil {
 		st = *in.State
@@ -134,7 +141,12 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	}
 	following, replanning := false, false
 	transition := func() error { return inTransition(st.Name, following, replanning) }
-	deleting := false
+	recycling, promoting := false, false
+	// promotionsBySignal counts the promotions started by signal: they run in workflow.Go,
+	// which AllHandlersFinished does not see, and continuing as new waits for them.
+	promotionsBySignal := 0
+	// A run carried DELETING from one that continued as new mid-delete goes on deleting.
+	deleting := v.noStrandedState && st.State == StateDeleting
 	deleteRequested := workflow.NewChannel(ctx)
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDelete,
 		func(ctx workflow.Context) (ServiceState, error) {
@@ -142,22 +154,25 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			deleteRequested.SendAsync(true)
 			return st, set(StateDeleting, "deletion requested")
 		},
-		workflow.UpdateHandlerOptions{Validator: func() error { return firstError(canDelete(st, deleting), transition()) }},
+		workflow.UpdateHandlerOptions{Validator: func() error {
+			if v.noStrandedState {
+				return firstError(canDelete(st, deleting), transition(), recyclingErr(st.Name, recycling), promotingErr(st.Name, promoting || promotionsBySignal > 0))
+			}
+			return firstError(canDelete(st, deleting), transition())
+		}},
 	); err != nil {
 		return st, err
 	}
-	recycling := false
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecycleNode,
 		func(ctx workflow.Context, node string) (ServiceState, error) {
 			recycling = true
 			defer func() { recycling = false }()
-			return st, recycleNode(ctx, &st, node)
+			return st, recycleNode(ctx, &st, node, v)
 		},
 		workflow.UpdateHandlerOptions{Validator: func(node string) error { return firstError(canRecycle(st, deleting, recycling), transition()) }},
 	); err != nil {
 		return st, err
 	}
-	promoting := false
 	promote := func(ctx workflow.Context) (PromotionReport, error) {
 		if err := workflow.Await(ctx, func() bool { return !promoting }); err != nil {
 			return PromotionReport{}, err
@@ -167,6 +182,9 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 		}
 		promoting = true
 		defer func() { promoting = false }()
+		if v.boundedPromotion {
+			return promoteFollowerBounded(ctx, &st, set)
+		}
 		return promoteFollower(ctx, &st, set)
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePromote, promote,
@@ -178,7 +196,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 		func(ctx workflow.Context, req FollowRequest) (ServiceState, error) {
 			following = true
 			defer func() { following = false }()
-			return st, followLeader(ctx, &st, req, set)
+			return st, followLeader(ctx, &st, req, set, v.noStrandedState)
 		},
 		workflow.UpdateHandlerOptions{Validator: func(req FollowRequest) error {
 			return firstError(transition(), recyclingErr(st.Name, recycling), canFollow(st, req))
@@ -191,7 +209,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 		func(ctx workflow.Context, req PlanChange) (ServiceState, error) {
 			replanning = true
 			defer func() { replanning = false }()
-			err := changePlan(ctx, &st, req, planAnswers)
+			err := changePlan(ctx, &st, req, planAnswers, v.checkedPause)
 			st.Reason = ""
 			if err != nil {
 				st.Reason = fmt.Sprintf("plan change to %s failed: %v", req.Plan, err)
@@ -209,7 +227,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	// Step 1: provision (on the first run only).
 	if st.State == StateProvisioning {
 		// A delete while provisioning (say, an unreachable cluster being retried) cancels it.
-		pctx, cancelProvision := workflow.WithCancel(withIO(ctx, 15*time.Minute, 0))
+		pctx, cancelProvision := workflow.WithCancel(withIO(ctx, 15*time.Minute, activities.LifecycleHeartbeatTimeout))
 		provisioned := workflow.ExecuteActivity(pctx, a.ProvisionService, st.ServiceSpec)
 		sel := workflow.NewSelector(ctx)
 		sel.AddFuture(provisioned, func(workflow.Future) {})
@@ -237,6 +255,15 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	adds := workflow.GetSignalChannel(ctx, SignalAddFollower)
 	removes := workflow.GetSignalChannel(ctx, SignalRemoveFollower)
 	planChanges := workflow.GetSignalChannel(ctx, SignalChangePlan)
+	// quiet is set (with changeServiceDrainBeforeContinue) once continuing as new was suggested
+	// and no handler, plan change or promotion is under way; the loop keeps serving meanwhile,
+	// since a promotion waits for the integration's report, which the loop receives.
+	var quiet workflow.Future
+	quietNow := false
+	pending := func() int {
+		return progress.Len() + promotes.Len() + adds.Len() + removes.Len() + planChanges.Len()
+	}
+	idle := func() bool { return workflow.AllHandlersFinished(ctx) && !replanning && promotionsBySignal == 0 }
 	for !deleting {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(deleteRequested, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
@@ -244,11 +271,23 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			var p IntegrationProgress
 			c.Receive(ctx, &p)
 			onIntegrationProgress(ctx, &st, p, set, deleting || promoting)
+			if v.boundedPromotion && p.State == StateStopped && !deleting && !promoting && st.Role == RoleFollower {
+				// A promotion that gave up waiting: its stop finished after all.
+				_ = set(st.State, "replication stopped and the integration ended, but the promotion that asked for it gave up waiting; promote again to finish it ("+p.Reason+")")
+			}
 		})
 		sel.AddReceive(promotes, func(c workflow.ReceiveChannel, _ bool) {
 			c.Receive(ctx, nil)
 			if firstError(canPromote(st, deleting), transition()) == nil {
-				workflow.Go(ctx, func(ctx workflow.Context) { _, _ = promote(ctx) })
+				if v.drainBeforeContinue {
+					promotionsBySignal++
+				}
+				workflow.Go(ctx, func(ctx workflow.Context) {
+					_, _ = promote(ctx)
+					if v.drainBeforeContinue {
+						promotionsBySignal--
+					}
+				})
 			}
 		})
 		sel.AddReceive(adds, func(c workflow.ReceiveChannel, _ bool) {
@@ -272,13 +311,35 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			if refused == nil {
 				replanning = true
 			}
-			answerPlanChange(ctx, &st, req, refused, func() {
+			answerPlanChange(ctx, &st, req, refused, v.checkedPause, func() {
 				if refused == nil {
 					replanning = false
 				}
 			})
 		})
+		if quiet != nil { // last: a pending signal is handled first
+			sel.AddFuture(quiet, func(workflow.Future) { quiet, quietNow = nil, true })
+		}
 		sel.Select(ctx)
+		if v.drainBeforeContinue {
+			if deleting || !workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+				continue
+			}
+			if quietNow {
+				quietNow = false
+				if pending() == 0 && idle() { // signals that arrived meanwhile are handled before
+					return st, workflow.NewContinueAsNewError(ctx, ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+				}
+			}
+			if quiet == nil {
+				f, settle := workflow.NewFuture(ctx)
+				quiet = f
+				workflow.Go(ctx, func(ctx workflow.Context) {
+					settle.Set(nil, workflow.Await(ctx, idle))
+				})
+			}
+			continue
+		}
 		if !deleting && workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !sel.HasPending() {
 			// A leader's plan change runs in the background of this loop: it ends in this run.
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && !replanning }); err != nil {
@@ -293,7 +354,7 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 	if st.Follow != nil && st.Replication != nil {
 		note = stopFollowing(ctx, &st, progress)
 	}
-	dctx := withIO(ctx, 5*time.Minute, 0)
+	dctx := withIO(ctx, 5*time.Minute, activities.LifecycleHeartbeatTimeout)
 	if err := workflow.ExecuteActivity(dctx, a.DeprovisionService, st.ServiceSpec).Get(ctx, nil); err != nil {
 		return st, err
 	}
@@ -404,11 +465,11 @@ func stopFollowing(ctx workflow.Context, st *ServiceState, progress workflow.Rec
 // the restart affects (the service itself if it is a follower, its followers if it leads any)
 // and resumed once the service is healthy again; the leader keeps every operation meanwhile,
 // so nothing is lost.
-func recycleNode(ctx workflow.Context, st *ServiceState, node string) error {
+func recycleNode(ctx workflow.Context, st *ServiceState, node string, v serviceVersions) error {
 	var a *activities.Activities
 	reason := fmt.Sprintf("node %q of %s is being recycled", node, st.Name)
-	err := withReplicationPaused(ctx, st, reason, func() error {
-		return workflow.ExecuteActivity(withIO(ctx, 10*time.Minute, 0), a.RecycleServiceNode, activities.RecycleInput{Spec: st.ServiceSpec, Node: node}).Get(ctx, nil)
+	err := withReplicationPaused(ctx, st, reason, v.checkedPause, func() error {
+		return workflow.ExecuteActivity(withIO(ctx, 10*time.Minute, activities.LifecycleHeartbeatTimeout), a.RecycleServiceNode, activities.RecycleInput{Spec: st.ServiceSpec, Node: node}).Get(ctx, nil)
 	})
 	if err != nil {
 		return errors.New(failureReason(err))
@@ -418,8 +479,11 @@ func recycleNode(ctx workflow.Context, st *ServiceState, node string) error {
 
 // withReplicationPaused runs restart (a node recycle, a plan change) with replication paused on
 // every follower it affects (the service itself if it is a follower, its followers if it leads
-// any), and resumes them after, whatever restart returned.
-func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string, restart func() error) error {
+// any), and resumes them after, whatever restart returned. When checked, a pause that cannot be
+// delivered (the integration is gone, or Temporal refused the signal) refuses the restart, with
+// the reason, after lifting the pauses already delivered: a node must not restart with
+// replication running.
+func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string, checked bool, restart func() error) error {
 	var affected []string
 	if st.Role == RoleFollower {
 		affected = append(affected, IntegrationWorkflowID(st.Leader, st.Name))
@@ -428,9 +492,16 @@ func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string
 		affected = append(affected, IntegrationWorkflowID(st.Name, f))
 	}
 	pause := PauseRequest{Source: RecyclePauseSource(st.Name), Reason: reason}
-	for _, id := range affected {
-		// An integration that is gone has nothing to pause.
-		_ = workflow.SignalExternalWorkflow(ctx, id, "", SignalPauseIntegration, pause).Get(ctx, nil)
+	for i, id := range affected {
+		err := workflow.SignalExternalWorkflow(ctx, id, "", SignalPauseIntegration, pause).Get(ctx, nil)
+		if checked && err != nil {
+			for _, paused := range affected[:i] {
+				_ = workflow.SignalExternalWorkflow(ctx, paused, "", SignalResumeIntegration, PauseRequest{Source: pause.Source}).Get(ctx, nil)
+			}
+			return fmt.Errorf("could not pause replication of %s (%s): nothing was restarted; try again once the integration is running, or delete the follower first",
+				id, failureReason(err))
+		}
+		// Unchecked (runs recorded before changeServiceCheckedPause): the failure is ignored.
 	}
 	st.Reason = reason
 	err := restart()
@@ -480,6 +551,72 @@ func promoteFollower(ctx workflow.Context, st *ServiceState, set func(string, st
 	return report, set(StateRunning, "")
 }
 
+// promotionStopTimeout bounds how long a promotion waits for the integration's STOPPED report.
+// The integration's stop cancels what it was doing at once and gives each of its calls a budget
+// (stopIndexBudget, stopDisconnectBudget), so this is only reached when its worker is gone or
+// the follower cluster does not answer.
+const promotionStopTimeout = 3 * time.Minute
+
+// promoteFollowerBounded is promoteFollower with changeServiceBoundedPromotion:
+//
+//  1. PROMOTING; the integration is told to stop (it cancels its pending work at once);
+//  2. its STOPPED report is waited for, at most promotionStopTimeout: on expiry, or when the
+//     integration cannot be told, the promotion fails with the reason, and the service goes
+//     back to the state it was in (promoting again retries);
+//  3. the report carries what the stop could not do and the indexes it deleted (still
+//     restoring: the plugin's _stop deletes them); the leader drops the follower from its
+//     list, and the service is standalone and RUNNING for good.
+func promoteFollowerBounded(ctx workflow.Context, st *ServiceState, set func(string, string) error) (PromotionReport, error) {
+	began := workflow.Now(ctx)
+	report := PromotionReport{FormerLeader: st.Leader}
+	wasState := st.State
+	abandon := func(cause string) (PromotionReport, error) {
+		err := fmt.Errorf("promotion of %s failed: %s; it is still a follower of %s: promote again to retry", st.Name, cause, st.Leader)
+		if serr := set(wasState, err.Error()); serr != nil {
+			return report, serr
+		}
+		return report, temporal.NewApplicationError(err.Error(), "PromotionFailed")
+	}
+	if err := set(StatePromoting, "promoting to standalone"); err != nil {
+		return report, err
+	}
+	if st.Replication != nil && st.Replication.State != StateStopped {
+		id := IntegrationWorkflowID(st.Leader, st.Name)
+		if err := workflow.SignalExternalWorkflow(ctx, id, "", SignalStopIntegration, nil).Get(ctx, nil); err != nil {
+			return abandon(fmt.Sprintf("integration %s could not be told to stop (%s)", id, failureReason(err)))
+		}
+		stopped, err := workflow.AwaitWithTimeout(ctx, promotionStopTimeout, func() bool { return st.Replication.State == StateStopped })
+		if err != nil {
+			return report, err
+		}
+		if !stopped {
+			return abandon(fmt.Sprintf("integration %s did not report STOPPED within %s (it was %s); some follower indexes may still be replicating",
+				id, promotionStopTimeout, st.Replication.State))
+		}
+	}
+	note := ""
+	if r := st.Replication; r != nil {
+		report.IndexesStopped, report.LagOps = r.Stopped, r.LagOps
+		report.IndexesDeleted, report.Problems = slices.Clone(r.DeletedRestoring), slices.Clone(r.Problems)
+		if len(r.Problems) > 0 || len(r.DeletedRestoring) > 0 {
+			note = r.Reason
+		}
+	}
+	// A leader that is gone has no list to leave.
+	_ = workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(st.Leader), "", SignalRemoveFollower, st.Name).Get(ctx, nil)
+	st.Role, st.Leader, st.Follow = RoleStandalone, "", nil
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchRole.ValueSet(RoleStandalone), SearchLeader.ValueUnset()); err != nil {
+		return report, err
+	}
+	report.PromotedAt = workflow.Now(ctx)
+	report.Duration = report.PromotedAt.Sub(began)
+	st.Promotion = &report
+	if st.RunningAt.IsZero() {
+		st.RunningAt = report.PromotedAt
+	}
+	return report, set(StateRunning, note)
+}
+
 // CheckPromote says whether a service can be promoted now: the promote update's rule, for a
 // caller that wants to know before asking (a dry run).
 func CheckPromote(st ServiceState) error { return canPromote(st, false) }
@@ -496,6 +633,14 @@ func canPromote(st ServiceState, deleting bool) error {
 		return fmt.Errorf("service %s is not a follower (it is %s): only a follower can be promoted", st.Name, st.Role)
 	case st.State == StateProvisioning:
 		return fmt.Errorf("service %s is still PROVISIONING", st.Name)
+	}
+	return nil
+}
+
+// promotingErr refuses a request while the service is being promoted.
+func promotingErr(name string, promoting bool) error {
+	if promoting {
+		return fmt.Errorf("service %s is being promoted; try again once the promotion is done", name)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -62,7 +63,11 @@ func canFollow(st ServiceState, req FollowRequest) error {
 // created on it, so it lists the service's indexes first and refuses, changing nothing, while it
 // holds user indexes. It then takes the path a created follower takes after PROVISIONING:
 // register with the leader, start the integration.
-func followLeader(ctx workflow.Context, st *ServiceState, req FollowRequest, set func(string, string) error) error {
+//
+// When checked (changeServiceNoStrandedState), a follow whose integration cannot start (the
+// leader is gone, the integration workflow cannot be started) is undone: the leader's list is
+// left, and the service is the standalone service it was; the update fails with the reason.
+func followLeader(ctx workflow.Context, st *ServiceState, req FollowRequest, set func(string, string) error, checked bool) error {
 	var a *activities.Activities
 	self := st.ClusterRef()
 	// The caller waits for the answer: a few quick tries, not the minutes of withIO.
@@ -82,10 +87,48 @@ func followLeader(ctx workflow.Context, st *ServiceState, req FollowRequest, set
 	if err := canFollow(*st, req); err != nil {
 		return err
 	}
+	was := *st
 	st.Follow = &FollowSpec{Leader: req.Leader}
 	st.Role, st.Leader = RoleFollower, req.Leader.Name
 	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchRole.ValueSet(RoleFollower), SearchLeader.ValueSet(st.Leader)); err != nil {
 		return err
 	}
-	return startFollowing(ctx, st, set)
+	if !checked {
+		return startFollowing(ctx, st, set)
+	}
+	err := startIntegration(ctx, st, set)
+	if err == nil {
+		return nil
+	}
+	// Undo: leave the leader's list (a leader that is gone has none), be what it was.
+	_ = workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(req.Leader.Name), "", SignalRemoveFollower, st.Name).Get(ctx, nil)
+	*st = was
+	if serr := workflow.UpsertTypedSearchAttributes(ctx, SearchRole.ValueSet(st.Role), SearchLeader.ValueUnset()); serr != nil {
+		return serr
+	}
+	if serr := set(was.State, was.Reason); serr != nil {
+		return serr
+	}
+	return fmt.Errorf("%s cannot follow %s: %w; it is still a %s service", st.Name, req.Leader.Name, err, st.Role)
+}
+
+// startIntegration registers the follower with its leader and starts its integration workflow,
+// failing with the reason when either cannot be done (startFollowing's checked form).
+func startIntegration(ctx workflow.Context, st *ServiceState, set func(string, string) error) error {
+	if err := workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(st.Leader), "", SignalAddFollower, st.Name).Get(ctx, nil); err != nil {
+		return fmt.Errorf("leader %s is gone: %s", st.Leader, failureReason(err))
+	}
+	st.Replication = &IntegrationProgress{State: StateConnecting}
+	if err := set(StateRebuilding, "connecting to leader "+st.Leader); err != nil {
+		return err
+	}
+	child := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        IntegrationWorkflowID(st.Leader, st.Name),
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	in := IntegrationInput{Leader: st.Follow.Leader, Follower: st.ClusterRef(), LeaderAlias: st.Leader, ParentID: ServiceWorkflowID(st.Name)}
+	if err := workflow.ExecuteChildWorkflow(child, IntegrationWorkflow, in).GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		return fmt.Errorf("start integration %s: %s", IntegrationWorkflowID(st.Leader, st.Name), failureReason(err))
+	}
+	return nil
 }

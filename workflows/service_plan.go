@@ -92,7 +92,10 @@ func firstError(errs ...error) error {
 // the service changes itself. A follower that fails stops the change there, saying which
 // followers already changed; running the same change again completes it (a service already on
 // the plan restarts nothing).
-func changePlan(ctx workflow.Context, st *ServiceState, req PlanChange, answers workflow.ReceiveChannel) error {
+//
+// checkedPause (changeServiceCheckedPause): a pause that cannot be delivered refuses the change
+// of this service's own nodes, as it refuses a node recycle.
+func changePlan(ctx workflow.Context, st *ServiceState, req PlanChange, answers workflow.ReceiveChannel, checkedPause bool) error {
 	var changed []string
 	for _, f := range slices.Clone(st.Followers) {
 		ask := PlanChange{Plan: req.Plan, Leader: st.Name}
@@ -109,7 +112,7 @@ func changePlan(ctx workflow.Context, st *ServiceState, req PlanChange, answers 
 		}
 		changed = append(changed, f)
 	}
-	return applyPlan(ctx, st, req.Plan)
+	return applyPlan(ctx, st, req.Plan, checkedPause)
 }
 
 // awaitPlanChanged waits for follower's answer about plan, ignoring stale answers.
@@ -137,7 +140,7 @@ func awaitPlanChanged(ctx workflow.Context, answers workflow.ReceiveChannel, fol
 // with the new plan's resources, replication on the affected followers paused meanwhile as for
 // a node recycle; a registered cluster's plan is only recorded. The state shows the new plan
 // once it is applied.
-func applyPlan(ctx workflow.Context, st *ServiceState, planName string) error {
+func applyPlan(ctx workflow.Context, st *ServiceState, planName string, checkedPause bool) error {
 	if planName == st.Plan {
 		return nil
 	}
@@ -145,11 +148,11 @@ func applyPlan(ctx workflow.Context, st *ServiceState, planName string) error {
 	spec := st.ServiceSpec
 	spec.Plan = planName
 	change := func() error {
-		return workflow.ExecuteActivity(withIO(ctx, 30*time.Minute, 0), a.ChangeServicePlan, spec).Get(ctx, nil)
+		return workflow.ExecuteActivity(withIO(ctx, 30*time.Minute, activities.LifecycleHeartbeatTimeout), a.ChangeServicePlan, spec).Get(ctx, nil)
 	}
 	var err error
 	if st.Backend == activities.BackendLocal {
-		err = withReplicationPaused(ctx, st, fmt.Sprintf("plan change of %s from %s to %s: its nodes restart one at a time", st.Name, st.Plan, planName), change)
+		err = withReplicationPaused(ctx, st, fmt.Sprintf("plan change of %s from %s to %s: its nodes restart one at a time", st.Name, st.Plan, planName), checkedPause, change)
 	} else {
 		err = change()
 	}
@@ -162,11 +165,11 @@ func applyPlan(ctx workflow.Context, st *ServiceState, planName string) error {
 
 // answerPlanChange runs a leader's plan change on this follower, in the background of the main
 // loop (the integration's progress must keep flowing meanwhile), and answers the leader.
-func answerPlanChange(ctx workflow.Context, st *ServiceState, req PlanChange, refused error, done func()) {
+func answerPlanChange(ctx workflow.Context, st *ServiceState, req PlanChange, refused error, checkedPause bool, done func()) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		err := refused
 		if err == nil {
-			err = applyPlan(ctx, st, req.Plan)
+			err = applyPlan(ctx, st, req.Plan, checkedPause)
 		}
 		done()
 		answer := PlanChanged{Service: st.Name, Plan: req.Plan}

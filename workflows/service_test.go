@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -250,7 +251,7 @@ func TestServicePromote(t *testing.T) {
 			if p := *after.Promotion; p.FormerLeader != "main" || p.IndexesStopped != 2 || p.LagOps != 5 || p.Duration != time.Minute {
 				t.Errorf("report %+v, want former leader main, 2 indexes stopped, 5 ops lag, 1m", p)
 			}
-			if !tt.viaSignal && (len(reports) != 2 || reports[0] != reports[1]) {
+			if !tt.viaSignal && (len(reports) != 2 || !reflect.DeepEqual(reports[0], reports[1])) {
 				t.Errorf("reports %+v, want the same report twice", reports)
 			}
 		})

@@ -3,19 +3,27 @@
 // picks up a new leader index and removes a deleted one) on an embedded Temporal server, into
 // workflows/testdata, for the replay test that guards determinism. The activities are stubs
 // that answer at once: the history is real, the I/O is not needed. Run it from the repository
-// root after a deliberate, versioned workflow change:
+// root after a deliberate, versioned workflow change (workflows/versions.go), with a tag naming
+// that version:
 //
-//	go run ./internal/tools/recordhistory
+//	go run ./internal/tools/recordhistory -tag v2
+//
+// Each history is written as <name>_<tag>.json beside those of the earlier versions, which
+// stay: they are what proves that running executions of those versions still replay. It never
+// overwrites a file.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -34,7 +42,17 @@ import (
 
 const testdata = "workflows/testdata"
 
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+
+// tag names the workflow version the recorded histories belong to (-tag).
+var tag = flag.String("tag", "", "the workflow version these histories record, e.g. v2: files are written as NAME_TAG.json")
+
 func main() {
+	flag.Parse()
+	if !tagPattern.MatchString(*tag) {
+		fmt.Fprintln(os.Stderr, "recordhistory: -tag is required (letters, digits, '-'), e.g. -tag v2: the histories of earlier versions are kept, never overwritten")
+		os.Exit(2)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "recordhistory:", err)
 		os.Exit(1)
@@ -358,11 +376,19 @@ func save(ctx context.Context, c client.Client, run client.WorkflowRun, name str
 	if err != nil {
 		return err
 	}
-	out := filepath.Join(testdata, name)
+	out := filepath.Join(testdata, strings.TrimSuffix(name, ".json")+"_"+*tag+".json")
 	if err := os.MkdirAll(testdata, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(out, raw, 0o644); err != nil {
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("%w: a recorded history is never overwritten; choose another -tag", err)
+	}
+	if _, err := f.Write(raw); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	fmt.Printf("recorded %d events into %s\n", len(hist.Events), out)

@@ -1,0 +1,79 @@
+package workflows
+
+import "go.temporal.io/sdk/workflow"
+
+// Every change of behaviour of a workflow goes behind workflow.GetVersion under a named change
+// ID listed here, so that a run recorded by earlier code (the histories in testdata/, and every
+// execution running when a new worker is deployed) replays as it ran. A run reads its versions
+// once, when it starts: a run that started before a change keeps the behaviour it started with
+// to its end, and the next run (continue-as-new) takes the newest. README, "Changing workflow
+// code", says how to add one.
+//
+// A change ID is never reused nor removed while a run that recorded it may exist; the code of
+// the old behaviour goes when no run of that version can exist (then raise minSupported).
+
+// Changes of ServiceWorkflow.
+const (
+	// changeServiceBoundedPromotion: promotion waits at most promotionStopTimeout for the
+	// integration's STOPPED report, a failed promotion says why and leaves the service as it
+	// was, and the report names the indexes the stop deleted or could not stop.
+	changeServiceBoundedPromotion = "service-bounded-promotion"
+	// changeServiceDrainBeforeContinue: continue-as-new waits for the handlers, a plan change and
+	// the promotions started by signal, while the main loop keeps serving, and only then checks
+	// that no signal is pending.
+	changeServiceDrainBeforeContinue = "service-drain-before-continue"
+	// changeServiceCheckedPause: a node recycle whose pause cannot be delivered is refused, with
+	// the reason, instead of restarting the node with replication running.
+	changeServiceCheckedPause = "service-checked-pause"
+	// changeServiceNoStrandedState: a delete is refused while a node recycle or a promotion runs,
+	// a run that starts DELETING deletes, and a follow whose integration cannot start leaves the
+	// service standalone as it was, failing with the reason.
+	changeServiceNoStrandedState = "service-no-stranded-state"
+)
+
+// serviceVersions is what a run of ServiceWorkflow does of each change.
+type serviceVersions struct {
+	boundedPromotion, drainBeforeContinue, checkedPause, noStrandedState bool
+}
+
+func readServiceVersions(ctx workflow.Context) serviceVersions {
+	return serviceVersions{
+		boundedPromotion:    changed(ctx, changeServiceBoundedPromotion),
+		drainBeforeContinue: changed(ctx, changeServiceDrainBeforeContinue),
+		checkedPause:        changed(ctx, changeServiceCheckedPause),
+		noStrandedState:     changed(ctx, changeServiceNoStrandedState),
+	}
+}
+
+// Changes of IntegrationWorkflow.
+const (
+	// changeIntegrationBoundedStop: the stop signal cancels every step under way at once (index
+	// starts, template syncs, the watch), each stop call has a bounded budget, and the STOPPED
+	// report always comes, naming what could not be stopped and the indexes still restoring
+	// (which the plugin's _stop deletes).
+	changeIntegrationBoundedStop = "integration-bounded-stop"
+	// changeIntegrationDrainBeforeContinue: continue-as-new waits for the handlers, then checks
+	// that no signal is pending; one that arrived meanwhile is handled first.
+	changeIntegrationDrainBeforeContinue = "integration-drain-before-continue"
+	// changeIntegrationQueuePauses: a pause received while the integration is not RUNNING (or
+	// PAUSED) is queued and applied once it is, instead of being dropped.
+	changeIntegrationQueuePauses = "integration-queue-pauses"
+)
+
+// integrationVersions is what a run of IntegrationWorkflow does of each change.
+type integrationVersions struct {
+	boundedStop, drainBeforeContinue, queuePauses bool
+}
+
+func readIntegrationVersions(ctx workflow.Context) integrationVersions {
+	return integrationVersions{
+		boundedStop:         changed(ctx, changeIntegrationBoundedStop),
+		drainBeforeContinue: changed(ctx, changeIntegrationDrainBeforeContinue),
+		queuePauses:         changed(ctx, changeIntegrationQueuePauses),
+	}
+}
+
+// changed reports whether this run takes the change: a run recorded before it replays without.
+func changed(ctx workflow.Context, id string) bool {
+	return workflow.GetVersion(ctx, id, workflow.DefaultVersion, 1) >= 1
+}
