@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -190,7 +191,7 @@ func TestFollowerLifecycle(t *testing.T) {
 		t.Fatalf("after promotion %+v (%v), want a RUNNING standalone service with a promotion report", promoted, err)
 	}
 	again, err := ctl.Promote(ctx, "fol2")
-	if err != nil || again != report {
+	if err != nil || !reflect.DeepEqual(again, report) {
 		t.Errorf("promote again: %+v, %v; want the same report %+v", again, err, report)
 	}
 	eventually(t, 30*time.Second, "leader untagged after promotion", leaderUntagged)
