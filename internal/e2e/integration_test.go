@@ -310,7 +310,7 @@ func checkPlan(t *testing.T, ctx context.Context, ctl *control.Control, name, pl
 	if err != nil {
 		t.Error(err)
 	}
-	want := map[string]int64{"business-8": 384, "business-16": 512}[planName] << 20
+	want := map[string]int64{"business-4": 256, "business-8": 384, "business-16": 512}[planName] << 20
 	nodes, err := c.Nodes(ctx)
 	if err != nil || len(nodes) != 1 || nodes[0].HeapMaxBytes != want {
 		t.Errorf("%s nodes %+v (%v), want one with %d MB heap", name, nodes, err, want>>20)
