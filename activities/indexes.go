@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/osccr/osccr/internal/opensearch"
 )
@@ -102,4 +103,23 @@ func (a *Activities) DisconnectRemote(ctx context.Context, in ConnectInput) erro
 		return classify(fmt.Errorf("disconnect %s from leader %s: %w", in.Follower.Name, in.Leader.Name, err))
 	}
 	return nil
+}
+
+// LeaderProbeTimeout bounds LeaderReachable: a leader that answers nothing in this time is as
+// good as gone for a promotion.
+const LeaderProbeTimeout = 3 * time.Second
+
+// LeaderReachable reports whether the leader answers its REST endpoint within
+// LeaderProbeTimeout. It never fails: not answering is the answer. A leader that is down
+// refuses at once; a black-holed or frozen one accepts connections and never answers, which
+// only a deadline tells.
+func (a *Activities) LeaderReachable(ctx context.Context, leader ClusterRef) (bool, error) {
+	c, err := a.client(leader)
+	if err != nil {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, LeaderProbeTimeout)
+	defer cancel()
+	_, err = c.Info(ctx)
+	return err == nil, nil
 }

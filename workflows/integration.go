@@ -879,6 +879,7 @@ func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
 // is unreachable: one short try. A stop may wait on the leader inside the plugin: an attempt
 // gets stopAttemptTimeout.
 const (
+	leaderProbeBudget    = activities.LeaderProbeTimeout + 2*time.Second
 	stopStatusBudget     = 5 * time.Second
 	stopIndexBudget      = 100 * time.Second
 	stopAttemptTimeout   = 45 * time.Second
@@ -919,6 +920,23 @@ func (w *integration) stopBounded(ctx workflow.Context) error {
 	}
 	p := &w.st.Progress
 	p.Problems, p.DeletedRestoring = nil, nil
+	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
+	var problems []Problem
+	leaderDown := false
+	if w.v.disconnectFirst {
+		// The plugin's _stop removes the follower's retention leases on the leader and waits
+		// for its answer; a leader that is down or black-holed never gives one. Without the
+		// remote connection the plugin skips that step at once, and the leases expire on the
+		// leader by themselves (index.soft_deletes.retention_lease.period, 12 h by default).
+		var reachable bool
+		_ = workflow.ExecuteActivity(budgetOpts(ctx, leaderProbeBudget), acts.LeaderReachable, w.in.Leader).Get(ctx, &reachable)
+		if !reachable {
+			leaderDown = true
+			if err := workflow.ExecuteActivity(budgetOpts(ctx, stopDisconnectBudget), acts.DisconnectRemote, connect).Get(ctx, nil); err != nil {
+				problems = append(problems, Problem{Status: ProblemDisconnectFailed, Reason: failureReason(err)})
+			}
+		}
+	}
 	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
 	statuses := make([]workflow.Future, len(indexes))
 	for i, index := range indexes {
@@ -945,7 +963,6 @@ func (w *integration) stopBounded(ctx workflow.Context) error {
 	for i, index := range toStop {
 		stops[i] = workflow.ExecuteActivity(budgetOpts(ctx, stopIndexBudget), acts.StopReplication, w.in.index(index))
 	}
-	var problems []Problem
 	for i, f := range stops {
 		if err := f.Get(ctx, nil); err != nil {
 			problems = append(problems, Problem{Index: toStop[i], Status: ProblemStopFailed, Reason: failureReason(err)})
@@ -954,14 +971,18 @@ func (w *integration) stopBounded(ctx workflow.Context) error {
 		}
 		p.Stopped++
 	}
-	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
-	if err := workflow.ExecuteActivity(budgetOpts(ctx, stopDisconnectBudget), acts.DisconnectRemote, connect).Get(ctx, nil); err != nil {
-		problems = append(problems, Problem{Status: ProblemDisconnectFailed, Reason: failureReason(err)})
+	if !leaderDown {
+		if err := workflow.ExecuteActivity(budgetOpts(ctx, stopDisconnectBudget), acts.DisconnectRemote, connect).Get(ctx, nil); err != nil {
+			problems = append(problems, Problem{Status: ProblemDisconnectFailed, Reason: failureReason(err)})
+		}
 	}
 	p.State, p.Problems, p.DeletedRestoring = StateStopped, problems, restoring
 	p.Reason = "replication stopped and the remote connection removed"
 	if len(problems) > 0 {
 		p.Reason = "replication stopped, except: " + w.problemSummary()
+	}
+	if leaderDown {
+		p.Reason += fmt.Sprintf("; leader %s did not answer: disconnected first, its retention leases for this follower expire by themselves (12 h by default)", w.in.Leader.Name)
 	}
 	if len(restoring) > 0 {
 		p.Reason += fmt.Sprintf("; %s were still restoring from the leader: the plugin's _stop deleted them", strings.Join(restoring, ", "))

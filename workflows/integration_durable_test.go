@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -180,5 +181,41 @@ func TestIntegrationStopWhileContinuingAsNew(t *testing.T) {
 	final := h.reports[len(h.reports)-1]
 	if at := h.reportedAt[len(h.reportedAt)-1]; final.State != StateStopped || at > 160*time.Second {
 		t.Errorf("last report %s at %s, want STOPPED right after the stop signal at 2m30s", final.State, at)
+	}
+}
+
+// TestIntegrationStopDisconnectsFirstWhenLeaderDown: a stop whose leader does not answer the
+// probe removes the remote connection before it stops any index (the plugin's _stop would
+// otherwise wait on the leader to remove its retention leases), and says so; with the leader
+// answering, the connection goes last, after the leases were removed.
+func TestIntegrationStopDisconnectsFirstWhenLeaderDown(t *testing.T) {
+	for _, down := range []bool{true, false} {
+		t.Run(fmt.Sprintf("leader down %v", down), func(t *testing.T) {
+			env := newEnv(t)
+			h := newSyncHarness(t, env, map[string]string{"a": "ua", "b": "ub"}, syncAfter)
+			h.at(90*time.Second, func() { h.leaderDown = down })
+			h.signal(2*time.Minute, SignalStopIntegration, nil)
+			env.ExecuteWorkflow(IntegrationWorkflow, h.in)
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatalf("workflow ended with %v", err)
+			}
+			var order []string
+			for _, c := range h.inOrder(2*time.Minute, 3*time.Hour) {
+				if c == "probe leader" || c == "disconnect" || strings.HasPrefix(c, "stop ") {
+					order = append(order, c)
+				}
+			}
+			want := []string{"probe leader", "stop a", "stop b", "disconnect"}
+			if down {
+				want = []string{"probe leader", "disconnect", "stop a", "stop b"}
+			}
+			if !slices.Equal(order, want) {
+				t.Errorf("calls of the stop %q, want %q", order, want)
+			}
+			final := h.reports[len(h.reports)-1]
+			if final.State != StateStopped || final.Stopped != 2 || strings.Contains(final.Reason, "did not answer") != down {
+				t.Errorf("last report %+v: want STOPPED, 2 stopped, saying the leader did not answer only when it did not", final)
+			}
+		})
 	}
 }

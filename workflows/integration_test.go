@@ -42,8 +42,10 @@ type syncHarness struct {
 	halted    map[string]activities.IndexStatus
 	failStart map[string]error
 	failStop  map[string]error
-	status    map[string]activities.IndexStatus // what ReplicationStatus answers, when set
-	statusErr map[string]error
+	// leaderDown makes the leader probe of a stop answer that the leader does not answer.
+	leaderDown bool
+	status     map[string]activities.IndexStatus // what ReplicationStatus answers, when set
+	statusErr  map[string]error
 	// delay is how long (simulated) a call takes, by what it records ("templates", "start",
 	// "status"): say, a leader that does not answer.
 	delay   map[string]time.Duration
@@ -139,6 +141,12 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 		return h.failStop[ix.FollowerIndex]
 	})
 	env.OnActivity(a.DisconnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, activities.ConnectInput) error { record("disconnect"); return nil })
+	env.OnActivity(a.LeaderReachable, mock.Anything, mock.Anything).Return(func(context.Context, activities.ClusterRef) (bool, error) {
+		record("probe leader")
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return !h.leaderDown, nil
+	})
 	env.OnActivity(a.ReplicationStatus, mock.Anything, mock.Anything).AfterFn(delay("status")).Return(func(_ context.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -168,6 +176,13 @@ func (h *syncHarness) at(d time.Duration, change func()) {
 // between returns the calls that started in [from, to), sorted (steps of different indexes run
 // side by side, in no fixed order).
 func (h *syncHarness) between(from, to time.Duration) []string {
+	out := h.inOrder(from, to)
+	slices.Sort(out)
+	return out
+}
+
+// inOrder is what was called from from to to, in the order of the calls.
+func (h *syncHarness) inOrder(from, to time.Duration) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []string
@@ -176,7 +191,6 @@ func (h *syncHarness) between(from, to time.Duration) []string {
 			out = append(out, c.what)
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -320,7 +334,7 @@ func TestIntegrationKeepsInSync(t *testing.T) {
 		{"recreated index", 210 * time.Second, 270 * time.Second, []string{"remove a", "start a", "wait a"}},
 		{"templates changed", 270 * time.Second, 330 * time.Second, []string{"templates"}},
 		{"plugin failed an index", 330 * time.Second, 7 * time.Minute, nil},
-		{"stop", 7 * time.Minute, time.Hour, []string{"disconnect", "stop a", "stop c"}},
+		{"stop", 7 * time.Minute, time.Hour, []string{"disconnect", "probe leader", "stop a", "stop c"}},
 	}
 	for _, s := range steps {
 		if got := h.between(s.from, s.to); !slices.Equal(got, s.want) {
@@ -459,7 +473,7 @@ func TestIntegrationContinueAsNew(t *testing.T) {
 	if err := env2.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"resume a", "start n", "stop a", "stop n", "disconnect", "wait a", "wait n"}
+	want := []string{"resume a", "start n", "probe leader", "stop a", "stop n", "disconnect", "wait a", "wait n"}
 	slices.Sort(want)
 	if got := h2.between(0, time.Hour); !slices.Equal(got, want) {
 		t.Errorf("next run: calls %v, want %v (no connect, no rebuild; the index added meanwhile started once resumed)", got, want)

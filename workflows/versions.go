@@ -58,11 +58,15 @@ const (
 	// changeIntegrationQueuePauses: a pause received while the integration is not RUNNING (or
 	// PAUSED) is queued and applied once it is, instead of being dropped.
 	changeIntegrationQueuePauses = "integration-queue-pauses"
+	// changeIntegrationDisconnectFirst: a stop first asks whether the leader answers; when it
+	// does not, the follower is disconnected before the indexes are stopped, so that the
+	// plugin's _stop does not wait on the leader to remove its retention leases.
+	changeIntegrationDisconnectFirst = "integration-disconnect-first"
 )
 
 // integrationVersions is what a run of IntegrationWorkflow does of each change.
 type integrationVersions struct {
-	boundedStop, drainBeforeContinue, queuePauses bool
+	boundedStop, drainBeforeContinue, queuePauses, disconnectFirst bool
 }
 
 func readIntegrationVersions(ctx workflow.Context) integrationVersions {
@@ -70,6 +74,7 @@ func readIntegrationVersions(ctx workflow.Context) integrationVersions {
 		boundedStop:         changed(ctx, changeIntegrationBoundedStop),
 		drainBeforeContinue: changed(ctx, changeIntegrationDrainBeforeContinue),
 		queuePauses:         changed(ctx, changeIntegrationQueuePauses),
+		disconnectFirst:     changed(ctx, changeIntegrationDisconnectFirst),
 	}
 }
 
