@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/osccr/osccr/internal/testcluster"
 	"github.com/osccr/osccr/internal/testcontrol"
 )
 
@@ -15,15 +16,14 @@ import (
 // naming the problem, nothing on stdout that claims success, and that nothing changed: no
 // workflow started, no service's state different.
 //
-// No OpenSearch node runs: the existing services are registered over a fake cluster that
-// answers only what registering and watching a standalone service asks; every command below is
-// refused before anything would reach a cluster.
+// The existing services are registered over one real OpenSearch node; every command below is
+// refused before anything would reach it.
 func TestBadInputCLI(t *testing.T) {
 	bin := buildCLI(t)
 	plane := testcontrol.Start(t, t.TempDir())
-	url, transport := testcontrol.FakeCluster(t)
-	plane.RegisterRunning(t, "bi-lead", "business-4", url, transport)
-	plane.RegisterRunning(t, "bi-hobby", "hobbyist", url, transport)
+	node := testcluster.Start(t, testcluster.Distribution(t), testcluster.Dir(t), "bi")
+	plane.RegisterRunning(t, "bi-lead", "business-4", node.HTTPURL(), node.TransportAddress())
+	plane.RegisterRunning(t, "bi-hobby", "hobbyist", node.HTTPURL(), node.TransportAddress())
 
 	const ccr = "opensearch_cross_cluster_replication"
 	long := "a" + strings.Repeat("b", 63)
@@ -97,7 +97,7 @@ func TestBadInputCLI(t *testing.T) {
 		{"verify an unknown service", []string{"follower", "verify", "nobody"}, exitRefused, "no service nobody", ""},
 
 		// Node recycles, plan changes, deletes.
-		{"recycle an unknown node", []string{"service", "recycle-node", "bi-lead", "--node", "nope"}, exitUsage, `service bi-lead has no node "nope" (its nodes: ` + testcontrol.FakeClusterNode + ")", ""},
+		{"recycle an unknown node", []string{"service", "recycle-node", "bi-lead", "--node", "nope"}, exitUsage, `service bi-lead has no node "nope" (its nodes: ` + node.Name + ")", ""},
 		{"recycle a node of a registered cluster", []string{"service", "recycle-node", "bi-lead"}, exitRefused, "cannot restart nodes it does not run", ""},
 		{"update to an unknown plan", []string{"service", "update", "bi-lead", "--plan", "gold"}, exitUsage, `unknown plan "gold"`, ""},
 		{"update an unknown service", []string{"service", "update", "nobody", "--plan", "business-8"}, exitRefused, "no service nobody", ""},

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/osccr/osccr/internal/api"
+	"github.com/osccr/osccr/internal/testcluster"
 	"github.com/osccr/osccr/internal/testcontrol"
 )
 
@@ -18,14 +19,13 @@ import (
 // exact status, error code and a message naming the problem, and that nothing changed: no
 // workflow started, signalled into a new state or ended, and no service's state different.
 //
-// No OpenSearch node runs: the existing services are registered over a fake cluster that
-// answers only what registering and watching a standalone service asks; every request below is
-// refused before anything would reach a cluster.
+// The existing services are registered over one real OpenSearch node; every request below is
+// refused before anything would reach it.
 func TestBadInputAPI(t *testing.T) {
 	plane := testcontrol.Start(t, t.TempDir())
-	url, transport := testcontrol.FakeCluster(t)
-	plane.RegisterRunning(t, "bi-lead", "business-4", url, transport)
-	plane.RegisterRunning(t, "bi-hobby", "hobbyist", url, transport)
+	node := testcluster.Start(t, testcluster.Distribution(t), testcluster.Dir(t), "bi")
+	plane.RegisterRunning(t, "bi-lead", "business-4", node.HTTPURL(), node.TransportAddress())
+	plane.RegisterRunning(t, "bi-hobby", "hobbyist", node.HTTPURL(), node.TransportAddress())
 
 	srv := httptest.NewServer(api.Handler(plane.Control, api.Config{Token: "s3cret", Project: "acme"}))
 	defer srv.Close()
@@ -134,7 +134,7 @@ func TestBadInputAPI(t *testing.T) {
 		{name: "verify a standalone service", method: "GET", path: svc + "/bi-lead/replication/verify", status: 409, code: "conflict", msg: "cannot verify bi-lead: it is not a follower"},
 
 		// Node recycles, plan changes, deletes.
-		{name: "recycle an unknown node", method: "POST", path: svc + "/bi-lead/recycle-node", body: `{"node":"nope"}`, status: 400, code: "invalid", msg: `service bi-lead has no node "nope" (its nodes: ` + testcontrol.FakeClusterNode + ")"},
+		{name: "recycle an unknown node", method: "POST", path: svc + "/bi-lead/recycle-node", body: `{"node":"nope"}`, status: 400, code: "invalid", msg: `service bi-lead has no node "nope" (its nodes: ` + node.Name + ")"},
 		{name: "recycle a node of a registered cluster", method: "POST", path: svc + "/bi-lead/recycle-node", status: 409, code: "conflict", msg: "cannot restart nodes it does not run"},
 		{name: "recycle a node of an unknown service", method: "POST", path: svc + "/nobody/recycle-node", status: 404, code: "not_found", msg: "no service nobody"},
 		{name: "update to an unknown plan", method: "PATCH", path: svc + "/bi-lead", body: `{"plan":"gold"}`, status: 400, code: "invalid", msg: `unknown plan "gold"`},

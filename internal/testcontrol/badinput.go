@@ -2,11 +2,8 @@ package testcontrol
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -19,41 +16,7 @@ import (
 	"github.com/osccr/osccr/workflows"
 )
 
-// FakeClusterNode is the one node a FakeCluster lists.
-const FakeClusterNode = "fake-node-1"
-
-// FakeCluster serves the only calls registering a cluster and watching a registered standalone
-// service make (GET /, the node stats, the cluster health), so that a test gets RUNNING
-// registered services without starting OpenSearch. Any other call is answered 404 and logged:
-// a test that uses it must not reach one. It stops when the test ends.
-func FakeCluster(t testing.TB) (httpURL, transportAddress string) {
-	t.Helper()
-	reply := func(w http.ResponseWriter, status int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(v)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == http.MethodGet && r.URL.Path == "/":
-			reply(w, 200, map[string]any{"name": FakeClusterNode, "cluster_name": "fake", "cluster_uuid": "fake-uuid",
-				"version": map[string]any{"distribution": "opensearch", "number": "2.19.4", "lucene_version": "9.12.2"}})
-		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/_nodes/stats"):
-			reply(w, 200, map[string]any{"nodes": map[string]any{"n1": map[string]any{
-				"name": FakeClusterNode, "host": "127.0.0.1", "transport_address": "127.0.0.1:9", "roles": []string{"cluster_manager", "data", "ingest"}}}})
-		case r.Method == http.MethodGet && r.URL.Path == "/_cluster/health":
-			reply(w, 200, map[string]any{"cluster_name": "fake", "status": "green", "number_of_nodes": 1, "number_of_data_nodes": 1})
-		default:
-			t.Logf("fake cluster: unexpected %s %s", r.Method, r.URL)
-			reply(w, 404, map[string]any{"error": map[string]any{"type": "fake_cluster", "reason": "the fake cluster answers registration only"}, "status": 404})
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, "127.0.0.1:9"
-}
-
-// RegisterRunning registers a service over a cluster (a FakeCluster) and waits until it is
-// RUNNING.
+// RegisterRunning registers a service over an existing cluster and waits until it is RUNNING.
 func (p Plane) RegisterRunning(t testing.TB, name, planName, httpURL, transportAddress string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
