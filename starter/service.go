@@ -230,7 +230,15 @@ func requireArgAndFlags(flags ...string) cli.BeforeFunc {
 }
 
 func outputFlag() cli.Flag {
-	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table or json"}
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table or json",
+		// Checked before the command runs: a command that changes something (integration
+		// create) must not change it and then fail to print.
+		Action: func(_ *cli.Context, format string) error {
+			if format != "table" && format != "json" {
+				return fmt.Errorf("%w: -o %q: use table or json", errUsage, format)
+			}
+			return nil
+		}}
 }
 
 // render prints v as one JSON document with -o json, else the table that table writes.

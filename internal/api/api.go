@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/osccr/osccr/internal/control"
@@ -79,12 +81,27 @@ func Handler(ctl *control.Control, cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(OpenAPI)
 	})
+	// A path the API serves with other methods is answered 405 with the methods it allows;
+	// any other path 404. (The catch-all below would otherwise answer 404 for both.)
+	allowed := map[string][]string{"/openapi.json": {"GET"}}
 	for _, r := range Routes() {
 		mux.HandleFunc(r.Method+" "+r.Pattern, s.wrap(r.handle))
+		allowed[r.Pattern] = append(allowed[r.Pattern], r.Method)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+	byPath := http.NewServeMux()
+	for pattern, methods := range allowed {
+		slices.Sort(methods)
+		list := strings.Join(methods, ", ")
+		byPath.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", list)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s is not allowed on %s; allowed: %s (GET /openapi.json describes the API)", r.Method, r.URL.Path, list))
+		})
+	}
+	byPath.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint; GET /openapi.json describes the API")
 	})
+	mux.Handle("/", byPath)
 	return mux
 }
 
@@ -152,16 +169,28 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decode reads a JSON body into v, refusing unknown fields so that a typo is not ignored.
+// decode reads a JSON body into v, refusing unknown fields so that a typo is not ignored, and
+// anything after the object, so that a second object is not silently dropped.
 func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return err
+	err := dec.Decode(v)
+	if err == nil {
+		if _, next := dec.Token(); next != io.EOF {
+			err = next
+			if err == nil {
+				err = errors.New("the body must be one JSON object, and more follows it")
+			}
 		}
-		return fmt.Errorf("%w: request body: %v", errBadRequest, err)
 	}
-	return nil
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooLarge):
+		return err
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: request body is empty: send a JSON object (GET /openapi.json describes it)", errBadRequest)
+	}
+	return fmt.Errorf("%w: request body: %v", errBadRequest, err)
 }

@@ -29,6 +29,7 @@ type CreateFollowerRequest struct {
 //   - the follower's name is invalid, or names the leader itself;
 //   - the leader is unknown, is itself a follower, or is not RUNNING;
 //   - the plan is on the hobbyist or startup tier, or differs from the leader's;
+//   - the extra disk is negative or more than MaxExtraDiskGB;
 //   - the name is taken.
 func (c *Control) CreateFollower(ctx context.Context, req CreateFollowerRequest) error {
 	if err := provision.ValidateServiceName(req.Name); err != nil {
@@ -51,8 +52,8 @@ func (c *Control) CreateFollower(ctx context.Context, req CreateFollowerRequest)
 	if err != nil {
 		return err
 	}
-	if req.ExtraDiskGB < 0 {
-		return fmt.Errorf("%w: extra disk %d GB is negative", ErrInvalid, req.ExtraDiskGB)
+	if err := checkExtraDisk(req.ExtraDiskGB); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	spec := activities.ServiceSpec{Name: req.Name, Plan: followerPlan.Name, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"),
 		ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal}

@@ -47,16 +47,32 @@ type ServiceSummary struct {
 	Leader string `json:"leader,omitempty"`
 }
 
+// MaxExtraDiskGB is the most extra disk a service may add on top of its plan's, in GB (per
+// service, as ExtraDiskGB is): 64 TB, well past any real request, so that a typo of a few
+// digits is refused instead of provisioned.
+const MaxExtraDiskGB = 65536
+
 // CreateService starts provisioning a service on the local backend. It refuses, with
-// ErrInvalid or ErrConflict and nothing created, an invalid name, an unknown plan, negative
-// extra disk, or a name already in use.
+// ErrInvalid or ErrConflict and nothing created, an invalid name, an unknown plan, extra disk
+// that is negative or more than MaxExtraDiskGB, or a name already in use.
 func (c *Control) CreateService(ctx context.Context, req CreateServiceRequest) error {
 	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"), ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal}
 	var problems []error
-	if req.ExtraDiskGB < 0 {
-		problems = append(problems, fmt.Errorf("extra disk %d GB is negative", req.ExtraDiskGB))
+	if err := checkExtraDisk(req.ExtraDiskGB); err != nil {
+		problems = append(problems, err)
 	}
 	return c.startService(ctx, spec, problems)
+}
+
+// checkExtraDisk refuses extra disk that is negative or more than MaxExtraDiskGB.
+func checkExtraDisk(gb int) error {
+	switch {
+	case gb < 0:
+		return fmt.Errorf("extra disk %d GB is negative", gb)
+	case gb > MaxExtraDiskGB:
+		return fmt.Errorf("extra disk %d GB is more than %d GB, the most a service can add", gb, MaxExtraDiskGB)
+	}
+	return nil
 }
 
 // RegisterService attaches an existing cluster as a service. The URL and transport address
@@ -291,9 +307,25 @@ func orDefault(v, def string) string {
 
 // RecycleNode restarts one node of a service ("" for its first), pausing replication on the
 // affected followers until the service is healthy again. With wait it returns once that is
-// done; otherwise once the request is accepted. Refused (ErrConflict, nothing changed) for a
-// registered cluster, or while the service is provisioning, deleting or already recycling.
+// done; otherwise once the request is accepted. Refused with nothing changed: a node the
+// service does not have (ErrInvalid, naming its nodes); a registered cluster, or a service
+// provisioning, deleting or already recycling (ErrConflict).
 func (c *Control) RecycleNode(ctx context.Context, name, node string, wait bool) error {
+	if node != "" {
+		// Checked before the workflow accepts the recycle: once accepted, the followers pause
+		// before the backend finds that the node does not exist.
+		st, err := c.GetService(ctx, name)
+		if err != nil {
+			return err
+		}
+		var nodes []string
+		for _, n := range st.Endpoints.Nodes {
+			nodes = append(nodes, n.Name)
+		}
+		if len(nodes) > 0 && !slices.Contains(nodes, node) {
+			return fmt.Errorf("%w: service %s has no node %q (its nodes: %s); osccr service show %s -o json lists them", ErrInvalid, name, node, strings.Join(nodes, ", "), name)
+		}
+	}
 	return c.updateService(ctx, name, "recycle node of", workflows.UpdateRecycleNode, wait, nil, node)
 }
 
