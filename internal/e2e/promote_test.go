@@ -16,7 +16,7 @@ import (
 
 // promoteLeaderDownLimit bounds a promotion while the leader is gone: the disaster-recovery
 // case the product exists for must finish, and quickly.
-const promoteLeaderDownLimit = 90 * time.Second
+const promoteLeaderDownLimit = 30 * time.Second
 
 // TestPromoteWithLeaderDown promotes a RUNNING follower whose leader is gone, in the two ways a
 // leader goes: killed (its ports refuse connections) and frozen (SIGSTOP: its ports accept
