@@ -808,12 +808,7 @@ func (w *integration) stop(ctx workflow.Context) error {
 		w.cancelWatch()
 	}
 	w.cancelWaits()
-	for len(w.busy) > 0 {
-		var d stepDone
-		w.done.Receive(ctx, &d)
-		delete(w.busy, d.key)
-		d.apply()
-	}
+	w.awaitSteps(ctx)
 	p := &w.st.Progress
 	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
 	statuses := make([]workflow.Future, len(indexes))
@@ -843,6 +838,16 @@ func (w *integration) stop(ctx workflow.Context) error {
 	p.State, p.Reason = StateStopped, "replication stopped and the remote connection removed"
 	w.report(ctx)
 	return nil
+}
+
+// awaitSteps waits until every step under way has finished, applying each one's result.
+func (w *integration) awaitSteps(ctx workflow.Context) {
+	for len(w.busy) > 0 {
+		var d stepDone
+		w.done.Receive(ctx, &d)
+		delete(w.busy, d.key)
+		d.apply()
+	}
 }
 
 // pauseReason is every held pause's reason, in a stable order.
@@ -912,12 +917,7 @@ func (w *integration) stopBounded(ctx workflow.Context) error {
 	}
 	w.cancelWaits()
 	w.cancelSteps()
-	for len(w.busy) > 0 {
-		var d stepDone
-		w.done.Receive(ctx, &d)
-		delete(w.busy, d.key)
-		d.apply()
-	}
+	w.awaitSteps(ctx)
 	p := &w.st.Progress
 	p.Problems, p.DeletedRestoring = nil, nil
 	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}

@@ -536,19 +536,7 @@ func promoteFollower(ctx workflow.Context, st *ServiceState, set func(string, st
 	if st.Replication != nil {
 		report.IndexesStopped, report.LagOps = st.Replication.Stopped, st.Replication.LagOps
 	}
-	// A leader that is gone has no list to leave.
-	_ = workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(st.Leader), "", SignalRemoveFollower, st.Name).Get(ctx, nil)
-	st.Role, st.Leader, st.Follow = RoleStandalone, "", nil
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchRole.ValueSet(RoleStandalone), SearchLeader.ValueUnset()); err != nil {
-		return report, err
-	}
-	report.PromotedAt = workflow.Now(ctx)
-	report.Duration = report.PromotedAt.Sub(began)
-	st.Promotion = &report
-	if st.RunningAt.IsZero() {
-		st.RunningAt = report.PromotedAt
-	}
-	return report, set(StateRunning, "")
+	return becomeStandalone(ctx, st, report, began, "", set)
 }
 
 // promotionStopTimeout bounds how long a promotion waits for the integration's STOPPED report.
@@ -602,6 +590,13 @@ func promoteFollowerBounded(ctx workflow.Context, st *ServiceState, set func(str
 			note = r.Reason
 		}
 	}
+	return becomeStandalone(ctx, st, report, began, note, set)
+}
+
+// becomeStandalone is the end of a promotion, once replication has stopped: the leader drops
+// the service from its followers, the service is standalone and RUNNING with the report (and
+// note as its reason).
+func becomeStandalone(ctx workflow.Context, st *ServiceState, report PromotionReport, began time.Time, note string, set func(string, string) error) (PromotionReport, error) {
 	// A leader that is gone has no list to leave.
 	_ = workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(st.Leader), "", SignalRemoveFollower, st.Name).Get(ctx, nil)
 	st.Role, st.Leader, st.Follow = RoleStandalone, "", nil
