@@ -1,0 +1,263 @@
+package workflows
+
+// The integration's main loop: one run's state, the loop that takes signals, the watch's
+// observations and the steps' outcomes, and continue-as-new.
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/osccr/osccr/activities"
+)
+
+// Keys of the steps that run beside the watch; an index's steps are keyed by indexKey.
+const (
+	setupKey     = "setup"
+	templatesKey = "templates"
+)
+
+// indexKey keys the steps of one index: index names cannot hold a '/'.
+func indexKey(name string) string { return "index/" + name }
+
+// integration is one run of IntegrationWorkflow.
+type integration struct {
+	in IntegrationInput
+	st IntegrationState
+	v  integrationVersions
+	// busy holds the keys of the steps under way; done receives each finished step, whose
+	// function applies its outcome to the state.
+	busy map[string]bool
+	done workflow.Channel
+	// starting holds the indexes being started (until SYNCING), at most rebuildConcurrency;
+	// pausing those being paused (the integration says PAUSED once they are).
+	starting, pausing map[string]bool
+	// deferred holds the keys of steps that wait for the next observation: they failed on this
+	// one (and are tried again on the next, not at once), or, for the templates, already ran.
+	deferred map[string]bool
+	// waits is cancelled when stopping: it ends the waits for SYNCING under way.
+	waits       workflow.Context
+	cancelWaits workflow.CancelFunc
+	// steps is the context of the steps under way (with changeIntegrationBoundedStop): stopping
+	// cancels them all at once rather than waiting for their retries to run out.
+	steps       workflow.Context
+	cancelSteps workflow.CancelFunc
+	watch       workflow.Future
+	cancelWatch workflow.CancelFunc
+	watchRetry  workflow.Future
+	watchErr    string
+	reported    *IntegrationProgress
+	// quiet is set once no handler runs, while the run waits to continue as new
+	// (changeIntegrationDrainBeforeContinue); quietNow says it just was.
+	quiet    workflow.Future
+	quietNow bool
+}
+
+// stepDone is a finished step: apply records its outcome.
+type stepDone struct {
+	key   string
+	apply func()
+}
+
+func newIntegration(ctx workflow.Context, in IntegrationInput) *integration {
+	w := &integration{in: in, busy: map[string]bool{}, starting: map[string]bool{}, pausing: map[string]bool{}, deferred: map[string]bool{}, done: workflow.NewChannel(ctx)}
+	w.waits, w.cancelWaits = workflow.WithCancel(ctx)
+	w.steps, w.cancelSteps = workflow.WithCancel(ctx)
+	if in.State != nil {
+		w.st = *in.State
+		reported := w.st.Progress
+		w.reported = &reported
+		w.in.State = nil
+	} else {
+		w.st.Progress = IntegrationProgress{State: StateConnecting}
+	}
+	if w.st.PausedBy == nil {
+		w.st.PausedBy = map[string]string{}
+	}
+	if w.st.Indexes == nil {
+		w.st.Indexes = map[string]FollowedIndex{}
+	}
+	if w.st.Failures == nil {
+		w.st.Failures = map[string]Problem{}
+	}
+	if w.st.QueuedPauses == nil {
+		w.st.QueuedPauses = map[string]string{}
+	}
+	return w
+}
+
+// serve runs steps 2-4 until the stop signal. It returns a continue-as-new error when the
+// history has grown long, and the cancellation when the workflow is cancelled.
+func (w *integration) serve(ctx workflow.Context) error {
+	stop := workflow.GetSignalChannel(ctx, SignalStopIntegration)
+	pauses := workflow.GetSignalChannel(ctx, SignalPauseIntegration)
+	resumes := workflow.GetSignalChannel(ctx, SignalResumeIntegration)
+	for {
+		w.reconcile(ctx)
+		w.report(ctx)
+		pending := func() int { return stop.Len() + pauses.Len() + resumes.Len() }
+		if w.watch == nil && w.watchRetry == nil && w.watching() && w.v.drainBeforeContinue {
+			// Continuing as new waits for the handlers (beside this loop, which keeps taking
+			// signals meanwhile: a stop must not wait on a status update), and only then checks
+			// that no signal is pending: one that arrived meanwhile is handled first.
+			quiet := w.quietNow
+			w.quietNow = false
+			switch {
+			case !w.historyLong(ctx) || len(w.busy) > 0:
+				w.startWatch(ctx)
+			case quiet && pending() == 0 && workflow.AllHandlersFinished(ctx):
+				next := w.in
+				next.State = &w.st
+				return workflow.NewContinueAsNewError(ctx, IntegrationWorkflow, next)
+			case w.quiet == nil:
+				f, settle := workflow.NewFuture(ctx)
+				w.quiet = f
+				workflow.Go(ctx, func(ctx workflow.Context) {
+					settle.Set(nil, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }))
+				})
+			}
+		} else if w.watch == nil && w.watchRetry == nil && w.watching() {
+			if w.historyLong(ctx) && len(w.busy) == 0 && pending() == 0 {
+				if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+					return err
+				}
+				next := w.in
+				next.State = &w.st
+				return workflow.NewContinueAsNewError(ctx, IntegrationWorkflow, next)
+			}
+			w.startWatch(ctx)
+		}
+
+		stopped := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(stop, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); stopped = true })
+		sel.AddReceive(pauses, func(c workflow.ReceiveChannel, _ bool) {
+			var req PauseRequest
+			c.Receive(ctx, &req)
+			// Only a RUNNING integration pauses: the plugin refuses to pause a bootstrapping index.
+			// Until then the pause waits in the queue (settle applies it).
+			if s := w.st.Progress.State; s == StateRunning || s == StatePaused {
+				w.st.PausedBy[req.Source] = req.Reason
+			} else if w.v.queuePauses {
+				w.st.QueuedPauses[req.Source] = req.Reason
+			}
+		})
+		sel.AddReceive(resumes, func(c workflow.ReceiveChannel, _ bool) {
+			var req PauseRequest
+			c.Receive(ctx, &req)
+			delete(w.st.PausedBy, req.Source)
+			delete(w.st.QueuedPauses, req.Source)
+		})
+		sel.AddReceive(w.done, func(c workflow.ReceiveChannel, _ bool) {
+			var d stepDone
+			c.Receive(ctx, &d)
+			delete(w.busy, d.key)
+			d.apply()
+		})
+		if w.watch != nil {
+			sel.AddFuture(w.watch, func(f workflow.Future) { w.observe(ctx, f) })
+		}
+		if w.watchRetry != nil {
+			sel.AddFuture(w.watchRetry, func(workflow.Future) { w.watchRetry = nil })
+		}
+		sel.AddReceive(ctx.Done(), func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		if w.quiet != nil { // last: the signals first
+			sel.AddFuture(w.quiet, func(workflow.Future) { w.quiet, w.quietNow = nil, true })
+		}
+		sel.Select(ctx)
+		if stopped {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// watching reports whether the leader is watched: from the rebuild on, unless FAILED.
+func (w *integration) watching() bool {
+	switch w.st.Progress.State {
+	case StateRebuilding, StateRunning, StatePaused:
+		return true
+	}
+	return false
+}
+
+func (w *integration) historyLong(ctx workflow.Context) bool {
+	limit := w.in.HistoryLimit
+	if limit <= 0 {
+		limit = defaultHistoryLimit
+	}
+	info := workflow.GetInfo(ctx)
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= limit
+}
+
+// startWatch runs the watch until it sees something differ from the last observation.
+func (w *integration) startWatch(ctx workflow.Context) {
+	wctx, cancel := workflow.WithCancel(ctx)
+	wctx = workflow.WithActivityOptions(wctx, workflow.ActivityOptions{
+		StartToCloseTimeout: activities.DefaultWatchMaxWait + time.Minute,
+		HeartbeatTimeout:    activities.WatchHeartbeatTimeout,
+		// A watch only fails when its worker dies or its cluster reference is bad: try again,
+		// for as long as it takes.
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+	})
+	w.cancelWatch = cancel
+	w.watch = workflow.ExecuteActivity(wctx, acts.WatchLeader, activities.WatchInput{
+		Leader: w.in.Leader, Follower: w.in.Follower, Known: w.st.Observed, Followed: slices.Sorted(maps.Keys(w.st.Indexes)),
+	})
+}
+
+// observe records what the watch saw.
+func (w *integration) observe(ctx workflow.Context, f workflow.Future) {
+	w.watch = nil
+	var obs activities.Observation
+	if err := f.Get(ctx, &obs); err != nil {
+		w.watchErr = "watching the leader: " + failureReason(err)
+		w.watchRetry = workflow.NewTimer(w.waits, watchRetryDelay)
+		return
+	}
+	w.watchErr = ""
+	if obs.Leader == nil && w.st.Observed != nil {
+		obs.Leader = w.st.Observed.Leader // the leader has not answered yet: keep the plan
+	}
+	w.st.Observed = &obs
+	clear(w.deferred)
+}
+
+// due reports whether a step may start: it is not under way and did not just fail.
+func (w *integration) due(key string) bool { return !w.busy[key] && !w.deferred[key] }
+
+// launch runs a step beside the watch; its outcome is applied when the main loop receives it.
+func (w *integration) launch(ctx workflow.Context, key string, step func(workflow.Context) func()) {
+	w.busy[key] = true
+	if w.v.boundedStop {
+		ctx = w.steps // stopping cancels the step (Send does not heed the cancellation)
+	}
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		apply := step(ctx)
+		w.done.Send(ctx, stepDone{key: key, apply: apply})
+	})
+}
+
+// failed records a step's failure for the operator, and holds the step back until the next
+// observation.
+func (w *integration) failed(key, index, status string, err error) {
+	w.st.Failures[key] = Problem{Index: index, Status: status, Reason: failureReason(err)}
+	w.deferred[key] = true
+}
+
+// report signals the progress to the follower's service workflow when it changed.
+func (w *integration) report(ctx workflow.Context) {
+	p := w.st.Progress
+	if w.reported != nil && reflect.DeepEqual(*w.reported, p) {
+		return
+	}
+	w.reported = &p
+	// The parent may be between runs (continue-as-new): the signal waits for the new run.
+	_ = workflow.SignalExternalWorkflow(ctx, w.in.ParentID, "", SignalIntegrationProgress, p).Get(ctx, nil)
+}

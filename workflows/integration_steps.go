@@ -1,0 +1,177 @@
+package workflows
+
+// The integration's steps: each runs beside the main loop and returns a function that applies
+// its outcome to the state when the loop receives it.
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/osccr/osccr/activities"
+)
+
+// acts names the activities for ExecuteActivity; it is never dereferenced.
+var acts *activities.Activities
+
+// callOpts are the options of an activity that makes one OpenSearch call; waitOpts those of
+// one that waits (heartbeating) for a cluster to get somewhere. A call does not heartbeat, so
+// its start-to-close timeout is how long a call lost with a crashed worker holds things up:
+// short, since every such call is idempotent and simply runs again.
+func callOpts(ctx workflow.Context) workflow.Context { return withIO(ctx, 20*time.Second, 0) }
+func waitOpts(ctx workflow.Context) workflow.Context {
+	return withIO(ctx, 30*time.Minute, 30*time.Second)
+}
+
+// setUp is step 1: connect, copy the templates, and plan the rebuild from the leader's
+// indexes.
+func (w *integration) setUp(ctx workflow.Context) func() {
+	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
+	if err := workflow.ExecuteActivity(waitOpts(w.waits), acts.ConnectRemote, connect).Get(ctx, nil); err != nil {
+		return func() { w.fail(err) }
+	}
+	// Templates first: the plugin never copies them, and a follower that is promoted later must
+	// create new indexes as its leader would.
+	var templates activities.TemplateSync
+	if err := workflow.ExecuteActivity(callOpts(ctx), acts.SyncTemplates, activities.SyncTemplatesInput{Leader: w.in.Leader, Follower: w.in.Follower}).Get(ctx, &templates); err != nil {
+		return func() { w.fail(err) }
+	}
+	var plan activities.IndexPlan
+	if err := workflow.ExecuteActivity(callOpts(ctx), acts.ListLeaderIndexes, w.in.Leader).Get(ctx, &plan); err != nil {
+		return func() { w.fail(err) }
+	}
+	return func() {
+		p := &w.st.Progress
+		p.State, p.Bytes, p.Templates = StateRebuilding, plan.Bytes, templates.Managed
+		w.st.TemplatesSynced = templates.Fingerprint
+		// Until the first watch answers, the plan is what the leader looks like.
+		view := &activities.LeaderView{Indexes: map[string]string{}, Replicate: plan.Replicate, Excluded: plan.Excluded, Templates: templates.Fingerprint}
+		for _, name := range plan.Replicate {
+			view.Indexes[name] = plan.UUIDs[name]
+		}
+		w.st.Observed = &activities.Observation{Leader: view}
+	}
+}
+
+// start starts replicating a leader index and waits until it is SYNCING and caught up.
+func (w *integration) start(name, uuid string) func(workflow.Context) func() {
+	return func(ctx workflow.Context) func() {
+		ix := w.in.index(name)
+		err := workflow.ExecuteActivity(callOpts(ctx), acts.StartReplication, ix).Get(ctx, nil)
+		if err == nil {
+			// Recorded at once: from now on stopping must undo it, whatever happens next.
+			w.st.Indexes[name] = FollowedIndex{UUID: uuid}
+			err = workflow.ExecuteActivity(waitOpts(w.waits), acts.WaitSyncing, ix).Get(ctx, nil)
+		}
+		return func() {
+			delete(w.starting, name)
+			key := indexKey(name)
+			if _, recorded := w.st.Indexes[name]; w.v.boundedStop && !recorded && temporal.IsCanceledError(err) {
+				// Stopping cancelled the start: it may have reached the plugin, so stopping undoes it.
+				w.st.Indexes[name] = FollowedIndex{UUID: uuid}
+			}
+			if err != nil {
+				w.failed(key, name, ProblemStartFailed, err)
+				if w.st.Progress.State == StateRebuilding {
+					w.fail(err)
+				}
+				return
+			}
+			delete(w.st.Failures, key)
+			if f, ok := w.st.Indexes[name]; ok {
+				f.Syncing = true
+				w.st.Indexes[name] = f
+			}
+		}
+	}
+}
+
+// remove stops replicating a follower index whose leader index is gone (or was recreated) and
+// deletes it; a recreated leader index is then replicated afresh.
+func (w *integration) remove(name string) func(workflow.Context) func() {
+	return func(ctx workflow.Context) func() {
+		err := workflow.ExecuteActivity(callOpts(ctx), acts.RemoveFollowerIndex, w.in.index(name)).Get(ctx, nil)
+		return func() {
+			key := indexKey(name)
+			if err != nil {
+				w.failed(key, name, ProblemRemoveFailed, err)
+				return
+			}
+			delete(w.st.Indexes, name)
+			delete(w.st.Failures, key)
+		}
+	}
+}
+
+// pause pauses one follower index in the plugin.
+func (w *integration) pause(name string) func(workflow.Context) func() {
+	return func(ctx workflow.Context) func() {
+		err := workflow.ExecuteActivity(callOpts(ctx), acts.PauseReplication, w.in.index(name)).Get(ctx, nil)
+		return func() {
+			delete(w.pausing, name)
+			key := indexKey(name)
+			if err != nil {
+				w.failed(key, name, ProblemPauseFailed, err)
+				return
+			}
+			delete(w.st.Failures, key)
+			if ix, ok := w.st.Indexes[name]; ok {
+				ix.Paused = true
+				w.st.Indexes[name] = ix
+			}
+		}
+	}
+}
+
+// resume resumes one follower index (one the plugin never paused too: that is not an error)
+// and waits until it is SYNCING and caught up.
+func (w *integration) resume(name string) func(workflow.Context) func() {
+	return func(ctx workflow.Context) func() {
+		ix := w.in.index(name)
+		err := workflow.ExecuteActivity(callOpts(ctx), acts.ResumeReplication, ix).Get(ctx, nil)
+		if err == nil {
+			err = workflow.ExecuteActivity(waitOpts(w.waits), acts.WaitSyncing, ix).Get(ctx, nil)
+		}
+		return func() {
+			key := indexKey(name)
+			f, ok := w.st.Indexes[name]
+			if !ok {
+				return
+			}
+			if err != nil {
+				w.failed(key, name, ProblemResumeFailed, err)
+				// An index the plugin failed stays failed: it no longer holds the others back.
+				if !activities.HasErrorType(err, activities.ErrTypeReplicationFailed) {
+					return
+				}
+			} else {
+				delete(w.st.Failures, key)
+			}
+			f.Held, f.Paused = false, false
+			w.st.Indexes[name] = f
+		}
+	}
+}
+
+// syncTemplates makes the follower's templates match the leader's again.
+func (w *integration) syncTemplates(ctx workflow.Context) func() {
+	var sync activities.TemplateSync
+	in := activities.SyncTemplatesInput{Leader: w.in.Leader, Follower: w.in.Follower, Managed: w.st.Progress.Templates}
+	err := workflow.ExecuteActivity(callOpts(ctx), acts.SyncTemplates, in).Get(ctx, &sync)
+	return func() {
+		// Once per observation: one made while this sync ran may show a change this sync saw.
+		w.deferred[templatesKey] = true
+		if err != nil {
+			w.failed(templatesKey, "", ProblemTemplateSyncFailed, err)
+			return
+		}
+		delete(w.st.Failures, templatesKey)
+		w.st.TemplatesSynced, w.st.Progress.Templates = sync.Fingerprint, sync.Managed
+	}
+}
+
+// fail makes the integration FAILED with the reason; it then only waits to be stopped.
+func (w *integration) fail(err error) {
+	w.st.Progress.State, w.st.Progress.Reason = StateFailed, failureReason(err)
+}

@@ -1,0 +1,212 @@
+package workflows
+
+// Step 5, stopping, and the status update.
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/osccr/osccr/activities"
+)
+
+// stop is step 5: every step under way is finished (waits for SYNCING are abandoned), then
+// every index osccr started is stopped, all at once, noting how far behind each was.
+func (w *integration) stop(ctx workflow.Context) error {
+	if w.v.boundedStop {
+		return w.stopBounded(ctx)
+	}
+	if w.cancelWatch != nil {
+		w.cancelWatch()
+	}
+	w.cancelWaits()
+	w.awaitSteps(ctx)
+	p := &w.st.Progress
+	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
+	statuses := make([]workflow.Future, len(indexes))
+	for i, index := range indexes {
+		statuses[i] = workflow.ExecuteActivity(callOpts(ctx), acts.ReplicationStatus, w.in.index(index))
+	}
+	for _, f := range statuses {
+		var st activities.IndexStatus
+		if f.Get(ctx, &st) == nil { // best effort: the lag is a report, not a precondition
+			p.LagOps += st.LagOps()
+		}
+	}
+	stops := make([]workflow.Future, len(indexes))
+	for i, index := range indexes {
+		stops[i] = workflow.ExecuteActivity(callOpts(ctx), acts.StopReplication, w.in.index(index))
+	}
+	for _, f := range stops {
+		if err := f.Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	p.Stopped = len(indexes)
+	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
+	if err := workflow.ExecuteActivity(callOpts(ctx), acts.DisconnectRemote, connect).Get(ctx, nil); err != nil {
+		return err
+	}
+	p.State, p.Reason = StateStopped, "replication stopped and the remote connection removed"
+	w.report(ctx)
+	return nil
+}
+
+// awaitSteps waits until every step under way has finished, applying each one's result.
+func (w *integration) awaitSteps(ctx workflow.Context) {
+	for len(w.busy) > 0 {
+		var d stepDone
+		w.done.Receive(ctx, &d)
+		delete(w.busy, d.key)
+		d.apply()
+	}
+}
+
+// pauseReason is every held pause's reason, in a stable order.
+func pauseReason(pausedBy map[string]string) string {
+	reasons := make([]string, 0, len(pausedBy))
+	for _, source := range slices.Sorted(maps.Keys(pausedBy)) {
+		reasons = append(reasons, pausedBy[source])
+	}
+	return strings.Join(reasons, "; ")
+}
+
+// status answers UpdateIntegrationStatus: it asks for the status of every follower index at
+// once. An index whose status cannot be read says so rather than failing the whole answer.
+func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
+	opts := withIO(ctx, 30*time.Second, 0)
+	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
+	futures := make([]workflow.Future, len(indexes))
+	for i, index := range indexes {
+		futures[i] = workflow.ExecuteActivity(opts, acts.ReplicationStatus, w.in.index(index))
+	}
+	out := IntegrationStatus{IntegrationProgress: w.st.Progress, PausedBy: maps.Clone(w.st.PausedBy), QueuedPauses: maps.Clone(w.st.QueuedPauses), Indexes: make([]activities.IndexStatus, len(indexes))}
+	for i, f := range futures {
+		if err := f.Get(ctx, &out.Indexes[i]); err != nil {
+			out.Indexes[i] = activities.IndexStatus{Index: indexes[i], Status: "UNKNOWN", Reason: failureReason(err)}
+		}
+	}
+	return out, nil
+}
+
+// Budgets of the calls of a bounded stop (changeIntegrationBoundedStop), retries included. With
+// the leader down or black-holed, stopping still has to end: the follower is what it talks to,
+// and together they stay well within promotionStopTimeout. The status is only for the report
+// (the lag, the indexes still restoring), and the plugin answers it with a 5xx while the leader
+// is unreachable: one short try. A stop may wait on the leader inside the plugin: an attempt
+// gets stopAttemptTimeout.
+const (
+	leaderProbeBudget    = activities.LeaderProbeTimeout + 2*time.Second
+	stopStatusBudget     = 5 * time.Second
+	stopIndexBudget      = 100 * time.Second
+	stopAttemptTimeout   = 45 * time.Second
+	stopDisconnectBudget = 45 * time.Second
+)
+
+// budgetOpts are the options of a call that may retry until budget is spent.
+func budgetOpts(ctx workflow.Context, budget time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    min(budget, stopAttemptTimeout),
+		ScheduleToCloseTimeout: budget,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+	})
+}
+
+// stopBounded is step 5 with changeIntegrationBoundedStop:
+//
+//  1. every step under way is cancelled at once (index starts, waits for SYNCING, template
+//     syncs, the watch): with the leader down they would only run out their retries;
+//  2. the status of every index osccr started (or may have: a cancelled start) is read, once
+//     and briefly, for the ops lag and to learn which were still restoring;
+//  3. every such index is stopped, all at once, each within stopIndexBudget; the plugin's _stop
+//     deletes a follower index still restoring, and those are named in the report;
+//  4. the remote connection is removed, within stopDisconnectBudget;
+//  5. STOPPED is reported whatever failed, with what failed as problems; the run then ends
+//     with an error when something did.
+func (w *integration) stopBounded(ctx workflow.Context) error {
+	if w.cancelWatch != nil {
+		w.cancelWatch()
+	}
+	w.cancelWaits()
+	w.cancelSteps()
+	w.awaitSteps(ctx)
+	p := &w.st.Progress
+	p.Problems, p.DeletedRestoring = nil, nil
+	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
+	var problems []Problem
+	leaderDown := false
+	if w.v.disconnectFirst {
+		// The plugin's _stop removes the follower's retention leases on the leader and waits
+		// for its answer; a leader that is down or black-holed never gives one. Without the
+		// remote connection the plugin skips that step at once, and the leases expire on the
+		// leader by themselves (index.soft_deletes.retention_lease.period, 12 h by default).
+		var reachable bool
+		_ = workflow.ExecuteActivity(budgetOpts(ctx, leaderProbeBudget), acts.LeaderReachable, w.in.Leader).Get(ctx, &reachable)
+		if !reachable {
+			leaderDown = true
+			if err := workflow.ExecuteActivity(budgetOpts(ctx, stopDisconnectBudget), acts.DisconnectRemote, connect).Get(ctx, nil); err != nil {
+				problems = append(problems, Problem{Status: ProblemDisconnectFailed, Reason: failureReason(err)})
+			}
+		}
+	}
+	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
+	statuses := make([]workflow.Future, len(indexes))
+	for i, index := range indexes {
+		statuses[i] = workflow.ExecuteActivity(budgetOpts(ctx, stopStatusBudget), acts.ReplicationStatus, w.in.index(index))
+	}
+	var restoring, toStop []string
+	for i, f := range statuses {
+		var st activities.IndexStatus
+		err := f.Get(ctx, &st)
+		switch {
+		case err == nil:
+			p.LagOps += st.LagOps()
+			if st.Status == pluginBootstrapping {
+				restoring = append(restoring, indexes[i])
+			}
+		case activities.HasErrorType(err, activities.ErrTypeNotFound):
+			continue // never created (a start cancelled before it reached the plugin): nothing to stop
+		case !w.st.Indexes[indexes[i]].Syncing:
+			restoring = append(restoring, indexes[i]) // status unknown, and it never synced
+		}
+		toStop = append(toStop, indexes[i])
+	}
+	stops := make([]workflow.Future, len(toStop))
+	for i, index := range toStop {
+		stops[i] = workflow.ExecuteActivity(budgetOpts(ctx, stopIndexBudget), acts.StopReplication, w.in.index(index))
+	}
+	for i, f := range stops {
+		if err := f.Get(ctx, nil); err != nil {
+			problems = append(problems, Problem{Index: toStop[i], Status: ProblemStopFailed, Reason: failureReason(err)})
+			restoring = slices.DeleteFunc(restoring, func(n string) bool { return n == toStop[i] })
+			continue
+		}
+		p.Stopped++
+	}
+	if !leaderDown {
+		if err := workflow.ExecuteActivity(budgetOpts(ctx, stopDisconnectBudget), acts.DisconnectRemote, connect).Get(ctx, nil); err != nil {
+			problems = append(problems, Problem{Status: ProblemDisconnectFailed, Reason: failureReason(err)})
+		}
+	}
+	p.State, p.Problems, p.DeletedRestoring = StateStopped, problems, restoring
+	p.Reason = "replication stopped and the remote connection removed"
+	if len(problems) > 0 {
+		p.Reason = "replication stopped, except: " + w.problemSummary()
+	}
+	if leaderDown {
+		p.Reason += fmt.Sprintf("; leader %s did not answer: disconnected first, its retention leases for this follower expire by themselves (12 h by default)", w.in.Leader.Name)
+	}
+	if len(restoring) > 0 {
+		p.Reason += fmt.Sprintf("; %s were still restoring from the leader: the plugin's _stop deleted them", strings.Join(restoring, ", "))
+	}
+	w.report(ctx)
+	if len(problems) > 0 {
+		return temporal.NewNonRetryableApplicationError(p.Reason, ProblemStopFailed, nil)
+	}
+	return nil
+}
