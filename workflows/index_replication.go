@@ -67,7 +67,9 @@ func (in IndexReplicationInput) validate() error {
 }
 
 // IndexReplicationWorkflow replicates one leader index into a follower index with the
-// cross-cluster-replication plugin, and keeps it replicating until it is told to stop:
+// cross-cluster-replication plugin, and keeps it replicating until it is told to stop. It takes
+// the same steps as the whole-cluster integration takes for each index (index_steps.go), on
+// one index and driven by an operator's signals rather than by a watch:
 //
 //  1. connect the follower to the leader (remote-cluster seeds) and wait until connected;
 //  2. REBUILDING: start replication and wait until the follower index is SYNCING and caught up;
@@ -100,12 +102,11 @@ func IndexReplicationWorkflow(ctx workflow.Context, in IndexReplicationInput) (I
 
 	// Step 2: rebuild.
 	set(StateRebuilding, "")
-	if err := workflow.ExecuteActivity(short, a.StartReplication, index).Get(ctx, nil); err != nil {
+	status, err := followIndex(ctx, short, wait, index, func() {})
+	if err != nil {
 		return st, err
 	}
-	if err := waitSyncing(wait, &st, index); err != nil {
-		return st, err
-	}
+	st.Status = &status
 	set(StateRunning, "")
 	st.RunningAt = st.LastChanged
 
@@ -124,7 +125,7 @@ func IndexReplicationWorkflow(ctx workflow.Context, in IndexReplicationInput) (I
 
 		switch {
 		case next == SignalPause && st.State == StateRunning:
-			if err := workflow.ExecuteActivity(short, a.PauseReplication, index).Get(ctx, nil); err != nil {
+			if err := pauseIndex(ctx, short, index); err != nil {
 				return st, err
 			}
 			if reason == "" {
@@ -132,32 +133,21 @@ func IndexReplicationWorkflow(ctx workflow.Context, in IndexReplicationInput) (I
 			}
 			set(StatePaused, reason)
 		case next == SignalResume && st.State == StatePaused:
-			if err := workflow.ExecuteActivity(short, a.ResumeReplication, index).Get(ctx, nil); err != nil {
+			status, err := resumeIndex(ctx, short, wait, index)
+			if err != nil {
 				return st, err
 			}
-			if err := waitSyncing(wait, &st, index); err != nil {
-				return st, err
-			}
+			st.Status = &status
 			set(StateRunning, "")
 		case next == SignalStop:
 			// Step 4: stop for good.
-			if err := workflow.ExecuteActivity(short, a.StopReplication, index).Get(ctx, nil); err != nil {
+			if err := stopIndex(ctx, short, index); err != nil {
 				return st, err
 			}
 			set(StateStopped, "replication stopped; the follower index is writable")
 			return st, nil
 		}
 	}
-}
-
-func waitSyncing(ctx workflow.Context, st *IndexReplicationState, index activities.IndexInput) error {
-	var a *activities.Activities
-	var status activities.IndexStatus
-	if err := workflow.ExecuteActivity(ctx, a.WaitSyncing, index).Get(ctx, &status); err != nil {
-		return err
-	}
-	st.Status = &status
-	return nil
 }
 
 // withIO sets activity options for OpenSearch I/O: retries with backoff for transient failures

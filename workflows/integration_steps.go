@@ -57,13 +57,10 @@ func (w *integration) setUp(ctx workflow.Context) func() {
 // start starts replicating a leader index and waits until it is SYNCING and caught up.
 func (w *integration) start(name, uuid string) func(workflow.Context) func() {
 	return func(ctx workflow.Context) func() {
-		ix := w.in.index(name)
-		err := workflow.ExecuteActivity(callOpts(ctx), acts.StartReplication, ix).Get(ctx, nil)
-		if err == nil {
+		_, err := followIndex(ctx, callOpts(ctx), waitOpts(w.waits), w.in.index(name), func() {
 			// Recorded at once: from now on stopping must undo it, whatever happens next.
 			w.st.Indexes[name] = FollowedIndex{UUID: uuid}
-			err = workflow.ExecuteActivity(waitOpts(w.waits), acts.WaitSyncing, ix).Get(ctx, nil)
-		}
+		})
 		return func() {
 			delete(w.starting, name)
 			key := indexKey(name)
@@ -107,7 +104,7 @@ func (w *integration) remove(name string) func(workflow.Context) func() {
 // pause pauses one follower index in the plugin.
 func (w *integration) pause(name string) func(workflow.Context) func() {
 	return func(ctx workflow.Context) func() {
-		err := workflow.ExecuteActivity(callOpts(ctx), acts.PauseReplication, w.in.index(name)).Get(ctx, nil)
+		err := pauseIndex(ctx, callOpts(ctx), w.in.index(name))
 		return func() {
 			delete(w.pausing, name)
 			key := indexKey(name)
@@ -128,11 +125,7 @@ func (w *integration) pause(name string) func(workflow.Context) func() {
 // and waits until it is SYNCING and caught up.
 func (w *integration) resume(name string) func(workflow.Context) func() {
 	return func(ctx workflow.Context) func() {
-		ix := w.in.index(name)
-		err := workflow.ExecuteActivity(callOpts(ctx), acts.ResumeReplication, ix).Get(ctx, nil)
-		if err == nil {
-			err = workflow.ExecuteActivity(waitOpts(w.waits), acts.WaitSyncing, ix).Get(ctx, nil)
-		}
+		_, err := resumeIndex(ctx, callOpts(ctx), waitOpts(w.waits), w.in.index(name))
 		return func() {
 			key := indexKey(name)
 			f, ok := w.st.Indexes[name]
