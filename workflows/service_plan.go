@@ -66,17 +66,6 @@ func CheckPlanChange(st ServiceState, req PlanChange) error {
 	return nil
 }
 
-// inTransition refuses other requests while a service becomes a follower or changes its plan.
-func inTransition(name string, following, replanning bool) error {
-	switch {
-	case following:
-		return fmt.Errorf("service %s is becoming a follower; try again in a moment", name)
-	case replanning:
-		return fmt.Errorf("service %s is changing its plan; try again once that is done", name)
-	}
-	return nil
-}
-
 // firstError returns the first error that is not nil.
 func firstError(errs ...error) error {
 	for _, err := range errs {
