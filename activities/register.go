@@ -22,7 +22,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 // Activities is the receiver of every osccr activity; its fields are its dependencies.
 type Activities struct {
 	// Clients opens a client for a cluster. Nil means NewClient.
-	Clients func(ClusterRef) (*opensearch.Client, error)
+	Clients func(ClusterRef) (Cluster, error)
 	// Local runs services as nodes on this machine; nil when the worker has no distribution.
 	Local *provision.Local
 	// Static attaches existing clusters.
@@ -63,10 +63,10 @@ func NewClient(ref ClusterRef) (*opensearch.Client, error) {
 	return c, nil
 }
 
-func (a *Activities) client(ref ClusterRef) (*opensearch.Client, error) {
+func (a *Activities) client(ref ClusterRef) (Cluster, error) {
 	open := a.Clients
 	if open == nil {
-		open = NewClient
+		open = func(ref ClusterRef) (Cluster, error) { return NewClient(ref) }
 	}
 	c, err := open(ref)
 	if err != nil {

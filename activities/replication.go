@@ -155,7 +155,7 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 	if err != nil {
 		return IndexStatus{}, err
 	}
-	var leader *opensearch.Client
+	var leader Cluster
 	if in.Leader.URL != "" {
 		if leader, err = a.client(in.Leader); err != nil {
 			return IndexStatus{}, err
@@ -234,7 +234,7 @@ func (a *Activities) ReplicationStatus(ctx context.Context, in IndexInput) (Inde
 
 // PauseReplication pauses a follower index; pausing a paused index is not an error.
 func (a *Activities) PauseReplication(ctx context.Context, in IndexInput) error {
-	return a.transition(ctx, in, "pause", is(opensearch.StatusPaused), (*opensearch.Client).PauseReplication)
+	return a.transition(ctx, in, "pause", is(opensearch.StatusPaused), Cluster.PauseReplication)
 }
 
 // ResumeReplication resumes a paused follower index. Resuming one that is not paused (syncing,
@@ -244,13 +244,13 @@ func (a *Activities) ResumeReplication(ctx context.Context, in IndexInput) error
 	running := func(s opensearch.Status) bool {
 		return s == opensearch.StatusSyncing || s == opensearch.StatusBootstrapping || s == opensearch.StatusRunning
 	}
-	return a.transition(ctx, in, "resume", running, (*opensearch.Client).ResumeReplication)
+	return a.transition(ctx, in, "resume", running, Cluster.ResumeReplication)
 }
 
 // StopReplication stops replication for good: the follower index becomes an ordinary, writable
 // index. Stopping an index that no longer replicates, or that does not exist, is not an error.
 func (a *Activities) StopReplication(ctx context.Context, in IndexInput) error {
-	err := a.transition(ctx, in, "stop", is(opensearch.StatusNotInProgress), (*opensearch.Client).StopReplication)
+	err := a.transition(ctx, in, "stop", is(opensearch.StatusNotInProgress), Cluster.StopReplication)
 	if HasErrorType(err, ErrTypeNotFound) {
 		return nil
 	}
@@ -285,7 +285,7 @@ func (a *Activities) RemoveFollowerIndex(ctx context.Context, in IndexInput) err
 // as success, so that a retry after a crash between the call and its recording in history does
 // no harm.
 func (a *Activities) transition(ctx context.Context, in IndexInput, verb string, done func(opensearch.Status) bool,
-	call func(*opensearch.Client, context.Context, string) error) error {
+	call func(Cluster, context.Context, string) error) error {
 	follower, err := a.client(in.Follower)
 	if err != nil {
 		return err

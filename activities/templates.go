@@ -35,16 +35,16 @@ type TemplateSync struct {
 // templateKind is one of the two kinds of templates the replication plugin leaves alone.
 type templateKind struct {
 	prefix string
-	list   func(*opensearch.Client, context.Context) (map[string]json.RawMessage, error)
-	put    func(*opensearch.Client, context.Context, string, json.RawMessage) error
-	delete func(*opensearch.Client, context.Context, string) error
+	list   func(Cluster, context.Context) (map[string]json.RawMessage, error)
+	put    func(Cluster, context.Context, string, json.RawMessage) error
+	delete func(Cluster, context.Context, string) error
 }
 
 // Component templates are put before index templates (which may compose them) and deleted
 // after them (one in use cannot be deleted).
 var (
-	componentTemplates = templateKind{"component/", (*opensearch.Client).ListComponentTemplates, (*opensearch.Client).PutComponentTemplate, (*opensearch.Client).DeleteComponentTemplate}
-	indexTemplates     = templateKind{"index/", (*opensearch.Client).ListIndexTemplates, (*opensearch.Client).PutIndexTemplate, (*opensearch.Client).DeleteIndexTemplate}
+	componentTemplates = templateKind{"component/", Cluster.ListComponentTemplates, Cluster.PutComponentTemplate, Cluster.DeleteComponentTemplate}
+	indexTemplates     = templateKind{"index/", Cluster.ListIndexTemplates, Cluster.PutIndexTemplate, Cluster.DeleteIndexTemplate}
 )
 
 // SyncTemplates reconciles the follower's index and component templates with the leader's:

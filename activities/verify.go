@@ -115,7 +115,7 @@ func (a *Activities) VerifyFollower(ctx context.Context, in VerifyInput) (Verify
 }
 
 // compareIndex reads one index on both sides once.
-func compareIndex(ctx context.Context, leader, follower *opensearch.Client, index string) (IndexVerification, error) {
+func compareIndex(ctx context.Context, leader, follower Cluster, index string) (IndexVerification, error) {
 	l, err := readIndex(ctx, leader, index)
 	if err != nil {
 		return IndexVerification{}, fmt.Errorf("on the leader: %w", err)
@@ -149,7 +149,7 @@ type indexFacts struct {
 	mappings json.RawMessage
 }
 
-func readIndex(ctx context.Context, c *opensearch.Client, index string) (indexFacts, error) {
+func readIndex(ctx context.Context, c Cluster, index string) (indexFacts, error) {
 	def, err := c.GetIndex(ctx, index)
 	if err != nil {
 		return indexFacts{}, err

@@ -175,7 +175,7 @@ func (o Observation) leaderIndexes() map[string]string {
 
 // watcher holds what one watch has seen so far.
 type watcher struct {
-	leader, follower *opensearch.Client
+	leader, follower Cluster
 	in               WatchInput
 	last             Observation
 	// Since when the leader has failed to answer, and the follower been unhealthy (zero: not).
@@ -307,7 +307,7 @@ func templatesFingerprint(m opensearch.ClusterMetadata) string {
 }
 
 // leaderTemplatesFingerprint reads the leader's templates fingerprint, as the watch computes it.
-func leaderTemplatesFingerprint(ctx context.Context, leader *opensearch.Client) (string, error) {
+func leaderTemplatesFingerprint(ctx context.Context, leader Cluster) (string, error) {
 	m, err := leader.ClusterMetadata(ctx)
 	if err != nil {
 		return "", err
