@@ -29,6 +29,9 @@ type Activities struct {
 	Static *provision.Static
 	// Plans is the plan catalog; nil means plan.Default().
 	Plans *plan.Catalog
+	// Machine names this worker's machine; its worker also polls the machine's own task queue
+	// (workflows.MachineTaskQueue), where the activities bound to the local nodes it runs go.
+	Machine string
 }
 
 // ClusterRef says how to reach a cluster. It travels in workflow history, so it never holds a

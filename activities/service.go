@@ -33,6 +33,11 @@ type ServiceSpec struct {
 	// URL and TransportAddress locate a static service's existing cluster.
 	URL              string `json:"url,omitempty"`
 	TransportAddress string `json:"transport_address,omitempty"`
+	// Machine is the machine whose worker runs a local service's nodes, chosen once, before
+	// they are provisioned (PlaceService): the activities bound to those nodes (provision,
+	// recycle, plan change, deprovision) run on its own task queue. "" for a static service,
+	// and for a local one created before services were placed (the shared queue then).
+	Machine string `json:"machine,omitempty"`
 }
 
 // ServiceEndpoints are where a provisioned service answers.
@@ -92,6 +97,19 @@ func beatEvery(ctx context.Context, interval time.Duration, beat func()) (stop f
 		}
 	}()
 	return func() { close(done); <-stopped }
+}
+
+// PlaceService chooses the machine that will run a local service's nodes: the machine of the
+// worker that takes this activity from the shared task queue, when that worker can run local
+// services. The service's node-bound activities then go to that machine's task queue.
+func (a *Activities) PlaceService(ctx context.Context, spec ServiceSpec) (string, error) {
+	if _, _, err := a.provisioner(spec); err != nil {
+		return "", err
+	}
+	if a.Machine == "" {
+		return "", temporal.NewNonRetryableApplicationError("this worker has no machine name: it cannot run local services", ErrTypeNoBackend, nil)
+	}
+	return a.Machine, nil
 }
 
 // ProvisionService makes the service's cluster exist and answer, and returns its endpoints.

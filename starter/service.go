@@ -33,12 +33,13 @@ func serviceCommand() *cli.Command {
 					&cli.StringFlag{Name: "cloud", Usage: "cloud label (default: local)"},
 					&cli.StringFlag{Name: "region", Usage: "region label (default: local)"},
 					&cli.IntFlag{Name: "disk-gb", Usage: "extra disk on top of the plan's, in GB"},
+					&cli.StringFlag{Name: "machine", Usage: "run its nodes on this machine (a worker's --machine); default: the first free worker"},
 					&cli.BoolFlag{Name: "wait", Usage: "wait until the service is RUNNING (exit 1 if it FAILED)"},
 				},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 					name := c.Args().First()
 					if err := ctl.CreateService(c.Context, control.CreateServiceRequest{
-						Name: name, Plan: c.String("plan"), Cloud: c.String("cloud"), Region: c.String("region"), ExtraDiskGB: c.Int("disk-gb"),
+						Name: name, Plan: c.String("plan"), Cloud: c.String("cloud"), Region: c.String("region"), ExtraDiskGB: c.Int("disk-gb"), Machine: c.String("machine"),
 					}); err != nil {
 						return err
 					}
@@ -102,7 +103,7 @@ func serviceCommand() *cli.Command {
 					return render(c, st, func(w io.Writer) {
 						rows := [][2]string{
 							{"name", st.Name}, {"tag", roleTag(st.Role)}, {"state", st.State}, {"reason", dash(st.Reason)},
-							{"plan", st.Plan}, {"cloud", st.Cloud}, {"region", st.Region}, {"backend", st.Backend},
+							{"plan", st.Plan}, {"cloud", st.Cloud}, {"region", st.Region}, {"backend", st.Backend}, {"machine", dash(st.Machine)},
 							{"leader", dash(st.Leader)}, {"followers", dash(strings.Join(st.Followers, ", "))},
 							{"http", dash(st.Endpoints.HTTPURL)}, {"transport", dash(st.Endpoints.TransportAddress)},
 							{"nodes", fmt.Sprintf("%d running, plan %d", len(st.Endpoints.Nodes), st.Endpoints.PlannedNodes)},

@@ -28,8 +28,13 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{})
+	var a *activities.Activities
+	env.OnActivity(a.PlaceService, mock.Anything, mock.Anything).Return(testMachine, nil)
 	return env
 }
+
+// testMachine is where the tests' local services are placed.
+const testMachine = "m1"
 
 func queryState(t *testing.T, env *testsuite.TestWorkflowEnvironment) IndexReplicationState {
 	t.Helper()

@@ -81,10 +81,9 @@ func pauseReason(pausedBy map[string]string) string {
 func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
 	opts := withIO(ctx, 30*time.Second, 0)
 	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
-	futures := make([]workflow.Future, len(indexes))
-	for i, index := range indexes {
-		futures[i] = workflow.ExecuteActivity(opts, acts.ReplicationStatus, w.in.index(index))
-	}
+	futures := fanOut(ctx, len(indexes), w.fanOutLimit(), func(i int) workflow.Future {
+		return workflow.ExecuteActivity(opts, acts.ReplicationStatus, w.in.index(indexes[i]))
+	})
 	out := IntegrationStatus{IntegrationProgress: w.st.Progress, PausedBy: maps.Clone(w.st.PausedBy), QueuedPauses: maps.Clone(w.st.QueuedPauses), Indexes: make([]activities.IndexStatus, len(indexes))}
 	for i, f := range futures {
 		if err := f.Get(ctx, &out.Indexes[i]); err != nil {
@@ -155,10 +154,9 @@ func (w *integration) stopBounded(ctx workflow.Context) error {
 		}
 	}
 	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
-	statuses := make([]workflow.Future, len(indexes))
-	for i, index := range indexes {
-		statuses[i] = workflow.ExecuteActivity(budgetOpts(ctx, stopStatusBudget), acts.ReplicationStatus, w.in.index(index))
-	}
+	statuses := fanOut(ctx, len(indexes), w.fanOutLimit(), func(i int) workflow.Future {
+		return workflow.ExecuteActivity(budgetOpts(ctx, stopStatusBudget), acts.ReplicationStatus, w.in.index(indexes[i]))
+	})
 	var restoring, toStop []string
 	for i, f := range statuses {
 		var st activities.IndexStatus
@@ -176,10 +174,9 @@ func (w *integration) stopBounded(ctx workflow.Context) error {
 		}
 		toStop = append(toStop, indexes[i])
 	}
-	stops := make([]workflow.Future, len(toStop))
-	for i, index := range toStop {
-		stops[i] = workflow.ExecuteActivity(budgetOpts(ctx, stopIndexBudget), acts.StopReplication, w.in.index(index))
-	}
+	stops := fanOut(ctx, len(toStop), w.fanOutLimit(), func(i int) workflow.Future {
+		return workflow.ExecuteActivity(budgetOpts(ctx, stopIndexBudget), acts.StopReplication, w.in.index(toStop[i]))
+	})
 	for i, f := range stops {
 		if err := f.Get(ctx, nil); err != nil {
 			problems = append(problems, Problem{Index: toStop[i], Status: ProblemStopFailed, Reason: failureReason(err)})
@@ -209,4 +206,31 @@ func (w *integration) stopBounded(ctx workflow.Context) error {
 		return temporal.NewNonRetryableApplicationError(p.Reason, ProblemStopFailed, nil)
 	}
 	return nil
+}
+
+// fanOutLimit is how many calls, one per index, the status update and the stop keep under way
+// at once (changeIntegrationBoundedFanOut): enough to stop a hundred indexes in a few seconds,
+// few enough that a follower with thousands does not get thousands of requests at once. 0 (a
+// run recorded before the change) means all at once.
+const fanOutLimit = 16
+
+func (w *integration) fanOutLimit() int {
+	if w.v.boundedFanOut {
+		return fanOutLimit
+	}
+	return 0
+}
+
+// fanOut starts call(i) for every i below n, keeping at most limit under way (all at once when
+// limit is 0): before starting call(i) it waits for call(i-limit). It returns the futures in
+// order, the last ones possibly still running.
+func fanOut(ctx workflow.Context, n, limit int, call func(i int) workflow.Future) []workflow.Future {
+	futures := make([]workflow.Future, n)
+	for i := range n {
+		if limit > 0 && i >= limit {
+			_ = futures[i-limit].Get(ctx, nil) // its outcome is read by the caller
+		}
+		futures[i] = call(i)
+	}
+	return futures
 }

@@ -2,10 +2,31 @@
 // control plane as a Temporal workflow. No I/O happens here; activities/ does that.
 package workflows
 
-import "go.temporal.io/sdk/worker"
+import (
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
-// TaskQueue is the Temporal task queue the osccr worker polls.
+	"github.com/osccr/osccr/activities"
+)
+
+// TaskQueue is the Temporal task queue every osccr worker polls: the workflows, and the
+// activities that any worker can run (those that talk to a cluster over HTTP).
 const TaskQueue = "osccr"
+
+// MachineTaskQueue is the task queue of one machine's worker: the activities bound to the local
+// nodes it runs (provision, recycle, plan change, deprovision) go there, so they always reach
+// the machine that holds the nodes, however many workers share the Temporal cluster.
+func MachineTaskQueue(machine string) string { return TaskQueue + "/machine/" + machine }
+
+// onMachine routes an activity bound to a service's nodes to the task queue of the machine that
+// runs them; a service that was never placed (static, or created before placement) stays on the
+// shared queue.
+func onMachine(ctx workflow.Context, spec activities.ServiceSpec) workflow.Context {
+	if spec.Backend != activities.BackendLocal || spec.Machine == "" {
+		return ctx
+	}
+	return workflow.WithTaskQueue(ctx, MachineTaskQueue(spec.Machine))
+}
 
 // Register adds every osccr workflow to a worker.
 func Register(r worker.WorkflowRegistry) {

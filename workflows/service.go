@@ -238,7 +238,7 @@ func recycleNode(ctx workflow.Context, st *ServiceState, node string, v serviceV
 	var a *activities.Activities
 	reason := fmt.Sprintf("node %q of %s is being recycled", node, st.Name)
 	err := withReplicationPaused(ctx, st, reason, v.checkedPause, func() error {
-		return workflow.ExecuteActivity(withIO(ctx, 10*time.Minute, activities.LifecycleHeartbeatTimeout), a.RecycleServiceNode, activities.RecycleInput{Spec: st.ServiceSpec, Node: node}).Get(ctx, nil)
+		return workflow.ExecuteActivity(onMachine(withIO(ctx, 10*time.Minute, activities.LifecycleHeartbeatTimeout), st.ServiceSpec), a.RecycleServiceNode, activities.RecycleInput{Spec: st.ServiceSpec, Node: node}).Get(ctx, nil)
 	})
 	if err != nil {
 		return errors.New(failureReason(err))

@@ -200,8 +200,10 @@ func TestServiceLifecycleHeartbeats(t *testing.T) {
 	env := newEnv(t)
 	var a *activities.Activities
 	timeouts := map[string]time.Duration{}
+	queues := map[string]string{}
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 		timeouts[info.ActivityType.Name] = info.HeartbeatTimeout
+		queues[info.ActivityType.Name] = info.TaskQueue
 	})
 	env.OnActivity(a.ProvisionService, mock.Anything, mock.Anything).Return(activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200"}, nil)
 	env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(nil)
@@ -217,6 +219,10 @@ func TestServiceLifecycleHeartbeats(t *testing.T) {
 	for _, name := range []string{"ProvisionService", "RecycleServiceNode", "DeprovisionService"} {
 		if got := timeouts[name]; got != activities.LifecycleHeartbeatTimeout {
 			t.Errorf("%s heartbeat timeout %s, want %s", name, got, activities.LifecycleHeartbeatTimeout)
+		}
+		// Bound to the service's nodes: they run on the task queue of the machine that holds them.
+		if got, want := queues[name], MachineTaskQueue(testMachine); got != want {
+			t.Errorf("%s ran on task queue %q, want %q", name, got, want)
 		}
 	}
 }

@@ -137,7 +137,7 @@ func applyPlan(ctx workflow.Context, st *ServiceState, planName string, checkedP
 	spec := st.ServiceSpec
 	spec.Plan = planName
 	change := func() error {
-		return workflow.ExecuteActivity(withIO(ctx, 30*time.Minute, activities.LifecycleHeartbeatTimeout), a.ChangeServicePlan, spec).Get(ctx, nil)
+		return workflow.ExecuteActivity(onMachine(withIO(ctx, 30*time.Minute, activities.LifecycleHeartbeatTimeout), spec), a.ChangeServicePlan, spec).Get(ctx, nil)
 	}
 	var err error
 	if st.Backend == activities.BackendLocal {

@@ -210,13 +210,17 @@ func (s *service) onPlan(ctx workflow.Context, req PlanChange) (ServiceState, er
 // following. A delete while provisioning (say, an unreachable cluster being retried) cancels it.
 func (s *service) provision(ctx workflow.Context) error {
 	var a *activities.Activities
-	pctx, cancelProvision := workflow.WithCancel(withIO(ctx, 15*time.Minute, activities.LifecycleHeartbeatTimeout))
-	provisioned := workflow.ExecuteActivity(pctx, a.ProvisionService, s.st.ServiceSpec)
-	sel := workflow.NewSelector(ctx)
-	sel.AddFuture(provisioned, func(workflow.Future) {})
-	sel.AddReceive(s.deleteRequested, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); cancelProvision() })
-	sel.Select(ctx)
-	err := provisioned.Get(ctx, &s.st.Endpoints)
+	pctx, cancelProvision := workflow.WithCancel(ctx)
+	var err error
+	if s.v.machineQueues && s.st.Backend == activities.BackendLocal && s.st.Machine == "" {
+		// Placed first, so that every retry of the provision (and everything after it) reaches
+		// the same machine: a retry elsewhere would leave the first machine's nodes orphaned.
+		err = s.untilDeleted(ctx, workflow.ExecuteActivity(withIO(pctx, time.Minute, 0), a.PlaceService, s.st.ServiceSpec), cancelProvision, &s.st.Machine)
+	}
+	if err == nil && !s.deleting() {
+		pctx := onMachine(withIO(pctx, 15*time.Minute, activities.LifecycleHeartbeatTimeout), s.st.ServiceSpec)
+		err = s.untilDeleted(ctx, workflow.ExecuteActivity(pctx, a.ProvisionService, s.st.ServiceSpec), cancelProvision, &s.st.Endpoints)
+	}
 	switch {
 	case s.deleting(): // on to step 4
 		return nil
@@ -227,6 +231,16 @@ func (s *service) provision(ctx workflow.Context) error {
 		return s.set(StateRunning, "")
 	}
 	return startFollowing(ctx, &s.st, s.set)
+}
+
+// untilDeleted waits for a provisioning step, cancelling it when a delete is accepted meanwhile,
+// and gets its result into out.
+func (s *service) untilDeleted(ctx workflow.Context, f workflow.Future, cancel workflow.CancelFunc, out any) error {
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(f, func(workflow.Future) {})
+	sel.AddReceive(s.deleteRequested, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); cancel() })
+	sel.Select(ctx)
+	return f.Get(ctx, out)
 }
 
 // serve is steps 2-3: it takes the integration's progress, promotions by signal, the leader's
@@ -367,7 +381,7 @@ func (s *service) delete(ctx workflow.Context) error {
 	if s.st.Follow != nil && s.st.Replication != nil {
 		note = stopFollowing(ctx, &s.st, s.progress)
 	}
-	dctx := withIO(ctx, 5*time.Minute, activities.LifecycleHeartbeatTimeout)
+	dctx := onMachine(withIO(ctx, 5*time.Minute, activities.LifecycleHeartbeatTimeout), s.st.ServiceSpec)
 	if err := workflow.ExecuteActivity(dctx, a.DeprovisionService, s.st.ServiceSpec).Get(ctx, nil); err != nil {
 		return err
 	}

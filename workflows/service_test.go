@@ -61,8 +61,8 @@ func TestServiceWorkflow(t *testing.T) {
 			env := newEnv(t)
 			var a *activities.Activities
 			deprovisioned := false
-			env.OnActivity(a.ProvisionService, mock.Anything, testSpec).Return(endpoints, tt.provisionErr)
-			env.OnActivity(a.DeprovisionService, mock.Anything, testSpec).Return(nil).Run(func(mock.Arguments) { deprovisioned = true })
+			env.OnActivity(a.ProvisionService, mock.Anything, placed(testSpec)).Return(endpoints, tt.provisionErr)
+			env.OnActivity(a.DeprovisionService, mock.Anything, placed(testSpec)).Return(nil).Run(func(mock.Arguments) { deprovisioned = true })
 
 			var before ServiceState
 			var del *deleteUpdate
@@ -330,4 +330,10 @@ func TestServiceDeleteFollower(t *testing.T) {
 			}
 		})
 	}
+}
+
+// placed is a local service's spec once it is placed on testMachine.
+func placed(spec activities.ServiceSpec) activities.ServiceSpec {
+	spec.Machine = testMachine
+	return spec
 }

@@ -29,11 +29,14 @@ const (
 	// a run that starts DELETING deletes, and a follow whose integration cannot start leaves the
 	// service standalone as it was, failing with the reason.
 	changeServiceNoStrandedState = "service-no-stranded-state"
+	// changeServiceMachineQueues: a local service is placed on a machine (PlaceService) before
+	// it is provisioned, and its node-bound activities run on that machine's task queue.
+	changeServiceMachineQueues = "service-machine-queues"
 )
 
 // serviceVersions is what a run of ServiceWorkflow does of each change.
 type serviceVersions struct {
-	boundedPromotion, drainBeforeContinue, checkedPause, noStrandedState bool
+	boundedPromotion, drainBeforeContinue, checkedPause, noStrandedState, machineQueues bool
 }
 
 func readServiceVersions(ctx workflow.Context) serviceVersions {
@@ -42,6 +45,7 @@ func readServiceVersions(ctx workflow.Context) serviceVersions {
 		drainBeforeContinue: changed(ctx, changeServiceDrainBeforeContinue),
 		checkedPause:        changed(ctx, changeServiceCheckedPause),
 		noStrandedState:     changed(ctx, changeServiceNoStrandedState),
+		machineQueues:       changed(ctx, changeServiceMachineQueues),
 	}
 }
 
@@ -62,11 +66,14 @@ const (
 	// does not, the follower is disconnected before the indexes are stopped, so that the
 	// plugin's _stop does not wait on the leader to remove its retention leases.
 	changeIntegrationDisconnectFirst = "integration-disconnect-first"
+	// changeIntegrationBoundedFanOut: the status update and the stop keep at most fanOutLimit
+	// calls under way at once, however many indexes the follower has.
+	changeIntegrationBoundedFanOut = "integration-bounded-fan-out"
 )
 
 // integrationVersions is what a run of IntegrationWorkflow does of each change.
 type integrationVersions struct {
-	boundedStop, drainBeforeContinue, queuePauses, disconnectFirst bool
+	boundedStop, drainBeforeContinue, queuePauses, disconnectFirst, boundedFanOut bool
 }
 
 func readIntegrationVersions(ctx workflow.Context) integrationVersions {
@@ -75,6 +82,7 @@ func readIntegrationVersions(ctx workflow.Context) integrationVersions {
 		drainBeforeContinue: changed(ctx, changeIntegrationDrainBeforeContinue),
 		queuePauses:         changed(ctx, changeIntegrationQueuePauses),
 		disconnectFirst:     changed(ctx, changeIntegrationDisconnectFirst),
+		boundedFanOut:       changed(ctx, changeIntegrationBoundedFanOut),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -26,6 +27,9 @@ type CreateServiceRequest struct {
 	Cloud       string
 	Region      string
 	ExtraDiskGB int
+	// Machine pins the service's nodes to the machine of that name (a worker started with
+	// --machine); "" lets the first free worker that runs local services take it.
+	Machine string
 }
 
 // RegisterServiceRequest attaches an existing cluster as a service (the static backend).
@@ -56,12 +60,34 @@ const MaxExtraDiskGB = 65536
 // ErrInvalid or ErrConflict and nothing created, an invalid name, an unknown plan, extra disk
 // that is negative or more than MaxExtraDiskGB, or a name already in use.
 func (c *Control) CreateService(ctx context.Context, req CreateServiceRequest) error {
-	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"), ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal}
+	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"), ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Machine: req.Machine}
 	var problems []error
 	if err := checkExtraDisk(req.ExtraDiskGB); err != nil {
 		problems = append(problems, err)
 	}
+	if req.Machine != "" {
+		if err := c.checkMachine(ctx, req.Machine); err != nil {
+			problems = append(problems, err)
+		}
+	}
 	return c.startService(ctx, spec, problems)
+}
+
+// checkMachine refuses a machine name that no worker answers for: a service placed there would
+// wait for one forever.
+func (c *Control) checkMachine(ctx context.Context, machine string) error {
+	if strings.TrimSpace(machine) != machine || strings.ContainsAny(machine, "/\\") {
+		return fmt.Errorf("machine %q: a machine name has no spaces at its ends and no slashes", machine)
+	}
+	queue := workflows.MachineTaskQueue(machine)
+	resp, err := c.Temporal.DescribeTaskQueue(ctx, queue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+	if err != nil {
+		return fmt.Errorf("machine %q: cannot ask Temporal who polls task queue %s: %w", machine, queue, err)
+	}
+	if len(resp.GetPollers()) == 0 {
+		return fmt.Errorf("machine %q: no worker polls its task queue %s; start one there with `osccr-worker --machine %s`, or leave --machine out", machine, queue, machine)
+	}
+	return nil
 }
 
 // checkExtraDisk refuses extra disk that is negative or more than MaxExtraDiskGB.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,23 +15,33 @@ import (
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
+	"github.com/osccr/osccr/internal/testcontrol"
+	"github.com/osccr/osccr/internal/workerapp"
 	"github.com/osccr/osccr/workflows"
 )
 
 // TestServices creates a service on the local backend (a real node), registers an existing
 // cluster (the static backend), lists and shows them, checks every refusal changes nothing, and
 // deletes the local service, whose node must then be gone.
+//
+// Two workers share the Temporal: the control plane's own, and a second osccr-worker process
+// with its own machine name and state directory. The local service is pinned to the second
+// machine: its nodes live under that worker's state directory, and every activity bound to
+// them runs on that machine's task queue, started by that process.
 func TestServices(t *testing.T) {
 	d := testcluster.Distribution(t)
 	base := testcluster.Dir(t)
 	existing := testcluster.Start(t, d, base, "existing")
 
-	ctl, _ := controlPlane(t, base)
+	plane := testcontrol.Start(t, base)
+	ctl := plane.Control
+	machineB := startWorkerProcess(t, plane.Endpoint, "machine-b", filepath.Join(base, "machine-b"))
+	awaitPoller(t, plane.Temporal, machineB)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	began := time.Now()
-	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-local", Plan: "business-4", Region: "eu-local"}); err != nil {
+	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-local", Plan: "business-4", Region: "eu-local", Machine: machineB.Machine}); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	t.Cleanup(func() { deleteAndWait(t, ctl, "svc-local") })
@@ -40,6 +52,15 @@ func TestServices(t *testing.T) {
 	t.Logf("local service RUNNING after %s at %s", time.Since(began).Round(time.Millisecond), local.Endpoints.HTTPURL)
 	if local.Role != workflows.RoleStandalone || local.Plan != "business-4" || local.Region != "eu-local" || local.Endpoints.PlannedNodes != 3 {
 		t.Errorf("service %+v: want a standalone business-4 service in eu-local planned with 3 nodes", local)
+	}
+	if local.Machine != machineB.Machine {
+		t.Errorf("service placed on machine %q, want %q", local.Machine, machineB.Machine)
+	}
+	if _, err := os.Stat(filepath.Join(machineB.StateDir, "services", "svc-local")); err != nil {
+		t.Errorf("the service's nodes are not under machine %s's state directory: %v", machineB.Machine, err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "services", "svc-local")); err == nil {
+		t.Errorf("the service's nodes are (also) under the first worker's state directory")
 	}
 	lc, err := opensearch.New(opensearch.Config{URLs: []string{local.Endpoints.HTTPURL}})
 	if err != nil {
@@ -85,6 +106,9 @@ func TestServices(t *testing.T) {
 		{"unknown plan", func() error {
 			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-x", Plan: "gold"})
 		}, control.ErrInvalid, "business-4"},
+		{"unknown machine", func() error {
+			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-x", Plan: "business-4", Machine: "machine-z"})
+		}, control.ErrInvalid, "no worker polls"},
 		{"negative disk", func() error {
 			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-x", Plan: "business-4", ExtraDiskGB: -1})
 		}, control.ErrInvalid, "negative"},
@@ -123,10 +147,22 @@ func TestServices(t *testing.T) {
 	if _, err := ctl.GetService(ctx, "svc-local"); !errors.Is(err, control.ErrNotFound) {
 		t.Errorf("GetService after delete: %v, want ErrNotFound", err)
 	}
+	queues := activityQueues(t, plane.Temporal, workflows.ServiceWorkflowID("svc-local"))
+	checkOnMachine(t, queues, machineB, "ProvisionService", "DeprovisionService")
+	if _, placed := queues["PlaceService"]; placed {
+		t.Errorf("a service pinned to a machine was placed again: %v", queues["PlaceService"])
+	}
+	if _, err := os.Stat(filepath.Join(machineB.StateDir, "services", "svc-local")); !os.IsNotExist(err) {
+		t.Errorf("the deleted service's nodes are still under machine %s's state directory: %v", machineB.Machine, err)
+	}
+
+	// Not pinned: the first free worker places it on its machine.
 	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-local", Plan: "business-4"}); err != nil {
 		t.Errorf("the name of a deleted service cannot be used again: %v", err)
-	} else if _, err := ctl.WaitService(ctx, "svc-local", nil); err != nil {
+	} else if st, err := ctl.WaitService(ctx, "svc-local", nil); err != nil {
 		t.Errorf("recreated service: %v", err)
+	} else if st.Machine != machineB.Machine && st.Machine != workerapp.DefaultMachine() {
+		t.Errorf("recreated service placed on %q, want one of the two workers' machines", st.Machine)
 	}
 }
 

@@ -39,5 +39,6 @@ func newActivities(cfg Config, logger *slog.Logger) (*activities.Activities, err
 		return nil, fmt.Errorf("create local services directory: %w", err)
 	}
 	a.Local = provision.NewLocal(dist, base)
+	a.Machine = cfg.Machine
 	return a, nil
 }

@@ -12,35 +12,56 @@ import (
 	"github.com/osccr/osccr/workflows"
 )
 
-// WorkerModule runs the worker that executes every osccr workflow and activity.
+// WorkerModule runs the workers that execute every osccr workflow and activity: one on the
+// shared task queue, and one on this machine's own queue when it runs local services.
 var WorkerModule = fx.Module("worker",
-	fx.Provide(newWorker),
-	fx.Invoke(runWorker),
+	fx.Provide(newWorkers),
+	fx.Invoke(runWorkers),
 )
 
-// newWorker registers the workflows and activities. A fatal worker error (namespace gone,
+// workers are the process's Temporal workers: shared polls cfg.TaskQueue (every workflow and
+// activity); machine, nil without local services, polls workflows.MachineTaskQueue(cfg.Machine)
+// for the activities bound to the nodes this machine runs.
+type workers struct {
+	shared, machine worker.Worker
+}
+
+// newWorkers registers the workflows and activities. A fatal worker error (namespace gone,
 // server unreachable for too long) shuts the whole app down with exit code 1 instead of
 // leaving a process that polls nothing.
-func newWorker(c client.Client, cfg Config, acts *activities.Activities, shutdowner fx.Shutdowner, logger *slog.Logger) worker.Worker {
-	w := worker.New(c, cfg.TaskQueue, worker.Options{
+func newWorkers(c client.Client, cfg Config, acts *activities.Activities, shutdowner fx.Shutdowner, logger *slog.Logger) workers {
+	opts := worker.Options{
 		OnFatalError: func(err error) {
 			logger.Error("worker stopped on a fatal error", "error", err)
 			_ = shutdowner.Shutdown(fx.ExitCode(1))
 		},
-	})
-	workflows.Register(w)
-	activities.Register(w, acts)
-	return w
+	}
+	ws := workers{shared: worker.New(c, cfg.TaskQueue, opts)}
+	workflows.Register(ws.shared)
+	activities.Register(ws.shared, acts)
+	if acts.Local != nil {
+		machineOpts := opts
+		machineOpts.DisableWorkflowWorker = true
+		ws.machine = worker.New(c, workflows.MachineTaskQueue(cfg.Machine), machineOpts)
+		activities.Register(ws.machine, acts)
+	}
+	return ws
 }
 
-// runWorker starts the worker with the app and, once it polls, tells the operator where
+// runWorkers starts the workers with the app and, once they poll, tells the operator where
 // everything is. The line starts "osccr-worker: control plane ready" only then: every start
 // hook before it (the dev server, the search attributes being usable) has finished, so
 // scripts can wait for it.
-func runWorker(lc fx.Lifecycle, w worker.Worker, ep Endpoint, cfg Config) {
-	lc.Append(fx.StartStopHook(w.Start, w.Stop))
+func runWorkers(lc fx.Lifecycle, ws workers, ep Endpoint, cfg Config) {
+	lc.Append(fx.StartStopHook(ws.shared.Start, ws.shared.Stop))
+	if ws.machine != nil {
+		lc.Append(fx.StartStopHook(ws.machine.Start, ws.machine.Stop))
+	}
 	lc.Append(fx.StartHook(func() {
 		line := fmt.Sprintf("osccr-worker: control plane ready: polling task queue %q on Temporal %s, namespace %q", cfg.TaskQueue, ep.HostPort, ep.Namespace)
+		if ws.machine != nil {
+			line += fmt.Sprintf("; machine %q (task queue %q)", cfg.Machine, workflows.MachineTaskQueue(cfg.Machine))
+		}
 		if ep.UIURL != "" {
 			line += "; Web UI " + ep.UIURL
 		}

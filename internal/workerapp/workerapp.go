@@ -42,6 +42,10 @@ type Config struct {
 	UIPort int
 	// TaskQueue the worker polls.
 	TaskQueue string
+	// Machine names this worker's machine (default: the host name). Its worker also polls the
+	// machine's own task queue, where the activities bound to the local nodes it runs go; every
+	// worker of one Temporal cluster that runs local services needs its own name.
+	Machine string
 	// Logger is for the process's own logs, the SDK's and (warnings only) the dev server's.
 	Logger *slog.Logger
 	// Stdout receives the one-line "where is everything" notice at start.
@@ -61,6 +65,9 @@ func (c Config) withDefaults() Config {
 	if c.TaskQueue == "" {
 		c.TaskQueue = workflows.TaskQueue
 	}
+	if c.Machine == "" {
+		c.Machine = DefaultMachine()
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -68,6 +75,14 @@ func (c Config) withDefaults() Config {
 		c.Stdout = os.Stdout
 	}
 	return c
+}
+
+// DefaultMachine is the machine name a worker takes when given none: the host name.
+func DefaultMachine() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "localhost"
 }
 
 // Endpoint is the Temporal the worker talks to, known before anything starts.

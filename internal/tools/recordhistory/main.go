@@ -79,9 +79,17 @@ func run() error {
 	}
 	defer c.Close()
 
+	// The shared queue's worker, and the one of the machine the local services are placed on:
+	// every stub answers on both.
+	const machine = "recorder"
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	wm := worker.New(c, workflows.MachineTaskQueue(machine), worker.Options{DisableWorkflowWorker: true})
 	workflows.Register(w)
-	stub := func(name string, fn any) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
+	stub := func(name string, fn any) {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+		wm.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	stub("PlaceService", func(context.Context, activities.ServiceSpec) (string, error) { return machine, nil })
 	synced := activities.IndexStatus{Index: "orders", Status: "SYNCING", LeaderCheckpoint: 99, FollowerCheckpoint: 99}
 	stub("ConnectRemote", func(context.Context, activities.ConnectInput) error { return nil })
 	stub("StartReplication", func(context.Context, activities.IndexInput) error { return nil })
@@ -114,6 +122,10 @@ func run() error {
 		return err
 	}
 	defer w.Stop()
+	if err := wm.Start(); err != nil {
+		return err
+	}
+	defer wm.Stop()
 
 	in := workflows.IndexReplicationInput{
 		Leader:      activities.ClusterRef{Name: "leader", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"},
