@@ -58,7 +58,7 @@ func TestBadInputAPI(t *testing.T) {
 		{name: "unknown route", method: "GET", path: "/v1/project/acme/clusters", status: 404, code: "not_found", msg: "no such endpoint; GET /openapi.json"},
 		{name: "unknown project", method: "DELETE", path: "/v1/project/other/service/bi-lead", status: 404, code: "not_found", msg: `no project "other" (this control plane serves "acme")`},
 		{name: "wrong method on the services", method: "PUT", path: svc, body: create("bi-new", `,"plan":"business-4"`), status: 405, code: "method_not_allowed", msg: "PUT is not allowed", noService: "bi-new"},
-		{name: "wrong method on a service", method: "POST", path: svc + "/bi-lead", status: 405, code: "method_not_allowed", msg: "allowed: DELETE, GET, PATCH"},
+		{name: "wrong method on a service", method: "POST", path: svc + "/bi-lead", status: 405, code: "method_not_allowed", msg: "allowed: DELETE, GET, PATCH, PUT"},
 		{name: "wrong method on an integration", method: "PATCH", path: integ + "/ccr.bi-lead.bi-hobby", status: 405, code: "method_not_allowed", msg: "allowed: DELETE, GET"},
 
 		// Bodies the API cannot read.
