@@ -252,10 +252,10 @@ func TestAivenHandler(t *testing.T) {
 		{name: "a create osccr cannot honour", method: "POST", path: p + "/service", auth: "aivenv1 tok", body: with(t, map[string]any{"project_vpc_id": "vpc-1"}), status: 400,
 			want: `project_vpc_id \"vpc-1\" is not supported: osccr runs no VPCs: a service answers at its endpoints; leave it out or send null","code":"invalid","errors":[{"message":"bad request: project_vpc_id`},
 		{name: "an integration from an endpoint", method: "POST", path: p + "/integration", auth: "aivenv1 tok",
-			body: `{"source_endpoint_id":"e-1","source_service":null,"dest_endpoint_id":null,"dest_service":"b","integration_type":"opensearch_cross_cluster_replication","user_config":{}}`,
+			body:   `{"source_endpoint_id":"e-1","source_service":null,"dest_endpoint_id":null,"dest_service":"b","integration_type":"opensearch_cross_cluster_replication","user_config":{}}`,
 			status: 400, want: `source_endpoint_id \"e-1\" is not supported: osccr has no integration endpoints`},
 		{name: "an integration into another project", method: "POST", path: p + "/integration", auth: "aivenv1 tok",
-			body: `{"source_service":"a","dest_service":"b","dest_project":"other","integration_type":"opensearch_cross_cluster_replication"}`,
+			body:   `{"source_service":"a","dest_service":"b","dest_project":"other","integration_type":"opensearch_cross_cluster_replication"}`,
 			status: 400, want: `dest_project \"other\": this control plane serves project \"default\" only`},
 		{name: "PUT on the services", method: "PUT", path: p + "/service", auth: "aivenv1 tok", body: avnCreate, status: 405, want: `"status":405,"error_code":"method_not_allowed"`},
 	}

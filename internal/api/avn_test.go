@@ -27,7 +27,7 @@ const aivenClientVersion = "4.18.0"
 // TestAivenClient drives osccr's API with the official Aiven client, as an operator with
 // scripts written for Aiven would: AIVEN_WEB_URL at the API, AIVEN_AUTH_TOKEN its token (sent
 // as "aivenv1 <token>"). On a real control plane and two real OpenSearch nodes it creates a
-// leader, waits for it, creates a second service and makes it the leader's follower with an
+// leader and a second service, waits for both, makes the second the leader's follower with an
 // integration, lists the integration, sees the follower RUNNING with the leader's document,
 // and terminates both; and it checks that what osccr cannot honour is refused with a message
 // the client shows.
@@ -104,10 +104,18 @@ func TestAivenClient(t *testing.T) {
 	refused("unknown plan \"business-5\"", "service", "create", "avn-x", "--project", "default", "-t", "opensearch", "--plan", "business-5", "--cloud", "local")
 	plane.NoService(t, "avn-x")
 
-	// The leader, with a document to replicate.
-	must("service", "create", "avn-lead", "--project", "default", "-t", "opensearch", "--plan", "business-4", "--cloud", "local")
-	cleanup("avn-lead")
-	must("service", "wait", "avn-lead", "--project", "default", "--timeout", wait)
+	// Two services at once, as a script would: the leader and the one that becomes its
+	// follower (on the leader's plan).
+	began := time.Now()
+	step := func(what string) {
+		t.Logf("%5.1fs %s", time.Since(began).Seconds(), what)
+	}
+	for _, name := range []string{"avn-lead", "avn-fol"} {
+		must("service", "create", name, "--project", "default", "-t", "opensearch", "--plan", "business-4", "--cloud", "local")
+		cleanup(name) // the follower's cleanup runs first: a leader with followers cannot go
+	}
+	must("service", "wait", "avn-lead", "avn-fol", "--project", "default", "--timeout", wait)
+	step("both services RUNNING")
 	lead := get("avn-lead")
 	if lead["state"] != "RUNNING" || lead["service_type"] != "opensearch" || lead["cloud_name"] != "local" || lead["role"] != "standalone" || lead["service_uri"] == nil {
 		t.Fatalf("avn service get avn-lead: %v", lead)
@@ -118,11 +126,8 @@ func TestAivenClient(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The follower: a service of the leader's plan, then the integration.
-	must("service", "create", "avn-fol", "--project", "default", "-t", "opensearch", "--plan", "business-4", "--cloud", "local")
-	cleanup("avn-fol")
-	must("service", "wait", "avn-fol", "--project", "default", "--timeout", wait)
 	must("service", "integration-create", "--project", "default", "-t", "opensearch_cross_cluster_replication", "-s", "avn-lead", "-d", "avn-fol")
+	step("integration created")
 	var integrations []map[string]any
 	if err := json.Unmarshal([]byte(must("service", "integration-list", "avn-fol", "--project", "default", "--json")), &integrations); err != nil {
 		t.Fatal(err)
@@ -132,6 +137,7 @@ func TestAivenClient(t *testing.T) {
 		t.Errorf("avn service integration-list avn-fol: %v", integrations)
 	}
 	must("service", "wait", "avn-fol", "--project", "default", "--timeout", wait)
+	step("follower RUNNING")
 	fol := get("avn-fol")
 	if fol["state"] != "RUNNING" || fol["role"] != "follower" || fol["leader"] != "avn-lead" {
 		t.Fatalf("avn service get avn-fol: %v", fol)
@@ -162,6 +168,10 @@ func TestAivenClient(t *testing.T) {
 		t.Errorf("avn service list: %v", services)
 	}
 
+	// An update the client sends with the current plan (what `avn service update` sends when no
+	// plan is given) changes nothing: the client's whole update path, without restarting nodes.
+	must("service", "update", "avn-lead", "--project", "default", "--plan", "business-4")
+
 	// What osccr does otherwise is refused, saying what to do.
 	refused("delete the follower", "service", "integration-delete", "--project", "default", "ccr.avn-lead.avn-fol")
 	refused("powered false is not supported", "service", "update", "avn-fol", "--project", "default", "--power-off")
@@ -179,6 +189,7 @@ func TestAivenClient(t *testing.T) {
 		if _, err := avn("service", "get", name, "--project", "default"); err == nil || !strings.Contains(err.Error(), "status 404") {
 			t.Errorf("avn service get %s after terminate: %v, want 404", name, err)
 		}
+		step(name + " terminated")
 	}
 }
 
