@@ -52,6 +52,7 @@ func Routes() []Route {
 		{"GET", p + "/service/{service}/follower", (*server).listFollowers},
 		{"POST", p + "/service/{service}/follower", (*server).createFollower},
 		{"PATCH", p + "/service/{service}", (*server).updateService},
+		{"PUT", p + "/service/{service}", (*server).replaceService},
 		{"POST", p + "/service/{service}/promote", (*server).promote},
 		{"GET", p + "/service/{service}/replication", (*server).followerStatus},
 		{"GET", p + "/service/{service}/replication/verify", (*server).verifyFollower},
@@ -62,6 +63,9 @@ func Routes() []Route {
 		{"POST", p + "/integration", (*server).createIntegration},
 		{"GET", p + "/integration/{integration}", (*server).getIntegration},
 		{"DELETE", p + "/integration/{integration}", (*server).deleteIntegration},
+		{"GET", p + "/service_types", (*server).listServiceTypes},
+		{"GET", p + "/service-types/{service_type}", (*server).getServiceType},
+		{"GET", p + "/vpcs", (*server).listVPCs},
 	}
 }
 
@@ -110,7 +114,7 @@ func (s *server) wrap(h func(*server, http.ResponseWriter, *http.Request) error)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="osccr"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token: send Authorization: Bearer <token>")
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token: send Authorization: Bearer <token> (or aivenv1 <token>, as the Aiven client does)")
 			return
 		}
 		if p := r.PathValue("project"); p != s.cfg.Project {
@@ -129,7 +133,7 @@ func (s *server) authorized(r *http.Request) bool {
 	if s.cfg.Token == "" {
 		return true
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	got, ok := authToken(r.Header.Get("Authorization"))
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
 }
 
@@ -153,14 +157,23 @@ func classify(err error) (int, string) {
 	return http.StatusInternalServerError, "internal"
 }
 
-// Error is the body of every error answer.
+// Error is the body of every error answer: the Aiven API's envelope (message, and errors with
+// each one's message and status) with osccr's code.
 type Error struct {
-	Message string `json:"message"`
-	Code    string `json:"code"`
+	Message string        `json:"message"`
+	Code    string        `json:"code"`
+	Errors  []ErrorDetail `json:"errors"`
+}
+
+// ErrorDetail is one error of an Error; osccr answers one.
+type ErrorDetail struct {
+	Message   string `json:"message"`
+	Status    int    `json:"status"`
+	ErrorCode string `json:"error_code"`
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, Error{Message: msg, Code: code})
+	writeJSON(w, status, Error{Message: msg, Code: code, Errors: []ErrorDetail{{Message: msg, Status: status, ErrorCode: code}}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -136,8 +136,8 @@ func TestAPI(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		status, body := call("GET", svc+"/api-svc", "s3cret", "")
-		if status == 200 && body["state"] == "RUNNING" {
-			if body["region"] != "eu-local" || body["role"] != "standalone" {
+		if status == 200 && inner(body, "service")["state"] == "RUNNING" {
+			if sv := inner(body, "service"); sv["region"] != "eu-local" || sv["role"] != "standalone" || sv["service_type"] != "opensearch" || sv["service_uri"] == nil {
 				t.Errorf("service %v", body)
 			}
 			break
@@ -190,7 +190,7 @@ func checkIntegrationAPI(t *testing.T, call func(method, path, token, body strin
 			t.Errorf("%s %s on a standalone service = %d %v, want 409 saying %q", r.method, r.path, status, body, r.want)
 		}
 	}
-	if status, body := call("GET", svc+"/api-svc/integration", "s3cret", ""); status != 200 || fmt.Sprint(body["integrations"]) != "[]" {
+	if status, body := call("GET", svc+"/api-svc/integration", "s3cret", ""); status != 200 || fmt.Sprint(body["service_integrations"]) != "[]" {
 		t.Errorf("integrations of a standalone service = %d %v, want none", status, body)
 	}
 
@@ -226,11 +226,11 @@ func checkIntegrationAPI(t *testing.T, call func(method, path, token, body strin
 		t.Fatal(err)
 	}
 	status, body := call("POST", integ, "s3cret", create)
-	if status != 201 || body["integration_id"] != "ccr.api-src.api-svc" || body["state"] != "REBUILDING" || body["dest_service"] != "api-svc" {
+	if in := inner(body, "service_integration"); status != 201 || in["integration_id"] != "ccr.api-src.api-svc" || in["service_integration_id"] != "ccr.api-src.api-svc" || in["state"] != "REBUILDING" || in["dest_service"] != "api-svc" {
 		t.Fatalf("create integration = %d %v, want 201 ccr.api-src.api-svc REBUILDING", status, body)
 	}
 	waitState(t, call, "api-svc", "RUNNING")
-	if status, body := call("GET", integ+"/ccr.api-src.api-svc", "s3cret", ""); status != 200 || body["source_service"] != "api-src" || body["state"] != "RUNNING" {
+	if status, body := call("GET", integ+"/ccr.api-src.api-svc", "s3cret", ""); status != 200 || inner(body, "service_integration")["source_service"] != "api-src" || inner(body, "service_integration")["state"] != "RUNNING" {
 		t.Errorf("get integration = %d %v", status, body)
 	}
 	for _, path := range []string{integ, svc + "/api-src/integration", svc + "/api-svc/integration"} {
@@ -271,7 +271,7 @@ func checkIntegrationAPI(t *testing.T, call func(method, path, token, body strin
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		status, body := call("GET", svc+"/api-svc", "s3cret", "")
-		if status == 200 && body["plan"] == "business-8" {
+		if status == 200 && inner(body, "service")["plan"] == "business-8" {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -291,7 +291,7 @@ func waitState(t *testing.T, call func(method, path, token, body string) (int, m
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		status, body := call("GET", "/v1/project/acme/service/"+service, "s3cret", "")
-		if status == 200 && body["state"] == state {
+		if status == 200 && inner(body, "service")["state"] == state {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -313,6 +313,13 @@ func waitGone(t *testing.T, call func(method, path, token, body string) (int, ma
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// inner returns the object under key (the Aiven API's envelopes: "service",
+// "service_integration"), or nil.
+func inner(body map[string]any, key string) map[string]any {
+	m, _ := body[key].(map[string]any)
+	return m
 }
 
 func mustJSON(v any) []byte {

@@ -58,7 +58,7 @@ func TestBadInputAPI(t *testing.T) {
 		{name: "unknown route", method: "GET", path: "/v1/project/acme/clusters", status: 404, code: "not_found", msg: "no such endpoint; GET /openapi.json"},
 		{name: "unknown project", method: "DELETE", path: "/v1/project/other/service/bi-lead", status: 404, code: "not_found", msg: `no project "other" (this control plane serves "acme")`},
 		{name: "wrong method on the services", method: "PUT", path: svc, body: create("bi-new", `,"plan":"business-4"`), status: 405, code: "method_not_allowed", msg: "PUT is not allowed", noService: "bi-new"},
-		{name: "wrong method on a service", method: "POST", path: svc + "/bi-lead", status: 405, code: "method_not_allowed", msg: "allowed: DELETE, GET, PATCH"},
+		{name: "wrong method on a service", method: "POST", path: svc + "/bi-lead", status: 405, code: "method_not_allowed", msg: "allowed: DELETE, GET, PATCH, PUT"},
 		{name: "wrong method on an integration", method: "PATCH", path: integ + "/ccr.bi-lead.bi-hobby", status: 405, code: "method_not_allowed", msg: "allowed: DELETE, GET"},
 
 		// Bodies the API cannot read.
@@ -108,6 +108,14 @@ func TestBadInputAPI(t *testing.T) {
 		{name: "follower on an unknown plan", method: "POST", path: svc + "/bi-lead/follower", body: create("bi-new", `,"plan":"gold"`), status: 400, code: "invalid", msg: `unknown plan "gold"`, noService: "bi-new"},
 		{name: "follower with negative disk", method: "POST", path: svc + "/bi-lead/follower", body: create("bi-new", `,"extra_disk_gb":-1`), status: 400, code: "invalid", msg: "extra disk -1 GB is negative", noService: "bi-new"},
 		{name: "follower with a taken name", method: "POST", path: svc + "/bi-lead/follower", body: create("bi-hobby", ``), status: 409, code: "conflict", msg: `service name "bi-hobby" is taken`},
+		{name: "follower in one call of an unknown leader", method: "POST", path: svc, body: create("bi-new", `,"plan":"business-4","service_integrations":[{"integration_type":"`+ccr+`","source_service":"nobody"}]`), status: 404, code: "not_found", msg: "leader nobody is unknown", noService: "bi-new"},
+		{name: "follower in one call of a hobbyist leader", method: "POST", path: svc, body: create("bi-new", `,"plan":"hobbyist","service_integrations":[{"integration_type":"`+ccr+`","source_service":"bi-hobby"}]`), status: 400, code: "invalid", msg: "hobbyist", noService: "bi-new"},
+		{name: "follower in one call on another plan than its leader", method: "POST", path: svc, body: create("bi-new", `,"plan":"business-8","service_integrations":[{"integration_type":"`+ccr+`","source_service":"bi-lead"}]`), status: 400, code: "invalid", msg: "business-8", noService: "bi-new"},
+		{name: "service with a VPC", method: "POST", path: svc, body: create("bi-new", `,"plan":"business-4","project_vpc_id":"vpc-1"`), status: 400, code: "invalid", msg: `project_vpc_id "vpc-1" is not supported`, noService: "bi-new"},
+		{name: "update powering a service off", method: "PUT", path: svc + "/bi-lead", body: `{"plan":"business-4","powered":false}`, status: 400, code: "invalid", msg: "powered false is not supported"},
+		{name: "update moving a service", method: "PUT", path: svc + "/bi-lead", body: `{"plan":"business-8","cloud":"aws-eu-west-1"}`, status: 400, code: "invalid", msg: "a service cannot move; bi-lead stays in self-hosted"},
+		{name: "update of an unknown service", method: "PUT", path: svc + "/nobody", body: `{"plan":"business-8"}`, status: 404, code: "not_found", msg: "no service nobody"},
+		{name: "update a follower-less service to an unknown plan", method: "PUT", path: svc + "/bi-lead", body: `{"plan":"gold","user_config":{}}`, status: 400, code: "invalid", msg: `unknown plan "gold"`},
 		{name: "followers of an invalid name", method: "GET", path: svc + "/Bi-Lead/follower", status: 400, code: "invalid", msg: `service name "Bi-Lead"`},
 
 		// Integrations.

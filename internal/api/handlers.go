@@ -5,20 +5,10 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
+	"github.com/osccr/osccr/workflows"
 )
-
-// CreateServiceRequest creates a service on the local backend, or registers an existing
-// cluster when URL and TransportAddress are given.
-type CreateServiceRequest struct {
-	ServiceName      string `json:"service_name"`
-	Plan             string `json:"plan"`
-	Cloud            string `json:"cloud,omitempty"`
-	Region           string `json:"region,omitempty"`
-	ExtraDiskGB      int    `json:"extra_disk_gb,omitempty"`
-	URL              string `json:"url,omitempty"`
-	TransportAddress string `json:"transport_address,omitempty"`
-}
 
 // CreateFollowerRequest creates a follower of the service in the path.
 type CreateFollowerRequest struct {
@@ -46,7 +36,11 @@ func (s *server) listServices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"services": services})
+	out := make([]ServiceListItem, 0, len(services))
+	for _, sv := range services {
+		out = append(out, ServiceListItem{ServiceName: sv.Name, ServiceType: ServiceTypeOpenSearch, ServiceSummary: sv})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"services": out})
 	return nil
 }
 
@@ -55,25 +49,51 @@ func (s *server) createService(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	var err error
-	if req.URL != "" || req.TransportAddress != "" {
-		err = s.ctl.RegisterService(r.Context(), control.RegisterServiceRequest{Name: req.ServiceName, URL: req.URL, TransportAddress: req.TransportAddress, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region})
-	} else {
-		err = s.ctl.CreateService(r.Context(), control.CreateServiceRequest{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: req.ExtraDiskGB})
+	c, err := req.creation(s.cfg.Project)
+	if err != nil {
+		return err
+	}
+	// The service's workflow has only just started: the answer is what was asked for.
+	st := workflows.ServiceState{State: workflows.StateProvisioning, Role: workflows.RoleStandalone}
+	message := "GET the service to follow its state: PROVISIONING, then RUNNING"
+	switch {
+	case c.follower != nil:
+		err = s.ctl.CreateFollower(r.Context(), *c.follower)
+		st.ServiceSpec = activities.ServiceSpec{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: c.follower.ExtraDiskGB, Backend: activities.BackendLocal}
+		st.Role, st.Leader = workflows.RoleFollower, c.follower.Leader
+		message = "GET the follower to follow PROVISIONING, REBUILDING, RUNNING"
+	case c.register != nil:
+		err = s.ctl.RegisterService(r.Context(), *c.register)
+		st.ServiceSpec = activities.ServiceSpec{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, Backend: activities.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress}
+	default:
+		err = s.ctl.CreateService(r.Context(), *c.create)
+		st.ServiceSpec = activities.ServiceSpec{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: c.create.ExtraDiskGB, Backend: activities.BackendLocal}
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, Accepted{Service: req.ServiceName, State: "PROVISIONING", Message: "GET the service to follow its state"})
+	writeJSON(w, http.StatusAccepted, map[string]any{"service": serviceView(st, nil), "message": message})
 	return nil
 }
 
+// getService answers everything osccr knows of one service, with its integrations and, as the
+// Aiven API does, its connection details (service_uri): asking for one service is the request
+// to reveal them.
 func (s *server) getService(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.ctl.GetService(r.Context(), r.PathValue("service"))
+	name := r.PathValue("service")
+	st, err := s.ctl.GetService(r.Context(), name)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, st)
+	integrations, err := s.ctl.ListIntegrations(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	v := serviceView(st, s.serviceIntegrations(integrations))
+	// osccr's services have no credentials of their own yet (local services answer plain HTTP);
+	// a service that has some passes them here, and only here.
+	v.revealConnection(nil)
+	writeJSON(w, http.StatusOK, map[string]any{"service": v})
 	return nil
 }
 
@@ -147,7 +167,7 @@ func (s *server) promote(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// UpdateServiceRequest changes a service; the plan is what can change.
+// UpdateServiceRequest changes a service (PATCH, osccr's own); the plan is what can change.
 type UpdateServiceRequest struct {
 	Plan string `json:"plan"`
 }
@@ -213,23 +233,19 @@ func (s *server) resumeFollower(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// CreateIntegrationRequest is the managed offerings' service integration request.
-type CreateIntegrationRequest struct {
-	IntegrationType string `json:"integration_type"`
-	SourceService   string `json:"source_service"`
-	DestService     string `json:"dest_service"`
-}
-
 func (s *server) createIntegration(w http.ResponseWriter, r *http.Request) error {
 	var req CreateIntegrationRequest
 	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := req.check(s.cfg.Project); err != nil {
 		return err
 	}
 	in, err := s.ctl.CreateIntegration(r.Context(), control.CreateIntegrationRequest{Type: req.IntegrationType, Source: req.SourceService, Dest: req.DestService})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, in)
+	writeJSON(w, http.StatusCreated, map[string]any{"service_integration": s.serviceIntegration(in)})
 	return nil
 }
 
@@ -246,7 +262,7 @@ func (s *server) writeIntegrations(w http.ResponseWriter, r *http.Request, servi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"integrations": list})
+	writeJSON(w, http.StatusOK, map[string]any{"service_integrations": s.serviceIntegrations(list)})
 	return nil
 }
 
@@ -255,7 +271,7 @@ func (s *server) getIntegration(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, in)
+	writeJSON(w, http.StatusOK, map[string]any{"service_integration": s.serviceIntegration(in)})
 	return nil
 }
 

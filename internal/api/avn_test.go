@@ -1,0 +1,239 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/osccr/osccr/internal/api"
+	"github.com/osccr/osccr/internal/control"
+	"github.com/osccr/osccr/internal/opensearch"
+	"github.com/osccr/osccr/internal/testcluster"
+	"github.com/osccr/osccr/internal/testcontrol"
+)
+
+// aivenClientVersion is the official Aiven client (the aiven-client package, its `avn`
+// command) the test drives osccr with: pinned, the newest release when this test was written.
+const aivenClientVersion = "4.18.0"
+
+// TestAivenClient drives osccr's API with the official Aiven client, as an operator with
+// scripts written for Aiven would: AIVEN_WEB_URL at the API, AIVEN_AUTH_TOKEN its token (sent
+// as "aivenv1 <token>"). On a real control plane and two real OpenSearch nodes it creates a
+// leader and a second service, waits for both, makes the second the leader's follower with an
+// integration, lists the integration, sees the follower RUNNING with the leader's document,
+// and terminates both; and it checks that what osccr cannot honour is refused with a message
+// the client shows.
+func TestAivenClient(t *testing.T) {
+	python := installAivenClient(t)
+	testcluster.Distribution(t)
+	plane := testcontrol.Start(t, testcluster.Dir(t))
+	const token = "avn-s3cret"
+	srv := httptest.NewServer(api.Handler(plane.Control, api.Config{Token: token, Project: "default"}))
+	defer srv.Close()
+
+	home := t.TempDir() // no real user's Aiven configuration is read or written
+	env := []string{"AIVEN_WEB_URL=" + srv.URL, "AIVEN_AUTH_TOKEN=" + token, "HOME=" + home,
+		"AIVEN_CONFIG_DIR=" + filepath.Join(home, "aiven"), "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1"}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AIVEN_") && !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(strings.ToUpper(kv), "NO_PROXY=") {
+			env = append(env, kv)
+		}
+	}
+	// avn runs the client; it returns stdout, or an error with stderr (where the client
+	// writes its log and the API's error messages).
+	avn := func(args ...string) (string, error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, python, append([]string{"-m", "aiven.client"}, args...)...)
+		cmd.Env = env
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			return stdout.String(), errors.New("avn " + strings.Join(args, " ") + ": " + err.Error() + ": " + stderr.String())
+		}
+		return stdout.String(), nil
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := avn(args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	refused := func(want string, args ...string) {
+		t.Helper()
+		if _, err := avn(args...); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("avn %s: %v, want it refused saying %q", strings.Join(args, " "), err, want)
+		}
+	}
+	get := func(name string) map[string]any {
+		t.Helper()
+		var sv map[string]any
+		if err := json.Unmarshal([]byte(must("service", "get", name, "--project", "default", "--json")), &sv); err != nil {
+			t.Fatalf("avn service get %s --json: %v", name, err)
+		}
+		return sv
+	}
+	cleanup := func(name string) {
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := plane.Control.DeleteService(ctx, name); err != nil && !errors.Is(err, control.ErrNotFound) {
+				t.Errorf("clean up %s: %v", name, err)
+			}
+			if err := plane.Control.WaitServiceGone(ctx, name); err != nil {
+				t.Errorf("clean up %s: %v", name, err)
+			}
+		})
+	}
+	const wait = "240" // seconds; a node starts in well under a minute here
+
+	// Refused before anything is created: the client shows the API's message.
+	refused("termination_protection true is not supported", "service", "create", "avn-x", "--project", "default", "-t", "opensearch", "--plan", "business-4", "--enable-termination-protection")
+	refused("Unknown service type 'kafka'", "service", "create", "avn-x", "--project", "default", "-t", "kafka", "--plan", "business-4")
+	refused("unknown plan \"business-5\"", "service", "create", "avn-x", "--project", "default", "-t", "opensearch", "--plan", "business-5", "--cloud", "local")
+	plane.NoService(t, "avn-x")
+
+	// Two services at once, as a script would: the leader and the one that becomes its
+	// follower (on the leader's plan).
+	began := time.Now()
+	step := func(what string) {
+		t.Logf("%5.1fs %s", time.Since(began).Seconds(), what)
+	}
+	for _, name := range []string{"avn-lead", "avn-fol"} {
+		must("service", "create", name, "--project", "default", "-t", "opensearch", "--plan", "business-4", "--cloud", "local")
+		cleanup(name) // the follower's cleanup runs first: a leader with followers cannot go
+	}
+	must("service", "wait", "avn-lead", "avn-fol", "--project", "default", "--timeout", wait)
+	step("both services RUNNING")
+	lead := get("avn-lead")
+	if lead["state"] != "RUNNING" || lead["service_type"] != "opensearch" || lead["cloud_name"] != "local" || lead["role"] != "standalone" || lead["service_uri"] == nil {
+		t.Fatalf("avn service get avn-lead: %v", lead)
+	}
+	ctx := context.Background()
+	leader := openSearch(t, lead)
+	if err := leader.IndexDocument(ctx, "orders", "1", map[string]any{"item": "book"}, opensearch.WithRefresh()); err != nil {
+		t.Fatal(err)
+	}
+
+	must("service", "integration-create", "--project", "default", "-t", "opensearch_cross_cluster_replication", "-s", "avn-lead", "-d", "avn-fol")
+	step("integration created")
+	var integrations []map[string]any
+	if err := json.Unmarshal([]byte(must("service", "integration-list", "avn-fol", "--project", "default", "--json")), &integrations); err != nil {
+		t.Fatal(err)
+	}
+	if len(integrations) != 1 || integrations[0]["service_integration_id"] != "ccr.avn-lead.avn-fol" || integrations[0]["source_service"] != "avn-lead" ||
+		integrations[0]["dest_service"] != "avn-fol" || integrations[0]["integration_type"] != "opensearch_cross_cluster_replication" || integrations[0]["enabled"] != true {
+		t.Errorf("avn service integration-list avn-fol: %v", integrations)
+	}
+	must("service", "wait", "avn-fol", "--project", "default", "--timeout", wait)
+	step("follower RUNNING")
+	fol := get("avn-fol")
+	if fol["state"] != "RUNNING" || fol["role"] != "follower" || fol["leader"] != "avn-lead" {
+		t.Fatalf("avn service get avn-fol: %v", fol)
+	}
+	follower := openSearch(t, fol)
+	for deadline := time.Now().Add(time.Minute); ; {
+		n, err := follower.Count(ctx, "orders")
+		if err == nil && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the follower's orders index: %d documents (%v), want the leader's 1", n, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var services []map[string]any
+	if err := json.Unmarshal([]byte(must("service", "list", "--project", "default", "--json")), &services); err != nil {
+		t.Fatal(err)
+	}
+	names := map[any]bool{}
+	for _, s := range services {
+		names[s["service_name"]] = true
+		if _, ok := s["service_uri"]; ok {
+			t.Errorf("a service listing carries connection details: %v", s)
+		}
+	}
+	if len(services) != 2 || !names["avn-lead"] || !names["avn-fol"] {
+		t.Errorf("avn service list: %v", services)
+	}
+
+	// An update the client sends with the current plan (what `avn service update` sends when no
+	// plan is given) changes nothing: the client's whole update path, without restarting nodes.
+	must("service", "update", "avn-lead", "--project", "default", "--plan", "business-4")
+
+	// What osccr does otherwise is refused, saying what to do.
+	refused("delete the follower", "service", "integration-delete", "--project", "default", "ccr.avn-lead.avn-fol")
+	refused("powered false is not supported", "service", "update", "avn-fol", "--project", "default", "--power-off")
+	refused("delete or promote its followers first", "service", "terminate", "--project", "default", "--force", "avn-lead")
+
+	// Terminate both: the follower first, since a leader with followers cannot go.
+	for _, name := range []string{"avn-fol", "avn-lead"} {
+		must("service", "terminate", "--project", "default", "--force", name)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		err := plane.Control.WaitServiceGone(ctx, name)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := avn("service", "get", name, "--project", "default"); err == nil || !strings.Contains(err.Error(), "status 404") {
+			t.Errorf("avn service get %s after terminate: %v, want 404", name, err)
+		}
+		step(name + " terminated")
+	}
+}
+
+// openSearch opens a client on a service's service_uri, as `avn service get --json` shows it.
+func openSearch(t *testing.T, service map[string]any) *opensearch.Client {
+	t.Helper()
+	uri, _ := service["service_uri"].(string)
+	c, err := opensearch.New(opensearch.Config{URLs: []string{uri}})
+	if err != nil {
+		t.Fatalf("service_uri %q: %v", uri, err)
+	}
+	return c
+}
+
+// installAivenClient installs the pinned aiven-client with pip into a virtual environment and
+// returns its python. The environment is kept in the user's cache directory, keyed by the
+// version, so that later runs on the same machine reuse it; a fresh machine installs it.
+func installAivenClient(t *testing.T) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = t.TempDir()
+	}
+	dir := filepath.Join(cache, "osccr", "aiven-client-"+aivenClientVersion)
+	python := filepath.Join(dir, "bin", "python")
+	done := filepath.Join(dir, "installed")
+	if _, err := os.Stat(done); err == nil {
+		return python
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"python3", "-m", "venv", dir},
+		{python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "aiven-client==" + aivenClientVersion},
+	} {
+		if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("install aiven-client %s: %s: %v\n%s", aivenClientVersion, strings.Join(args, " "), err, out)
+		}
+	}
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return python
+}
