@@ -4,8 +4,14 @@
 package activities
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"go.temporal.io/sdk/worker"
 
@@ -35,7 +41,7 @@ type Activities struct {
 }
 
 // ClusterRef says how to reach a cluster. It travels in workflow history, so it never holds a
-// secret: PasswordEnv names the environment variable of the worker that holds the password.
+// secret: its ClusterAuth names files and environment variables on the worker's machine.
 type ClusterRef struct {
 	// Name is the osccr service name of the cluster.
 	Name string `json:"name"`
@@ -43,21 +49,120 @@ type ClusterRef struct {
 	URL string `json:"url"`
 	// TransportAddress is host:port of the cluster's transport layer, the seed a follower uses.
 	TransportAddress string `json:"transport_address"`
-	// Username for basic auth, if the cluster has security enabled.
-	Username string `json:"username,omitempty"`
-	// PasswordEnv names the worker environment variable holding the password.
-	PasswordEnv string `json:"password_env,omitempty"`
+	ClusterAuth
 }
 
-// NewClient opens a client for a cluster, reading its password from the worker's environment.
-func NewClient(ref ClusterRef) (*opensearch.Client, error) {
+// ClusterAuth says how to authenticate to a cluster and how to trust it, by reference only:
+// paths of files and names of environment variables on the worker's machine, never a password,
+// key or certificate itself (it travels in workflow history).
+type ClusterAuth struct {
+	// Username for basic auth, if the cluster has security enabled.
+	Username string `json:"username,omitempty"`
+	// PasswordEnv names the worker's environment variable holding the password; PasswordFile a
+	// file holding it (its first line). At most one of them.
+	PasswordEnv  string `json:"password_env,omitempty"`
+	PasswordFile string `json:"password_file,omitempty"`
+	// CAFile is a PEM bundle of the CAs that sign the cluster's HTTPS certificate ("" trusts
+	// the system's roots).
+	CAFile string `json:"ca_file,omitempty"`
+	// CertFile and KeyFile are a client certificate and its key, to authenticate with.
+	CertFile string `json:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty"`
+	// InsecureSkipVerify trusts any certificate the cluster shows: for a first test only; every
+	// client made with it logs a warning.
+	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
+}
+
+// Secured reports whether the cluster runs the security plugin as far as osccr can tell from
+// how it is reached: over HTTPS, with a user or a client certificate. Replication between
+// secured clusters names its roles (use_roles) on every start.
+func (a ClusterAuth) Secured(url string) bool {
+	return strings.HasPrefix(url, "https://") && (a.Username != "" || a.CertFile != "")
+}
+
+// Check refuses a reference that cannot work whatever the worker's machine holds.
+func (a ClusterAuth) Check(url string) error {
+	var problems []error
+	if a.PasswordEnv != "" && a.PasswordFile != "" {
+		problems = append(problems, errors.New("give the password in an environment variable or in a file, not both"))
+	}
+	if (a.PasswordEnv != "" || a.PasswordFile != "") && a.Username == "" {
+		problems = append(problems, errors.New("a password needs a username"))
+	}
+	if (a.CertFile == "") != (a.KeyFile == "") {
+		problems = append(problems, errors.New("a client certificate needs both its certificate file and its key file"))
+	}
+	https := strings.HasPrefix(url, "https://")
+	if !https && (a.CAFile != "" || a.CertFile != "" || a.InsecureSkipVerify) {
+		problems = append(problems, fmt.Errorf("TLS options need an https:// URL, not %s", url))
+	}
+	if !https && a.Username != "" {
+		problems = append(problems, fmt.Errorf("basic auth over plain HTTP sends the password in clear: use an https:// URL, not %s", url))
+	}
+	if a.InsecureSkipVerify && a.CAFile != "" {
+		problems = append(problems, errors.New("a CA file and skipping verification contradict each other: give the CA file only"))
+	}
+	for _, f := range []string{a.PasswordFile, a.CAFile, a.CertFile, a.KeyFile} {
+		if f != "" && !filepath.IsAbs(f) {
+			problems = append(problems, fmt.Errorf("%s: give an absolute path (it is read on the worker's machine)", f))
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// ClientConfig is the typed client's configuration for a cluster: the password read from the
+// worker's environment or file, the TLS material from the worker's files.
+func ClientConfig(ref ClusterRef) (opensearch.Config, error) {
 	cfg := opensearch.Config{URLs: []string{ref.URL}, Username: ref.Username}
-	if ref.PasswordEnv != "" {
+	switch {
+	case ref.PasswordEnv != "":
 		pw, ok := os.LookupEnv(ref.PasswordEnv)
 		if !ok {
-			return nil, fmt.Errorf("cluster %s: password variable %s is not set in the worker's environment", ref.Name, ref.PasswordEnv)
+			return cfg, fmt.Errorf("cluster %s: password variable %s is not set in the worker's environment", ref.Name, ref.PasswordEnv)
 		}
 		cfg.Password = pw
+	case ref.PasswordFile != "":
+		raw, err := os.ReadFile(ref.PasswordFile)
+		if err != nil {
+			return cfg, fmt.Errorf("cluster %s: read the password file on the worker's machine: %w", ref.Name, err)
+		}
+		cfg.Password = strings.TrimRight(strings.SplitN(string(raw), "\n", 2)[0], "\r")
+	}
+	if !strings.HasPrefix(ref.URL, "https://") {
+		return cfg, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ref.CAFile != "" {
+		pem, err := os.ReadFile(ref.CAFile)
+		if err != nil {
+			return cfg, fmt.Errorf("cluster %s: read the CA file on the worker's machine: %w", ref.Name, err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return cfg, fmt.Errorf("cluster %s: CA file %s holds no PEM certificate", ref.Name, ref.CAFile)
+		}
+	}
+	if ref.CertFile != "" {
+		pair, err := tls.LoadX509KeyPair(ref.CertFile, ref.KeyFile)
+		if err != nil {
+			return cfg, fmt.Errorf("cluster %s: load the client certificate %s (key %s): %w", ref.Name, ref.CertFile, ref.KeyFile, err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	if ref.InsecureSkipVerify {
+		slog.Warn("TLS verification is OFF for this cluster: anyone on the path can impersonate it; give its CA file instead", "cluster", ref.Name, "url", ref.URL)
+		tc.InsecureSkipVerify = true
+	}
+	cfg.TLS = tc
+	return cfg, nil
+}
+
+// NewClient opens a client for a cluster, reading its password and TLS material on the
+// worker's machine.
+func NewClient(ref ClusterRef) (*opensearch.Client, error) {
+	cfg, err := ClientConfig(ref)
+	if err != nil {
+		return nil, err
 	}
 	c, err := opensearch.New(cfg)
 	if err != nil {

@@ -96,6 +96,11 @@ func (a *Activities) StartReplication(ctx context.Context, in IndexInput) error 
 		return err
 	}
 	req := opensearch.StartReplicationRequest{LeaderAlias: in.LeaderAlias, LeaderIndex: in.LeaderIndex}
+	if in.Follower.Secured(in.Follower.URL) {
+		// With the security plugin, every start names the roles the replication runs with on
+		// each side (the plugin's built-in ones, mapped to the replication user there).
+		req.UseRoles = &opensearch.ReplicationRoles{LeaderClusterRole: RoleReplicationLeader, FollowerClusterRole: RoleReplicationFollower}
+	}
 	err = follower.StartReplication(ctx, in.FollowerIndex, req)
 	// A leader index seen the moment it was created may not have its primaries active yet: the
 	// plugin refuses it as unavailable, and accepts it moments later. Ask again at once rather
@@ -121,6 +126,12 @@ func (a *Activities) StartReplication(ctx context.Context, in IndexInput) error 
 	}
 	return nil
 }
+
+// The security plugin's built-in roles a secured replication runs with, passed as use_roles.
+const (
+	RoleReplicationLeader   = "cross_cluster_replication_leader_full_access"
+	RoleReplicationFollower = "cross_cluster_replication_follower_full_access"
+)
 
 // IndexStatus is what osccr reports about one follower index.
 type IndexStatus struct {

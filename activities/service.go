@@ -30,9 +30,11 @@ type ServiceSpec struct {
 	Region      string `json:"region"`
 	ExtraDiskGB int    `json:"extra_disk_gb,omitempty"`
 	Backend     string `json:"backend"`
-	// URL and TransportAddress locate a static service's existing cluster.
+	// URL and TransportAddress locate a static service's existing cluster, and ClusterAuth how to
+	// authenticate to it and trust it (references only).
 	URL              string `json:"url,omitempty"`
 	TransportAddress string `json:"transport_address,omitempty"`
+	ClusterAuth
 	// Machine is the machine whose worker runs a local service's nodes, chosen once, before
 	// they are provisioned (PlaceService): the activities bound to those nodes (provision,
 	// recycle, plan change, deprovision) run on its own task queue. "" for a static service,
@@ -170,7 +172,11 @@ func (a *Activities) provisioner(spec ServiceSpec) (provision.Provisioner, provi
 		if a.Static == nil {
 			return nil, pspec, temporal.NewNonRetryableApplicationError("this worker has no static backend", ErrTypeNoBackend, nil)
 		}
-		if err := a.Static.Register(spec.Name, spec.URL, spec.TransportAddress); err != nil {
+		cfg, err := ClientConfig(ClusterRef{Name: spec.Name, URL: spec.URL, TransportAddress: spec.TransportAddress, ClusterAuth: spec.ClusterAuth})
+		if err != nil {
+			return nil, pspec, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadRequest, nil)
+		}
+		if err := a.Static.RegisterWith(spec.Name, cfg, spec.TransportAddress); err != nil {
 			return nil, pspec, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadRequest, nil)
 		}
 		return a.Static, pspec, nil

@@ -152,3 +152,24 @@ fi
 
 ln -sfn "opensearch-$version" "$dir/current"
 say "ready: $dir/current -> opensearch-$version (plugins: $(ls "$home/plugins" | tr '\n' ' '))"
+
+# The secured distribution: the same OpenSearch and CCR plugin (hard links: no extra disk) plus
+# the security plugin from Maven, for secured services and the tests of secured clusters.
+security_coords="org.opensearch.plugin:opensearch-security:$plugin_version:zip"
+secure_home="$dir/opensearch-$version-secure"
+if [ -d "$secure_home/plugins/opensearch-security" ]; then
+  say "security plugin $plugin_version already installed in $secure_home"
+else
+  say "fetching $security_coords"
+  fetch "$security_coords" || die "could not fetch $security_coords through Maven (tried: mvn dependency:copy -Dartifact=$security_coords); secured services need it"
+  rm -rf "$secure_home" "$secure_home.tmp"
+  cp -al "$home" "$secure_home.tmp"
+  # (its list of the permissions the plugin asks for goes to the log; it is shown on failure)
+  "$secure_home.tmp/bin/opensearch-plugin" install --batch "file://$(readlink -f "$downloads/opensearch-security-$plugin_version.zip")" >"$dir/security-install.log" 2>&1 ||
+    { cat "$dir/security-install.log" >&2; die "installing the security plugin failed"; }
+  [ -d "$secure_home.tmp/plugins/opensearch-security" ] || die "opensearch-plugin install left no opensearch-security plugin"
+  mv "$secure_home.tmp" "$secure_home"
+  say "installed the security plugin into $secure_home"
+fi
+ln -sfn "opensearch-$version-secure" "$dir/current-secure"
+say "ready: $dir/current-secure -> opensearch-$version-secure (plugins: $(ls "$secure_home/plugins" | tr '\n' ' '))"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/workflows"
 )
@@ -59,12 +60,24 @@ func serviceCommand() *cli.Command {
 					&cli.StringFlag{Name: "plan", Usage: "the plan the cluster corresponds to"},
 					&cli.StringFlag{Name: "cloud", Usage: "cloud label (default: self-hosted)"},
 					&cli.StringFlag{Name: "region", Usage: "region label (default: self-hosted)"},
+					&cli.StringFlag{Name: "username", Usage: "basic-auth user osccr calls the cluster as (security plugin)"},
+					&cli.StringFlag{Name: "password-env", Usage: "the worker's environment variable holding that user's password"},
+					&cli.StringFlag{Name: "password-file", Usage: "a file on the worker's machine holding that user's password (absolute path)"},
+					&cli.StringFlag{Name: "ca-file", Usage: "PEM bundle of the CAs of the cluster's HTTPS certificate, on the worker's machine (absolute path)"},
+					&cli.StringFlag{Name: "cert-file", Usage: "client certificate to authenticate with, on the worker's machine (absolute path)"},
+					&cli.StringFlag{Name: "key-file", Usage: "the client certificate's key, on the worker's machine (absolute path)"},
+					&cli.BoolFlag{Name: "insecure-skip-verify", Usage: "DANGEROUS: trust any certificate the cluster shows (for a first test only; give --ca-file instead)"},
 					&cli.BoolFlag{Name: "wait", Usage: "wait until the service is RUNNING"},
 				},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 					name := c.Args().First()
+					if c.Bool("insecure-skip-verify") {
+						fmt.Fprintln(os.Stderr, "WARNING: --insecure-skip-verify: osccr will trust any certificate this cluster shows; anyone on the path can impersonate it. Give --ca-file instead.")
+					}
 					if err := ctl.RegisterService(c.Context, control.RegisterServiceRequest{
 						Name: name, URL: c.String("url"), TransportAddress: c.String("transport"), Plan: c.String("plan"), Cloud: c.String("cloud"), Region: c.String("region"),
+						Auth: activities.ClusterAuth{Username: c.String("username"), PasswordEnv: c.String("password-env"), PasswordFile: c.String("password-file"),
+							CAFile: c.String("ca-file"), CertFile: c.String("cert-file"), KeyFile: c.String("key-file"), InsecureSkipVerify: c.Bool("insecure-skip-verify")},
 					}); err != nil {
 						return err
 					}
@@ -103,7 +116,7 @@ func serviceCommand() *cli.Command {
 					return render(c, st, func(w io.Writer) {
 						rows := [][2]string{
 							{"name", st.Name}, {"tag", roleTag(st.Role)}, {"state", st.State}, {"reason", dash(st.Reason)},
-							{"plan", st.Plan}, {"cloud", st.Cloud}, {"region", st.Region}, {"backend", st.Backend}, {"machine", dash(st.Machine)},
+							{"plan", st.Plan}, {"cloud", st.Cloud}, {"region", st.Region}, {"backend", st.Backend}, {"machine", dash(st.Machine)}, {"auth", dash(describeAuth(st.ClusterAuth))},
 							{"leader", dash(st.Leader)}, {"followers", dash(strings.Join(st.Followers, ", "))},
 							{"http", dash(st.Endpoints.HTTPURL)}, {"transport", dash(st.Endpoints.TransportAddress)},
 							{"nodes", fmt.Sprintf("%d running, plan %d", len(st.Endpoints.Nodes), st.Endpoints.PlannedNodes)},
@@ -283,4 +296,28 @@ func confirm(c *cli.Context, question string) bool {
 	answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 	answer = strings.ToLower(strings.TrimSpace(answer))
 	return answer == "y" || answer == "yes"
+}
+
+// describeAuth says how osccr reaches a cluster, by reference: never a secret.
+func describeAuth(a activities.ClusterAuth) string {
+	var parts []string
+	if a.Username != "" {
+		parts = append(parts, "user "+a.Username)
+	}
+	if a.PasswordEnv != "" {
+		parts = append(parts, "password from $"+a.PasswordEnv)
+	}
+	if a.PasswordFile != "" {
+		parts = append(parts, "password from "+a.PasswordFile)
+	}
+	if a.CertFile != "" {
+		parts = append(parts, "client certificate "+a.CertFile)
+	}
+	if a.CAFile != "" {
+		parts = append(parts, "CA "+a.CAFile)
+	}
+	if a.InsecureSkipVerify {
+		parts = append(parts, "TLS VERIFICATION OFF")
+	}
+	return strings.Join(parts, ", ")
 }

@@ -69,7 +69,7 @@ type ServiceState struct {
 
 // ClusterRef is how activities reach the service's cluster.
 func (st ServiceState) ClusterRef() activities.ClusterRef {
-	return activities.ClusterRef{Name: st.Name, URL: st.Endpoints.HTTPURL, TransportAddress: st.Endpoints.TransportAddress}
+	return activities.ClusterRef{Name: st.Name, URL: st.Endpoints.HTTPURL, TransportAddress: st.Endpoints.TransportAddress, ClusterAuth: st.ClusterAuth}
 }
 
 // PromotionReport says what a promotion did.

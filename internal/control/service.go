@@ -40,6 +40,9 @@ type RegisterServiceRequest struct {
 	Plan             string
 	Cloud            string
 	Region           string
+	// Auth says how the worker authenticates to the cluster and trusts it: by reference only
+	// (files and environment variables on the worker's machine).
+	Auth activities.ClusterAuth
 }
 
 // ServiceSummary is one row of a service listing, read from Temporal's visibility store.
@@ -105,8 +108,11 @@ func checkExtraDisk(gb int) error {
 // are checked for form here; the worker checks the cluster answers while provisioning.
 func (c *Control) RegisterService(ctx context.Context, req RegisterServiceRequest) error {
 	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "self-hosted"), Region: orDefault(req.Region, "self-hosted"),
-		Backend: activities.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress}
+		Backend: activities.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress, ClusterAuth: req.Auth}
 	var problems []error
+	if err := req.Auth.Check(req.URL); err != nil {
+		problems = append(problems, err)
+	}
 	if _, err := opensearch.New(opensearch.Config{URLs: []string{req.URL}}); err != nil {
 		problems = append(problems, fmt.Errorf("--url: %w", err))
 	}

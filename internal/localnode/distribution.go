@@ -20,6 +20,9 @@ import (
 // distribution's plugins/ folder.
 const CCRPluginName = "opensearch-cross-cluster-replication"
 
+// SecurityPluginName is the directory name of the security plugin inside a distribution.
+const SecurityPluginName = "opensearch-security"
+
 // DefaultRunAsUser is the unprivileged account nodes run as when osccr itself runs as root:
 // OpenSearch refuses to start as root and has no setting to override that.
 const DefaultRunAsUser = "osccr"
@@ -60,6 +63,27 @@ func DistributionFromEnv() (Distribution, error) {
 		}
 		dir = parent
 	}
+}
+
+// SecureDistributionFromEnv finds the secured distribution (the same OpenSearch and plugins
+// plus the security plugin) that `make opensearch` installs beside the plain one: from
+// OSCCR_OPENSEARCH_SECURE_HOME, else current-secure beside the plain distribution's link.
+func SecureDistributionFromEnv() (Distribution, error) {
+	if home := os.Getenv("OSCCR_OPENSEARCH_SECURE_HOME"); home != "" {
+		return openDistribution(home)
+	}
+	plain, err := DistributionFromEnv()
+	if err != nil {
+		return Distribution{}, err
+	}
+	d, err := openDistribution(filepath.Join(filepath.Dir(plain.Home), "current-secure"))
+	if err != nil {
+		return Distribution{}, fmt.Errorf("%w; run `make opensearch`, which installs the security plugin beside it", err)
+	}
+	if !d.HasPlugin(SecurityPluginName) {
+		return Distribution{}, fmt.Errorf("%s has no %s plugin; run `make opensearch`", d.Home, SecurityPluginName)
+	}
+	return d, nil
 }
 
 func openDistribution(home string) (Distribution, error) {

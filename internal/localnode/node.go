@@ -2,16 +2,20 @@ package localnode
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +39,25 @@ type Spec struct {
 	HeapMB int
 	// Settings are extra opensearch.yml settings (for example plugin tuning).
 	Settings map[string]string
+	// ListSettings are extra opensearch.yml settings whose values are lists.
+	ListSettings map[string][]string `json:"list_settings,omitempty"`
+	// CopyConfig names directories of the distribution's config directory that are copied into
+	// the node's before Files are written (the security plugin's default configuration).
+	CopyConfig []string `json:"copy_config,omitempty"`
+	// Files are written into the node's config directory (paths relative to it), mode 0600,
+	// before the node first starts: certificates, keys, the security plugin's configuration.
+	// They are never recorded in node.json; a restart finds them on disk.
+	Files map[string][]byte `json:"-"`
+	// TLS is set when the node serves HTTPS (the security plugin): the files, relative to the
+	// config directory, with which its health check trusts it and authenticates as its admin.
+	TLS *TLS `json:"tls,omitempty"`
+}
+
+// TLS locates a secured node's CA certificate and an admin client certificate and key.
+type TLS struct {
+	CA        string `json:"ca"`
+	AdminCert string `json:"admin_cert"`
+	AdminKey  string `json:"admin_key"`
 }
 
 // Node is a node process started from a Spec.
@@ -43,8 +66,38 @@ type Node struct {
 	PID int `json:"pid"`
 }
 
-// HTTPURL is the node's REST endpoint.
-func (n *Node) HTTPURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.HTTPPort) }
+// HTTPURL is the node's REST endpoint (https when it is secured).
+func (n *Node) HTTPURL() string {
+	scheme := "http"
+	if n.TLS != nil {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://127.0.0.1:%d", scheme, n.HTTPPort)
+}
+
+// ConfigFile is the path of a file in the node's config directory.
+func (n *Node) ConfigFile(rel string) string { return filepath.Join(n.Dir, "config", rel) }
+
+// AdminTLS is the TLS configuration with which the node's admin reaches a secured node: its CA
+// trusted, its admin certificate presented. Nil for a plain node.
+func (n *Node) AdminTLS() (*tls.Config, error) {
+	if n.TLS == nil {
+		return nil, nil
+	}
+	ca, err := os.ReadFile(n.ConfigFile(n.TLS.CA))
+	if err != nil {
+		return nil, fmt.Errorf("node %s: read CA certificate: %w", n.Name, err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("node %s: %s holds no PEM certificate", n.Name, n.TLS.CA)
+	}
+	admin, err := tls.LoadX509KeyPair(n.ConfigFile(n.TLS.AdminCert), n.ConfigFile(n.TLS.AdminKey))
+	if err != nil {
+		return nil, fmt.Errorf("node %s: load admin certificate: %w", n.Name, err)
+	}
+	return &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{admin}, MinVersion: tls.VersionTLS12}, nil
+}
 
 // TransportAddress is the node's transport endpoint, the seed a remote cluster connects to.
 func (n *Node) TransportAddress() string { return fmt.Sprintf("127.0.0.1:%d", n.TransportPort) }
@@ -179,7 +232,12 @@ func (d Distribution) Restart(ctx context.Context, n *Node) (*Node, error) {
 // WaitHealthy waits until the node's cluster health is yellow or green, failing early with the
 // tail of the node's log when its process has died.
 func (n *Node) WaitHealthy(ctx context.Context) error {
-	client := &http.Client{Timeout: 2 * time.Second}
+	tlsConfig, err := n.AdminTLS()
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+	defer client.CloseIdleConnections()
 	url := n.HTTPURL() + "/_cluster/health?wait_for_status=yellow&timeout=1s"
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -227,8 +285,22 @@ func (d Distribution) writeConfig(s Spec, cred *credential) error {
 	for k, v := range s.Settings {
 		settings[k] = v
 	}
-	if err := os.WriteFile(filepath.Join(s.Dir, "config", "opensearch.yml"), []byte(renderYAML(settings)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.Dir, "config", "opensearch.yml"), []byte(renderYAML(settings, s.ListSettings)), 0o644); err != nil {
 		return fmt.Errorf("write opensearch.yml: %w", err)
+	}
+	for _, sub := range s.CopyConfig {
+		if err := copyDir(filepath.Join(d.Home, "config", sub), filepath.Join(s.Dir, "config", sub)); err != nil {
+			return err
+		}
+	}
+	for _, rel := range slices.Sorted(maps.Keys(s.Files)) {
+		path := filepath.Join(s.Dir, "config", rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+		}
+		if err := os.WriteFile(path, s.Files[rel], 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", rel, err)
+		}
 	}
 	// Every path is absolute: bin/opensearch changes into the distribution's home, which the
 	// node's account may not be allowed to write.
@@ -382,7 +454,26 @@ func readPID(path string) (int, error) {
 	return pid, nil
 }
 
-func renderYAML(settings map[string]string) string {
+// copyDir copies the files of a directory (not its subdirectories) into another.
+func copyDir(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", from, err)
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", to, err)
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			if err := copyFile(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func renderYAML(settings map[string]string, lists map[string][]string) string {
 	keys := make([]string, 0, len(settings))
 	for k := range settings {
 		keys = append(keys, k)
@@ -392,6 +483,13 @@ func renderYAML(settings map[string]string) string {
 	b.WriteString("# Written by osccr (internal/localnode); rewritten on every start.\n")
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s: %s\n", k, strconv.Quote(settings[k]))
+	}
+	for _, k := range slices.Sorted(maps.Keys(lists)) {
+		quoted := make([]string, len(lists[k]))
+		for i, v := range lists[k] {
+			quoted[i] = strconv.Quote(v)
+		}
+		fmt.Fprintf(&b, "%s: [%s]\n", k, strings.Join(quoted, ", "))
 	}
 	return b.String()
 }

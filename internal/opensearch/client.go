@@ -8,6 +8,7 @@ package opensearch
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +40,9 @@ type Config struct {
 	// Timeout bounds each call (including the transport's retries on another node); zero means
 	// DefaultTimeout and a negative value means no bound beyond the caller's context.
 	Timeout time.Duration
+	// TLS configures HTTPS: the CAs to trust, a client certificate. Nil means the system's
+	// roots and no client certificate.
+	TLS *tls.Config
 }
 
 // String describes the config with the password redacted.
@@ -129,12 +133,23 @@ func New(cfg Config) (*Client, error) {
 		// once per node; callers (Temporal activities) own the longer retry policy.
 		MaxRetries:   len(urls),
 		RetryBackoff: func(attempt int) time.Duration { return time.Duration(attempt) * 100 * time.Millisecond },
+		Transport:    transport(cfg.TLS),
 	})
 	if err != nil {
 		// opensearch-go's messages never include the password; the URLs were checked above.
 		return nil, fmt.Errorf("opensearch: create client: %v", err)
 	}
 	return &Client{os: osc, urls: urls, user: cfg.Username, timeout: timeout}, nil
+}
+
+// transport is the HTTP transport of a client: Go's default, with the TLS configuration.
+func transport(cfg *tls.Config) http.RoundTripper {
+	if cfg == nil {
+		return nil // opensearch-go's default
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = cfg
+	return t
 }
 
 // String names the cluster the client talks to, never its password.

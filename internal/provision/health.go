@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/osccr/osccr/internal/opensearch"
@@ -14,8 +15,9 @@ const healthTimeout = 10 * time.Second
 // clusterHealth asks the cluster at httpURL for its health. Only a failure of the question
 // itself (a cancelled ctx, a malformed URL) is an error; a cluster that does not answer is
 // StatusUnreachable with the reason.
-func clusterHealth(ctx context.Context, httpURL string) (Health, error) {
-	client, err := newClient(httpURL, healthTimeout)
+func clusterHealth(ctx context.Context, cfg opensearch.Config) (Health, error) {
+	httpURL := strings.Join(cfg.URLs, ",")
+	client, err := newClient(cfg, healthTimeout)
 	if err != nil {
 		return Health{}, err
 	}
@@ -39,7 +41,11 @@ func clusterHealth(ctx context.Context, httpURL string) (Health, error) {
 	return out, nil
 }
 
-// newClient returns a client for a service's REST endpoint.
-func newClient(httpURL string, timeout time.Duration) (*opensearch.Client, error) {
-	return opensearch.New(opensearch.Config{URLs: []string{httpURL}, Timeout: timeout})
+// newClient returns a client for a service's REST endpoint, with the call timeout given.
+func newClient(cfg opensearch.Config, timeout time.Duration) (*opensearch.Client, error) {
+	cfg.Timeout = timeout
+	return opensearch.New(cfg)
 }
+
+// plain is the configuration of a cluster reached over plain HTTP without credentials.
+func plain(httpURL string) opensearch.Config { return opensearch.Config{URLs: []string{httpURL}} }

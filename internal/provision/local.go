@@ -249,7 +249,7 @@ func (l *Local) Health(ctx context.Context, service string) (Health, error) {
 	if err != nil {
 		return Health{}, err
 	}
-	h, err := clusterHealth(ctx, n.HTTPURL())
+	h, err := clusterHealth(ctx, plain(n.HTTPURL()))
 	if err == nil && h.Status == StatusUnreachable && !n.Running() {
 		h.Reason = fmt.Sprintf("node %s (pid %d) is not running: %s", n.Name, n.PID, h.Reason)
 	}

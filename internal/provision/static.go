@@ -2,12 +2,15 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/osccr/osccr/internal/opensearch"
 )
 
 // staticCallTimeout bounds each call Static makes to a cluster.
@@ -30,6 +33,8 @@ var _ Provisioner = (*Static)(nil)
 type staticCluster struct {
 	httpURL          string
 	transportAddress string
+	// cfg is how to reach the cluster: its URL, credentials and TLS (in memory only).
+	cfg opensearch.Config
 }
 
 // NewStatic returns a static provisioner with no clusters registered.
@@ -41,10 +46,20 @@ func NewStatic() *Static {
 // transportAddress (host:port, the seed follower clusters connect to). Registering a service
 // again replaces its addresses. It does not contact the cluster; Provision does.
 func (s *Static) Register(service, httpURL, transportAddress string) error {
+	return s.RegisterWith(service, plain(httpURL), transportAddress)
+}
+
+// RegisterWith is Register for a cluster reached with credentials or TLS: cfg holds its URL
+// (the first of cfg.URLs is the service's endpoint), the credentials and the TLS material.
+func (s *Static) RegisterWith(service string, cfg opensearch.Config, transportAddress string) error {
 	if err := ValidateServiceName(service); err != nil {
 		return err
 	}
-	if _, err := newClient(httpURL, staticCallTimeout); err != nil {
+	if len(cfg.URLs) == 0 {
+		return fmt.Errorf("%w: register service %q: no URL", ErrInvalidSpec, service)
+	}
+	httpURL := cfg.URLs[0]
+	if _, err := newClient(cfg, staticCallTimeout); err != nil {
 		return fmt.Errorf("%w: register service %q: %v", ErrInvalidSpec, service, err)
 	}
 	if err := checkTransportAddress(transportAddress); err != nil {
@@ -52,7 +67,7 @@ func (s *Static) Register(service, httpURL, transportAddress string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.services[service] = staticCluster{httpURL: httpURL, transportAddress: transportAddress}
+	s.services[service] = staticCluster{httpURL: httpURL, transportAddress: transportAddress, cfg: cfg}
 	return nil
 }
 
@@ -80,11 +95,14 @@ func (s *Static) Provision(ctx context.Context, spec Spec) (Endpoints, error) {
 	if err != nil {
 		return Endpoints{}, err
 	}
-	client, err := newClient(c.httpURL, staticCallTimeout)
+	client, err := newClient(c.cfg, staticCallTimeout)
 	if err != nil {
 		return Endpoints{}, err
 	}
-	if _, err := client.Info(ctx); err != nil {
+	if _, err := client.Info(ctx); errors.Is(err, opensearch.ErrUnauthorized) {
+		// Waiting will not change the answer: the reference must be fixed.
+		return Endpoints{}, fmt.Errorf("%w: service %q at %s refused osccr's credentials (check the user, its password and its client certificate): %w", ErrInvalidSpec, spec.Service, c.httpURL, err)
+	} else if err != nil {
 		return Endpoints{}, fmt.Errorf("%w: service %q at %s: %v", ErrUnreachable, spec.Service, c.httpURL, err)
 	}
 	nodes, err := client.Nodes(ctx)
@@ -141,7 +159,7 @@ func (s *Static) Health(ctx context.Context, service string) (Health, error) {
 	if err != nil {
 		return Health{}, err
 	}
-	return clusterHealth(ctx, c.httpURL)
+	return clusterHealth(ctx, c.cfg)
 }
 
 func (s *Static) cluster(service string) (staticCluster, error) {
