@@ -16,6 +16,8 @@ type Cluster interface {
 	Plugins(ctx context.Context) ([]string, error)
 	ClusterMetadata(ctx context.Context) (opensearch.ClusterMetadata, error)
 	PutPersistentClusterSettings(ctx context.Context, settings map[string]any) error
+	Nodes(ctx context.Context) ([]opensearch.NodeStats, error)
+	SecurityMode(ctx context.Context) (string, error)
 
 	// Remote clusters.
 	RemoteInfo(ctx context.Context) (map[string]opensearch.RemoteCluster, error)

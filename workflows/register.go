@@ -34,4 +34,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(ServiceWorkflow)
 	r.RegisterWorkflow(IntegrationWorkflow)
 	r.RegisterWorkflow(VerifyWorkflow)
+	r.RegisterWorkflow(PreflightWorkflow)
 }

@@ -48,6 +48,10 @@ func (c *Control) CreateFollower(ctx context.Context, req CreateFollowerRequest)
 	if err := checkLeader(leader); err != nil {
 		return err
 	}
+	if leader.Secured(leader.Endpoints.HTTPURL) {
+		// Both sides of a replication run security the same way, and local services are plain.
+		return fmt.Errorf("%w: leader %s runs the security plugin (%s with credentials) and a follower created here would be a plain local service, which a secured leader never lets in: register a secured cluster as the follower and make it follow with osccr integration create", ErrConflict, leader.Name, leader.Endpoints.HTTPURL)
+	}
 	_, followerPlan, err := followerPlans(leader, req.Plan)
 	if err != nil {
 		return err

@@ -114,6 +114,15 @@ func (c *Control) CreateIntegration(ctx context.Context, req CreateIntegrationRe
 	if _, _, err := followerPlans(leader, dest.Plan); err != nil {
 		return Integration{}, fmt.Errorf("%w; change the plan of %s first (osccr service update %s --plan %s)", err, dest.Name, dest.Name, leader.Plan)
 	}
+	// The clusters themselves: a replication they cannot carry is refused before the dest
+	// changes, each failed check with its fix.
+	report, err := c.Preflight(ctx, leader, dest)
+	if err != nil {
+		return Integration{}, err
+	}
+	if !report.OK {
+		return Integration{}, fmt.Errorf("%w: %s cannot follow %s:\n  - %s", ErrConflict, dest.Name, leader.Name, strings.Join(report.Failed(), "\n  - "))
+	}
 	follow := workflows.FollowRequest{
 		Leader:     leader.ClusterRef(),
 		LeaderPlan: leader.Plan,

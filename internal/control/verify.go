@@ -51,3 +51,24 @@ func (c *Control) VerifyFollower(ctx context.Context, name string) (activities.V
 	}
 	return report, nil
 }
+
+// Preflight checks, on the real clusters, what a replication from leader into follower needs
+// (activities.Preflight: credentials, versions, plugins, security modes, the follower's roles
+// and its reach to the leader's transport port, soft deletes), changing nothing.
+func (c *Control) Preflight(ctx context.Context, leader, follower workflows.ServiceState) (activities.PreflightReport, error) {
+	in := activities.PreflightInput{Leader: leader.ClusterRef(), Follower: follower.ClusterRef()}
+	run, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.PreflightWorkflowID(follower.Name),
+		TaskQueue:                c.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflows.PreflightWorkflow, in)
+	if err != nil {
+		return activities.PreflightReport{}, wrapTemporal("preflight of "+follower.Name, err)
+	}
+	var report activities.PreflightReport
+	if err := run.Get(ctx, &report); err != nil {
+		return activities.PreflightReport{}, wrapTemporal("preflight of "+follower.Name, err)
+	}
+	return report, nil
+}

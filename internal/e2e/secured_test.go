@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,14 @@ func TestSecuredReplication(t *testing.T) {
 	t.Cleanup(func() { deleteAndWait(t, ctl, "swrong") })
 	if st, err := ctl.WaitService(ctx, "swrong", nil); err == nil || st.State != workflows.StateFailed || !strings.Contains(st.Reason, "refused osccr's credentials") {
 		t.Errorf("service with a wrong password: %s %q (%v), want FAILED saying the credentials were refused", st.State, st.Reason, err)
+	}
+
+	// A plain local follower of a secured leader is refused, nothing created.
+	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: "ssrc", Name: "splain"}); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "runs the security plugin") {
+		t.Errorf("plain follower of a secured leader: %v, want ErrConflict saying the leader runs the security plugin", err)
+	}
+	if _, err := ctl.GetService(ctx, "splain"); !errors.Is(err, control.ErrNotFound) {
+		t.Errorf("a refused follower exists: %v", err)
 	}
 
 	lc, err := activities.NewClient(activities.ClusterRef{Name: "ssrc", URL: leader.Node.HTTPURL(), ClusterAuth: auth(leader)})

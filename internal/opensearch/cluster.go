@@ -2,6 +2,7 @@ package opensearch
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -105,6 +106,55 @@ func (c *Client) Plugins(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// Security modes of a cluster, as SecurityMode reads them.
+const (
+	// SecurityNone: no security plugin, or it is disabled: plain HTTP and transport.
+	SecurityNone = "none"
+	// SecuritySSLOnly: the security plugin encrypts transport and HTTP, without authentication.
+	SecuritySSLOnly = "ssl_only"
+	// SecurityFull: TLS and authentication.
+	SecurityFull = "full"
+)
+
+// SecurityMode says how the cluster's nodes run the security plugin, read from their settings
+// (_nodes/settings): transport TLS is invisible over REST, and both sides of a replication
+// must agree on it. Nodes that disagree among themselves are reported as the strictest mode.
+func (c *Client) SecurityMode(ctx context.Context) (string, error) {
+	var res struct {
+		Nodes map[string]struct {
+			Plugins []struct {
+				Name string `json:"name"`
+			} `json:"plugins"`
+			Settings map[string]any `json:"settings"`
+		} `json:"nodes"`
+	}
+	q := url.Values{"flat_settings": {"true"}, "filter_path": {"nodes.*.settings.plugins.security*,nodes.*.plugins.name"}}
+	if err := c.do(ctx, request{op: "read node settings", method: http.MethodGet, path: "/_nodes/settings,plugins", query: q}, &res); err != nil {
+		return "", err
+	}
+	rank := map[string]int{SecurityNone: 0, SecuritySSLOnly: 1, SecurityFull: 2}
+	mode := SecurityNone
+	for _, n := range res.Nodes {
+		m := SecurityNone
+		for _, p := range n.Plugins {
+			if p.Name == "opensearch-security" {
+				m = SecurityFull
+			}
+		}
+		switch {
+		case m == SecurityNone:
+		case fmt.Sprint(n.Settings["plugins.security.disabled"]) == "true":
+			m = SecurityNone
+		case fmt.Sprint(n.Settings["plugins.security.ssl_only"]) == "true":
+			m = SecuritySSLOnly
+		}
+		if rank[m] > rank[mode] {
+			mode = m
+		}
+	}
+	return mode, nil
 }
 
 // ClusterSettings reads the explicitly set persistent and transient cluster settings, with flat

@@ -1,0 +1,212 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/osccr/osccr/internal/opensearch"
+)
+
+// PreflightInput names the two clusters of a replication that is about to be set up.
+type PreflightInput struct {
+	Leader   ClusterRef `json:"leader"`
+	Follower ClusterRef `json:"follower"`
+}
+
+// PreflightCheck is one thing a replication needs, checked on the real clusters.
+type PreflightCheck struct {
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+	// Detail says what was found; Fix, for a failed check, what to do about it.
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// PreflightReport is every check, in order; OK when all passed.
+type PreflightReport struct {
+	OK     bool             `json:"ok"`
+	Checks []PreflightCheck `json:"checks"`
+}
+
+// Failed lists the checks that failed, one line each with its fix.
+func (r PreflightReport) Failed() []string {
+	var out []string
+	for _, c := range r.Checks {
+		if !c.OK {
+			out = append(out, fmt.Sprintf("%s: %s; %s", c.Name, c.Detail, c.Fix))
+		}
+	}
+	return out
+}
+
+// Names of the preflight checks.
+const (
+	CheckCredentials   = "credentials"
+	CheckVersion       = "same OpenSearch version"
+	CheckPlugin        = "cross-cluster-replication plugin"
+	CheckSecurity      = "same security mode"
+	CheckRemoteClient  = "remote_cluster_client role"
+	CheckTransport     = "follower reaches the leader's transport port"
+	CheckSoftDeletes   = "soft deletes on the leader's indexes"
+	preflightAlias     = "osccr-preflight"
+	preflightConnectBy = 15 * time.Second
+)
+
+// Preflight checks, on the real clusters, what a replication between them needs, before
+// anything is created: both answer osccr's credentials, run the same OpenSearch version, both
+// have the CCR plugin, both run security the same way (full, ssl_only or none: transport TLS
+// is invisible over REST, so it is read from the nodes' settings), the follower's nodes may
+// connect to remote clusters, the follower reaches the leader's transport port (tried under a
+// temporary remote alias that is removed whatever the outcome), and every leader index keeps
+// soft deletes (the plugin replicates from them). It changes nothing that outlives it.
+func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (PreflightReport, error) {
+	var r PreflightReport
+	add := func(name string, ok bool, detail, fix string) {
+		if ok {
+			fix = ""
+		}
+		r.Checks = append(r.Checks, PreflightCheck{Name: name, OK: ok, Detail: detail, Fix: fix})
+	}
+	leader, err := a.client(in.Leader)
+	if err != nil {
+		return r, err
+	}
+	follower, err := a.client(in.Follower)
+	if err != nil {
+		return r, err
+	}
+	li, lerr := leader.Info(ctx)
+	fi, ferr := follower.Info(ctx)
+	for _, side := range []struct {
+		ref ClusterRef
+		err error
+	}{{in.Leader, lerr}, {in.Follower, ferr}} {
+		switch {
+		case side.err == nil:
+			add(CheckCredentials, true, fmt.Sprintf("%s answers osccr", side.ref.Name), "")
+		case errors.Is(side.err, opensearch.ErrUnauthorized):
+			add(CheckCredentials, false, fmt.Sprintf("%s refuses osccr's credentials (%v)", side.ref.Name, side.err), "check the user, its password (file or variable on the worker) and its roles")
+		default:
+			add(CheckCredentials, false, fmt.Sprintf("%s does not answer at %s (%v)", side.ref.Name, side.ref.URL, side.err), "check the URL, the CA file and that the cluster is up")
+		}
+	}
+	if lerr != nil || ferr != nil {
+		return r, nil
+	}
+	add(CheckVersion, li.Version == fi.Version,
+		fmt.Sprintf("leader %s runs %s, follower %s runs %s", in.Leader.Name, li.Version, in.Follower.Name, fi.Version),
+		"run the same OpenSearch version on both: the plugin replicates only between equal versions")
+
+	for _, side := range []struct {
+		ref ClusterRef
+		c   Cluster
+	}{{in.Leader, leader}, {in.Follower, follower}} {
+		plugins, err := side.c.Plugins(ctx)
+		has := err == nil && slices.Contains(plugins, "opensearch-cross-cluster-replication")
+		detail := fmt.Sprintf("%s has it", side.ref.Name)
+		if err != nil {
+			detail = fmt.Sprintf("cannot list the plugins of %s: %v", side.ref.Name, err)
+		} else if !has {
+			detail = fmt.Sprintf("%s has no opensearch-cross-cluster-replication plugin", side.ref.Name)
+		}
+		add(CheckPlugin, has, detail, "install the plugin matching the OpenSearch version on every node, then restart them")
+	}
+
+	lm, lmerr := leader.SecurityMode(ctx)
+	fm, fmerr := follower.SecurityMode(ctx)
+	if lmerr != nil || fmerr != nil {
+		add(CheckSecurity, false, fmt.Sprintf("cannot read the nodes' security settings: %v", errors.Join(lmerr, fmerr)), "let osccr's user read node settings (cluster:monitor/nodes/info)")
+	} else {
+		add(CheckSecurity, lm == fm, fmt.Sprintf("leader %s: %s, follower %s: %s", in.Leader.Name, lm, in.Follower.Name, fm),
+			"run the security plugin the same way on both (both secured with TLS trusted both ways, or both plain): a secured leader never accepts a plain follower's transport connections")
+	}
+
+	nodes, err := follower.Nodes(ctx)
+	var without []string
+	for _, n := range nodes {
+		if !slices.Contains(n.Roles, "remote_cluster_client") {
+			without = append(without, n.Name)
+		}
+	}
+	switch {
+	case err != nil:
+		add(CheckRemoteClient, false, fmt.Sprintf("cannot list the nodes of %s: %v", in.Follower.Name, err), "let osccr's user read node info")
+	default:
+		add(CheckRemoteClient, len(without) == 0, fmt.Sprintf("nodes of %s without it: %s", in.Follower.Name, orNone(without)),
+			"give every follower node the remote_cluster_client role (node.roles), then restart them")
+	}
+
+	reachErr := reachable(ctx, follower, in.Leader.TransportAddress)
+	detail := fmt.Sprintf("%s connected to %s at %s", in.Follower.Name, in.Leader.Name, in.Leader.TransportAddress)
+	if reachErr != nil {
+		detail = fmt.Sprintf("%s cannot connect to %s at %s: %v", in.Follower.Name, in.Leader.Name, in.Leader.TransportAddress, reachErr)
+	}
+	add(CheckTransport, reachErr == nil, detail,
+		fmt.Sprintf("open %s to the follower's nodes, and make each side trust the other's transport certificates (and the leader allow the follower's node DNs in plugins.security.nodes_dn)", in.Leader.TransportAddress))
+
+	indexes, err := leader.ListIndices(ctx)
+	var hard []string
+	for _, ix := range indexes {
+		if strings.HasPrefix(ix.Name, ".") {
+			continue
+		}
+		def, derr := leader.GetIndex(ctx, ix.Name)
+		if derr == nil && def.Setting("index.soft_deletes.enabled") == "false" {
+			hard = append(hard, ix.Name)
+		}
+	}
+	if err != nil {
+		add(CheckSoftDeletes, false, fmt.Sprintf("cannot list the indexes of %s: %v", in.Leader.Name, err), "let osccr's user read index settings")
+	} else {
+		add(CheckSoftDeletes, len(hard) == 0, fmt.Sprintf("indexes of %s without soft deletes: %s", in.Leader.Name, orNone(hard)),
+			"reindex them into indexes with index.soft_deletes.enabled: true (it cannot be changed on an existing index)")
+	}
+
+	r.OK = true
+	for _, c := range r.Checks {
+		r.OK = r.OK && c.OK
+	}
+	return r, nil
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// reachable connects the follower to the leader's transport address under a temporary remote
+// alias and waits until it is connected, then removes the alias whatever happened.
+func reachable(ctx context.Context, follower Cluster, seed string) error {
+	if err := follower.SetRemoteCluster(ctx, preflightAlias, []string{seed}); err != nil {
+		return fmt.Errorf("set a temporary remote alias: %w", err)
+	}
+	defer func() {
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = follower.RemoveRemoteCluster(cleanup, preflightAlias)
+	}()
+	deadline := time.Now().Add(preflightConnectBy)
+	for {
+		remotes, err := follower.RemoteInfo(ctx)
+		if err == nil && remotes[preflightAlias].Connected {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("not connected after %s", preflightConnectBy)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
