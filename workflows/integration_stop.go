@@ -79,7 +79,10 @@ func pauseReason(pausedBy map[string]string) string {
 // status answers UpdateIntegrationStatus: it asks for the status of every follower index at
 // once. An index whose status cannot be read says so rather than failing the whole answer.
 func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
-	opts := withIO(ctx, 30*time.Second, 0)
+	// Each index's status gets statusBudget, retries included: with the leader down or
+	// black-holed the plugin answers late or with a 5xx, and the operator asking must get an
+	// answer (that index UNKNOWN, with the reason) rather than a timeout.
+	opts := budgetOpts(ctx, statusBudget)
 	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
 	futures := fanOut(ctx, len(indexes), w.fanOutLimit(), func(i int) workflow.Future {
 		return workflow.ExecuteActivity(opts, acts.ReplicationStatus, w.in.index(indexes[i]))
@@ -105,6 +108,8 @@ const (
 	stopIndexBudget      = 100 * time.Second
 	stopAttemptTimeout   = 45 * time.Second
 	stopDisconnectBudget = 45 * time.Second
+	// statusBudget bounds one index's status in the status update.
+	statusBudget = 8 * time.Second
 )
 
 // budgetOpts are the options of a call that may retry until budget is spent.
