@@ -6,6 +6,8 @@ package testcontrol
 import (
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -16,6 +18,9 @@ import (
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/workerapp"
 )
+
+// LogFile is the worker's log in the state directory.
+const LogFile = "worker.log"
 
 // Plane is a running control plane.
 type Plane struct {
@@ -34,8 +39,16 @@ type Plane struct {
 func Start(t testing.TB, stateDir string) Plane {
 	t.Helper()
 	var p Plane
+	// The worker's log goes to worker.log in the state directory, as an operator's would: a
+	// test can read it (the secret scan does).
+	logFile, err := os.OpenFile(filepath.Join(stateDir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatalf("open worker log: %v", err)
+	}
+	t.Cleanup(func() { _ = logFile.Close() })
+	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	app := fxtest.New(t,
-		workerapp.Module(workerapp.Config{Dev: true, StateDir: stateDir, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}),
+		workerapp.Module(workerapp.Config{Dev: true, StateDir: stateDir, Logger: logger, Stdout: io.Discard}),
 		fx.Populate(&p.Temporal, &p.Endpoint), fx.NopLogger)
 	app.RequireStart()
 	p.Stop = sync.OnceFunc(app.RequireStop)
