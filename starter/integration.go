@@ -26,13 +26,39 @@ func integrationCommand() *cli.Command {
 					&cli.StringFlag{Name: "source", Usage: "the leader service"},
 					&cli.StringFlag{Name: "dest", Usage: "the existing service that becomes its follower"},
 					&cli.BoolFlag{Name: "wait", Usage: "wait until the dest is RUNNING (exit 1 if it FAILED), with a progress bar while REBUILDING"},
+					&cli.BoolFlag{Name: "dry-run", Usage: "run the preflight on both clusters and show every check; change nothing (exit 1 when a check fails)"},
 					outputFlag(),
 				},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 					if c.NArg() > 0 {
 						return fmt.Errorf("%w: integration create takes no argument (got %q); example: %s", errUsage, c.Args().Slice(), c.Command.UsageText)
 					}
-					in, err := ctl.CreateIntegration(c.Context, control.CreateIntegrationRequest{Type: c.String("integration-type"), Source: c.String("source"), Dest: c.String("dest")})
+					req := control.CreateIntegrationRequest{Type: c.String("integration-type"), Source: c.String("source"), Dest: c.String("dest")}
+					if c.Bool("dry-run") {
+						report, err := ctl.PreviewIntegration(c.Context, req)
+						if err != nil {
+							return err
+						}
+						if err := render(c, report, func(w io.Writer) {
+							for _, ch := range report.Checks {
+								mark := "ok  "
+								if !ch.OK {
+									mark = "FAIL"
+								}
+								fmt.Fprintf(w, "%s\t%s\t%s\n", mark, ch.Name, ch.Detail)
+								if ch.Fix != "" {
+									fmt.Fprintf(w, "\t\tfix: %s\n", ch.Fix)
+								}
+							}
+						}); err != nil {
+							return err
+						}
+						if !report.OK {
+							return fmt.Errorf("%w: %s cannot follow %s yet: fix the checks marked FAIL", control.ErrConflict, req.Dest, req.Source)
+						}
+						return nil
+					}
+					in, err := ctl.CreateIntegration(c.Context, req)
 					if err != nil {
 						return err
 					}

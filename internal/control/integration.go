@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/provision"
 	"github.com/osccr/osccr/workflows"
 )
@@ -75,44 +76,9 @@ type CreateIntegrationRequest struct {
 //   - (the dest's service workflow decides:) the dest is not a RUNNING standalone service: it is
 //     a follower, leads followers, or was ever promoted; or it holds user indexes (listed).
 func (c *Control) CreateIntegration(ctx context.Context, req CreateIntegrationRequest) (Integration, error) {
-	if req.Type != IntegrationTypeCCR {
-		what := fmt.Sprintf("integration type %q is not supported", req.Type)
-		if req.Type == "" {
-			what = "no integration type given"
-		}
-		return Integration{}, fmt.Errorf("%w: %s: osccr supports %q (cross-cluster replication from the source service to the dest service)", ErrInvalid, what, IntegrationTypeCCR)
-	}
-	var problems []error
-	for _, name := range []string{req.Source, req.Dest} {
-		if err := provision.ValidateServiceName(name); err != nil {
-			problems = append(problems, err)
-		}
-	}
-	if len(problems) > 0 {
-		return Integration{}, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(problems...))
-	}
-	if req.Source == req.Dest {
-		return Integration{}, fmt.Errorf("%w: source and dest are both %s: a service cannot follow itself", ErrInvalid, req.Source)
-	}
-	leader, err := c.GetService(ctx, req.Source)
-	if errors.Is(err, ErrNotFound) {
-		return Integration{}, fmt.Errorf("%w: source service %s is unknown (osccr service list shows the services)", ErrNotFound, req.Source)
-	}
+	leader, dest, err := c.integrationPair(ctx, req)
 	if err != nil {
 		return Integration{}, err
-	}
-	dest, err := c.GetService(ctx, req.Dest)
-	if errors.Is(err, ErrNotFound) {
-		return Integration{}, fmt.Errorf("%w: dest service %s is unknown: create or register it first (osccr service create|register)", ErrNotFound, req.Dest)
-	}
-	if err != nil {
-		return Integration{}, err
-	}
-	if err := checkLeader(leader); err != nil {
-		return Integration{}, err
-	}
-	if _, _, err := followerPlans(leader, dest.Plan); err != nil {
-		return Integration{}, fmt.Errorf("%w; change the plan of %s first (osccr service update %s --plan %s)", err, dest.Name, dest.Name, leader.Plan)
 	}
 	// The clusters themselves: a replication they cannot carry is refused before the dest
 	// changes, each failed check with its fix.
@@ -132,6 +98,61 @@ func (c *Control) CreateIntegration(ctx context.Context, req CreateIntegrationRe
 		return Integration{}, err
 	}
 	return integrationOf(st), nil
+}
+
+// PreviewIntegration is CreateIntegration's dry run: the same refusals, then the preflight's
+// report on the real clusters, every check with what it found; it changes nothing.
+func (c *Control) PreviewIntegration(ctx context.Context, req CreateIntegrationRequest) (activities.PreflightReport, error) {
+	leader, dest, err := c.integrationPair(ctx, req)
+	if err != nil {
+		return activities.PreflightReport{}, err
+	}
+	return c.Preflight(ctx, leader, dest)
+}
+
+// integrationPair applies CreateIntegration's rules that need only osccr's own state, and
+// returns the source and dest services.
+func (c *Control) integrationPair(ctx context.Context, req CreateIntegrationRequest) (leader, dest workflows.ServiceState, err error) {
+	if req.Type != IntegrationTypeCCR {
+		what := fmt.Sprintf("integration type %q is not supported", req.Type)
+		if req.Type == "" {
+			what = "no integration type given"
+		}
+		return leader, dest, fmt.Errorf("%w: %s: osccr supports %q (cross-cluster replication from the source service to the dest service)", ErrInvalid, what, IntegrationTypeCCR)
+	}
+	var problems []error
+	for _, name := range []string{req.Source, req.Dest} {
+		if err := provision.ValidateServiceName(name); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	if len(problems) > 0 {
+		return leader, dest, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(problems...))
+	}
+	if req.Source == req.Dest {
+		return leader, dest, fmt.Errorf("%w: source and dest are both %s: a service cannot follow itself", ErrInvalid, req.Source)
+	}
+	leader, err = c.GetService(ctx, req.Source)
+	if errors.Is(err, ErrNotFound) {
+		return leader, dest, fmt.Errorf("%w: source service %s is unknown (osccr service list shows the services)", ErrNotFound, req.Source)
+	}
+	if err != nil {
+		return leader, dest, err
+	}
+	dest, err = c.GetService(ctx, req.Dest)
+	if errors.Is(err, ErrNotFound) {
+		return leader, dest, fmt.Errorf("%w: dest service %s is unknown: create or register it first (osccr service create|register)", ErrNotFound, req.Dest)
+	}
+	if err != nil {
+		return leader, dest, err
+	}
+	if err := checkLeader(leader); err != nil {
+		return leader, dest, err
+	}
+	if _, _, err := followerPlans(leader, dest.Plan); err != nil {
+		return leader, dest, fmt.Errorf("%w; change the plan of %s first (osccr service update %s --plan %s)", err, dest.Name, dest.Name, leader.Plan)
+	}
+	return leader, dest, nil
 }
 
 // checkLeader applies the rules a leader must meet to get a follower.
