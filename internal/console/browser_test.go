@@ -31,7 +31,8 @@ const screenshotsEnv = "OSCCR_CONSOLE_SCREENSHOTS"
 // leader and see the application layer's refusal inline; create the follower, watch it reach
 // Running with the Follower chip and its replicated index; see the Leader chip and the
 // follower in the leader's "Cross cluster replication" section and on the services page; a
-// hobbyist service's "Create follower" says why it cannot have one; promote the follower
+// hobbyist service's "Create follower" says why it cannot have one; pause and resume the
+// follower; promote the follower
 // through the confirmation and see it standalone; delete it through the name confirmation.
 func TestConsoleInBrowser(t *testing.T) {
 	testcluster.RequireCCR(t, testcluster.Distribution(t))
@@ -73,8 +74,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.waitTrue(`location.pathname === "/" && document.querySelector("h1").textContent === "Services"`, 10*time.Second)
 
 	// A leader, through "Create service".
-	b.do(chromedp.Click(`a[href="/services/new"]`))
-	b.waitTrue(`location.pathname === "/services/new"`, 10*time.Second)
+	b.do(chromedp.Click(`a[href="/create-service"]`))
+	b.waitTrue(`location.pathname === "/create-service"`, 10*time.Second)
 	b.do(chromedp.SendKeys("#name", "ldr"))
 	b.shot("create-service")
 	b.do(chromedp.Click(`button[type=submit].primary`))
@@ -127,6 +128,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.waitText("#indexes", "orders", 30*time.Second)
 	b.waitText("#replica", "ldr", time.Second)
 	b.shot("follower-overview")
+	// Pause and resume: the operator's pause, and its lift, seen live.
+	b.do(chromedp.Click(`form[action="/services/fol/pause"] button`))
+	b.waitText(".flash", "is pausing", 10*time.Second)
+	b.waitState("PAUSED", time.Minute)
+	b.waitText("#indexes", "Paused by operator", 30*time.Second)
+	b.do(chromedp.Click(`form[action="/services/fol/resume"] button`))
+	b.waitText(".flash", "is resuming", 10*time.Second)
+	b.waitState("RUNNING", 2*time.Minute)
 	b.do(chromedp.EmulateViewport(390, 844))
 	b.do(chromedp.Navigate(srv.URL + "/services/fol"))
 	b.waitText("#indexes", "orders", 30*time.Second)

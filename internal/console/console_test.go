@@ -98,11 +98,11 @@ func csrfOf(t *testing.T, page string) string {
 func (v *visitor) signIn(token string) string {
 	v.t.Helper()
 	_, page := v.get("/signin")
-	res, _ := v.post("/signin", url.Values{"csrf": {csrfOf(v.t, page)}, "token": {token}, "next": {"/services/new"}}, "")
-	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/services/new" {
-		v.t.Fatalf("sign in: %s to %q, want 303 to /services/new", res.Status, res.Header.Get("Location"))
+	res, _ := v.post("/signin", url.Values{"csrf": {csrfOf(v.t, page)}, "token": {token}, "next": {"/create-service"}}, "")
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/create-service" {
+		v.t.Fatalf("sign in: %s to %q, want 303 to /create-service", res.Status, res.Header.Get("Location"))
 	}
-	_, page = v.get("/services/new")
+	_, page = v.get("/create-service")
 	return csrfOf(v.t, page)
 }
 
@@ -112,7 +112,7 @@ func TestSignIn(t *testing.T) {
 
 	// Every page sends a stranger to the sign-in page, remembering where they were going;
 	// live JSON answers 401; the assets are public (the sign-in page needs them).
-	for _, path := range []string{"/", "/services/new", "/services/orders", "/services/orders/promote"} {
+	for _, path := range []string{"/", "/create-service", "/services/orders", "/services/orders/promote"} {
 		res, _ := v.get(path)
 		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/signin?next="+url.QueryEscape(path) {
 			t.Errorf("GET %s signed out: %s to %q, want 303 to the sign-in page", path, res.Status, res.Header.Get("Location"))
@@ -181,14 +181,14 @@ func TestSignIn(t *testing.T) {
 		t.Errorf("session ID not renewed at sign-in (%q, was %q)", after, before)
 	}
 	planted := &http.Client{CheckRedirect: v.client.CheckRedirect}
-	req, _ := http.NewRequest(http.MethodGet, v.base+"/services/new", nil)
+	req, _ := http.NewRequest(http.MethodGet, v.base+"/create-service", nil)
 	req.AddCookie(&http.Cookie{Name: "osccr_session", Value: before})
 	if res, err := planted.Do(req); err != nil || res.StatusCode != http.StatusSeeOther {
 		t.Errorf("the pre-sign-in session ID still works: %v %v", res.Status, err)
 	}
-	res, page = v.get("/services/new")
+	res, page = v.get("/create-service")
 	if res.StatusCode != http.StatusOK || !strings.Contains(page, "Sign out") {
-		t.Fatalf("signed in, GET /services/new: %s", res.Status)
+		t.Fatalf("signed in, GET /create-service: %s", res.Status)
 	}
 
 	// Sign out (a form, with its CSRF token) ends the session.
@@ -198,8 +198,8 @@ func TestSignIn(t *testing.T) {
 	if res, _ := v.post("/signout", url.Values{"csrf": {csrfOf(t, page)}}, ""); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("sign out: %s", res.Status)
 	}
-	if res, _ := v.get("/services/new"); res.StatusCode != http.StatusSeeOther {
-		t.Errorf("after sign out GET /services/new is %s, want 303 to the sign-in page", res.Status)
+	if res, _ := v.get("/create-service"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("after sign out GET /create-service is %s, want 303 to the sign-in page", res.Status)
 	}
 }
 
@@ -254,9 +254,9 @@ func TestInsecureDev(t *testing.T) {
 	if res, _ := v.get("/signin"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/" {
 		t.Errorf("GET /signin with no token: %s to %q, want 303 to /", res.Status, res.Header.Get("Location"))
 	}
-	res, page := v.get("/services/new")
+	res, page := v.get("/create-service")
 	if res.StatusCode != http.StatusOK || strings.Contains(page, "Sign out") {
-		t.Fatalf("GET /services/new with no token: %s", res.Status)
+		t.Fatalf("GET /create-service with no token: %s", res.Status)
 	}
 	if res, _ := v.post("/services", url.Values{"name": {"orders"}, "plan": {"business-4"}}, ""); res.StatusCode != http.StatusForbidden {
 		t.Errorf("a form without CSRF with no token: %s, want 403", res.Status)

@@ -58,7 +58,7 @@ func (c *Console) services(r *http.Request) (servicesData, error) {
 
 func (c *Console) servicesPage(w http.ResponseWriter, r *http.Request, sess *session) {
 	data, err := c.services(r)
-	v := view{Live: "/services/live", Data: data}
+	v := view{Live: "/live", Data: data}
 	if err != nil {
 		v.Error = message(err)
 	}

@@ -13,8 +13,16 @@ import (
 // cookieName is the session cookie: a random session ID, never the token.
 const cookieName = "osccr_session"
 
-// sessionLifetime bounds a session; signing in again starts a new one.
-const sessionLifetime = 12 * time.Hour
+// sessionLifetime bounds a signed-in session; signing in again starts a new one. A session
+// that has not signed in (the sign-in form's, for its CSRF token) lasts signInLifetime.
+const (
+	sessionLifetime = 12 * time.Hour
+	signInLifetime  = 30 * time.Minute
+)
+
+// maxSessions bounds the store: anyone can open the sign-in page, and each visit without a
+// cookie starts a session. Past it, a session that has not signed in makes room first.
+const maxSessions = 10000
 
 // session is one browser's sign-in. Every session, signed in or not, has a CSRF token that
 // every form carries (the sign-in form too).
@@ -82,14 +90,33 @@ func (s *sessions) start(w http.ResponseWriter, r *http.Request, signedIn bool) 
 			delete(s.byID, id)
 		}
 	}
-	sess := &session{id: randomID(), csrf: randomID(), signedIn: signedIn, expires: now.Add(sessionLifetime)}
+	if len(s.byID) >= maxSessions {
+		s.evictLocked()
+	}
+	lifetime := signInLifetime
+	if signedIn {
+		lifetime = sessionLifetime
+	}
+	sess := &session{id: randomID(), csrf: randomID(), signedIn: signedIn, expires: now.Add(lifetime)}
 	s.byID[sess.id] = sess
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: sess.id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
-		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionLifetime / time.Second),
+		SameSite: http.SameSiteStrictMode, MaxAge: int(lifetime / time.Second),
 	})
 	return sess
+}
+
+// evictLocked drops one session to make room: one that has not signed in if there is one.
+func (s *sessions) evictLocked() {
+	victim := ""
+	for id, sess := range s.byID {
+		victim = id
+		if !sess.signedIn {
+			break
+		}
+	}
+	delete(s.byID, victim)
 }
 
 // end forgets the request's session and clears its cookie.
