@@ -10,7 +10,7 @@ GOTEST_FLAGS ?= -count=1 -timeout 30m
 
 export OPENSEARCH_VERSION OSCCR_OPENSEARCH_DIR
 
-.PHONY: all build run demo test test-unit bench opensearch lint fmt tidy-check clean
+.PHONY: all build run demo test test-unit bench opensearch lint fmt tidy-check clean screenshots
 
 all: build
 
@@ -47,6 +47,12 @@ test-unit:
 BENCH_TRIALS ?= 20
 bench: opensearch
 	$(GO) run ./internal/tools/bench -trials $(BENCH_TRIALS)
+
+## screenshots: the console's pages, clicked through in headless Chromium against real services,
+##   as PNGs in docs/console/ (at 1280 px and at phone width); `make test` runs the same test
+##   and writes nothing
+screenshots: opensearch
+	OSCCR_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -timeout 20m -run TestConsoleInBrowser ./internal/console/
 
 ## lint: gofmt, go vet and staticcheck (pinned)
 lint:

@@ -87,7 +87,7 @@ func TestServiceCommands(t *testing.T) {
 }
 
 // TestServe runs `osccr serve` as a subprocess against a real control plane: it answers the
-// API with the bearer token and stops cleanly on SIGTERM.
+// API with the bearer token, serves the console beside it, and stops cleanly on SIGTERM.
 func TestServe(t *testing.T) {
 	ep := testcontrol.Start(t, t.TempDir()).Endpoint
 	port, err := localnode.FreePort()
@@ -131,6 +131,24 @@ func TestServe(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || err != nil || list.Services == nil {
 		t.Fatalf("list services = %d %+v (%v)", resp.StatusCode, list, err)
+	}
+	// The console beside it: a stranger is sent to the sign-in form.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin?next=%2F" {
+		t.Errorf("GET / = %d to %q, want 303 to the console's sign-in page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, err = noFollow.Get("http://" + addr + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET /signin = %d %s, want the sign-in page", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,300 @@
+// Package console is osccr's web console: the services, their Leader and Follower chips, a
+// service's Overview with its "Cross cluster replication" section, "Create follower", a
+// follower's "Cross-cluster replica status" and "Promote to standalone". Like the CLI and the
+// HTTP API it is an adapter over the application layer (internal/control): it renders pages,
+// parses forms and shows the application layer's refusals inline; no rule lives here.
+//
+// A person signs in with the API token; the browser then holds only a random session ID in an
+// HttpOnly, SameSite=Strict cookie, and every form carries the session's CSRF token. Pages
+// are rendered on the server (html/template); a small script polls a JSON endpoint for live
+// state. Every asset is embedded: the console works with no internet.
+package console
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/osccr/osccr/internal/control"
+)
+
+// Config configures the console.
+type Config struct {
+	// Token is the API token a person signs in with; empty means no sign-in (--insecure-dev).
+	Token string
+	// TemporalUIURL is the Temporal Web UI's address (e.g. http://127.0.0.1:8233), for links
+	// to a service's workflow; empty: no link.
+	TemporalUIURL string
+	// Namespace is the Temporal namespace the control plane uses, for those links.
+	Namespace string
+	// Poll is how often a page asks for live state; 2 s when zero.
+	Poll time.Duration
+	// Logger logs what a person cannot be shown (a page that failed to render); nil discards.
+	Logger *slog.Logger
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// maxFormBytes bounds a form post.
+const maxFormBytes = 64 << 10
+
+// Console serves the web console.
+type Console struct {
+	ctl      *control.Control
+	cfg      Config
+	sessions *sessions
+	pages    map[string]*template.Template
+	mux      *http.ServeMux
+}
+
+// New returns the console over ctl; mount it at "/" (it leaves /v1/ and /openapi.json to the API).
+func New(ctl *control.Control, cfg Config) (*Console, error) {
+	if cfg.Poll <= 0 {
+		cfg.Poll = 2 * time.Second
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.TemporalUIURL = strings.TrimRight(cfg.TemporalUIURL, "/")
+	c := &Console{ctl: ctl, cfg: cfg, sessions: newSessions(), pages: map[string]*template.Template{}}
+	if err := c.parseTemplates(); err != nil {
+		return nil, err
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, fmt.Errorf("console assets: %w", err)
+	}
+	m := http.NewServeMux()
+	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	m.HandleFunc("GET /signin", c.signInPage)
+	m.HandleFunc("POST /signin", c.signIn)
+	m.HandleFunc("POST /signout", c.signOut)
+	m.HandleFunc("GET /{$}", c.page(c.servicesPage))
+	m.HandleFunc("GET /live", c.page(c.servicesLive))
+	m.HandleFunc("GET /create-service", c.page(c.newServicePage))
+	m.HandleFunc("POST /services", c.page(c.createService))
+	m.HandleFunc("GET /services/{name}", c.page(c.overviewPage))
+	m.HandleFunc("GET /services/{name}/live", c.page(c.overviewLive))
+	m.HandleFunc("GET /services/{name}/follower/new", c.page(c.newFollowerPage))
+	m.HandleFunc("POST /services/{name}/follower", c.page(c.createFollower))
+	m.HandleFunc("GET /services/{name}/promote", c.page(c.promotePage))
+	m.HandleFunc("POST /services/{name}/promote", c.page(c.promote))
+	m.HandleFunc("POST /services/{name}/pause", c.page(c.pause))
+	m.HandleFunc("POST /services/{name}/resume", c.page(c.resume))
+	m.HandleFunc("GET /services/{name}/delete", c.page(c.deletePage))
+	m.HandleFunc("POST /services/{name}/delete", c.page(c.deleteService))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		c.render(w, r, http.StatusNotFound, "error.html", view{Title: "Not found", Error: "There is no such page."})
+	})
+	c.mux = m
+	return c, nil
+}
+
+// ServeHTTP sets the headers every answer carries, then routes.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	c.mux.ServeHTTP(w, r)
+}
+
+// view is what every page template gets; Data is the page's own.
+type view struct {
+	Title string
+	// Auth is true when the console asks for a sign-in (and so shows "Sign out").
+	Auth bool
+	// SignedIn is true once the session is signed in.
+	SignedIn bool
+	CSRF     string
+	Flash    flash
+	// Error is a refusal or failure shown inline, in the application layer's words.
+	Error string
+	// Live is the JSON endpoint the page polls; Role the service role the page was drawn for
+	// (a change reloads the page).
+	Live string
+	Role string
+	Poll int
+	Data any
+}
+
+// handler is a page or an action: sess is the signed-in session.
+type handler func(w http.ResponseWriter, r *http.Request, sess *session)
+
+// page authenticates (redirecting to the sign-in page, or 401 for live JSON), checks the CSRF
+// token of a form post, and runs h.
+func (c *Console) page(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := c.sessions.get(r)
+		if sess == nil && c.cfg.Token == "" {
+			sess = c.sessions.start(w, r, true)
+		}
+		if sess == nil || !sess.signedIn {
+			switch {
+			case strings.HasSuffix(r.URL.Path, "/live"):
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = w.Write([]byte(`{"message":"sign in again"}`))
+			case r.Method == http.MethodGet:
+				http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			default:
+				http.Redirect(w, r, "/signin", http.StatusSeeOther)
+			}
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil || !checkCSRF(r, sess) {
+				c.render(w, r, http.StatusForbidden, "error.html", c.view(sess, "Refused",
+					view{Error: "This form has expired or did not come from this console. Go back, reload the page and try again."}))
+				return
+			}
+		}
+		h(w, r, sess)
+	}
+}
+
+// view completes v with the session's CSRF token and flash message.
+func (c *Console) view(sess *session, title string, v view) view {
+	v.Title, v.Auth, v.Poll = title, c.cfg.Token != "", int(c.cfg.Poll/time.Millisecond)
+	if sess != nil {
+		v.CSRF, v.SignedIn = sess.csrf, sess.signedIn
+		if f := c.sessions.takeFlash(sess); f.Text != "" {
+			v.Flash = f
+		}
+	}
+	return v
+}
+
+func (c *Console) render(w http.ResponseWriter, _ *http.Request, status int, page string, v view) {
+	var buf bytes.Buffer
+	if err := c.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
+		c.cfg.Logger.Error("console: render", "page", page, "err", err)
+		http.Error(w, "the console could not draw this page", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fragment renders one named template of a page (a live region) to a string.
+func (c *Console) fragment(page, name string, data any) (string, error) {
+	var buf bytes.Buffer
+	if err := c.pages[page].ExecuteTemplate(&buf, name, data); err != nil {
+		return "", fmt.Errorf("render %s %s: %w", page, name, err)
+	}
+	return buf.String(), nil
+}
+
+// status maps an application-layer error to the status its page is answered with.
+func status(err error) int {
+	switch {
+	case errors.Is(err, control.ErrInvalid), errors.Is(err, errBadForm):
+		return http.StatusBadRequest
+	case errors.Is(err, control.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, control.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, control.ErrUnreachable):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// errBadForm marks a form field the console itself cannot read (a disk size that is no number).
+var errBadForm = errors.New("bad form")
+
+// message is an error as a person reads it: the application layer's words, without the
+// category prefix its callers branch on.
+func message(err error) string {
+	msg := err.Error()
+	for _, prefix := range []error{control.ErrInvalid, control.ErrConflict, errBadForm} {
+		msg = strings.TrimPrefix(msg, prefix.Error()+": ")
+	}
+	return msg
+}
+
+// requestContext bounds a call to the control plane; an action keeps running if the browser
+// goes away (a promotion half-asked is worse than one finished).
+func requestContext(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), d)
+}
+
+// signInPage shows the sign-in form (or goes home when there is nothing to sign in to).
+func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
+	if c.cfg.Token == "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	sess := c.sessions.get(r)
+	if sess == nil {
+		sess = c.sessions.start(w, r, false)
+	}
+	c.render(w, r, http.StatusOK, "signin.html", c.view(sess, "Sign in", view{Data: signInData{Next: safeNext(r.URL.Query().Get("next"))}}))
+}
+
+type signInData struct{ Next string }
+
+// signIn checks the token and starts a signed-in session under a new ID.
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+	if c.cfg.Token == "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	sess := c.sessions.get(r)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil || !checkCSRF(r, sess) {
+		sess = c.sessions.start(w, r, false)
+		c.render(w, r, http.StatusForbidden, "signin.html", c.view(sess, "Sign in",
+			view{Error: "The sign-in form had expired: sign in again.", Data: signInData{Next: safeNext(r.PostFormValue("next"))}}))
+		return
+	}
+	next := safeNext(r.PostFormValue("next"))
+	if !tokenMatches(r.PostFormValue("token"), c.cfg.Token) {
+		c.render(w, r, http.StatusUnauthorized, "signin.html", c.view(sess, "Sign in",
+			view{Error: "That is not this control plane's API token.", Data: signInData{Next: next}}))
+		return
+	}
+	c.sessions.start(w, r, true)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// signOut ends the session (a form post with its CSRF token, so no other site can sign a
+// person out).
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
+	sess := c.sessions.get(r)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil || !checkCSRF(r, sess) {
+		c.render(w, r, http.StatusForbidden, "error.html", c.view(sess, "Refused", view{Error: "This form has expired: reload the page and try again."}))
+		return
+	}
+	c.sessions.end(w, r)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// safeNext keeps a post-sign-in destination on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
