@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/workflows"
@@ -150,6 +151,11 @@ type CreateServiceRequest struct {
 	ExtraDiskGB      int    `json:"extra_disk_gb,omitempty"`
 	URL              string `json:"url,omitempty"`
 	TransportAddress string `json:"transport_address,omitempty"`
+	// Auth says how the worker reaches a registered secured cluster, by reference only (files
+	// and environment variables on the worker's machine).
+	Auth activities.ClusterAuth `json:"auth,omitzero"`
+	// Machine pins a local service's nodes to a worker's machine.
+	Machine string `json:"machine,omitempty"`
 
 	unhonoured
 	StaticIPs    json.RawMessage `json:"static_ips,omitempty"`
@@ -295,9 +301,9 @@ func (req CreateServiceRequest) creation(project string) (serviceCreation, error
 		if extra != 0 {
 			return serviceCreation{}, fmt.Errorf("%w: a registered cluster's disk is its own: leave disk_space_mb and extra_disk_gb out", errBadRequest)
 		}
-		return serviceCreation{register: &control.RegisterServiceRequest{Name: req.ServiceName, URL: req.URL, TransportAddress: req.TransportAddress, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region}}, nil
+		return serviceCreation{register: &control.RegisterServiceRequest{Name: req.ServiceName, URL: req.URL, TransportAddress: req.TransportAddress, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, Auth: req.Auth}}, nil
 	}
-	return serviceCreation{create: &control.CreateServiceRequest{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: extra}}, nil
+	return serviceCreation{create: &control.CreateServiceRequest{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: extra, Machine: req.Machine}}, nil
 }
 
 // extraDiskGB converts Aiven's disk_space_mb (the service's whole disk) to osccr's extra disk
