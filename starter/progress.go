@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/osccr/osccr/internal/humanize"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -74,19 +75,5 @@ func rebuildBar(name string, syncing, total int, bytes int64) string {
 }
 
 func rebuildCount(syncing, total int, bytes int64) string {
-	return fmt.Sprintf("%d/%d indexes syncing, %s in all", syncing, total, humanBytes(bytes))
-}
-
-// humanBytes writes a size in binary units: 512 B, 1.5 KiB, 12.0 MiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return fmt.Sprintf("%d/%d indexes syncing, %s in all", syncing, total, humanize.Bytes(bytes))
 }

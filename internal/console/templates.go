@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/osccr/osccr/internal/control"
+	"github.com/osccr/osccr/internal/humanize"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -17,7 +18,7 @@ var funcs = template.FuncMap{
 	"stateLabel": stateLabel,
 	"stateClass": stateClass,
 	"roleLabel":  func(role string) string { return stateLabel(role) },
-	"bytes":      humanBytes,
+	"bytes":      humanize.Bytes,
 	"row":        rowOf,
 	"dict":       dict,
 	"plural":     plural,
@@ -68,19 +69,6 @@ func stateClass(s string) string {
 		return "state-held"
 	}
 	return "state-busy"
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // dict makes a map of its key, value pairs: a template passing two things to another.
