@@ -403,6 +403,9 @@ func (n *Node) waitGone(limit time.Duration) error {
 }
 
 // logTail returns the last lines the node wrote, for error messages.
+// LogTail is the end of the node's log: what a failure report shows.
+func (n *Node) LogTail() string { return n.logTail() }
+
 func (n *Node) logTail() string {
 	for _, name := range []string{filepath.Join("logs", n.Cluster+".log"), filepath.Join("logs", stdoutFile)} {
 		raw, err := os.ReadFile(filepath.Join(n.Dir, name))

@@ -3,10 +3,16 @@ package testcluster
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/pki"
@@ -83,7 +89,48 @@ func StartSecured(t testing.TB, d localnode.Distribution, base, cluster string, 
 	if err := os.WriteFile(s.CAFile, ca.CertPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	s.awaitSecurity(t, ctx)
 	return s
+}
+
+// awaitSecurity waits until the security plugin has loaded its configuration (it answers 503
+// until then): the admin's password opens the cluster health.
+func (s *Secured) awaitSecurity(t testing.TB, ctx context.Context) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(mustRead(t, s.CAFile))
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	defer client.CloseIdleConnections()
+	last := ""
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Node.HTTPURL()+"/_cluster/health", nil)
+		req.SetBasicAuth(s.Admin.Name, s.Admin.Password)
+		resp, err := client.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("secured node %s: security not ready (%s); %s", s.Node.Name, last, s.Node.LogTail())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // password is a random 24-character password.
