@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/faults"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -20,9 +21,15 @@ var WorkerModule = fx.Module("worker",
 
 // newWorker registers the workflows and activities. A fatal worker error (namespace gone,
 // server unreachable for too long) shuts the whole app down with exit code 1 instead of
-// leaving a process that polls nothing.
-func newWorker(c client.Client, cfg Config, acts *activities.Activities, shutdowner fx.Shutdowner, logger *slog.Logger) worker.Worker {
+// leaving a process that polls nothing. The fault-injection suite's kill point
+// (faults.EnvKill) is installed only when its variable is set.
+func newWorker(c client.Client, cfg Config, acts *activities.Activities, shutdowner fx.Shutdowner, logger *slog.Logger) (worker.Worker, error) {
+	kill, err := faults.FromEnv(cfg.Stdout)
+	if err != nil {
+		return nil, err
+	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
+		Interceptors: kill,
 		OnFatalError: func(err error) {
 			logger.Error("worker stopped on a fatal error", "error", err)
 			_ = shutdowner.Shutdown(fx.ExitCode(1))
@@ -30,7 +37,7 @@ func newWorker(c client.Client, cfg Config, acts *activities.Activities, shutdow
 	})
 	workflows.Register(w)
 	activities.Register(w, acts)
-	return w
+	return w, nil
 }
 
 // runWorker starts the worker with the app and, once it polls, tells the operator where
