@@ -46,7 +46,21 @@ type op struct {
 // What each row of the table checked.
 const (
 	checkedEndState = "kill -9 at the point (marker + SIGKILL seen), restart; the request completes; no duplicate service; no orphaned node; every index SYNCING; every acked leader doc on the follower; verify equal"
+	checkedTemporal = "Temporal SIGKILLed and restarted on its state while the request runs (worker untouched); the request completes; the same end-state checks"
+	checkedNoFault  = "the same end-state checks after a request without a fault"
+	noFault         = "no fault (the lifecycle's other requests)"
 )
+
+// checkedFor is what a scenario's row says was checked.
+func checkedFor(scenario string) string {
+	switch {
+	case strings.HasPrefix(scenario, "Temporal"):
+		return checkedTemporal
+	case scenario == noFault:
+		return checkedNoFault
+	}
+	return checkedEndState
+}
 
 // row is one line of the table printed at the end.
 type row struct {
@@ -104,7 +118,9 @@ func (c *chaos) record(scenario, checked string, err error, note string) {
 }
 
 // TestChaos is the suite. The reduced set (the default, run by make test) crashes the worker
-// at three points and Temporal once; OSCCR_CHAOS=full (make chaos) runs every scenario.
+// at three points (twice with Temporal) and Temporal alone once, during a rebuild;
+// OSCCR_CHAOS=full (make chaos) runs every scenario. Kill points are named by activity type
+// and listed here in the order a lifecycle reaches them, so every run is the same.
 func TestChaos(t *testing.T) {
 	testcluster.RequireCCR(t, testcluster.Distribution(t))
 	c := &chaos{t: t, p: newPlane(t, testcluster.Dir(t)), leader: "chaos-l", want: map[string]string{}, promotedAcked: map[string][]string{}}
@@ -113,7 +129,7 @@ func TestChaos(t *testing.T) {
 
 	if full() {
 		c.run(c.createLeader(kill{"ProvisionService:before:1", true}, kill{"ProvisionService:after:1", false}))
-		c.run(c.createFollower("chaos-f1",
+		c.run(c.createFollower("chaos-f1", false,
 			kill{"ProvisionService:after:1", true}, kill{"ConnectRemote:after:1", false}, kill{"SyncTemplates:before:1", true},
 			kill{"ListLeaderIndexes:after:1", false}, kill{"StartReplication:after:1", false}, kill{"StartReplication:before:2", true},
 			kill{"WaitSyncing:after:1", false}))
@@ -123,21 +139,23 @@ func TestChaos(t *testing.T) {
 		c.leaderDown("chaos-f1", 60*time.Second)
 		c.run(c.promote("chaos-f1", "leader up"))
 		c.run(c.delete("chaos-f1", kill{"DeprovisionService:before:1", true}, kill{"DeprovisionService:after:1", false}))
-		c.run(c.createFollower("chaos-f2", kill{"WaitSyncing:before:1", true}))
+		c.run(c.createFollower("chaos-f2", false, kill{"WaitSyncing:before:1", true}))
 		c.diverge("chaos-f2", "static-0")
 		c.run(c.delete("chaos-f2", kill{"StopReplication:after:1", false}, kill{"DisconnectRemote:before:1", true}))
-		c.run(c.createFollower("chaos-f3"))
+		c.run(c.createFollower("chaos-f3", true))
 		c.run(c.promote("chaos-f3", "", kill{"StopReplication:before:1", true}, kill{"StopReplication:after:1", false}, kill{"DisconnectRemote:after:1", true}))
 		c.run(c.delete("chaos-f3"))
-		c.run(c.createFollower("chaos-f4"))
-		c.promoteLeaderBlackholed("chaos-f4")
+		c.run(c.createFollower("chaos-f4", false))
+		c.promoteLeaderDown("chaos-f4", syscall.SIGSTOP)
 		c.run(c.delete("chaos-f4"))
+		c.run(c.createFollower("chaos-f5", false))
+		c.promoteLeaderDown("chaos-f5", syscall.SIGKILL)
+		c.run(c.delete("chaos-f5"))
 		c.run(c.delete(c.leader, kill{"DeprovisionService:after:1", true}))
 	} else {
-		c.run(c.createLeader())
-		c.run(c.createFollower("chaos-f1", kill{"StartReplication:after:1", true}))
-		c.run(c.recycle("chaos-f1", true))
-		c.run(c.promote("chaos-f1", "", kill{"StopReplication:after:1", false}))
+		c.run(c.createLeader(kill{"ProvisionService:after:1", false}))
+		c.run(c.createFollower("chaos-f1", true))
+		c.run(c.promote("chaos-f1", "", kill{"StopReplication:after:1", true}))
 		c.run(c.delete("chaos-f1", kill{"DeprovisionService:after:1", true}))
 		c.run(c.delete(c.leader))
 	}
@@ -154,8 +172,11 @@ func (c *chaos) run(o op) {
 	began := time.Now()
 	ctx, cancel := bounded(20 * time.Minute)
 	defer cancel()
+	if len(o.kills) == 0 && !strings.HasPrefix(o.scenario, "Temporal") {
+		o.scenario = noFault
+	}
 	if err := o.start(ctx); err != nil {
-		c.record(o.scenario, checkedEndState, err, o.name+": start")
+		c.record(o.scenario, checkedFor(o.scenario), err, o.name+": start")
 		t.FailNow() // what follows builds on this request
 	}
 	results := make([]error, len(o.kills))
@@ -183,7 +204,7 @@ func (c *chaos) run(o op) {
 	ferr := o.finish(ctx)
 	took := time.Since(began).Round(time.Second)
 	if len(o.kills) == 0 {
-		c.record(o.scenario, checkedEndState, ferr, fmt.Sprintf("%s (no kill) in %s", o.name, took))
+		c.record(o.scenario, checkedFor(o.scenario), ferr, fmt.Sprintf("%s (no kill) in %s", o.name, took))
 		if ferr != nil {
 			t.FailNow()
 		}
@@ -234,11 +255,29 @@ func (c *chaos) createLeader(kills ...kill) op {
 		}}
 }
 
-func (c *chaos) createFollower(name string, kills ...kill) op {
+// createFollower creates a follower of the leader; withTemporal kills and restarts the
+// Temporal process (not the worker) once the follower is REBUILDING.
+func (c *chaos) createFollower(name string, withTemporal bool, kills ...kill) op {
 	ctl := c.p.Control
-	return op{scenario: "kill -9 during follower create and rebuild", name: "create follower " + name, kills: kills,
+	scenario := "kill -9 during follower create and rebuild"
+	if withTemporal {
+		scenario = "Temporal server killed and restarted mid-rebuild (worker kept running)"
+	}
+	return op{scenario: scenario, name: "create follower " + name, kills: kills,
 		start: func(ctx context.Context) error {
-			return ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: c.leader, Name: name})
+			if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: c.leader, Name: name}); err != nil {
+				return err
+			}
+			if !withTemporal {
+				return nil
+			}
+			st, err := ctl.WaitServiceState(ctx, name, workflows.StateRebuilding, nil)
+			if err != nil {
+				return err
+			}
+			c.p.restartTemporal()
+			c.t.Logf("Temporal killed and restarted while %s was %s %q", name, st.State, st.Reason)
+			return nil
 		},
 		finish: func(ctx context.Context) error {
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
@@ -380,7 +419,10 @@ func (c *chaos) delete(name string, kills ...kill) op {
 				}
 				return false
 			})
-			if err != nil {
+			if err == nil {
+				err = ctl.WaitServiceGone(ctx, name)
+			}
+			if err != nil && !errors.Is(err, control.ErrNotFound) {
 				return fmt.Errorf("delete %s: %w", name, err)
 			}
 			delete(c.want, name)
@@ -431,6 +473,9 @@ func (c *chaos) checkEnd(ctx context.Context) error {
 		}
 	}
 	for _, name := range want {
+		if c.want[name] == "down" {
+			continue // killed on purpose: no node, and its workflow does not watch its health
+		}
 		if running[name] != 1 {
 			errs = append(errs, fmt.Errorf("service %s has %d running nodes, want 1", name, running[name]))
 		}
@@ -664,10 +709,12 @@ func statusText(fs control.FollowerStatus) string {
 	return strings.Join(parts, "; ")
 }
 
-// promoteLeaderBlackholed promotes a follower while its leader is black-holed and reports the
-// time.
-func (c *chaos) promoteLeaderBlackholed(name string) {
-	const scenario = "promotion with the leader black-holed"
+// promoteLeaderDown promotes a follower while its leader is black-holed (SIGSTOP: its ports
+// accept and never answer; SIGCONT after) or killed (SIGKILL: its ports refuse; it stays down
+// and the leader service is only deleted after), and reports the time.
+func (c *chaos) promoteLeaderDown(name string, sig syscall.Signal) {
+	how := map[syscall.Signal]string{syscall.SIGSTOP: "black-holed (SIGSTOP)", syscall.SIGKILL: "killed (SIGKILL)"}[sig]
+	scenario := "promotion with the leader " + how
 	const checked = "promote answers within 30 s; standalone RUNNING; every doc acked before the outage kept"
 	ctx, cancel := bounded(5 * time.Minute)
 	defer cancel()
@@ -677,24 +724,29 @@ func (c *chaos) promoteLeaderBlackholed(name string) {
 	}
 	leader, err := c.node(c.leader)
 	if err == nil {
-		err = syscall.Kill(leader.PID, syscall.SIGSTOP)
+		err = syscall.Kill(leader.PID, sig)
 	}
 	if err != nil {
-		c.record(scenario, checked, err, "SIGSTOP the leader")
+		c.record(scenario, checked, err, "signal the leader")
 		return
+	}
+	if sig == syscall.SIGKILL {
+		c.want[c.leader] = "down"
 	}
 	began := time.Now()
 	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
 	_, perr := c.p.Control.Promote(pctx, name)
 	pcancel()
 	took := time.Since(began)
-	_ = syscall.Kill(leader.PID, syscall.SIGCONT)
+	if sig == syscall.SIGSTOP {
+		_ = syscall.Kill(leader.PID, syscall.SIGCONT)
+	}
 	if perr == nil {
 		c.want[name] = "promoted"
 		perr = c.checkEnd(ctx)
 	}
 	c.record(scenario, checked, perr, fmt.Sprintf("promoted %s in %s", name, took.Round(time.Millisecond)))
-	c.figures = append(c.figures, fmt.Sprintf("promotion, leader black-holed (SIGSTOP): %s", took.Round(time.Millisecond)))
+	c.figures = append(c.figures, fmt.Sprintf("promotion, leader %s: %s (request to answer)", how, took.Round(time.Millisecond)))
 }
 
 // diverge stops replication of one follower index behind osccr's back (the plugin's _stop),
@@ -705,6 +757,8 @@ func (c *chaos) diverge(follower, index string) {
 	const checked = "plugin _stop on one follower index + leader writes; VerifyFollower and `osccr follower verify` (exit != 0) name that index, the others equal"
 	ctx, cancel := bounded(5 * time.Minute)
 	defer cancel()
+	c.w.pause() // orders under live writes trails by a moment: only the injected divergence counts
+	defer c.w.resume()
 	err := func() error {
 		fc, err := c.client(ctx, follower)
 		if err != nil {
@@ -758,7 +812,7 @@ func (c *chaos) cleanup() {
 	} else {
 		c.p.rearm("")
 	}
-	for _, name := range []string{"chaos-f1", "chaos-f2", "chaos-f3", "chaos-f4", c.leader} {
+	for _, name := range []string{"chaos-f1", "chaos-f2", "chaos-f3", "chaos-f4", "chaos-f5", c.leader} {
 		if err := c.p.Control.DeleteService(ctx, name); err == nil {
 			_ = c.p.Control.WaitServiceGone(ctx, name)
 		}
@@ -787,7 +841,6 @@ func (c *chaos) printTable() {
 	if full() {
 		b.WriteString("| follower node killed, and recycled, under writes | - | - | internal/e2e TestFollowerNodeKilled, TestRecycleNode (run by make chaos before this suite) |\n")
 		b.WriteString("| bad inputs through the CLI and the API (126) | - | - | internal/api TestBadInputAPI, starter TestBadInputCLI (run by make chaos before this suite) |\n")
-		b.WriteString("| promotion with the leader killed | - | - | internal/e2e TestPromoteWithLeaderDown/killed (run by make chaos before this suite) |\n")
 	}
 	b.WriteString("\nFigures:\n")
 	for _, f := range c.figures {
