@@ -673,7 +673,10 @@ func (c *chaos) leaderDown(follower string, d time.Duration) {
 			scancel()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("follower status with the leader down: %w", err))
-				said = "(error)"
+				said = "follower status: no answer in 20 s"
+				if st, err := c.p.Control.GetService(ctx, follower); err == nil {
+					said += "; service show: " + statusText(control.FollowerStatus{State: st.State, Reason: st.Reason, Replication: st.Replication})
+				}
 			} else {
 				said = statusText(fs)
 				if !strings.Contains(strings.ToLower(said), "leader") {
