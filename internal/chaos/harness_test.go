@@ -20,6 +20,7 @@ import (
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/faults"
 	"github.com/osccr/osccr/internal/localnode"
+	"github.com/osccr/osccr/internal/testcluster"
 )
 
 // Lines the processes print once they serve.
@@ -177,10 +178,12 @@ type plane struct {
 	temporal *proc
 	worker   *proc
 	// point is the kill point the running worker was started with ("" for none).
-	point    string
-	starts   int
-	Temporal client.Client
-	Control  *control.Control
+	point  string
+	starts int
+	// opensearchHome is the distribution the worker starts nodes from.
+	opensearchHome string
+	Temporal       client.Client
+	Control        *control.Control
 }
 
 func newPlane(t *testing.T, dir string) *plane {
@@ -189,7 +192,7 @@ func newPlane(t *testing.T, dir string) *plane {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &plane{t: t, bins: build(t), dir: dir, port: port}
+	p := &plane{t: t, bins: build(t), dir: dir, port: port, opensearchHome: testcluster.Distribution(t).Home}
 	t.Cleanup(p.shutdown)
 	p.startTemporal()
 	c, err := client.Dial(client.Options{HostPort: p.hostPort()})
@@ -217,9 +220,10 @@ func (p *plane) startTemporal() {
 // startWorker starts osccr-worker, armed with a kill point unless point is "".
 func (p *plane) startWorker(point string) {
 	p.t.Helper()
-	env := []string{}
+	// The worker runs local services from the distribution the test found, wherever it runs.
+	env := []string{"OSCCR_OPENSEARCH_HOME=" + p.opensearchHome}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, faults.EnvKill+"=") {
+		if !strings.HasPrefix(kv, faults.EnvKill+"=") && !strings.HasPrefix(kv, "OSCCR_OPENSEARCH_HOME=") {
 			env = append(env, kv)
 		}
 	}
