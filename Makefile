@@ -10,7 +10,7 @@ GOTEST_FLAGS ?= -count=1 -timeout 30m
 
 export OPENSEARCH_VERSION OSCCR_OPENSEARCH_DIR
 
-.PHONY: all build run demo test test-unit bench opensearch lint fmt tidy-check clean screenshots
+.PHONY: all build run demo test test-unit chaos bench opensearch lint fmt tidy-check clean screenshots
 
 all: build
 
@@ -42,6 +42,15 @@ test: opensearch tidy-check lint
 ## test-unit: the tests that need neither OpenSearch nor Temporal
 test-unit:
 	$(GO) test $(GOTEST_FLAGS) ./workflows/...
+
+## chaos: the fault-injection suite in full (internal/chaos, OSCCR_CHAOS=full): kill -9 of the worker
+##   (and of Temporal) at named points of a follower's life, Temporal restarted alone, the leader
+##   down under writes, injected divergence; after the e2e fault and bad-input tests it reports on.
+##   Prints the table (scenario, runs, passed, what was checked). make test runs a reduced set.
+chaos: opensearch
+	$(GO) test -count=1 -timeout 30m -run 'TestFollowerNodeKilled|TestRecycleNode' ./internal/e2e/
+	$(GO) test -count=1 -timeout 10m -run 'TestBadInput' ./internal/api/ ./starter/
+	OSCCR_CHAOS=full $(GO) test -count=1 -timeout 90m -run TestChaos -v ./internal/chaos/
 
 ## bench: new-index pickup and deletion propagation latency (p50/p99 over BENCH_TRIALS) through the real workflow and CCR plugin
 BENCH_TRIALS ?= 20

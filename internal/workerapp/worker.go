@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/faults"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -28,9 +29,15 @@ type workers struct {
 
 // newWorkers registers the workflows and activities. A fatal worker error (namespace gone,
 // server unreachable for too long) shuts the whole app down with exit code 1 instead of
-// leaving a process that polls nothing.
-func newWorkers(c client.Client, cfg Config, acts *activities.Activities, shutdowner fx.Shutdowner, logger *slog.Logger) workers {
+// leaving a process that polls nothing. The fault-injection suite's kill point
+// (faults.EnvKill) is installed, on both workers, only when its variable is set.
+func newWorkers(c client.Client, cfg Config, acts *activities.Activities, shutdowner fx.Shutdowner, logger *slog.Logger) (workers, error) {
+	kill, err := faults.FromEnv(cfg.Stdout)
+	if err != nil {
+		return workers{}, err
+	}
 	opts := worker.Options{
+		Interceptors: kill,
 		OnFatalError: func(err error) {
 			logger.Error("worker stopped on a fatal error", "error", err)
 			_ = shutdowner.Shutdown(fx.ExitCode(1))
@@ -45,7 +52,7 @@ func newWorkers(c client.Client, cfg Config, acts *activities.Activities, shutdo
 		ws.machine = worker.New(c, workflows.MachineTaskQueue(cfg.Machine), machineOpts)
 		activities.Register(ws.machine, acts)
 	}
-	return ws
+	return ws, nil
 }
 
 // runWorkers starts the workers with the app and, once they poll, tells the operator where
