@@ -40,6 +40,22 @@ func RecyclePauseSource(service string) string { return "recycle/" + service }
 type PauseRequest struct {
 	Source string `json:"source"`
 	Reason string `json:"reason,omitempty"`
+	// ReplyTo, on a pause, is the workflow that waits for it to take effect: the integration
+	// signals it SignalPauseApplied once replication has stopped (PAUSED), or at once when
+	// nothing replicates yet (the pause is queued) (changeIntegrationConfirmPause).
+	ReplyTo string `json:"reply_to,omitempty"`
+}
+
+// SignalPauseApplied carries a PauseApplied from an integration to the workflow that asked
+// for a pause with ReplyTo.
+const SignalPauseApplied = "pause-applied"
+
+// PauseApplied says that a pause took effect on an integration.
+type PauseApplied struct {
+	Integration string `json:"integration"`
+	Source      string `json:"source"`
+	// State is the integration's state then: PAUSED, or the state in which it queued the pause.
+	State string `json:"state"`
 }
 
 // IntegrationStatus is the answer to UpdateIntegrationStatus.
@@ -151,6 +167,8 @@ type IntegrationState struct {
 	TemplatesSynced string `json:"templates_synced,omitempty"`
 	// Failures are steps that failed, by step key (see indexKey), for Problems.
 	Failures map[string]Problem `json:"failures,omitempty"`
+	// Replies are the workflows waiting for a pause to take effect, by pause source.
+	Replies map[string][]string `json:"replies,omitempty"`
 }
 
 // FollowedIndex is one follower index whose replication osccr started.

@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/stretchr/testify/mock"
 )
 
 // TestIntegrationStopBounded: the stop signal cancels the steps under way at once (a start and
@@ -229,5 +231,52 @@ func TestIntegrationStopDisconnectsFirstWhenLeaderDown(t *testing.T) {
 				t.Errorf("last report %+v: want STOPPED, 2 stopped, saying the leader did not answer only when it did not", final)
 			}
 		})
+	}
+}
+
+// TestIntegrationConfirmsPauses: a pause with ReplyTo is answered once replication has stopped
+// (after the indexes are paused), at once when it is only queued (rebuilding), and never twice.
+func TestIntegrationConfirmsPauses(t *testing.T) {
+	env := newEnv(t)
+	h := newSyncHarness(t, env, map[string]string{"x": "ux", "y": "uy"}, syncAfter)
+	type answer struct {
+		at time.Duration
+		to string
+		PauseApplied
+	}
+	var answers []answer
+	begin := env.Now()
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", SignalPauseApplied, mock.Anything).Return(
+		func(_, id, _, _ string, arg any) error {
+			answers = append(answers, answer{env.Now().Sub(begin), id, arg.(PauseApplied)})
+			return nil
+		})
+	// Queued while the first index bootstraps: answered at once, as QUEUED.
+	h.signal(2*time.Second, SignalPauseIntegration, PauseRequest{Source: "recycle/early", ReplyTo: "service/early"})
+	h.signal(3*time.Second, SignalResumeIntegration, PauseRequest{Source: "recycle/early"})
+	// Held once RUNNING: answered when PAUSED, after the indexes were paused.
+	h.signal(5*time.Minute, SignalPauseIntegration, PauseRequest{Source: "recycle/f", Reason: "node recycle", ReplyTo: "service/f"})
+	h.signal(10*time.Minute, SignalResumeIntegration, PauseRequest{Source: "recycle/f"})
+	h.signal(20*time.Minute, SignalStopIntegration, nil)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: IntegrationWorkflowID("l", "f")})
+	env.ExecuteWorkflow(IntegrationWorkflow, h.in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(answers) != 2 {
+		t.Fatalf("answers %+v, want one per pause", answers)
+	}
+	if a := answers[0]; a.to != "service/early" || a.State != StateRebuilding || a.at > 3*time.Second {
+		t.Errorf("queued pause answered %+v, want at once, REBUILDING", a)
+	}
+	a := answers[1]
+	pausedAt := time.Duration(-1)
+	for _, c := range h.calls {
+		if c.what == "pause y" && c.at >= 5*time.Minute {
+			pausedAt = c.at
+		}
+	}
+	if a.to != "service/f" || a.State != StatePaused || a.Integration != IntegrationWorkflowID("l", "f") || pausedAt < 0 || a.at < pausedAt || a.at > 6*time.Minute {
+		t.Errorf("held pause answered %+v (index y paused at %s), want PAUSED, after both indexes were paused", a, pausedAt)
 	}
 }

@@ -87,6 +87,9 @@ func newIntegration(ctx workflow.Context, in IntegrationInput) *integration {
 	if w.st.QueuedPauses == nil {
 		w.st.QueuedPauses = map[string]string{}
 	}
+	if w.st.Replies == nil {
+		w.st.Replies = map[string][]string{}
+	}
 	return w
 }
 
@@ -99,6 +102,9 @@ func (w *integration) serve(ctx workflow.Context) error {
 	for {
 		w.reconcile(ctx)
 		w.report(ctx)
+		if w.v.confirmPause {
+			w.confirmPauses(ctx)
+		}
 		pending := func() int { return stop.Len() + pauses.Len() + resumes.Len() }
 		if w.watch == nil && w.watchRetry == nil && w.watching() && w.v.drainBeforeContinue {
 			// Continuing as new waits for the handlers (beside this loop, which keeps taking
@@ -144,6 +150,9 @@ func (w *integration) serve(ctx workflow.Context) error {
 				w.st.PausedBy[req.Source] = req.Reason
 			} else if w.v.queuePauses {
 				w.st.QueuedPauses[req.Source] = req.Reason
+			}
+			if w.v.confirmPause && req.ReplyTo != "" {
+				w.st.Replies[req.Source] = append(w.st.Replies[req.Source], req.ReplyTo)
 			}
 		})
 		sel.AddReceive(resumes, func(c workflow.ReceiveChannel, _ bool) {
@@ -249,6 +258,29 @@ func (w *integration) launch(ctx workflow.Context, key string, step func(workflo
 func (w *integration) failed(key, index, status string, err error) {
 	w.st.Failures[key] = Problem{Index: index, Status: status, Reason: failureReason(err)}
 	w.deferred[key] = true
+}
+
+// confirmPauses answers the workflows waiting for a pause to take effect: once replication has
+// stopped (PAUSED), or at once while nothing replicates yet (the pause is queued until then).
+// A pause lifted before it took effect is answered too, with the state it left.
+func (w *integration) confirmPauses(ctx workflow.Context) {
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	for _, source := range slices.Sorted(maps.Keys(w.st.Replies)) {
+		state := w.st.Progress.State
+		_, held := w.st.PausedBy[source]
+		_, queued := w.st.QueuedPauses[source]
+		if held && state != StatePaused {
+			continue // RUNNING until every index is paused
+		}
+		if !held && !queued && (state == StateRunning || state == StatePaused) {
+			state = "RESUMED"
+		}
+		for _, to := range w.st.Replies[source] {
+			// Best effort: a waiter that is gone waits no more.
+			_ = workflow.SignalExternalWorkflow(ctx, to, "", SignalPauseApplied, PauseApplied{Integration: id, Source: source, State: state}).Get(ctx, nil)
+		}
+		delete(w.st.Replies, source)
+	}
 }
 
 // report signals the progress to the follower's service workflow when it changed.

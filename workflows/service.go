@@ -3,7 +3,9 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -230,6 +232,40 @@ func stopFollowing(ctx workflow.Context, st *ServiceState, progress workflow.Rec
 	return note
 }
 
+// pauseConfirmTimeout bounds how long a restart waits for the integrations it paused to say
+// replication has stopped. An integration recorded before changeIntegrationConfirmPause never
+// answers: the restart then goes on, as it did before, and says so.
+const pauseConfirmTimeout = 2 * time.Minute
+
+// awaitPauses waits until every integration in affected answers that the pause of source took
+// effect, or pauseConfirmTimeout passes; it returns "" or what did not answer.
+func awaitPauses(ctx workflow.Context, applied workflow.ReceiveChannel, affected []string, source string) string {
+	waiting := map[string]bool{}
+	for _, id := range affected {
+		waiting[id] = true
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	timeout := workflow.NewTimer(tctx, pauseConfirmTimeout)
+	for len(waiting) > 0 {
+		timedOut := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(applied, func(c workflow.ReceiveChannel, _ bool) {
+			var a PauseApplied
+			c.Receive(ctx, &a)
+			if a.Source == source {
+				delete(waiting, a.Integration)
+			}
+		})
+		sel.AddFuture(timeout, func(workflow.Future) { timedOut = true })
+		sel.Select(ctx)
+		if timedOut {
+			return fmt.Sprintf("replication of %s did not confirm its pause within %s", strings.Join(slices.Sorted(maps.Keys(waiting)), ", "), pauseConfirmTimeout)
+		}
+	}
+	return ""
+}
+
 // recycleNode restarts one node of the service. Replication is paused first on every follower
 // the restart affects (the service itself if it is a follower, its followers if it leads any)
 // and resumed once the service is healthy again; the leader keeps every operation meanwhile,
@@ -237,7 +273,7 @@ func stopFollowing(ctx workflow.Context, st *ServiceState, progress workflow.Rec
 func recycleNode(ctx workflow.Context, st *ServiceState, node string, v serviceVersions) error {
 	var a *activities.Activities
 	reason := fmt.Sprintf("node %q of %s is being recycled", node, st.Name)
-	err := withReplicationPaused(ctx, st, reason, v.checkedPause, func() error {
+	err := withReplicationPaused(ctx, st, reason, v.pauseRule(), func() error {
 		return workflow.ExecuteActivity(onMachine(withIO(ctx, 10*time.Minute, activities.LifecycleHeartbeatTimeout), st.ServiceSpec), a.RecycleServiceNode, activities.RecycleInput{Spec: st.ServiceSpec, Node: node}).Get(ctx, nil)
 	})
 	if err != nil {
@@ -252,7 +288,7 @@ func recycleNode(ctx workflow.Context, st *ServiceState, node string, v serviceV
 // delivered (the integration is gone, or Temporal refused the signal) refuses the restart, with
 // the reason, after lifting the pauses already delivered: a node must not restart with
 // replication running.
-func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string, checked bool, restart func() error) error {
+func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string, pr pauseRule, restart func() error) error {
 	var affected []string
 	if st.Role == RoleFollower {
 		affected = append(affected, IntegrationWorkflowID(st.Leader, st.Name))
@@ -261,9 +297,16 @@ func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string
 		affected = append(affected, IntegrationWorkflowID(st.Name, f))
 	}
 	pause := PauseRequest{Source: RecyclePauseSource(st.Name), Reason: reason}
+	var applied workflow.ReceiveChannel
+	if pr.confirm && len(affected) > 0 {
+		applied = workflow.GetSignalChannel(ctx, SignalPauseApplied)
+		for applied.ReceiveAsync(nil) { // answers to an earlier request that stopped waiting
+		}
+		pause.ReplyTo = workflow.GetInfo(ctx).WorkflowExecution.ID
+	}
 	for i, id := range affected {
 		err := workflow.SignalExternalWorkflow(ctx, id, "", SignalPauseIntegration, pause).Get(ctx, nil)
-		if checked && err != nil {
+		if pr.checked && err != nil {
 			for _, paused := range affected[:i] {
 				_ = workflow.SignalExternalWorkflow(ctx, paused, "", SignalResumeIntegration, PauseRequest{Source: pause.Source}).Get(ctx, nil)
 			}
@@ -271,6 +314,12 @@ func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string
 				id, failureReason(err))
 		}
 		// Unchecked (runs recorded before changeServiceCheckedPause): the failure is ignored.
+	}
+	if applied != nil {
+		if note := awaitPauses(ctx, applied, affected, pause.Source); note != "" {
+			workflow.GetLogger(ctx).Warn("restarting with a pause not confirmed", "service", st.Name, "note", note)
+			reason += "; " + note
+		}
 	}
 	st.Reason = reason
 	err := restart()

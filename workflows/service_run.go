@@ -198,7 +198,7 @@ func (s *service) onFollow(ctx workflow.Context, req FollowRequest) (ServiceStat
 func (s *service) onPlan(ctx workflow.Context, req PlanChange) (ServiceState, error) {
 	s.enter(phaseReplanning)
 	defer s.leave(phaseReplanning)
-	err := changePlan(ctx, &s.st, req, s.planAnswers, s.v.checkedPause)
+	err := changePlan(ctx, &s.st, req, s.planAnswers, s.v.pauseRule())
 	s.st.Reason = ""
 	if err != nil {
 		s.st.Reason = fmt.Sprintf("plan change to %s failed: %v", req.Plan, err)
@@ -366,7 +366,7 @@ func (s *service) onPlanSignal(ctx workflow.Context, req PlanChange) {
 	if refused == nil {
 		s.enter(phaseReplanning)
 	}
-	answerPlanChange(ctx, &s.st, req, refused, s.v.checkedPause, func() {
+	answerPlanChange(ctx, &s.st, req, refused, s.v.pauseRule(), func() {
 		if refused == nil {
 			s.leave(phaseReplanning)
 		}

@@ -134,11 +134,13 @@ func TestServiceRecycleNode(t *testing.T) {
 		wantReject string
 		wantEvents []string
 	}{
+		// The node restarts only once every paused integration says replication has stopped.
 		{name: "leader pauses its followers", state: leader, wantEvents: []string{
-			"pause-integration integration/orders/f1", "pause-integration integration/orders/f2", "recycle",
+			"pause-integration integration/orders/f1", "pause-integration integration/orders/f2",
+			"paused integration/orders/f1", "paused integration/orders/f2", "recycle",
 			"resume-integration integration/orders/f1", "resume-integration integration/orders/f2"}},
 		{name: "follower pauses itself", state: ServiceState{ServiceSpec: testSpec, Role: RoleFollower, Leader: "main", Followers: []string{}, State: StateRunning},
-			wantEvents: []string{"pause-integration integration/main/orders", "recycle", "resume-integration integration/main/orders"}},
+			wantEvents: []string{"pause-integration integration/main/orders", "paused integration/main/orders", "recycle", "resume-integration integration/main/orders"}},
 		{name: "standalone", state: ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning}, wantEvents: []string{"recycle"}},
 		{name: "registered cluster", state: ServiceState{ServiceSpec: activities.ServiceSpec{Name: "ext", Backend: activities.BackendStatic}, State: StateRunning},
 			wantReject: "cannot restart nodes it does not run"},
@@ -150,7 +152,17 @@ func TestServiceRecycleNode(t *testing.T) {
 			var a *activities.Activities
 			var events []string
 			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(
-				func(_, id, _, signal string, _ any) error { events = append(events, signal+" "+id); return nil })
+				func(_, id, _, signal string, arg any) error {
+					events = append(events, signal+" "+id)
+					// The integration stops replicating, then answers (10 s later).
+					if req, ok := arg.(PauseRequest); ok && signal == SignalPauseIntegration && req.ReplyTo != "" {
+						env.RegisterDelayedCallback(func() {
+							events = append(events, "paused "+id)
+							env.SignalWorkflow(SignalPauseApplied, PauseApplied{Integration: id, Source: req.Source, State: StatePaused})
+						}, 10*time.Second)
+					}
+					return nil
+				})
 			env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecycleInput) error {
 				events = append(events, "recycle")
 				return nil
@@ -336,4 +348,35 @@ func TestServiceDeleteFollower(t *testing.T) {
 func placed(spec activities.ServiceSpec) activities.ServiceSpec {
 	spec.Machine = testMachine
 	return spec
+}
+
+// TestServiceRecycleUnconfirmedPause: an integration that never answers the pause (one
+// recorded before it could) holds the restart back at most pauseConfirmTimeout, then the node
+// restarts and the reason says so.
+func TestServiceRecycleUnconfirmedPause(t *testing.T) {
+	env := newEnv(t)
+	var a *activities.Activities
+	began := env.Now()
+	var recycledAt time.Duration
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(func(context.Context, activities.RecycleInput) error {
+		recycledAt = env.Now().Sub(began)
+		return nil
+	})
+	var completed error
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateRecycleNode, "", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { t.Errorf("rejected: %v", err) },
+			OnComplete: func(_ any, err error) { completed = err },
+		}, "")
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 10*time.Minute)
+	st := ServiceState{ServiceSpec: testSpec, Role: RoleFollower, Leader: "main", Followers: []string{}, State: StateRunning}
+	env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+	if completed != nil {
+		t.Fatalf("recycle: %v", completed)
+	}
+	if want := time.Minute + pauseConfirmTimeout; recycledAt < want || recycledAt > want+time.Minute {
+		t.Errorf("node recycled at %s, want right after the %s the pause was waited for (at %s)", recycledAt, pauseConfirmTimeout, want)
+	}
 }

@@ -32,11 +32,26 @@ const (
 	// changeServiceMachineQueues: a local service is placed on a machine (PlaceService) before
 	// it is provisioned, and its node-bound activities run on that machine's task queue.
 	changeServiceMachineQueues = "service-machine-queues"
+	// changeServiceAwaitPause: a node recycle or a plan change pauses replication with a
+	// ReplyTo and restarts nodes only once every integration it paused answers that replication
+	// has stopped (at most pauseConfirmTimeout).
+	changeServiceAwaitPause = "service-await-pause"
 )
 
 // serviceVersions is what a run of ServiceWorkflow does of each change.
 type serviceVersions struct {
-	boundedPromotion, drainBeforeContinue, checkedPause, noStrandedState, machineQueues bool
+	boundedPromotion, drainBeforeContinue, checkedPause, noStrandedState, machineQueues, awaitPause bool
+}
+
+// pauseRule is how a run pauses replication around a node restart.
+type pauseRule struct {
+	// checked: a pause that cannot be delivered refuses the restart; confirm: the restart
+	// waits until replication has stopped.
+	checked, confirm bool
+}
+
+func (v serviceVersions) pauseRule() pauseRule {
+	return pauseRule{checked: v.checkedPause, confirm: v.awaitPause}
 }
 
 func readServiceVersions(ctx workflow.Context) serviceVersions {
@@ -46,6 +61,7 @@ func readServiceVersions(ctx workflow.Context) serviceVersions {
 		checkedPause:        changed(ctx, changeServiceCheckedPause),
 		noStrandedState:     changed(ctx, changeServiceNoStrandedState),
 		machineQueues:       changed(ctx, changeServiceMachineQueues),
+		awaitPause:          changed(ctx, changeServiceAwaitPause),
 	}
 }
 
@@ -69,11 +85,14 @@ const (
 	// changeIntegrationBoundedFanOut: the status update and the stop keep at most fanOutLimit
 	// calls under way at once, however many indexes the follower has.
 	changeIntegrationBoundedFanOut = "integration-bounded-fan-out"
+	// changeIntegrationConfirmPause: a pause that names a ReplyTo workflow is answered with
+	// SignalPauseApplied once replication has stopped (or at once when the pause is queued).
+	changeIntegrationConfirmPause = "integration-confirm-pause"
 )
 
 // integrationVersions is what a run of IntegrationWorkflow does of each change.
 type integrationVersions struct {
-	boundedStop, drainBeforeContinue, queuePauses, disconnectFirst, boundedFanOut bool
+	boundedStop, drainBeforeContinue, queuePauses, disconnectFirst, boundedFanOut, confirmPause bool
 }
 
 func readIntegrationVersions(ctx workflow.Context) integrationVersions {
@@ -83,6 +102,7 @@ func readIntegrationVersions(ctx workflow.Context) integrationVersions {
 		queuePauses:         changed(ctx, changeIntegrationQueuePauses),
 		disconnectFirst:     changed(ctx, changeIntegrationDisconnectFirst),
 		boundedFanOut:       changed(ctx, changeIntegrationBoundedFanOut),
+		confirmPause:        changed(ctx, changeIntegrationConfirmPause),
 	}
 }
 
