@@ -149,19 +149,3 @@ func IndexReplicationWorkflow(ctx workflow.Context, in IndexReplicationInput) (I
 		}
 	}
 }
-
-// withIO sets activity options for OpenSearch I/O: retries with backoff for transient failures
-// (non-retryable application errors stop at once), and a heartbeat timeout for the activities
-// that wait.
-func withIO(ctx workflow.Context, startToClose, heartbeat time.Duration) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: startToClose,
-		HeartbeatTimeout:    heartbeat,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    500 * time.Millisecond,
-			BackoffCoefficient: 2,
-			MaximumInterval:    30 * time.Second,
-			MaximumAttempts:    10,
-		},
-	})
-}

@@ -4,8 +4,6 @@ package workflows
 // its outcome to the state when the loop receives it.
 
 import (
-	"time"
-
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -14,15 +12,6 @@ import (
 
 // acts names the activities for ExecuteActivity; it is never dereferenced.
 var acts *activities.Activities
-
-// callOpts are the options of an activity that makes one OpenSearch call; waitOpts those of
-// one that waits (heartbeating) for a cluster to get somewhere. A call does not heartbeat, so
-// its start-to-close timeout is how long a call lost with a crashed worker holds things up:
-// short, since every such call is idempotent and simply runs again.
-func callOpts(ctx workflow.Context) workflow.Context { return withIO(ctx, 20*time.Second, 0) }
-func waitOpts(ctx workflow.Context) workflow.Context {
-	return withIO(ctx, 30*time.Minute, 30*time.Second)
-}
 
 // setUp is step 1: connect, copy the templates, and plan the rebuild from the leader's
 // indexes.
