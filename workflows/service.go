@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/lag"
 )
 
 // Service states, in the vocabulary operators see (the seeds' and the managed offerings').
@@ -65,6 +66,9 @@ type ServiceState struct {
 	// Promotion is set once the service was promoted from follower to standalone: it can
 	// never be a follower again.
 	Promotion *PromotionReport `json:"promotion,omitempty"`
+	// Lag is a follower's lag in seconds as its leader watch last reported it. The workflow
+	// never sets it: the application layer fills it in when it shows a service.
+	Lag *lag.Follower `json:"lag,omitempty"`
 }
 
 // ClusterRef is how activities reach the service's cluster.
