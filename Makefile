@@ -43,10 +43,11 @@ test: opensearch tidy-check lint
 test-unit:
 	$(GO) test $(GOTEST_FLAGS) ./workflows/...
 
-## bench: new-index pickup and deletion propagation latency (p50/p99 over BENCH_TRIALS) through the real workflow and CCR plugin
-BENCH_TRIALS ?= 20
+## bench: osccr side by side with the CCR plugin's own ways (new-index pickup vs autofollow, deletion, idle cost) through the real workflow and plugin; writes bench/results/
+BENCH_TRIALS ?= 30
+BENCH_IDLE ?= 2m
 bench: opensearch
-	$(GO) run ./internal/tools/bench -trials $(BENCH_TRIALS)
+	$(GO) run ./internal/tools/bench -trials $(BENCH_TRIALS) -idle $(BENCH_IDLE) -out bench/results
 
 ## lint: gofmt, go vet and staticcheck (pinned)
 lint:

@@ -174,12 +174,13 @@ func (a *Activities) WatchLeader(ctx context.Context, in WatchInput) (Observatio
 	tick := time.NewTicker(WatchPollInterval)
 	defer tick.Stop()
 	var sampled time.Time
+	full := true // look at the follower too; a leader change alone is acted on at once
 	for polls := 1; ; polls++ {
-		if time.Since(sampled) >= SampleInterval-WatchPollInterval/2 {
+		if full && time.Since(sampled) >= SampleInterval-WatchPollInterval/2 {
 			sampled = time.Now()
 			w.sample(ctx, sampled)
 		}
-		obs := w.look(ctx)
+		obs := w.look(ctx, full)
 		if obs.differs(in.Known) || !time.Now().Before(deadline) {
 			return obs, nil
 		}
@@ -194,7 +195,9 @@ func (a *Activities) WatchLeader(ctx context.Context, in WatchInput) (Observatio
 		case <-ctx.Done():
 			return obs, ctx.Err()
 		case <-tick.C:
+			full = true
 		case <-w.changed:
+			full = false
 		}
 	}
 }
@@ -380,9 +383,10 @@ func pick(all map[string]opensearch.IndexCheckpoints, followed []string, cp func
 	return out
 }
 
-// look takes one look at the follower, and at what the leader's goroutine has seen. A failure
-// that has not lasted unhealthyAfter is not reported yet: the last observation stands for it.
-func (w *watcher) look(ctx context.Context) Observation {
+// look takes what the leader's goroutine has seen and, when full, one look at the follower. A
+// failure that has not lasted unhealthyAfter is not reported yet: the last observation stands
+// for it.
+func (w *watcher) look(ctx context.Context, full bool) Observation {
 	now := time.Now()
 	obs := Observation{Leader: w.last.Leader, LeaderError: w.last.LeaderError, Follower: w.last.Follower, Halted: w.last.Halted, LeaderMetadataVersion: w.last.LeaderMetadataVersion}
 
@@ -397,6 +401,10 @@ func (w *watcher) look(ctx context.Context) Observation {
 		obs.LeaderError = fmt.Sprintf("leader %s does not answer: %v", w.in.Leader.Name, w.leaderErr)
 	}
 	w.mu.Unlock()
+	if !full {
+		w.last = obs
+		return obs
+	}
 
 	health := w.followerHealth(ctx)
 	if !health.Unhealthy() {
