@@ -3,7 +3,6 @@ package workerapp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -35,7 +34,10 @@ func serveMetrics(lc fx.Lifecycle, cfg Config, a *activities.Activities, logger 
 		OnStart: func(context.Context) error {
 			ln, err := net.Listen("tcp", cfg.MetricsListen)
 			if err != nil {
-				return fmt.Errorf("metrics: listen on %s (--metrics-listen): %w", cfg.MetricsListen, err)
+				// Metrics are not the worker's job: a second worker on a machine (its port taken)
+				// still runs, and says so.
+				logger.Warn("metrics not served: give this worker its own --metrics-listen", "listen", cfg.MetricsListen, "error", err)
+				return nil
 			}
 			logger.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 			go func() {
