@@ -166,20 +166,17 @@ func (a *Activities) WatchLeader(ctx context.Context, in WatchInput) (Observatio
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	known := w.readLeader(ctx, 2*watchCallTimeout, true) // the first look has the leader's view (or waits no longer)
-	done := make(chan struct{})
-	go func() { defer close(done); w.followLeader(ctx, known) }()
-	defer func() { stop(); <-done }()
+	w.sample(ctx, time.Now()) // the first look knows whether the leader answers
+	var wg sync.WaitGroup
+	wg.Go(func() { w.followLeader(ctx, known) })
+	wg.Go(func() { w.sampleEvery(ctx, SampleInterval) })
+	defer func() { stop(); wg.Wait() }()
 
 	deadline := time.Now().Add(maxWait)
 	tick := time.NewTicker(WatchPollInterval)
 	defer tick.Stop()
-	var sampled time.Time
 	full := true // look at the follower too; a leader change alone is acted on at once
 	for polls := 1; ; polls++ {
-		if full && time.Since(sampled) >= SampleInterval-WatchPollInterval/2 {
-			sampled = time.Now()
-			w.sample(ctx, sampled)
-		}
 		obs := w.look(ctx, full)
 		if obs.differs(in.Known) || !time.Now().Before(deadline) {
 			return obs, nil
@@ -348,12 +345,30 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
+// sampleEvery samples every interval until ctx ends (beside the looks, which it must not
+// slow down).
+func (w *watcher) sampleEvery(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			w.sample(ctx, now)
+		}
+	}
+}
+
 // sample reads the checkpoints of both clusters for the lag in seconds; the leader's read
 // also says whether it still answers.
 func (w *watcher) sample(ctx context.Context, now time.Time) {
 	lctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
 	leaderCPs, err := w.leader.Checkpoints(lctx)
 	cancel()
+	if ctx.Err() != nil {
+		return // the watch ended: a cancelled call says nothing of the leader
+	}
 	w.leaderAnswered(err)
 	if w.lag == nil {
 		return
