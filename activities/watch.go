@@ -166,7 +166,7 @@ func (a *Activities) WatchLeader(ctx context.Context, in WatchInput) (Observatio
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	known := w.readLeader(ctx, 2*watchCallTimeout, true) // the first look has the leader's view (or waits no longer)
-	w.sample(ctx, time.Now()) // the first look knows whether the leader answers
+	w.sample(ctx, time.Now())                            // the first look knows whether the leader answers
 	var wg sync.WaitGroup
 	wg.Go(func() { w.followLeader(ctx, known) })
 	wg.Go(func() { w.sampleEvery(ctx, SampleInterval) })
