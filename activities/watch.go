@@ -161,7 +161,7 @@ func (a *Activities) WatchLeader(ctx context.Context, in WatchInput) (Observatio
 	w := &watcher{leader: leader, follower: follower, in: in, lag: a.Lag, changed: make(chan struct{}, 1)}
 	if in.Known != nil {
 		w.last = *in.Known
-		w.version = in.Known.LeaderMetadataVersion
+		w.view, w.version = in.Known.Leader, in.Known.LeaderMetadataVersion
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -253,7 +253,7 @@ type watcher struct {
 // there is one.
 func (w *watcher) readLeader(ctx context.Context, timeout time.Duration, reuse bool) bool {
 	w.mu.Lock()
-	guess, held := w.version, w.view != nil || w.last.Leader != nil
+	guess, held := w.version, w.view != nil
 	w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -374,16 +374,26 @@ func (w *watcher) sample(ctx context.Context, now time.Time) {
 		return
 	}
 	name, leaderName := w.in.Follower.Name, w.in.Leader.Name
+	// The indexes followed: those the caller named, and every index the leader replicates (the
+	// caller's list is as old as the watch; one not on the follower yet has no lag).
+	followed := slices.Clone(w.in.Followed)
+	w.mu.Lock()
+	if w.view != nil {
+		followed = append(followed, w.view.Replicate...)
+	}
+	w.mu.Unlock()
+	slices.Sort(followed)
+	followed = slices.Compact(followed)
 	if err != nil {
 		w.lag.LeaderUnreachable(name, leaderName, now)
 	} else {
-		w.lag.Leader(name, leaderName, now, pick(leaderCPs, w.in.Followed, func(c opensearch.IndexCheckpoints) int64 { return c.GlobalCheckpoint }))
+		w.lag.Leader(name, leaderName, now, pick(leaderCPs, followed, func(c opensearch.IndexCheckpoints) int64 { return c.GlobalCheckpoint }))
 	}
 	fctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
 	followerCPs, err := w.follower.Checkpoints(fctx)
 	cancel()
 	if err == nil {
-		w.lag.Follower(name, leaderName, time.Now(), pick(followerCPs, w.in.Followed, func(c opensearch.IndexCheckpoints) int64 { return c.LocalCheckpoint }))
+		w.lag.Follower(name, leaderName, time.Now(), pick(followerCPs, followed, func(c opensearch.IndexCheckpoints) int64 { return c.LocalCheckpoint }))
 	}
 }
 
