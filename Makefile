@@ -52,10 +52,11 @@ chaos: opensearch
 	$(GO) test -count=1 -timeout 10m -run 'TestBadInput' ./internal/api/ ./starter/
 	OSCCR_CHAOS=full $(GO) test -count=1 -timeout 90m -run TestChaos -v ./internal/chaos/
 
-## bench: new-index pickup and deletion propagation latency (p50/p99 over BENCH_TRIALS) through the real workflow and CCR plugin
-BENCH_TRIALS ?= 20
+## bench: osccr side by side with the CCR plugin's own ways (new-index pickup vs autofollow, deletion, idle cost) through the real workflow and plugin; writes bench/results/
+BENCH_TRIALS ?= 30
+BENCH_IDLE ?= 2m
 bench: opensearch
-	$(GO) run ./internal/tools/bench -trials $(BENCH_TRIALS)
+	$(GO) run ./internal/tools/bench -trials $(BENCH_TRIALS) -idle $(BENCH_IDLE) -out bench/results
 
 ## screenshots: the console's pages, clicked through in headless Chromium against real services,
 ##   as PNGs in docs/console/ (at 1280 px and at phone width); `make test` runs the same test

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/osccr/osccr/internal/opensearch"
 )
@@ -15,6 +16,10 @@ type Cluster interface {
 	Health(ctx context.Context) (opensearch.ClusterHealth, error)
 	Plugins(ctx context.Context) ([]string, error)
 	ClusterMetadata(ctx context.Context) (opensearch.ClusterMetadata, error)
+	MetadataVersion(ctx context.Context, guess int64) (int64, error)
+	MetadataVersionReached(ctx context.Context, version int64) (bool, error)
+	WaitForMetadata(ctx context.Context, version int64, timeout time.Duration) (opensearch.ClusterMetadata, bool, error)
+	Checkpoints(ctx context.Context) (map[string]opensearch.IndexCheckpoints, error)
 	PutPersistentClusterSettings(ctx context.Context, settings map[string]any) error
 	Nodes(ctx context.Context) ([]opensearch.NodeStats, error)
 	SecurityMode(ctx context.Context) (string, error)

@@ -15,6 +15,8 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
+	"github.com/osccr/osccr/internal/lag"
+	"github.com/osccr/osccr/internal/metrics"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/internal/provision"
@@ -38,6 +40,11 @@ type Activities struct {
 	// Machine names this worker's machine; its worker also polls the machine's own task queue
 	// (workflows.MachineTaskQueue), where the activities bound to the local nodes it runs go.
 	Machine string
+	// Lag holds the checkpoint samples the watches take, for the lag in seconds; nil takes
+	// none.
+	Lag *lag.Tracker
+	// Metrics receives what the worker's Prometheus endpoint shows; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // ClusterRef says how to reach a cluster. It travels in workflow history, so it never holds a

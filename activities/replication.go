@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -143,6 +144,10 @@ type IndexStatus struct {
 	// ShardsBehind is how many primary shards had not yet applied every operation the leader's
 	// had acknowledged, when WaitSyncing last compared them.
 	ShardsBehind int `json:"shards_behind,omitempty"`
+	// LagSeconds is how long ago the leader reached the checkpoint the follower index has now
+	// reached (0: caught up; while the leader does not answer, the time since it last did),
+	// from the checkpoints this worker's watch samples; nil when it has none.
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
 }
 
 // LagOps is how many operations the follower is behind the leader.
@@ -214,7 +219,29 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 		}
 		return true, last, nil
 	})
+	if err == nil && leader != nil && a.Metrics != nil {
+		a.recordPickup(ctx, leader, in)
+	}
 	return last, err
+}
+
+// pickupWindow: a leader index created longer ago than this was bootstrapped, not picked up.
+const pickupWindow = 10 * time.Minute
+
+// recordPickup records, for the worker's metrics, how long after its creation a new leader
+// index was SYNCING and caught up on the follower.
+func (a *Activities) recordPickup(ctx context.Context, leader Cluster, in IndexInput) {
+	def, err := leader.GetIndex(ctx, in.LeaderIndex)
+	if err != nil {
+		return
+	}
+	ms, err := strconv.ParseInt(def.Setting("index.creation_date"), 10, 64)
+	if err != nil {
+		return
+	}
+	if took := time.Since(time.UnixMilli(ms)); took >= 0 && took < pickupWindow {
+		a.Metrics.Pickup(in.Follower.Name, took)
+	}
 }
 
 // shardsBehind counts the leader's primary shards whose global checkpoint (in goal) the
@@ -240,7 +267,15 @@ func (a *Activities) ReplicationStatus(ctx context.Context, in IndexInput) (Inde
 	if err != nil {
 		return IndexStatus{}, classify(fmt.Errorf("status of %s on %s: %w", in.FollowerIndex, in.Follower.Name, err))
 	}
-	return toIndexStatus(in.FollowerIndex, st), nil
+	out := toIndexStatus(in.FollowerIndex, st)
+	if a.Lag != nil {
+		if l, ok := a.Lag.Lag(in.Follower.Name, time.Now()); ok {
+			if ix, ok := l.Indexes[in.FollowerIndex]; ok {
+				out.LagSeconds = &ix.Seconds
+			}
+		}
+	}
+	return out, nil
 }
 
 // PauseReplication pauses a follower index; pausing a paused index is not an error.

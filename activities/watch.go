@@ -9,19 +9,28 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/provision"
 )
 
 // Timing of WatchLeader.
 const (
-	// WatchPollInterval is how often the watch looks at both clusters: a new leader index is
-	// seen within this long.
-	WatchPollInterval = 200 * time.Millisecond
+	// WatchPollInterval is how often the watch looks at the follower (its health and the
+	// plugin's state of every followed index). The leader is not polled for changes: see
+	// WatchLeader.
+	WatchPollInterval = 500 * time.Millisecond
+	// SampleInterval is how often the watch reads the checkpoints of both clusters, for the lag
+	// in seconds; on the leader that read is also how the watch learns it still answers. It is
+	// the one request a second an idle follower costs its leader.
+	SampleInterval = time.Second
+	// LeaderWait is how long one wait for a metadata change is held on the leader.
+	LeaderWait = 20 * time.Second
 	// DefaultWatchMaxWait ends a watch that saw no change, so that the workflow running it
 	// gets a chance to continue as new.
 	DefaultWatchMaxWait = 2 * time.Minute
@@ -33,6 +42,8 @@ const (
 	unhealthyAfter = time.Second
 	// watchCallTimeout bounds each look, so that a hung cluster is reported, not waited on.
 	watchCallTimeout = 2 * time.Second
+	// discoverTimeout bounds finding the leader's metadata version (a few dozen tiny calls).
+	discoverTimeout = 10 * time.Second
 )
 
 // WatchInput asks WatchLeader to watch a leader and its follower.
@@ -60,6 +71,9 @@ type Observation struct {
 	// Halted are the followed indexes the plugin reports PAUSED or FAILED, with its reason:
 	// paused by osccr, by the plugin itself (a leader index closed or deleted), or failed.
 	Halted map[string]IndexStatus `json:"halted,omitempty"`
+	// LeaderMetadataVersion is the leader's metadata version the leader view was read at (or
+	// after), the next watch's starting point; never compared.
+	LeaderMetadataVersion int64 `json:"leader_metadata_version,omitempty"`
 }
 
 // LeaderView is the leader cluster as a whole-cluster follower sees it.
@@ -119,11 +133,18 @@ func (v LeaderView) equal(w LeaderView) bool {
 }
 
 // WatchLeader watches the leader (its indexes and templates) and the follower (its health and
-// the plugin's state of every followed index) every WatchPollInterval, heartbeating, and
-// returns what it sees as soon as that differs from in.Known, or after in.MaxWait without a
-// change. It never fails because a cluster does not answer: that is an observation too. A
-// leader that stops answering keeps its last view (so nothing looks deleted), with
-// LeaderError saying why.
+// the plugin's state of every followed index), heartbeating, and returns what it sees as soon
+// as that differs from in.Known, or after in.MaxWait without a change. It never fails because a
+// cluster does not answer: that is an observation too. A leader that stops answering keeps its
+// last view (so nothing looks deleted), with LeaderError saying why.
+//
+// The leader is not polled for changes: everything the watch reads of it (indexes, UUIDs,
+// states, templates) is cluster metadata, so one request waits on the leader until the
+// metadata's version passes the one last seen (wait_for_metadata_version), for at most
+// LeaderWait, and answers within milliseconds of a change with the new metadata. Idle, the
+// leader sees that request every LeaderWait and one checkpoint read every SampleInterval (the
+// lag in seconds, and whether the leader still answers: a wait that hangs says nothing). See
+// internal/opensearch/watch.go for what the node really answers.
 func (a *Activities) WatchLeader(ctx context.Context, in WatchInput) (Observation, error) {
 	leader, err := a.client(in.Leader)
 	if err != nil {
@@ -137,33 +158,65 @@ func (a *Activities) WatchLeader(ctx context.Context, in WatchInput) (Observatio
 	if maxWait <= 0 {
 		maxWait = DefaultWatchMaxWait
 	}
-	w := &watcher{leader: leader, follower: follower, in: in}
+	w := &watcher{leader: leader, follower: follower, in: in, lag: a.Lag, changed: make(chan struct{}, 1)}
 	if in.Known != nil {
 		w.last = *in.Known
+		w.view, w.version = in.Known.Leader, in.Known.LeaderMetadataVersion
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	known := w.readLeader(ctx, 2*watchCallTimeout, true) // the first look has the leader's view (or waits no longer)
+	w.sample(ctx, time.Now())                            // the first look knows whether the leader answers
+	var wg sync.WaitGroup
+	wg.Go(func() { w.followLeader(ctx, known) })
+	wg.Go(func() { w.sampleEvery(ctx, SampleInterval) })
+	defer func() { stop(); wg.Wait() }()
+
 	deadline := time.Now().Add(maxWait)
 	tick := time.NewTicker(WatchPollInterval)
 	defer tick.Stop()
+	full := true // look at the follower too; a leader change alone is acted on at once
 	for polls := 1; ; polls++ {
-		obs := w.look(ctx)
+		obs := w.look(ctx, full)
 		if obs.differs(in.Known) || !time.Now().Before(deadline) {
 			return obs, nil
 		}
-		activity.RecordHeartbeat(ctx, watchProgress{Polls: polls, LeaderIndexes: len(obs.leaderIndexes()), Follower: obs.Follower.Status, LeaderError: obs.LeaderError})
+		progress := watchProgress{Polls: polls, LeaderIndexes: len(obs.leaderIndexes()), Follower: obs.Follower.Status, LeaderError: obs.LeaderError}
+		if a.Lag != nil {
+			if l, ok := a.Lag.Lag(in.Follower.Name, time.Now()); ok {
+				progress.Lag = &l
+			}
+		}
+		activity.RecordHeartbeat(ctx, progress)
 		select {
 		case <-ctx.Done():
 			return obs, ctx.Err()
 		case <-tick.C:
+			full = true
+		case <-w.changed:
+			full = false
 		}
 	}
 }
 
-// watchProgress is the watch's heartbeat: enough to see in the Web UI that it is alive.
+// watchProgress is the watch's heartbeat: enough to see in the Web UI that it is alive, and
+// the follower's lag (what `service show` reports, without adding to the history).
 type watchProgress struct {
-	Polls         int    `json:"polls"`
-	LeaderIndexes int    `json:"leader_indexes"`
-	Follower      string `json:"follower"`
-	LeaderError   string `json:"leader_error,omitempty"`
+	Polls         int           `json:"polls"`
+	LeaderIndexes int           `json:"leader_indexes"`
+	Follower      string        `json:"follower"`
+	LeaderError   string        `json:"leader_error,omitempty"`
+	Lag           *lag.Follower `json:"lag,omitempty"`
+}
+
+// WatchProgressLag decodes the lag from a watch's heartbeat details (the JSON of its last
+// heartbeat); false when it has none.
+func WatchProgressLag(details []byte) (lag.Follower, bool) {
+	var p watchProgress
+	if json.Unmarshal(details, &p) != nil || p.Lag == nil {
+		return lag.Follower{}, false
+	}
+	return *p.Lag, true
 }
 
 func (o Observation) leaderIndexes() map[string]string {
@@ -177,26 +230,205 @@ func (o Observation) leaderIndexes() map[string]string {
 type watcher struct {
 	leader, follower Cluster
 	in               WatchInput
+	lag              *lag.Tracker
 	last             Observation
-	// Since when the leader has failed to answer, and the follower been unhealthy (zero: not).
-	leaderFailing, followerUnhealthy time.Time
+	// changed wakes the watch when the leader's view changed.
+	changed chan struct{}
+
+	mu sync.Mutex // guards what the leader's goroutine shares
+	// view is the leader's view, read at metadata version (or later); nil until read.
+	view    *LeaderView
+	version int64
+	// Since when the leader has failed to answer (zero: it answers), and why.
+	leaderFailing time.Time
+	leaderErr     error
+	// Since when the follower has been unhealthy (zero: it is not).
+	followerUnhealthy time.Time
 }
 
-// look takes one look at both clusters. A failure that has not lasted unhealthyAfter is not
-// reported yet: the last observation stands for it.
-func (w *watcher) look(ctx context.Context) Observation {
-	now := time.Now()
-	obs := Observation{Leader: w.last.Leader, LeaderError: w.last.LeaderError, Follower: w.last.Follower, Halted: w.last.Halted}
+// readLeader finds the leader's metadata version, then reads its metadata (in that order: a
+// change between the two is then seen by the next wait). It reports whether it read them.
+// When the caller already holds a view read at a version the leader still has (one tiny
+// call) and reuse is set, that view stands: the next wait returns at once with a newer one if
+// there is one.
+func (w *watcher) readLeader(ctx context.Context, timeout time.Duration, reuse bool) bool {
+	w.mu.Lock()
+	guess, held := w.version, w.view != nil
+	w.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if reuse && guess > 0 && held {
+		ok, err := w.leader.MetadataVersionReached(ctx, guess)
+		w.leaderAnswered(err)
+		if err != nil {
+			return false
+		}
+		if ok {
+			return true
+		}
+	}
+	v, err := w.leader.MetadataVersion(ctx, guess)
+	if err != nil {
+		w.leaderAnswered(err)
+		return false
+	}
+	m, err := w.leader.ClusterMetadata(ctx)
+	w.leaderAnswered(err)
+	if err != nil {
+		return false
+	}
+	w.setView(m, v)
+	return true
+}
 
+// followLeader waits on the leader for each metadata change, until ctx ends. After a failure
+// (the leader restarted, or is another cluster now) it finds the version and reads again.
+func (w *watcher) followLeader(ctx context.Context, known bool) {
+	for ctx.Err() == nil {
+		if !known {
+			if known = w.readLeader(ctx, discoverTimeout, false); !known { // after a failure: read afresh
+				sleep(ctx, SampleInterval)
+			}
+			continue
+		}
+		w.mu.Lock()
+		next := w.version + 1
+		w.mu.Unlock()
+		wctx, cancel := context.WithTimeout(ctx, LeaderWait+5*time.Second)
+		m, reached, err := w.leader.WaitForMetadata(wctx, next, LeaderWait)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		w.leaderAnswered(err)
+		switch {
+		case err != nil:
+			known = false
+			sleep(ctx, SampleInterval)
+		case reached:
+			w.setView(m, next) // at least next: a burst of changes costs one quick wait each
+		}
+	}
+}
+
+func (w *watcher) setView(m opensearch.ClusterMetadata, version int64) {
+	view := leaderView(m)
+	w.mu.Lock()
+	w.view, w.version = &view, version
+	w.mu.Unlock()
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+}
+
+// leaderAnswered records whether a call to the leader succeeded.
+func (w *watcher) leaderAnswered(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err == nil {
+		w.leaderFailing, w.leaderErr = time.Time{}, nil
+		return
+	}
+	if w.leaderFailing.IsZero() {
+		w.leaderFailing = time.Now()
+	}
+	w.leaderErr = err
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// sampleEvery samples every interval until ctx ends (beside the looks, which it must not
+// slow down).
+func (w *watcher) sampleEvery(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			w.sample(ctx, now)
+		}
+	}
+}
+
+// sample reads the checkpoints of both clusters for the lag in seconds; the leader's read
+// also says whether it still answers.
+func (w *watcher) sample(ctx context.Context, now time.Time) {
 	lctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
-	m, err := w.leader.ClusterMetadata(lctx)
+	leaderCPs, err := w.leader.Checkpoints(lctx)
+	cancel()
+	if ctx.Err() != nil {
+		return // the watch ended: a cancelled call says nothing of the leader
+	}
+	w.leaderAnswered(err)
+	if w.lag == nil {
+		return
+	}
+	name, leaderName := w.in.Follower.Name, w.in.Leader.Name
+	// The indexes followed: those the caller named, and every index the leader replicates (the
+	// caller's list is as old as the watch; one not on the follower yet has no lag).
+	followed := slices.Clone(w.in.Followed)
+	w.mu.Lock()
+	if w.view != nil {
+		followed = append(followed, w.view.Replicate...)
+	}
+	w.mu.Unlock()
+	slices.Sort(followed)
+	followed = slices.Compact(followed)
+	if err != nil {
+		w.lag.LeaderUnreachable(name, leaderName, now)
+	} else {
+		w.lag.Leader(name, leaderName, now, pick(leaderCPs, followed, func(c opensearch.IndexCheckpoints) int64 { return c.GlobalCheckpoint }))
+	}
+	fctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
+	followerCPs, err := w.follower.Checkpoints(fctx)
 	cancel()
 	if err == nil {
-		w.leaderFailing = time.Time{}
-		view := leaderView(m)
-		obs.Leader, obs.LeaderError = &view, ""
-	} else if since(&w.leaderFailing, now) >= unhealthyAfter {
-		obs.LeaderError = fmt.Sprintf("leader %s does not answer: %v", w.in.Leader.Name, err)
+		w.lag.Follower(name, leaderName, time.Now(), pick(followerCPs, followed, func(c opensearch.IndexCheckpoints) int64 { return c.LocalCheckpoint }))
+	}
+}
+
+// pick keeps one checkpoint of each followed index (follower and leader indexes share names).
+func pick(all map[string]opensearch.IndexCheckpoints, followed []string, cp func(opensearch.IndexCheckpoints) int64) map[string]int64 {
+	out := make(map[string]int64, len(followed))
+	for _, name := range followed {
+		if c, ok := all[name]; ok {
+			out[name] = cp(c)
+		}
+	}
+	return out
+}
+
+// look takes what the leader's goroutine has seen and, when full, one look at the follower. A
+// failure that has not lasted unhealthyAfter is not reported yet: the last observation stands
+// for it.
+func (w *watcher) look(ctx context.Context, full bool) Observation {
+	now := time.Now()
+	obs := Observation{Leader: w.last.Leader, LeaderError: w.last.LeaderError, Follower: w.last.Follower, Halted: w.last.Halted, LeaderMetadataVersion: w.last.LeaderMetadataVersion}
+
+	w.mu.Lock()
+	if w.view != nil {
+		obs.Leader, obs.LeaderMetadataVersion = w.view, w.version
+	}
+	switch {
+	case w.leaderFailing.IsZero():
+		obs.LeaderError = ""
+	case now.Sub(w.leaderFailing) >= unhealthyAfter:
+		obs.LeaderError = fmt.Sprintf("leader %s does not answer: %v", w.in.Leader.Name, w.leaderErr)
+	}
+	w.mu.Unlock()
+	if !full {
+		w.last = obs
+		return obs
 	}
 
 	health := w.followerHealth(ctx)

@@ -3,8 +3,15 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"io"
+	stdlog "log"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,12 +23,14 @@ import (
 )
 
 // TestWatchLeader runs the watch against two real clusters: each kind of change returns it
-// with what changed, within a few polls; no change returns it after MaxWait; a follower that
-// stops answering is reported once it has been silent for a second.
+// with what changed, a new index within tens of milliseconds; no change returns it after
+// MaxWait, having cost the leader about one request a second (counted by a proxy in front of
+// it); a follower that stops answering is reported once it has been silent for a second.
 func TestWatchLeader(t *testing.T) {
 	d := testcluster.Distribution(t)
 	base := testcluster.Dir(t)
 	ln, fn := testcluster.Start(t, d, base, "watch-leader"), testcluster.Start(t, d, base, "watch-follower")
+	counted := newCountingProxy(t, ln.HTTPURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	leader, err := opensearch.New(opensearch.Config{URLs: []string{ln.HTTPURL()}})
@@ -33,7 +42,7 @@ func TestWatchLeader(t *testing.T) {
 	env := suite.NewTestActivityEnvironment()
 	a := &Activities{}
 	env.RegisterActivity(a)
-	in := WatchInput{Leader: ClusterRef{Name: "watch-leader", URL: ln.HTTPURL()}, Follower: ClusterRef{Name: "watch-follower", URL: fn.HTTPURL()}, MaxWait: 20 * time.Second}
+	in := WatchInput{Leader: ClusterRef{Name: "watch-leader", URL: counted.URL}, Follower: ClusterRef{Name: "watch-follower", URL: fn.HTTPURL()}, MaxWait: 20 * time.Second}
 	watch := func(known *Observation) (Observation, time.Duration) {
 		t.Helper()
 		in.Known = known
@@ -79,11 +88,35 @@ func TestWatchLeader(t *testing.T) {
 		t.Fatalf("first observation %+v after %s, want the leader's view and a green follower at once", first, took)
 	}
 
-	after(func() error { return leader.CreateIndex(ctx, "orders", one) })
-	created, took := until(first, "new index", func(o Observation) bool { return slices.Contains(o.Leader.Replicate, "orders") })
-	t.Logf("new index seen %s after it was created", took-500*time.Millisecond)
-	if took > 3*time.Second {
-		t.Errorf("new index seen after %s, want within a few polls", took)
+	// A new index: created once the watch waits on the leader, seen within tens of ms.
+	type result struct {
+		obs Observation
+		at  time.Time
+	}
+	returned := make(chan result, 1)
+	waits := counted.waits.Load()
+	go func() { obs, _ := watch(&first); returned <- result{obs, time.Now()} }()
+	for deadline := time.Now().Add(10 * time.Second); counted.waits.Load() == waits; {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch did not wait on the leader's metadata within 10s")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
+	}
+	asked := time.Now()
+	if err := leader.CreateIndex(ctx, "orders", one); err != nil {
+		t.Fatal(err)
+	}
+	answered := time.Now()
+	r := <-returned
+	created := r.obs
+	if !slices.Contains(created.Leader.Replicate, "orders") {
+		t.Fatalf("watch returned %+v, want the new index", created.Leader)
+	}
+	// The index is in the metadata before the create is answered (which waits for its shards):
+	// the watch sees it in between, or at worst tens of milliseconds after the answer.
+	t.Logf("new index seen %s after the create request, %s after its answer (%s)", r.at.Sub(asked), r.at.Sub(answered), answered.Sub(asked))
+	if late := r.at.Sub(answered); late > 100*time.Millisecond {
+		t.Errorf("new index seen %s after its creation was answered, want within tens of milliseconds", late)
 	}
 
 	after(func() error {
@@ -102,9 +135,17 @@ func TestWatchLeader(t *testing.T) {
 	})
 	templated, _ := until(recreated, "template created", func(o Observation) bool { return o.Leader.Templates != recreated.Leader.Templates })
 
+	before := counted.requests.Load()
 	quiet, took := watch(&templated)
 	if quiet.differs(&templated) || took < in.MaxWait {
 		t.Errorf("without a change the watch returned after %s with %+v, want the same after MaxWait %s", took, quiet, in.MaxWait)
+	}
+	// One checkpoint read a second, plus the watch's start (one tiny version check) and its
+	// waits (one every LeaderWait, and the one the end cancels): the old watch made 5 a second.
+	requests := counted.requests.Load() - before
+	t.Logf("idle watch: %d leader requests over %s (%.2f/s)", requests, took.Round(time.Millisecond), float64(requests)/took.Seconds())
+	if limit := int64(took/SampleInterval) + 5; requests > limit {
+		t.Errorf("an idle watch cost the leader %d requests in %s, want at most %d (about one a second)", requests, took.Round(time.Millisecond), limit)
 	}
 
 	after(func() error { testcluster.Stop(t, fn); return nil })
@@ -116,4 +157,32 @@ func TestWatchLeader(t *testing.T) {
 		t.Errorf("follower unreachable reported after %s, want it debounced for %s", took, unhealthyAfter)
 	}
 	t.Logf("follower unreachable reported %s after it was stopped", took-500*time.Millisecond)
+}
+
+// countingProxy forwards every request to a cluster, counting them, and the metadata waits
+// among them.
+type countingProxy struct {
+	URL             string
+	requests, waits atomic.Int64
+}
+
+func newCountingProxy(t *testing.T, target string) *countingProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &countingProxy{}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = stdlog.New(io.Discard, "", 0) // a watch that ends cancels its wait: not news
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.requests.Add(1)
+		if r.URL.Query().Has("wait_for_metadata_version") && r.URL.Query().Get("wait_for_timeout") != "0s" {
+			p.waits.Add(1)
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
 }

@@ -1,9 +1,12 @@
 package activities
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
+	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/opensearch"
 )
 
@@ -95,5 +98,37 @@ func TestObservationDiffers(t *testing.T) {
 	}
 	if !base().differs(nil) {
 		t.Error("the first observation must be returned at once")
+	}
+}
+
+// checkpointsOnly answers Checkpoints; any other call would panic (the embedded nil interface).
+type checkpointsOnly struct {
+	Cluster
+	cps map[string]opensearch.IndexCheckpoints
+}
+
+func (c checkpointsOnly) Checkpoints(context.Context) (map[string]opensearch.IndexCheckpoints, error) {
+	return c.cps, nil
+}
+
+// TestSampleFollowsTheLeaderView: the lag covers every index the leader replicates, also when
+// the watch was started before the caller knew of any (Followed empty), and never the
+// dot-prefixed indexes both clusters have under the same name.
+func TestSampleFollowsTheLeaderView(t *testing.T) {
+	tr := lag.New()
+	w := &watcher{
+		leader:   checkpointsOnly{cps: map[string]opensearch.IndexCheckpoints{"orders": {GlobalCheckpoint: 199}, "logs": {GlobalCheckpoint: 50}, ".kibana_1": {GlobalCheckpoint: 9}}},
+		follower: checkpointsOnly{cps: map[string]opensearch.IndexCheckpoints{"orders": {LocalCheckpoint: 199}, "logs": {LocalCheckpoint: 40}, ".kibana_1": {LocalCheckpoint: 0}}},
+		in:       WatchInput{Leader: ClusterRef{Name: "src"}, Follower: ClusterRef{Name: "dst"}},
+		lag:      tr,
+		view:     &LeaderView{Replicate: []string{"logs", "orders"}},
+	}
+	w.sample(context.Background(), time.Now())
+	got, ok := tr.Lag("dst", time.Now())
+	if !ok {
+		t.Fatal("no lag after a sample")
+	}
+	if len(got.Indexes) != 2 || got.Indexes["orders"].Seconds != 0 || got.Indexes["orders"].Operations != 0 || got.Indexes["logs"].Operations != 10 {
+		t.Errorf("lag %+v, want orders caught up and logs 10 operations behind, .kibana_1 left out", got.Indexes)
 	}
 }

@@ -81,7 +81,7 @@ func followerCommand() *cli.Command {
 						}
 						for _, r := range [][2]string{
 							{"follower", st.Service}, {"leader", st.Leader}, {"integration", st.IntegrationID}, {"state", st.State}, {"reason", dash(st.Reason)},
-							{"paused by", dash(strings.Join(pausedBy, "; "))}, {"lag", fmt.Sprintf("%d operations", st.LagOps)},
+							{"paused by", dash(strings.Join(pausedBy, "; "))}, {"lag", fmt.Sprintf("%d operations, %s s", st.LagOps, seconds(st.LagSeconds))},
 						} {
 							fmt.Fprintf(w, "%s\t%s\n", r[0], r[1])
 						}
@@ -204,9 +204,9 @@ func waitState(c *cli.Context, ctl *control.Control, name, want string) error {
 }
 
 func indexTable(w io.Writer, indexes []control.IndexStatus) {
-	fmt.Fprintln(w, "INDEX\tSTATUS\tLEADER CHECKPOINT\tFOLLOWER CHECKPOINT\tLAG (OPS)\tREASON")
+	fmt.Fprintln(w, "INDEX\tSTATUS\tLEADER CHECKPOINT\tFOLLOWER CHECKPOINT\tLAG (OPS)\tLAG (S)\tREASON")
 	for _, ix := range indexes {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%s\n", ix.Index, ix.Status, ix.LeaderCheckpoint, ix.FollowerCheckpoint, ix.LagOps, dash(ix.Reason))
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", ix.Index, ix.Status, ix.LeaderCheckpoint, ix.FollowerCheckpoint, ix.LagOps, seconds(ix.LagSeconds), dash(ix.Reason))
 	}
 }
 
@@ -241,4 +241,12 @@ func verifyTable(w io.Writer, r activities.VerifyReport) {
 		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", ix.Index, strings.ToUpper(ix.Verdict), ix.LeaderDocs, ix.FollowerDocs, ids, mappings, dash(ix.Detail))
 	}
 	fmt.Fprintf(w, "\n%d of %d indexes of %s match %s (%d excluded, not compared)\n", len(r.Indexes)-r.Diverged, len(r.Indexes), r.Follower, r.Leader, len(r.Excluded))
+}
+
+// seconds shows a lag in seconds, or "-" when there is none.
+func seconds(s *float64) string {
+	if s == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", *s)
 }

@@ -122,6 +122,13 @@ func serviceCommand() *cli.Command {
 							{"nodes", fmt.Sprintf("%d running, plan %d", len(st.Endpoints.Nodes), st.Endpoints.PlannedNodes)},
 							{"created", st.CreatedAt.Format(time.RFC3339)},
 						}
+						if st.Lag != nil {
+							lagged := fmt.Sprintf("%.1f s", st.Lag.Seconds)
+							if st.Lag.LeaderUnreachable {
+								lagged += fmt.Sprintf(" (leader unreachable since %s)", st.Lag.LastContact.Format(time.RFC3339))
+							}
+							rows = append(rows, [2]string{"lag", lagged})
+						}
 						for _, r := range rows {
 							fmt.Fprintf(w, "%s\t%s\n", r[0], r[1])
 						}

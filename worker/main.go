@@ -39,6 +39,8 @@ func main() {
 				Usage: "Temporal task queue to poll"},
 			&cli.StringFlag{Name: "machine", Value: workerapp.DefaultMachine(), EnvVars: []string{"OSCCR_MACHINE"},
 				Usage: "this machine's name: local services placed here are recycled, replanned and deleted through its own task queue; give each worker sharing a Temporal cluster its own"},
+			&cli.StringFlag{Name: "metrics-listen", Value: workerapp.DefaultMetricsListen, EnvVars: []string{"OSCCR_METRICS_LISTEN"},
+				Usage: "host:port of the Prometheus endpoint /metrics (followers' lag in seconds and operations, pickups); \"\" serves none"},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"OSCCR_LOG_LEVEL"},
 				Usage: "debug, info, warn or error"},
 		},
@@ -73,6 +75,7 @@ func run(c *cli.Context) error {
 		UIPort:          c.Int("ui-port"),
 		TaskQueue:       c.String("task-queue"),
 		Machine:         c.String("machine"),
+		MetricsListen:   c.String("metrics-listen"),
 		Logger:          logger,
 		Stdout:          os.Stdout,
 	})

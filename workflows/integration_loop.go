@@ -39,6 +39,8 @@ type integration struct {
 	// deferred holds the keys of steps that wait for the next observation: they failed on this
 	// one (and are tried again on the next, not at once), or, for the templates, already ran.
 	deferred map[string]bool
+	// looks counts the observations applied (what a template sync started from).
+	looks int
 	// waits is cancelled when stopping: it ends the waits for SYNCING under way.
 	waits       workflow.Context
 	cancelWaits workflow.CancelFunc
@@ -235,6 +237,7 @@ func (w *integration) observe(ctx workflow.Context, f workflow.Future) {
 		obs.Leader = w.st.Observed.Leader // the leader has not answered yet: keep the plan
 	}
 	w.st.Observed = &obs
+	w.looks++
 	clear(w.deferred)
 }
 

@@ -140,10 +140,15 @@ func (w *integration) resume(name string) func(workflow.Context) func() {
 func (w *integration) syncTemplates(ctx workflow.Context) func() {
 	var sync activities.TemplateSync
 	in := activities.SyncTemplatesInput{Leader: w.in.Leader, Follower: w.in.Follower, Managed: w.st.Progress.Templates}
+	from := w.looks
 	err := workflow.ExecuteActivity(callOpts(ctx), acts.SyncTemplates, in).Get(ctx, &sync)
 	return func() {
-		// Once per observation: one made while this sync ran may show a change this sync saw.
-		w.deferred[templatesKey] = true
+		// Once per observation: the one this sync started from may show a change the sync
+		// already made. An observation that arrived while it ran may show a newer change: that
+		// one is synced at once (with changeIntegrationFreshTemplateLook).
+		if !w.v.freshTemplateLook || w.looks == from || err != nil {
+			w.deferred[templatesKey] = true
+		}
 		if err != nil {
 			w.failed(templatesKey, "", ProblemTemplateSyncFailed, err)
 			return

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/lag"
 )
 
 // Service states, in the vocabulary operators see (the seeds' and the managed offerings').
@@ -67,6 +68,9 @@ type ServiceState struct {
 	// Promotion is set once the service was promoted from follower to standalone: it can
 	// never be a follower again.
 	Promotion *PromotionReport `json:"promotion,omitempty"`
+	// Lag is a follower's lag in seconds as its leader watch last reported it. The workflow
+	// never sets it: the application layer fills it in when it shows a service.
+	Lag *lag.Follower `json:"lag,omitempty"`
 }
 
 // ClusterRef is how activities reach the service's cluster.
@@ -76,11 +80,15 @@ func (st ServiceState) ClusterRef() activities.ClusterRef {
 
 // PromotionReport says what a promotion did.
 type PromotionReport struct {
-	FormerLeader   string        `json:"former_leader"`
-	IndexesStopped int           `json:"indexes_stopped"`
-	LagOps         int64         `json:"lag_ops_at_promotion"`
-	Duration       time.Duration `json:"duration_ns"`
-	PromotedAt     time.Time     `json:"promoted_at"`
+	FormerLeader   string `json:"former_leader"`
+	IndexesStopped int    `json:"indexes_stopped"`
+	LagOps         int64  `json:"lag_ops_at_promotion"`
+	// LagSecondsAtPromotion is how many seconds behind its leader the follower was when the
+	// promotion stopped replication. The workflow never sets it: the application layer adds it
+	// to the answer of the promotion (control.Promote).
+	LagSecondsAtPromotion *float64      `json:"lag_seconds_at_promotion,omitempty"`
+	Duration              time.Duration `json:"duration_ns"`
+	PromotedAt            time.Time     `json:"promoted_at"`
 	// IndexesDeleted are the follower indexes that were still restoring from the leader: the
 	// plugin's _stop deletes such an index, so the promoted service does not have them.
 	IndexesDeleted []string `json:"indexes_deleted,omitempty"`

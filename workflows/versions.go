@@ -88,11 +88,16 @@ const (
 	// changeIntegrationConfirmPause: a pause that names a ReplyTo workflow is answered with
 	// SignalPauseApplied once replication has stopped (or at once when the pause is queued).
 	changeIntegrationConfirmPause = "integration-confirm-pause"
+	// changeIntegrationFreshTemplateLook: a template sync holds the next sync back only while
+	// no observation newer than the one it started from has arrived (a change seen while it
+	// ran is synced at once, not at the next observation).
+	changeIntegrationFreshTemplateLook = "integration-fresh-template-look"
 )
 
 // integrationVersions is what a run of IntegrationWorkflow does of each change.
 type integrationVersions struct {
 	boundedStop, drainBeforeContinue, queuePauses, disconnectFirst, boundedFanOut, confirmPause bool
+	freshTemplateLook                                                                           bool
 }
 
 func readIntegrationVersions(ctx workflow.Context) integrationVersions {
@@ -103,6 +108,7 @@ func readIntegrationVersions(ctx workflow.Context) integrationVersions {
 		disconnectFirst:     changed(ctx, changeIntegrationDisconnectFirst),
 		boundedFanOut:       changed(ctx, changeIntegrationBoundedFanOut),
 		confirmPause:        changed(ctx, changeIntegrationConfirmPause),
+		freshTemplateLook:   changed(ctx, changeIntegrationFreshTemplateLook),
 	}
 }
 

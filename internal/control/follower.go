@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/internal/provision"
 	"github.com/osccr/osccr/workflows"
@@ -93,8 +94,21 @@ func (c *Control) ListFollowers(ctx context.Context, leader string) ([]ServiceSu
 // every follower index, the remote connection and the integration are removed, the leader
 // drops it from its followers. Promoting a promoted service answers with the same report.
 // Refused (ErrConflict, nothing changed) for a service that is not a follower.
+//
+// The report says how many seconds behind its leader the follower was when replication stopped
+// (LagSecondsAtPromotion): its leader watch's last figure, read just before the promotion
+// cancels the watch; with the leader down it is the time since the leader last answered, the
+// data the promotion may have lost. Promoting again answers without it (the watch is gone).
 func (c *Control) Promote(ctx context.Context, name string) (workflows.PromotionReport, error) {
+	var before *lag.Follower
+	if st, err := c.GetService(ctx, name); err == nil && st.Promotion == nil {
+		before = st.Lag
+	}
 	var report workflows.PromotionReport
 	err := c.updateService(ctx, name, "promote", workflows.UpdatePromote, true, &report)
+	if err == nil && before != nil && report.LagSecondsAtPromotion == nil {
+		seconds := before.Seconds // brought to the moment it was read, right before the stop began
+		report.LagSecondsAtPromotion = &seconds
+	}
 	return report, err
 }

@@ -37,6 +37,9 @@ type FollowerStatus struct {
 	Indexes []IndexStatus `json:"indexes"`
 	// LagOps sums the indexes' lag.
 	LagOps int64 `json:"lag_ops"`
+	// LagSeconds is the worst index's lag in seconds (see activities.IndexStatus.LagSeconds);
+	// nil when no index has one.
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
 }
 
 // FollowerStatus returns a follower's state and the live status and checkpoints of each of its
@@ -75,6 +78,10 @@ func (c *Control) followerStatus(ctx context.Context, st workflows.ServiceState)
 		lag := ix.LagOps()
 		out.Indexes = append(out.Indexes, IndexStatus{IndexStatus: ix, LagOps: lag})
 		out.LagOps += lag
+		if ix.LagSeconds != nil && (out.LagSeconds == nil || *ix.LagSeconds > *out.LagSeconds) {
+			worst := *ix.LagSeconds
+			out.LagSeconds = &worst
+		}
 	}
 	return out, nil
 }

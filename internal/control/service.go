@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/internal/provision"
@@ -181,7 +183,35 @@ func (c *Control) GetService(ctx context.Context, name string) (workflows.Servic
 	if err := v.Get(&st); err != nil {
 		return st, fmt.Errorf("decode service %s: %w", name, err)
 	}
+	if st.Role == workflows.RoleFollower && st.Leader != "" {
+		st.Lag = c.watchedLag(ctx, workflows.IntegrationWorkflowID(st.Leader, name))
+	}
 	return st, nil
+}
+
+// watchedLag is a follower's lag as its integration's leader watch last heartbeat it (nil when
+// no watch runs): reading it adds nothing to the workflow's history. A heartbeat reaches
+// Temporal at most every few seconds; while behind, the lag is brought to now (it grows with
+// time until the follower catches up).
+func (c *Control) watchedLag(ctx context.Context, integrationID string) *lag.Follower {
+	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, integrationID, "")
+	if err != nil {
+		return nil
+	}
+	for _, pa := range desc.GetPendingActivities() {
+		if pa.GetActivityType().GetName() != "WatchLeader" || len(pa.GetHeartbeatDetails().GetPayloads()) == 0 {
+			continue
+		}
+		l, ok := activities.WatchProgressLag(pa.GetHeartbeatDetails().GetPayloads()[0].GetData())
+		if !ok {
+			return nil
+		}
+		if beat := pa.GetLastHeartbeatTime(); beat != nil {
+			l = l.Since(beat.AsTime(), time.Now())
+		}
+		return &l
+	}
+	return nil
 }
 
 // WaitService waits until a service is RUNNING or FAILED (FAILED is returned as an error with

@@ -181,6 +181,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if len(status.Indexes) != 1 || status.Indexes[0].Index != "orders" || status.Indexes[0].Status != "SYNCING" || status.Indexes[0].LeaderCheckpoint < 199 {
 		t.Errorf("status indexes %+v, want orders SYNCING at checkpoint 199", status.Indexes)
 	}
+	checkLagSeconds(t, ctx, ctl, "dst")
 	checkPauseResume(t, ctx, ctl, sc, dc)
 
 	// The promotion dry run changes nothing.
@@ -324,4 +325,29 @@ func serviceClient(t *testing.T, st workflows.ServiceState) *opensearch.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// checkLagSeconds waits until a caught-up follower reports a lag of 0 seconds, in its status
+// (the watch's checkpoint samples, on the worker) and in service show (the watch's heartbeat).
+func checkLagSeconds(t *testing.T, ctx context.Context, ctl *control.Control, name string) {
+	t.Helper()
+	var status control.FollowerStatus
+	var st workflows.ServiceState
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		var err error
+		if status, err = ctl.FollowerStatus(ctx, name); err != nil {
+			t.Fatalf("status: %v", err)
+		}
+		if st, err = ctl.GetService(ctx, name); err != nil {
+			t.Fatalf("show: %v", err)
+		}
+		if status.LagSeconds != nil && *status.LagSeconds == 0 && st.Lag != nil && st.Lag.Seconds == 0 && !st.Lag.LeaderUnreachable {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caught-up follower %s: status lag %v s (%+v), service show lag %+v; want 0 seconds in both", name, status.LagSeconds, status.Indexes, st.Lag)
+		}
+		time.Sleep(time.Second) // polling a condition, with a deadline
+	}
 }

@@ -72,6 +72,11 @@ func TestPromoteWithLeaderDown(t *testing.T) {
 			if report.FormerLeader != leader || report.IndexesStopped != 1 || len(report.IndexesDeleted) != 0 {
 				t.Errorf("report %+v, want orders stopped (not deleted) from %s", report, leader)
 			}
+			if report.LagSecondsAtPromotion == nil || *report.LagSecondsAtPromotion < 0 {
+				t.Errorf("report %+v, want the lag in seconds at promotion", report)
+			} else {
+				t.Logf("lag at promotion: %.1f s", *report.LagSecondsAtPromotion)
+			}
 			st, err := ctl.GetService(ctx, follower)
 			if err != nil || st.State != workflows.StateRunning || st.Role != workflows.RoleStandalone || st.Promotion == nil {
 				t.Fatalf("after promotion %s %s %q (%v), want a RUNNING standalone service", st.State, st.Role, st.Reason, err)

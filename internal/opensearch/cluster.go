@@ -182,3 +182,24 @@ func (c *Client) PutPersistentClusterSettings(ctx context.Context, settings map[
 	body := map[string]any{"persistent": settings}
 	return c.do(ctx, request{op: "put cluster settings", method: http.MethodPut, path: "/_cluster/settings", body: body}, nil)
 }
+
+// RESTRequests is how many REST requests the cluster's nodes have served since they started,
+// summed over every REST action (`_nodes/usage`): what a client costs a cluster, counted by the
+// cluster itself.
+func (c *Client) RESTRequests(ctx context.Context) (int64, error) {
+	var res struct {
+		Nodes map[string]struct {
+			RESTActions map[string]int64 `json:"rest_actions"`
+		} `json:"nodes"`
+	}
+	if err := c.do(ctx, request{op: "read REST usage", method: http.MethodGet, path: "/_nodes/usage"}, &res); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, node := range res.Nodes {
+		for _, count := range node.RESTActions {
+			n += count
+		}
+	}
+	return n, nil
+}

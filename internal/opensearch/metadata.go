@@ -27,33 +27,15 @@ var metadataFilter = strings.Join([]string{
 // composable index and component templates. Template bodies are the cluster state's rendering,
 // which differs in form from GetIndexTemplate's: compare them with each other, not with that.
 func (c *Client) ClusterMetadata(ctx context.Context) (ClusterMetadata, error) {
-	const op = "read cluster metadata"
-	var res struct {
-		Metadata struct {
-			Indices map[string]struct {
-				State    string `json:"state"`
-				Settings struct {
-					Index struct {
-						UUID   string `json:"uuid"`
-						Hidden string `json:"hidden"`
-					} `json:"index"`
-				} `json:"settings"`
-				MappingVersion  int64 `json:"mapping_version"`
-				SettingsVersion int64 `json:"settings_version"`
-				AliasesVersion  int64 `json:"aliases_version"`
-			} `json:"indices"`
-			IndexTemplate struct {
-				Templates map[string]json.RawMessage `json:"index_template"`
-			} `json:"index_template"`
-			ComponentTemplate struct {
-				Templates map[string]json.RawMessage `json:"component_template"`
-			} `json:"component_template"`
-		} `json:"metadata"`
-	}
+	var res metadataResponse
 	q := url.Values{"filter_path": {metadataFilter}}
-	if err := c.do(ctx, request{op: op, method: http.MethodGet, path: "/_cluster/state/metadata", query: q}, &res); err != nil {
+	if err := c.do(ctx, request{op: "read cluster metadata", method: http.MethodGet, path: "/_cluster/state/metadata", query: q}, &res); err != nil {
 		return ClusterMetadata{}, err
 	}
+	return res.metadata(), nil
+}
+
+func (res metadataResponse) metadata() ClusterMetadata {
 	m := ClusterMetadata{
 		Indexes:            make([]IndexMetadata, 0, len(res.Metadata.Indices)),
 		IndexTemplates:     res.Metadata.IndexTemplate.Templates,
@@ -77,7 +59,7 @@ func (c *Client) ClusterMetadata(ctx context.Context) (ClusterMetadata, error) {
 	if m.ComponentTemplates == nil {
 		m.ComponentTemplates = map[string]json.RawMessage{}
 	}
-	return m, nil
+	return m
 }
 
 // ReplicationStates reads the CCR plugin's last known overall state (StatusRunning,

@@ -9,7 +9,9 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/localnode"
+	"github.com/osccr/osccr/internal/metrics"
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/internal/provision"
 )
@@ -24,7 +26,8 @@ var ActivitiesModule = fx.Module("activities",
 // <state-dir>/services; it is absent (and local services refused with a clear error) when the
 // worker's machine has no OpenSearch distribution.
 func newActivities(cfg Config, logger *slog.Logger) (*activities.Activities, error) {
-	a := &activities.Activities{Static: provision.NewStatic(), Plans: plan.Default()}
+	tracker := lag.New()
+	a := &activities.Activities{Static: provision.NewStatic(), Plans: plan.Default(), Lag: tracker, Metrics: metrics.New(tracker)}
 	dist, err := localnode.DistributionFromEnv()
 	if err != nil {
 		logger.Info("local services disabled", "reason", err)

@@ -46,6 +46,8 @@ type Config struct {
 	// machine's own task queue, where the activities bound to the local nodes it runs go; every
 	// worker of one Temporal cluster that runs local services needs its own name.
 	Machine string
+	// MetricsListen is host:port of the Prometheus endpoint (/metrics); "" serves none.
+	MetricsListen string
 	// Logger is for the process's own logs, the SDK's and (warnings only) the dev server's.
 	Logger *slog.Logger
 	// Stdout receives the one-line "where is everything" notice at start.
@@ -99,6 +101,7 @@ type Endpoint struct {
 //   - ClientModule: the Temporal client
 //   - ActivitiesModule: *activities.Activities and its dependencies
 //   - WorkerModule: the worker polling cfg.TaskQueue
+//   - MetricsModule: /metrics on cfg.MetricsListen
 func Module(cfg Config) fx.Option {
 	cfg = cfg.withDefaults()
 	temporal := RemoteTemporalModule
@@ -111,6 +114,7 @@ func Module(cfg Config) fx.Option {
 		ClientModule,
 		ActivitiesModule,
 		WorkerModule,
+		MetricsModule,
 	)
 }
 

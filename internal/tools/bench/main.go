@@ -1,16 +1,24 @@
 // Command bench measures how fast a RUNNING follower follows its leader, through the real
-// integration workflow and the real CCR plugin:
+// integration workflow and the real CCR plugin, side by side with what the plugin offers by
+// itself, in the same run on the same machine:
 //
-//   - new-index pickup: a leader index is created; how long until the follower index exists and
-//     the plugin reports it SYNCING (timed from the create request, and from its answer);
-//   - deletion propagation: a leader index is deleted; how long until the follower index is gone
-//     (timed from the delete request).
+//   - P1 new-index pickup: a leader index is created; how long until its follower index is
+//     SYNCING (from the create request), on osccr's follower and on a second follower that
+//     uses the plugin's own autofollow at its minimum poll (30 s). Trials alternate between
+//     the two (an index the autofollow rule matches, then one it does not), never at once;
+//   - P5 deletion propagation: a leader index is deleted; how long until osccr's follower index
+//     is gone (the plugin leaves it, paused: it has no figure);
+//   - P7 the control plane's cost per idle follower: the leader's REST requests a second
+//     (counted by the leader itself, _nodes/usage, less the leader alone), history events an
+//     hour of the integration workflow, and the CPU and memory of this process (the whole
+//     control plane: Temporal and the worker) while idle.
 //
 // It starts its own control plane (embedded Temporal and worker, as `osccr-worker --dev` does)
-// and two local services (a leader and its follower), runs the trials one after another, prints
-// a table of percentiles, and removes everything. Without the CCR plugin it fails, saying so.
+// and three local services (a leader, osccr's follower, a standalone cluster the autofollow
+// rule runs on), prints a table, writes bench/results/{results.md,results.json,chart.png}, and
+// removes everything. Without the CCR plugin it fails, saying so.
 //
-//	go run ./internal/tools/bench [-trials 20]
+//	go run ./internal/tools/bench [-trials 30] [-idle 120s] [-out bench/results]
 package main
 
 import (
@@ -26,7 +34,6 @@ import (
 	"path/filepath"
 	"slices"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -43,17 +50,19 @@ import (
 const pollEvery = 10 * time.Millisecond
 
 func main() {
-	trials := flag.Int("trials", 20, "trials of each measurement")
+	trials := flag.Int("trials", 30, "trials of each measurement (P1: of osccr and of autofollow each)")
+	idle := flag.Duration("idle", 2*time.Minute, "how long P7 watches the idle control plane")
+	out := flag.String("out", "bench/results", "where the results are written")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *trials); err != nil {
+	if err := run(ctx, *trials, *idle, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, trials int) error {
+func run(ctx context.Context, trials int, idle time.Duration, outDir string) error {
 	if trials < 1 {
 		return fmt.Errorf("-trials %d: want at least 1", trials)
 	}
@@ -92,80 +101,125 @@ func run(ctx context.Context, trials int) error {
 	}()
 	ctl := control.New(temporal)
 
-	b := &bench{ctl: ctl}
+	b := &bench{ctl: ctl, temporal: temporal}
 	defer b.cleanUp()
-	lc, fc, err := b.services(ctx)
+	lc, err := b.leader(ctx)
+	if err != nil {
+		return err
+	}
+	baseline, err := b.leaderRate(ctx, lc, idle/4)
+	if err != nil {
+		return err
+	}
+	fc, err := b.follower(ctx)
+	if err != nil {
+		return err
+	}
+	ac, err := b.autofollower(ctx, lc)
 	if err != nil {
 		return err
 	}
 
-	var created, acked, deleted []time.Duration
-	names := make([]string, trials)
-	for i := range names {
-		names[i] = fmt.Sprintf("bench-%03d", i)
-		fromRequest, fromAck, err := pickup(ctx, lc, fc, names[i])
+	res := results{Machine: machine(), OpenSearch: version(dist), Trials: trials, Started: time.Now().UTC()}
+	fmt.Fprintf(os.Stderr, "bench: P1, %d trials of osccr and of autofollow, alternating...\n", trials)
+	var osccrPickup, autoPickup []time.Duration
+	for i := range trials {
+		took, err := pickup(ctx, lc, fc, fmt.Sprintf("bench-%03d", i), 2*time.Minute)
 		if err != nil {
-			return fmt.Errorf("trial %d: %w%s", i+1, err, b.diagnosis(ctx, fc, names[i]))
+			return fmt.Errorf("P1 osccr trial %d: %w%s", i+1, err, b.diagnosis(ctx, fc, fmt.Sprintf("bench-%03d", i)))
 		}
-		created, acked = append(created, fromRequest), append(acked, fromAck)
+		osccrPickup = append(osccrPickup, took)
+		took, err = pickup(ctx, lc, ac, fmt.Sprintf("auto-%03d", i), 3*time.Minute)
+		if err != nil {
+			return fmt.Errorf("P1 autofollow trial %d: %w", i+1, err)
+		}
+		autoPickup = append(autoPickup, took)
+		fmt.Fprintf(os.Stderr, "bench: P1 trial %d: osccr %s, autofollow %s\n", i+1, ms(osccrPickup[i]), ms(took))
 	}
-	for i, name := range names {
+	res.add("P1", "new leader index -> follower SYNCING (from the create request)", "osccr", osccrPickup)
+	res.add("P1", "new leader index -> follower SYNCING (from the create request)", "plugin autofollow (30 s poll, its minimum)", autoPickup)
+
+	var deleted []time.Duration
+	for i := range trials {
+		name := fmt.Sprintf("bench-%03d", i)
 		took, err := deletion(ctx, lc, fc, name)
 		if err != nil {
-			return fmt.Errorf("trial %d: %w%s", i+1, err, b.diagnosis(ctx, fc, name))
+			return fmt.Errorf("P5 trial %d: %w%s", i+1, err, b.diagnosis(ctx, fc, name))
 		}
 		deleted = append(deleted, took)
 	}
+	res.add("P5", "deleted leader index -> follower index gone (from the delete request)", "osccr", deleted)
 
-	fmt.Printf("\nosccr bench: %d trials each, one at a time, through IntegrationWorkflow and the CCR plugin (OpenSearch %s, this machine)\n\n", trials, version(dist))
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "measurement\tn\tmin\tp50\tp90\tp99\tmax\t")
-	row := func(name string, d []time.Duration) {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", name, len(d), ms(percentile(d, 0)), ms(percentile(d, 50)), ms(percentile(d, 90)), ms(percentile(d, 99)), ms(percentile(d, 100)))
-	}
-	row("new index: create request -> follower SYNCING", created)
-	row("new index: create answered -> follower SYNCING", acked)
-	row("deleted index: delete request -> follower index gone", deleted)
-	if err := w.Flush(); err != nil {
+	fmt.Fprintf(os.Stderr, "bench: P7, the idle control plane for %s...\n", idle)
+	if res.Idle, err = b.idleCost(ctx, lc, idle, baseline); err != nil {
 		return err
 	}
-	if trials < 100 {
-		fmt.Printf("\n(percentiles by nearest rank: with fewer than 100 trials p99 is the slowest trial)\n")
-	}
-	return nil
+	res.Finished = time.Now().UTC()
+	return res.write(os.Stdout, outDir)
 }
 
 // bench holds the services to remove at the end.
 type bench struct {
-	ctl     *control.Control
-	created []string // services, in creation order
+	ctl      *control.Control
+	temporal client.Client
+	created  []string // services, in creation order
 }
 
-// services creates the leader and a RUNNING follower of it.
-func (b *bench) services(ctx context.Context) (lc, fc *opensearch.Client, err error) {
+// leader creates the leader.
+func (b *bench) leader(ctx context.Context) (*opensearch.Client, error) {
 	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "bench-leader", Plan: "business-4"}); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	b.created = append(b.created, "bench-leader")
 	leader, err := b.ctl.WaitService(ctx, "bench-leader", nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	return opensearch.New(opensearch.Config{URLs: []string{leader.Endpoints.HTTPURL}})
+}
+
+// follower creates osccr's follower of the leader and waits until it is RUNNING.
+func (b *bench) follower(ctx context.Context) (*opensearch.Client, error) {
 	if err := b.ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: "bench-leader", Name: "bench-follower"}); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	b.created = append(b.created, "bench-follower")
 	follower, err := b.ctl.WaitService(ctx, "bench-follower", nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if lc, err = opensearch.New(opensearch.Config{URLs: []string{leader.Endpoints.HTTPURL}}); err != nil {
-		return nil, nil, err
+	return opensearch.New(opensearch.Config{URLs: []string{follower.Endpoints.HTTPURL}, Timeout: 5 * time.Second})
+}
+
+// autofollower creates a standalone service and gives it the plugin's own autofollow rule for
+// auto-* indexes of the leader, at the plugin's minimum poll interval.
+func (b *bench) autofollower(ctx context.Context, lc *opensearch.Client) (*opensearch.Client, error) {
+	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "bench-autofollow", Plan: "business-4"}); err != nil {
+		return nil, err
 	}
-	if fc, err = opensearch.New(opensearch.Config{URLs: []string{follower.Endpoints.HTTPURL}, Timeout: 5 * time.Second}); err != nil {
-		return nil, nil, err
+	b.created = append(b.created, "bench-autofollow")
+	st, err := b.ctl.WaitService(ctx, "bench-autofollow", nil)
+	if err != nil {
+		return nil, err
 	}
-	return lc, fc, nil
+	leader, err := b.ctl.GetService(ctx, "bench-leader")
+	if err != nil {
+		return nil, err
+	}
+	ac, err := opensearch.New(opensearch.Config{URLs: []string{st.Endpoints.HTTPURL}, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	if err := ac.SetRemoteCluster(ctx, "bench-leader", []string{leader.Endpoints.TransportAddress}); err != nil {
+		return nil, err
+	}
+	if err := ac.PutPersistentClusterSettings(ctx, map[string]any{"plugins.replication.autofollow.fetch_poll_interval": "30s"}); err != nil {
+		return nil, err
+	}
+	if err := ac.StartAutofollow(ctx, opensearch.AutofollowRule{LeaderAlias: "bench-leader", Name: "bench", Pattern: "auto-*"}); err != nil {
+		return nil, err
+	}
+	return ac, nil
 }
 
 // diagnosis says what the follower and its integration report about a trial's index.
@@ -194,22 +248,21 @@ func (b *bench) cleanUp() {
 	}
 }
 
-// pickup creates a leader index and times how long until its follower index is SYNCING.
-func pickup(ctx context.Context, lc, fc *opensearch.Client, name string) (fromRequest, fromAck time.Duration, err error) {
+// pickup creates a leader index and times, from the create request, how long until the index
+// is SYNCING on the follower fc.
+func pickup(ctx context.Context, lc, fc *opensearch.Client, name string, limit time.Duration) (time.Duration, error) {
 	requested := time.Now()
 	if err := lc.CreateIndex(ctx, name, map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0}}); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	acked := time.Now()
-	err = waitFor(ctx, 2*time.Minute, func() bool {
+	err := waitFor(ctx, limit, func() bool {
 		st, err := fc.ReplicationStatus(ctx, name)
 		return err == nil && st.Status == opensearch.StatusSyncing
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("follower index %s not SYNCING: %w", name, err)
+		return 0, fmt.Errorf("follower index %s not SYNCING: %w", name, err)
 	}
-	now := time.Now()
-	return now.Sub(requested), now.Sub(acked), nil
+	return time.Since(requested), nil
 }
 
 // deletion deletes a leader index and times how long until its follower index is gone.
