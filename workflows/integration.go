@@ -42,7 +42,8 @@ type PauseRequest struct {
 	Reason string `json:"reason,omitempty"`
 	// ReplyTo, on a pause, is the workflow that waits for it to take effect: the integration
 	// signals it SignalPauseApplied once replication has stopped (PAUSED), or at once when
-	// nothing replicates yet (the pause is queued) (changeIntegrationConfirmPause).
+	// nothing replicates yet (the pause is queued before any index started)
+	// (changeIntegrationConfirmPause, changeIntegrationConfirmAppliedPause).
 	ReplyTo string `json:"reply_to,omitempty"`
 }
 

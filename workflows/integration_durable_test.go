@@ -251,9 +251,14 @@ func TestIntegrationConfirmsPauses(t *testing.T) {
 			answers = append(answers, answer{env.Now().Sub(begin), id, arg.(PauseApplied)})
 			return nil
 		})
-	// Queued while the first index bootstraps: answered at once, as QUEUED.
+	// Queued while the indexes bootstrap, and lifted before it took effect: answered when
+	// lifted, saying the state it left.
 	h.signal(2*time.Second, SignalPauseIntegration, PauseRequest{Source: "recycle/early", ReplyTo: "service/early"})
 	h.signal(3*time.Second, SignalResumeIntegration, PauseRequest{Source: "recycle/early"})
+	// Queued while the indexes bootstrap (they replicate already): answered once the rebuild
+	// is done and the queued pause has paused them.
+	h.signal(4*time.Second, SignalPauseIntegration, PauseRequest{Source: "recycle/rebuilding", ReplyTo: "service/rebuilding"})
+	h.signal(4*time.Minute, SignalResumeIntegration, PauseRequest{Source: "recycle/rebuilding"})
 	// Held once RUNNING: answered when PAUSED, after the indexes were paused.
 	h.signal(5*time.Minute, SignalPauseIntegration, PauseRequest{Source: "recycle/f", Reason: "node recycle", ReplyTo: "service/f"})
 	h.signal(10*time.Minute, SignalResumeIntegration, PauseRequest{Source: "recycle/f"})
@@ -263,20 +268,26 @@ func TestIntegrationConfirmsPauses(t *testing.T) {
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if len(answers) != 2 {
+	if len(answers) != 3 {
 		t.Fatalf("answers %+v, want one per pause", answers)
 	}
 	if a := answers[0]; a.to != "service/early" || a.State != StateRebuilding || a.at > 3*time.Second {
-		t.Errorf("queued pause answered %+v, want at once, REBUILDING", a)
+		t.Errorf("pause lifted before it applied answered %+v, want when lifted, REBUILDING", a)
 	}
-	a := answers[1]
-	pausedAt := time.Duration(-1)
-	for _, c := range h.calls {
-		if c.what == "pause y" && c.at >= 5*time.Minute {
-			pausedAt = c.at
+	pausedAt := func(from time.Duration) time.Duration {
+		for _, c := range h.calls {
+			if c.what == "pause y" && c.at >= from {
+				return c.at
+			}
 		}
+		return -1
 	}
-	if a.to != "service/f" || a.State != StatePaused || a.Integration != IntegrationWorkflowID("l", "f") || pausedAt < 0 || a.at < pausedAt || a.at > 6*time.Minute {
-		t.Errorf("held pause answered %+v (index y paused at %s), want PAUSED, after both indexes were paused", a, pausedAt)
+	if a, at := answers[1], pausedAt(0); a.to != "service/rebuilding" || a.State != StatePaused || at < syncAfter || a.at < at || a.at > time.Minute {
+		t.Errorf("pause queued while rebuilding answered %+v (index y paused at %s), want PAUSED, after the rebuild paused its indexes", a, at)
+	}
+	a := answers[2]
+	pausedAt5 := pausedAt(5 * time.Minute)
+	if a.to != "service/f" || a.State != StatePaused || a.Integration != IntegrationWorkflowID("l", "f") || pausedAt5 < 0 || a.at < pausedAt5 || a.at > 6*time.Minute {
+		t.Errorf("held pause answered %+v (index y paused at %s), want PAUSED, after both indexes were paused", a, pausedAt5)
 	}
 }

@@ -275,6 +275,9 @@ func (w *integration) confirmPauses(ctx workflow.Context) {
 		if held && state != StatePaused {
 			continue // RUNNING until every index is paused
 		}
+		if queued && state == StateRebuilding && w.v.confirmAppliedPause {
+			continue // indexes started by the rebuild replicate: answered once PAUSED
+		}
 		if !held && !queued && (state == StateRunning || state == StatePaused) {
 			state = "RESUMED"
 		}

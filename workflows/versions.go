@@ -92,12 +92,16 @@ const (
 	// no observation newer than the one it started from has arrived (a change seen while it
 	// ran is synced at once, not at the next observation).
 	changeIntegrationFreshTemplateLook = "integration-fresh-template-look"
+	// changeIntegrationConfirmAppliedPause: a pause queued while the integration REBUILDS
+	// (indexes already replicate) is answered once it has taken effect (PAUSED), not at once; a
+	// pause queued before any index started is still answered at once.
+	changeIntegrationConfirmAppliedPause = "integration-confirm-applied-pause"
 )
 
 // integrationVersions is what a run of IntegrationWorkflow does of each change.
 type integrationVersions struct {
 	boundedStop, drainBeforeContinue, queuePauses, disconnectFirst, boundedFanOut, confirmPause bool
-	freshTemplateLook                                                                           bool
+	freshTemplateLook, confirmAppliedPause                                                      bool
 }
 
 func readIntegrationVersions(ctx workflow.Context) integrationVersions {
@@ -109,6 +113,7 @@ func readIntegrationVersions(ctx workflow.Context) integrationVersions {
 		boundedFanOut:       changed(ctx, changeIntegrationBoundedFanOut),
 		confirmPause:        changed(ctx, changeIntegrationConfirmPause),
 		freshTemplateLook:   changed(ctx, changeIntegrationFreshTemplateLook),
+		confirmAppliedPause: changed(ctx, changeIntegrationConfirmAppliedPause),
 	}
 }
 
