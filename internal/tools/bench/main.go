@@ -1,24 +1,26 @@
-// Command bench measures how fast a RUNNING follower follows its leader, through the real
-// integration workflow and the real CCR plugin, side by side with what the plugin offers by
-// itself, in the same run on the same machine:
+// Command bench measures osccr through the real integration workflow and the real CCR plugin,
+// side by side with what the plugin offers by itself, in the same run on the same machine,
+// each competitor at its best settings, their trials one at a time (never at once):
 //
 //   - P1 new-index pickup: a leader index is created; how long until its follower index is
-//     SYNCING (from the create request), on osccr's follower and on a second follower that
-//     uses the plugin's own autofollow at its minimum poll (30 s). Trials alternate between
-//     the two (an index the autofollow rule matches, then one it does not), never at once;
-//   - P5 deletion propagation: a leader index is deleted; how long until osccr's follower index
-//     is gone (the plugin leaves it, paused: it has no figure);
-//   - P7 the control plane's cost per idle follower: the leader's REST requests a second
-//     (counted by the leader itself, _nodes/usage, less the leader alone), history events an
-//     hour of the integration workflow, and the CPU and memory of this process (the whole
-//     control plane: Temporal and the worker) while idle.
+//     SYNCING, on osccr's follower and on a cluster with the plugin's autofollow, alternating;
+//   - P2 bootstrap of many indexes: osccr's integration, a plain loop of _start, autofollow,
+//     each on a fresh cluster, until every index is SYNCING and caught up (bootstrap.go);
+//   - P3 lag in seconds under steady writes, as the follower status reports it (steady.go);
+//   - P4 promotion of many indexes vs a sequential _stop loop (promotion.go);
+//   - P5 deletion propagation (the plugin leaves the follower index, paused: no figure);
+//   - P6 mapping, alias and setting propagation vs the plugin alone (metadata.go);
+//   - P7 the control plane's cost per idle follower, with 1, 5 and 10 followers: the leader's
+//     REST requests a second (counted by the leader itself, _nodes/usage, less the leader
+//     alone), history events an hour of the integration workflows, and the CPU and memory of
+//     this process (the whole control plane: Temporal and the worker) while idle.
 //
 // It starts its own control plane (embedded Temporal and worker, as `osccr-worker --dev` does)
-// and three local services (a leader, osccr's follower, a standalone cluster the autofollow
-// rule runs on), prints a table, writes bench/results/{results.md,results.json,chart.png}, and
-// removes everything. Without the CCR plugin it fails, saying so.
+// and local services, prints a table, merges its rows into bench/results/results.json (the
+// parts it ran replace theirs) and writes results.md and chart.png from it, and removes
+// everything. Without the CCR plugin it fails, saying so.
 //
-//	go run ./internal/tools/bench [-trials 30] [-idle 120s] [-out bench/results]
+//	go run ./internal/tools/bench [-only P2,P3] [-trials 30] [-idle 120s] [-out bench/results] [sizes: see -help]
 package main
 
 import (

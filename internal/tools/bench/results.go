@@ -167,7 +167,7 @@ func (r results) chart(path string) error {
 			return err
 		}
 		p.Add(box)
-		names[i] = fmt.Sprintf("%s %s\n(n=%d)", x.ID, shortName(x.Contender), x.N)
+		names[i] = fmt.Sprintf("%s %s\n(n=%d)", x.ID, chartLabel(x), x.N)
 	}
 	p.NominalX(names...)
 	return p.Save(vg.Length(140*max(len(r.Rows), 3))*vg.Millimeter/3, 110*vg.Millimeter, path)
@@ -176,6 +176,14 @@ func (r results) chart(path string) error {
 func shortName(contender string) string {
 	name, _, _ := strings.Cut(contender, " (")
 	return name
+}
+
+// chartLabel names a row's box: its contender, and for P6 the kind of change.
+func chartLabel(x row) string {
+	if _, kind, ok := strings.Cut(x.Measurement, "leader index "); ok && x.ID == "P6" {
+		return strings.Fields(kind)[0] + ", " + shortName(x.Contender)
+	}
+	return shortName(x.Contender)
 }
 
 // leaderRate is the leader's REST requests a second over window, less this call's own.
