@@ -38,7 +38,10 @@ type syncHarness struct {
 	mu        sync.Mutex
 	leader    map[string]string // leader index -> UUID
 	templates string            // the leader's templates fingerprint
-	health    string            // the follower's
+	// staleSync, when set, is what the next template sync returns instead (it read the leader
+	// before the last change).
+	staleSync string
+	health    string // the follower's
 	halted    map[string]activities.IndexStatus
 	failStart map[string]error
 	failStop  map[string]error
@@ -106,7 +109,11 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 		record("templates")
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		return activities.TemplateSync{Fingerprint: h.templates, Managed: []string{"index/tpl-" + h.templates}}, nil
+		fp := h.templates
+		if h.staleSync != "" {
+			fp, h.staleSync = h.staleSync, ""
+		}
+		return activities.TemplateSync{Fingerprint: fp, Managed: []string{"index/tpl-" + fp}}, nil
 	})
 	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(func(context.Context, activities.ClusterRef) (activities.IndexPlan, error) {
 		record("list")
@@ -498,5 +505,39 @@ func TestIntegrationCancelled(t *testing.T) {
 	}
 	if calls := h.between(time.Minute, time.Hour); len(calls) != 0 {
 		t.Errorf("calls after the cancel %v, want none", calls)
+	}
+}
+
+// TestIntegrationTemplateChangeDuringSync: a template change the watch sees while a template
+// sync runs is synced as soon as that sync ends, not held back until the next observation.
+func TestIntegrationTemplateChangeDuringSync(t *testing.T) {
+	env := newEnv(t)
+	h := newSyncHarness(t, env, map[string]string{"a": "ua"}, syncAfter)
+	const took = 45 * time.Second
+	h.at(70*time.Second, func() { h.templates = "t2"; h.delay["templates"] = took })
+	// The watch at 90 s sees t2 and a sync starts; the leader changes again while it runs (the
+	// sync read t2), and the watch at 120 s sees t3.
+	h.at(100*time.Second, func() { h.templates, h.staleSync = "t3", "t2" })
+	var synced IntegrationProgress
+	h.snapshot(4*time.Minute, &synced)
+	h.signal(6*time.Minute, SignalStopIntegration, nil)
+	env.ExecuteWorkflow(IntegrationWorkflow, h.in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow error: %v", err)
+	}
+	var syncs []time.Duration // when each sync ended (the mock records on return)
+	h.mu.Lock()
+	for _, c := range h.calls {
+		if c.what == "templates" {
+			syncs = append(syncs, c.at)
+		}
+	}
+	h.mu.Unlock()
+	// The rebuild's, t2's (90+45 s), and t3's started at once when t2's ended.
+	if want := []time.Duration{0, 90*time.Second + took, 90*time.Second + 2*took}; !slices.Equal(syncs, want) {
+		t.Errorf("template syncs ended at %v, want %v", syncs, want)
+	}
+	if !slices.Equal(synced.Templates, []string{"index/tpl-t3"}) {
+		t.Errorf("templates %v at 4 min, want t3's", synced.Templates)
 	}
 }

@@ -364,6 +364,19 @@ type ShardSeqNo struct {
 	GlobalCheckpoint int64 `json:"global_checkpoint"`
 }
 
+// shardStats is the part of an index statistics answer at the shards level that says where
+// each copy of each shard stands.
+type shardStats struct {
+	Indices map[string]struct {
+		Shards map[string][]struct {
+			Routing struct {
+				Primary bool `json:"primary"`
+			} `json:"routing"`
+			SeqNo ShardSeqNo `json:"seq_no"`
+		} `json:"shards"`
+	} `json:"indices"`
+}
+
 // PrimarySeqNos reads the sequence numbers of every primary shard of an index, by shard number.
 // A follower index that has applied every operation of its leader index has, shard by shard, a
 // local checkpoint at least the leader's global checkpoint.
@@ -372,16 +385,7 @@ func (c *Client) PrimarySeqNos(ctx context.Context, index string) (map[int]Shard
 	if err := checkName(op, "index", index); err != nil {
 		return nil, err
 	}
-	var res struct {
-		Indices map[string]struct {
-			Shards map[string][]struct {
-				Routing struct {
-					Primary bool `json:"primary"`
-				} `json:"routing"`
-				SeqNo ShardSeqNo `json:"seq_no"`
-			} `json:"shards"`
-		} `json:"indices"`
-	}
+	var res shardStats
 	q := url.Values{"level": {"shards"}}
 	if err := c.do(ctx, request{op: op, method: http.MethodGet, path: escape(index, "_stats", "docs"), query: q}, &res); err != nil {
 		return nil, err

@@ -122,16 +122,7 @@ type IndexCheckpoints struct {
 // Checkpoints reads the checkpoints of every open index in one call (the shard statistics
 // filtered to the primaries' sequence numbers).
 func (c *Client) Checkpoints(ctx context.Context) (map[string]IndexCheckpoints, error) {
-	var res struct {
-		Indices map[string]struct {
-			Shards map[string][]struct {
-				Routing struct {
-					Primary bool `json:"primary"`
-				} `json:"routing"`
-				SeqNo ShardSeqNo `json:"seq_no"`
-			} `json:"shards"`
-		} `json:"indices"`
-	}
+	var res shardStats
 	q := url.Values{"level": {"shards"}, "filter_path": {"indices.*.shards.*.routing.primary,indices.*.shards.*.seq_no"}}
 	if err := c.do(ctx, request{op: "read checkpoints", method: http.MethodGet, path: "/_stats/docs", query: q}, &res); err != nil {
 		return nil, err
