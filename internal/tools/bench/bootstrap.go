@@ -85,7 +85,7 @@ func (b *bench) bootstrap(ctx context.Context, cfg config, res *results) error {
 			if err := fc.SetRemoteCluster(ctx, bootLeader, []string{leader.Endpoints.TransportAddress}); err != nil {
 				return err
 			}
-			if err := fc.PutPersistentClusterSettings(ctx, pluginBest); err != nil {
+			if err := fc.PutPersistentClusterSettings(ctx, autofollowBest); err != nil {
 				return err
 			}
 			return fc.StartAutofollow(ctx, opensearch.AutofollowRule{LeaderAlias: bootLeader, Name: "boot", Pattern: "boot-*"})

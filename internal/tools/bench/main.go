@@ -362,9 +362,9 @@ func (b *bench) autofollower(ctx context.Context, lc *opensearch.Client) (*opens
 	if err := ac.SetRemoteCluster(ctx, "bench-leader", []string{leader.Endpoints.TransportAddress}); err != nil {
 		return nil, err
 	}
-	// Its best settings: the minimum poll, the most replication jobs started at once, and
-	// metadata (P6) synced at its minimum interval.
-	if err := ac.PutPersistentClusterSettings(ctx, pluginBest); err != nil {
+	// Its best settings for autofollow: the minimum poll, the most replication jobs started at
+	// once. Its metadata sync keeps the plugin's default (60 s): P6 compares osccr with that.
+	if err := ac.PutPersistentClusterSettings(ctx, autofollowBest); err != nil {
 		return nil, err
 	}
 	if err := ac.StartAutofollow(ctx, opensearch.AutofollowRule{LeaderAlias: "bench-leader", Name: "bench", Pattern: "auto-*"}); err != nil {
@@ -384,13 +384,11 @@ func (b *bench) diagnosis(ctx context.Context, fc *opensearch.Client, index stri
 	return out + fmt.Sprintf("\nplugin status of %s: %+v (%v)", index, rs, err)
 }
 
-// pluginBest are the CCR plugin's settings at their fastest: autofollow polls at its minimum
-// (30 s) and starts up to 10 replication jobs at once (its maximum; 3 by default), metadata
-// syncs every 5 s (its minimum; 60 s by default).
-var pluginBest = map[string]any{
+// autofollowBest are the CCR plugin's autofollow settings at their fastest: it polls at its
+// minimum (30 s) and starts up to 10 replication jobs at once (its maximum; 3 by default).
+var autofollowBest = map[string]any{
 	"plugins.replication.autofollow.fetch_poll_interval":                      "30s",
 	"plugins.replication.autofollow.concurrent_replication_jobs_trigger_size": 10,
-	"plugins.replication.follower.metadata_sync_interval":                     "5s",
 }
 
 // cleanUp deletes the services, the followers first (a leader with followers cannot go).
