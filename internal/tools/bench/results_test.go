@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -132,5 +133,43 @@ func TestMergeResults(t *testing.T) {
 	got, err := mergeResults(filepath.Join(t.TempDir(), "results.json"), &run, map[string]bool{"P3": true})
 	if err != nil || len(got.Rows) != 1 {
 		t.Errorf("no file: %v rows, %v", len(got.Rows), err)
+	}
+}
+
+// TestWriteMerged: the committed results (as the first bench wrote them) merge with rows of
+// one trial and of zeros (P2, P3) and the table, JSON and chart are written from the merge.
+func TestWriteMerged(t *testing.T) {
+	dir := t.TempDir()
+	committed, err := os.ReadFile("../../../bench/results/results.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), committed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := &results{Machine: "m", OpenSearch: "2.19.4", Started: time.Now(), Finished: time.Now()}
+	run.add("P2", "bootstrap", "osccr", []time.Duration{90 * time.Second})
+	run.add("P3", "lag", "osccr", []time.Duration{0, 0, time.Second})
+	run.note("P2", "one trial")
+	run.part("P2", "3 x 1000", time.Now())
+	merged, err := mergeResults(filepath.Join(dir, "results.json"), run, map[string]bool{"P2": true, "P3": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var discard strings.Builder
+	if err := merged.write(&discard, dir); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| P1 |", "| P2 | bootstrap | osccr | 1 | 90000 ms", "| P3 |", "| P5 |", "P2: one trial", "| 1 | 120 s |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("results.md lacks %q:\n%s", want, md)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(dir, "chart.png")); err != nil || st.Size() == 0 {
+		t.Errorf("chart.png: %v", err)
 	}
 }
