@@ -53,10 +53,15 @@ chaos: opensearch
 	OSCCR_CHAOS=full $(GO) test -count=1 -timeout 90m -run TestChaos -v ./internal/chaos/
 
 ## bench: osccr side by side with the CCR plugin's own ways (new-index pickup vs autofollow, deletion, idle cost) through the real workflow and plugin; writes bench/results/
+##   BENCH_ONLY=P2,P4 runs only those parts and merges their rows into bench/results/results.json;
+##   BENCH_ARGS passes sizes (-boot-indexes, -boot-docs, -rate, -steady, -promote-indexes,
+##   -meta-trials, -followers; the issue's by default)
 BENCH_TRIALS ?= 30
 BENCH_IDLE ?= 2m
+BENCH_ONLY ?=
+BENCH_ARGS ?=
 bench: opensearch
-	$(GO) run ./internal/tools/bench -trials $(BENCH_TRIALS) -idle $(BENCH_IDLE) -out bench/results
+	$(GO) run ./internal/tools/bench -trials $(BENCH_TRIALS) -idle $(BENCH_IDLE) -only "$(BENCH_ONLY)" -out bench/results $(BENCH_ARGS)
 
 ## screenshots: the console's pages, clicked through in headless Chromium against real services,
 ##   as PNGs in docs/console/ (at 1280 px and at phone width); `make test` runs the same test

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,7 +32,20 @@ type results struct {
 	Started    time.Time `json:"started"`
 	Finished   time.Time `json:"finished"`
 	Rows       []row     `json:"rows"`
-	Idle       idleCost  `json:"idle"`
+	// Idle is P7 with one follower; IdleMore with more (5 and 10 by default).
+	Idle     idleCost   `json:"idle"`
+	IdleMore []idleCost `json:"idle_more,omitempty"`
+	// Parts says when each part last ran and with what sizes; Notes what each part found
+	// besides its rows (figures the table has no column for).
+	Parts map[string]partRun `json:"parts,omitempty"`
+	Notes map[string]string  `json:"notes,omitempty"`
+}
+
+// partRun is one part's run, kept when a later run of other parts merges into the file.
+type partRun struct {
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Sizes    string    `json:"sizes,omitempty"`
 }
 
 // row is one measurement of one contender, in milliseconds.
@@ -55,6 +71,8 @@ type idleCost struct {
 	LeaderRequestsPerSecond float64 `json:"leader_requests_per_second_per_follower"`
 	BaselinePerSecond       float64 `json:"leader_requests_per_second_without_follower"`
 	HistoryEventsPerHour    float64 `json:"history_events_per_hour_per_follower"`
+	// HistoryEventsPerHour is the integration workflows' history events, summed over the
+	// followers and divided by Followers.
 	// CPUPercent and RSSMB are this process's: the whole control plane (embedded Temporal and
 	// the worker), idle.
 	CPUPercent float64 `json:"control_plane_cpu_percent"`
@@ -83,10 +101,30 @@ func (r results) markdown() string {
 	for _, x := range r.Rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d ms | %d ms | %d ms | %d ms | %d ms |\n", x.ID, x.Measurement, x.Contender, x.N, x.MinMS, x.P50MS, x.P90MS, x.P99MS, x.MaxMS)
 	}
-	i := r.Idle
-	fmt.Fprintf(&b, "\nP7, %d idle follower over %.0f s: %.2f leader REST requests/s per follower (the leader alone: %.2f/s), %.0f history events/hour per follower; "+
-		"the whole control plane (embedded Temporal and worker) %.1f%% CPU, %.0f MB RSS.\n", i.Followers, i.WindowS, i.LeaderRequestsPerSecond, i.BaselinePerSecond,
-		i.HistoryEventsPerHour, i.CPUPercent, i.RSSMB)
+	if idles := r.idles(); len(idles) > 0 {
+		b.WriteString("\nP7, the control plane's cost per idle follower (leader requests counted by the leader, _nodes/usage, less the leader alone; " +
+			"CPU and RSS of the whole control plane: embedded Temporal and worker):\n\n" +
+			"| idle followers | window | leader REST requests/s per follower | the leader alone | history events/hour per follower | control plane CPU | control plane RSS |\n" +
+			"| --- | --- | --- | --- | --- | --- | --- |\n")
+		for _, i := range idles {
+			fmt.Fprintf(&b, "| %d | %.0f s | %.2f | %.2f/s | %.0f | %.1f%% | %.0f MB |\n", i.Followers, i.WindowS, i.LeaderRequestsPerSecond, i.BaselinePerSecond,
+				i.HistoryEventsPerHour, i.CPUPercent, i.RSSMB)
+		}
+	}
+	for _, id := range allParts {
+		if note, ok := r.Notes[id]; ok {
+			fmt.Fprintf(&b, "\n%s: %s\n", id, note)
+		}
+	}
+	if len(r.Parts) > 0 {
+		b.WriteString("\nRuns:")
+		for _, id := range allParts {
+			if p, ok := r.Parts[id]; ok {
+				fmt.Fprintf(&b, " %s %s (%s);", id, p.Started.Format(time.RFC3339), p.Sizes)
+			}
+		}
+		b.WriteString("\n")
+	}
 	return b.String()
 }
 
@@ -129,7 +167,7 @@ func (r results) chart(path string) error {
 			return err
 		}
 		p.Add(box)
-		names[i] = fmt.Sprintf("%s %s\n(n=%d)", x.ID, shortName(x.Contender), x.N)
+		names[i] = fmt.Sprintf("%s %s\n(n=%d)", x.ID, chartLabel(x), x.N)
 	}
 	p.NominalX(names...)
 	return p.Save(vg.Length(140*max(len(r.Rows), 3))*vg.Millimeter/3, 110*vg.Millimeter, path)
@@ -138,6 +176,14 @@ func (r results) chart(path string) error {
 func shortName(contender string) string {
 	name, _, _ := strings.Cut(contender, " (")
 	return name
+}
+
+// chartLabel names a row's box: its contender, and for P6 the kind of change.
+func chartLabel(x row) string {
+	if _, kind, ok := strings.Cut(x.Measurement, "leader index "); ok && x.ID == "P6" {
+		return strings.Fields(kind)[0] + ", " + shortName(x.Contender)
+	}
+	return shortName(x.Contender)
 }
 
 // leaderRate is the leader's REST requests a second over window, less this call's own.
@@ -156,15 +202,19 @@ func (b *bench) leaderRate(ctx context.Context, lc *opensearch.Client, window ti
 	return float64(after-before-1) / window.Seconds(), nil
 }
 
-// idleCost measures P7 with the follower idle (nothing written to the leader).
-func (b *bench) idleCost(ctx context.Context, lc *opensearch.Client, window time.Duration, baseline float64) (idleCost, error) {
-	id := workflows.IntegrationWorkflowID("bench-leader", "bench-follower")
-	history := func() (int64, error) {
-		d, err := b.temporal.DescribeWorkflowExecution(ctx, id, "")
-		if err != nil {
-			return 0, err
+// idleCost measures P7 with followers idle (nothing written to the leader): their
+// integration workflows' history events and the leader's requests, per follower.
+func (b *bench) idleCost(ctx context.Context, lc *opensearch.Client, leader string, followers []string, window time.Duration, baseline float64) (idleCost, error) {
+	history := func() (map[string]int64, error) {
+		out := map[string]int64{}
+		for _, f := range followers {
+			d, err := b.temporal.DescribeWorkflowExecution(ctx, workflows.IntegrationWorkflowID(leader, f), "")
+			if err != nil {
+				return nil, fmt.Errorf("describe the integration of %s: %w", f, err)
+			}
+			out[f] = d.GetWorkflowExecutionInfo().GetHistoryLength()
 		}
-		return d.GetWorkflowExecutionInfo().GetHistoryLength(), nil
+		return out, nil
 	}
 	h0, err := history()
 	if err != nil {
@@ -180,12 +230,52 @@ func (b *bench) idleCost(ctx context.Context, lc *opensearch.Client, window time
 	if err != nil {
 		return idleCost{}, err
 	}
-	events := float64(h1 - h0)
-	if h1 < h0 { // continued as new meanwhile: the new run's history is what grew
-		events = float64(h1)
+	var events float64
+	for _, f := range followers {
+		if h1[f] < h0[f] { // continued as new meanwhile: the new run's history is what grew
+			events += float64(h1[f])
+		} else {
+			events += float64(h1[f] - h0[f])
+		}
 	}
-	return idleCost{Followers: 1, WindowS: took.Seconds(), LeaderRequestsPerSecond: rate - baseline, BaselinePerSecond: baseline,
-		HistoryEventsPerHour: events / took.Hours(), CPUPercent: 100 * (cpuTime() - cpu0).Seconds() / took.Seconds(), RSSMB: rssMB()}, nil
+	n := float64(len(followers))
+	return idleCost{Followers: len(followers), WindowS: took.Seconds(), LeaderRequestsPerSecond: (rate - baseline) / n, BaselinePerSecond: baseline,
+		HistoryEventsPerHour: events / n / took.Hours(), CPUPercent: 100 * (cpuTime() - cpu0).Seconds() / took.Seconds(), RSSMB: rssMB()}, nil
+}
+
+// idleScaling is P7: the idle cost with each follower count asked for, osccr's followers of
+// the shared leader created as the count grows (bench-follower is the first).
+func (b *bench) idleScaling(ctx context.Context, cfg config, res *results, lc *opensearch.Client, baseline float64) error {
+	began := time.Now()
+	followers := []string{"bench-follower"}
+	for k, n := range cfg.followers {
+		for len(followers) < n {
+			name := fmt.Sprintf("bench-follower-%d", len(followers)+1)
+			fmt.Fprintf(os.Stderr, "bench: P7, follower %s...\n", name)
+			if _, err := b.follower(ctx, "bench-leader", name); err != nil {
+				return err
+			}
+			followers = append(followers, name)
+		}
+		// The new followers' rebuilds are over (RUNNING); let their first watches settle.
+		if err := sleepCtx(ctx, 10*time.Second); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "bench: P7, %d idle followers for %s...\n", n, cfg.idle)
+		cost, err := b.idleCost(ctx, lc, "bench-leader", followers[:n], cfg.idle, baseline)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "bench: P7 %d followers: %.2f leader requests/s per follower, %.0f history events/hour per follower, CPU %.1f%%, RSS %.0f MB\n",
+			n, cost.LeaderRequestsPerSecond, cost.HistoryEventsPerHour, cost.CPUPercent, cost.RSSMB)
+		if k == 0 && n == 1 {
+			res.Idle = cost
+		} else {
+			res.IdleMore = append(res.IdleMore, cost)
+		}
+	}
+	res.part("P7", fmt.Sprintf("%v followers, %s each", cfg.followers, cfg.idle), began)
+	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -225,4 +315,79 @@ func rssMB() float64 {
 
 func machine() string {
 	return fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+}
+
+// idles are P7's measurements, fewest followers first.
+func (r results) idles() []idleCost {
+	var out []idleCost
+	if r.Idle.Followers > 0 {
+		out = append(out, r.Idle)
+	}
+	return append(out, r.IdleMore...)
+}
+
+// mergeResults merges this run's results into those already in path (when it exists): the
+// rows, notes and P7 figures of the parts this run ran replace theirs, the others' stay. The
+// rows keep the parts' order.
+func mergeResults(path string, run *results, ran map[string]bool) (results, error) {
+	merged := *run
+	raw, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return merged, nil
+	case err != nil:
+		return results{}, err
+	}
+	var old results
+	if err := json.Unmarshal(raw, &old); err != nil {
+		return results{}, fmt.Errorf("%s: %w (move it away to start afresh)", path, err)
+	}
+	merged = old
+	merged.Machine, merged.OpenSearch = run.Machine, run.OpenSearch
+	if ran["P1"] || ran["P5"] {
+		merged.Trials = run.Trials
+	}
+	if old.Started.IsZero() || run.Started.Before(old.Started) {
+		merged.Started = run.Started
+	}
+	if run.Finished.After(old.Finished) {
+		merged.Finished = run.Finished
+	}
+	merged.Rows = slices.DeleteFunc(slices.Clone(old.Rows), func(x row) bool { return ran[x.ID] })
+	merged.Rows = append(merged.Rows, run.Rows...)
+	slices.SortStableFunc(merged.Rows, func(a, b row) int {
+		return slices.Index(allParts, a.ID) - slices.Index(allParts, b.ID)
+	})
+	if ran["P7"] {
+		merged.Idle, merged.IdleMore = run.Idle, run.IdleMore
+	}
+	merged.Parts, merged.Notes = maps.Clone(old.Parts), maps.Clone(old.Notes)
+	if merged.Parts == nil {
+		merged.Parts = map[string]partRun{}
+	}
+	if merged.Notes == nil {
+		merged.Notes = map[string]string{}
+	}
+	for id := range ran {
+		delete(merged.Notes, id)
+	}
+	maps.Copy(merged.Parts, run.Parts)
+	maps.Copy(merged.Notes, run.Notes)
+	return merged, nil
+}
+
+// part records when a part ran and with what sizes.
+func (r *results) part(id, sizes string, started time.Time) {
+	if r.Parts == nil {
+		r.Parts = map[string]partRun{}
+	}
+	r.Parts[id] = partRun{Started: started.UTC(), Finished: time.Now().UTC(), Sizes: sizes}
+}
+
+// note sets a part's note.
+func (r *results) note(id, format string, args ...any) {
+	if r.Notes == nil {
+		r.Notes = map[string]string{}
+	}
+	r.Notes[id] = fmt.Sprintf(format, args...)
 }
