@@ -24,6 +24,11 @@ import (
 // full says whether this is `make chaos` (every scenario) or `make test` (a reduced set).
 func full() bool { return os.Getenv("OSCCR_CHAOS") == "full" }
 
+// recycleOnly is OSCCR_CHAOS=recycle: the recycle's scenarios alone (a leader, one follower,
+// the recycle through its kill points and with Temporal restarted), to confirm a fix there
+// without the whole suite.
+func recycleOnly() bool { return os.Getenv("OSCCR_CHAOS") == "recycle" }
+
 // kill is one kill point: the worker SIGKILLs itself at point (faults.Parse's syntax); with
 // whole, the harness kills the Temporal process at once too, as the single osccr-worker --dev
 // process (worker and Temporal in one) dies.
@@ -133,12 +138,7 @@ func TestChaos(t *testing.T) {
 			kill{"ProvisionService:after:1", true}, kill{"ConnectRemote:after:1", false}, kill{"SyncTemplates:before:1", true},
 			kill{"ListLeaderIndexes:after:1", false}, kill{"StartReplication:after:1", false}, kill{"StartReplication:before:2", true},
 			kill{"WaitSyncing:after:1", false}))
-		// A recycle restarts the node only once the integration says replication has paused
-		// (service-await-pause), and resumes it after: its points come in one order, so one
-		// recycle goes through all four.
-		c.run(c.recycle("chaos-f1", false, kill{"PauseReplication:after:1", true}, kill{"RecycleServiceNode:before:1", false},
-			kill{"RecycleServiceNode:after:1", true}, kill{"ResumeReplication:after:1", false}))
-		c.run(c.recycle("chaos-f1", true))
+		c.recycles("chaos-f1")
 		c.leaderDown("chaos-f1", 60*time.Second)
 		c.run(c.promote("chaos-f1", "leader up"))
 		c.run(c.delete("chaos-f1", kill{"DeprovisionService:before:1", true}, kill{"DeprovisionService:after:1", false}))
@@ -155,6 +155,12 @@ func TestChaos(t *testing.T) {
 		c.promoteLeaderDown("chaos-f5", syscall.SIGKILL)
 		c.run(c.delete("chaos-f5"))
 		c.run(c.delete(c.leader, kill{"DeprovisionService:after:1", true}))
+	} else if recycleOnly() {
+		c.run(c.createLeader())
+		c.run(c.createFollower("chaos-f1", false))
+		c.recycles("chaos-f1")
+		c.run(c.delete("chaos-f1"))
+		c.run(c.delete(c.leader))
 	} else {
 		c.run(c.createLeader(kill{"ProvisionService:after:1", false}))
 		c.run(c.createFollower("chaos-f1", true))
@@ -162,6 +168,16 @@ func TestChaos(t *testing.T) {
 		c.run(c.delete("chaos-f1", kill{"DeprovisionService:after:1", true}))
 		c.run(c.delete(c.leader))
 	}
+}
+
+// recycles recycles a follower's node through the recycle's kill points, then with Temporal
+// restarted. A recycle restarts the node only once the integration says replication has paused
+// (service-await-pause), and resumes it after: its points come in one order, so one recycle
+// goes through all four.
+func (c *chaos) recycles(name string) {
+	c.run(c.recycle(name, false, kill{"PauseReplication:after:1", true}, kill{"RecycleServiceNode:before:1", false},
+		kill{"RecycleServiceNode:after:1", true}, kill{"ResumeReplication:after:1", false}))
+	c.run(c.recycle(name, true))
 }
 
 // run carries out one op under its kill points and records each point in the table.
