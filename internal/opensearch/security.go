@@ -82,7 +82,8 @@ func (c *Client) NodesDN(ctx context.Context) (NodesDNSettings, error) {
 			Settings map[string]any `json:"settings"`
 		} `json:"nodes"`
 	}
-	q := url.Values{"flat_settings": {"true"}, "filter_path": {"nodes.*.settings.plugins.security.nodes_dn*"}}
+	// filter_path cannot select a flat (dotted) key: every node's settings are read.
+	q := url.Values{"flat_settings": {"true"}, "filter_path": {"nodes.*.settings"}}
 	if err := c.do(ctx, request{op: "read the nodes' nodes_dn", method: http.MethodGet, path: "/_nodes/settings", query: q}, &res); err != nil {
 		return NodesDNSettings{}, err
 	}

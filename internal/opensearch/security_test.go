@@ -88,3 +88,22 @@ func TestReplicationUserSignsReplicationCalls(t *testing.T) {
 		}
 	}
 }
+
+// TestNodesDNReadsFlatSettings: nodes_dn as a flat list or as indexed keys, the union over the
+// nodes, and the dynamic flag.
+func TestNodesDNReadsFlatSettings(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"nodes":{"a":{"settings":{"plugins.security.nodes_dn":["CN=b","CN=a"],"plugins.security.nodes_dn_dynamic_config_enabled":"true","cluster.name":"x"}},
+			"b":{"settings":{"plugins.security.nodes_dn.0":"CN=c","plugins.security.nodes_dn.1":"CN=a"}}}}`)
+	}))
+	defer srv.Close()
+	c, err := New(Config{URLs: []string{srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.NodesDN(context.Background())
+	if err != nil || fmt.Sprint(got.NodesDN) != "[CN=a CN=b CN=c]" || !got.Dynamic {
+		t.Errorf("NodesDN = %+v %v, want [CN=a CN=b CN=c], dynamic", got, err)
+	}
+}
