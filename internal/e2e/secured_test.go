@@ -34,7 +34,7 @@ func TestSecuredReplication(t *testing.T) {
 	t.Logf("two secured nodes healthy after %s", time.Since(began).Round(time.Millisecond))
 
 	ctl, _ := controlPlane(t, base)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	// osccr calls each cluster as its least-privilege user, and the replication runs as the
 	// replication user: neither is an administrator. The test's own writes use the admin.
