@@ -63,7 +63,11 @@ const (
 // is invisible over REST, so it is read from the nodes' settings), the follower's nodes may
 // connect to remote clusters, the follower reaches the leader's transport port (tried under a
 // temporary remote alias that is removed whatever the outcome), and every leader index keeps
-// soft deletes (the plugin replicates from them). It changes nothing that outlives it.
+// soft deletes (the plugin replicates from them). Between two secured clusters it also checks
+// the replication user on each side and that the leader allows the follower's node DN
+// (preflight_secured.go), and names the CA each side lacks when the connection fails across
+// two CAs; a 403 anywhere names the missing permission and the osccr role to map. It changes
+// nothing that outlives it.
 func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (PreflightReport, error) {
 	var r PreflightReport
 	add := func(name string, ok bool, detail, fix string) {

@@ -21,9 +21,14 @@ import (
 
 // TestSecuredReplication: two clusters running the security plugin (HTTPS, basic auth, TLS on
 // transport with certificates from one CA, each allowing the other's node DN) are registered
-// with their CA file and a password file; one becomes the follower of the other (use_roles on
-// every start), replicates the leader's documents, and is promoted. A wrong password fails the
-// registration with the reason.
+// with their CA file and password files of two least-privilege users: osccr's own (the osccr
+// role of the side) and the replication user (the plugin's role of the side), which signs the
+// replication calls (use_roles on every start). The preflight passes and says why; one becomes
+// the follower of the other, replicates the leader's documents, and is promoted. Refused with
+// nothing created: a wrong password (registration; the replication user's, at the preflight), a
+// user without osccr's role (the preflight names the permission and the role), a plain follower
+// of a secured leader, and a third cluster whose transport certificates come from another CA
+// (the preflight names the CA each side must trust).
 func TestSecuredReplication(t *testing.T) {
 	d := testcluster.SecureDistribution(t)
 	base := testcluster.Dir(t)
