@@ -173,6 +173,11 @@ func nodesDNCheck(ctx context.Context, in PreflightInput, leader Cluster, fcert 
 		return
 	}
 	switch {
+	case len(nd.NodesDN) == 0:
+		// Seen on 2.19.4: _nodes/settings does not show the security plugin's nodes_dn (a
+		// filtered setting), so an empty list says nothing.
+		add(CheckNodesDN, true, fmt.Sprintf("cannot tell: the node settings of %s do not show plugins.security.nodes_dn; it must list %q (%s's node DN), a static setting: a restart",
+			in.Leader.Name, fcert.Subject, in.Follower.Name), "")
 	case nd.Allows(fcert.Subject):
 		add(CheckNodesDN, true, fmt.Sprintf("%s allows %s", in.Leader.Name, fcert.Subject), "")
 	case nd.Dynamic:
