@@ -23,6 +23,8 @@ type Cluster interface {
 	PutPersistentClusterSettings(ctx context.Context, settings map[string]any) error
 	Nodes(ctx context.Context) ([]opensearch.NodeStats, error)
 	SecurityMode(ctx context.Context) (string, error)
+	NodesDN(ctx context.Context) (opensearch.NodesDNSettings, error)
+	ReplicationAuthInfo(ctx context.Context) (opensearch.AuthInfo, error)
 
 	// Remote clusters.
 	RemoteInfo(ctx context.Context) (map[string]opensearch.RemoteCluster, error)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/osccr/osccr/internal/opensearch"
+	"github.com/osccr/osccr/internal/security"
 )
 
 // PreflightInput names the two clusters of a replication that is about to be set up.
@@ -62,7 +63,11 @@ const (
 // is invisible over REST, so it is read from the nodes' settings), the follower's nodes may
 // connect to remote clusters, the follower reaches the leader's transport port (tried under a
 // temporary remote alias that is removed whatever the outcome), and every leader index keeps
-// soft deletes (the plugin replicates from them). It changes nothing that outlives it.
+// soft deletes (the plugin replicates from them). Between two secured clusters it also checks
+// the replication user on each side and that the leader allows the follower's node DN
+// (preflight_secured.go), and names the CA each side lacks when the connection fails across
+// two CAs; a 403 anywhere names the missing permission and the osccr role to map. It changes
+// nothing that outlives it.
 func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (PreflightReport, error) {
 	var r PreflightReport
 	add := func(name string, ok bool, detail, fix string) {
@@ -82,12 +87,16 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 	li, lerr := leader.Info(ctx)
 	fi, ferr := follower.Info(ctx)
 	for _, side := range []struct {
-		ref ClusterRef
-		err error
-	}{{in.Leader, lerr}, {in.Follower, ferr}} {
+		ref  ClusterRef
+		err  error
+		side security.Side
+	}{{in.Leader, lerr, security.Leader}, {in.Follower, ferr, security.Follower}} {
+		fix, forbidden := denied(side.err, side.ref, side.side)
 		switch {
 		case side.err == nil:
 			add(CheckCredentials, true, fmt.Sprintf("%s answers osccr", side.ref.Name), "")
+		case forbidden:
+			add(CheckCredentials, false, fmt.Sprintf("%s accepts osccr's credentials but denies it a permission (%v)", side.ref.Name, side.err), fix)
 		case errors.Is(side.err, opensearch.ErrUnauthorized):
 			add(CheckCredentials, false, fmt.Sprintf("%s refuses osccr's credentials (%v)", side.ref.Name, side.err), "check the user, its password (file or variable on the worker) and its roles")
 		default:
@@ -102,9 +111,10 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 		"run the same OpenSearch version on both: the plugin replicates only between equal versions")
 
 	for _, side := range []struct {
-		ref ClusterRef
-		c   Cluster
-	}{{in.Leader, leader}, {in.Follower, follower}} {
+		ref  ClusterRef
+		c    Cluster
+		side security.Side
+	}{{in.Leader, leader, security.Leader}, {in.Follower, follower, security.Follower}} {
 		plugins, err := side.c.Plugins(ctx)
 		has := err == nil && slices.Contains(plugins, "opensearch-cross-cluster-replication")
 		detail := fmt.Sprintf("%s has it", side.ref.Name)
@@ -113,16 +123,31 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 		} else if !has {
 			detail = fmt.Sprintf("%s has no opensearch-cross-cluster-replication plugin", side.ref.Name)
 		}
-		add(CheckPlugin, has, detail, "install the plugin matching the OpenSearch version on every node, then restart them")
+		add(CheckPlugin, has, detail, fixFor(err, side.ref, side.side, "install the plugin matching the OpenSearch version on every node, then restart them"))
 	}
 
 	lm, lmerr := leader.SecurityMode(ctx)
 	fm, fmerr := follower.SecurityMode(ctx)
 	if lmerr != nil || fmerr != nil {
-		add(CheckSecurity, false, fmt.Sprintf("cannot read the nodes' security settings: %v", errors.Join(lmerr, fmerr)), "let osccr's user read node settings (cluster:monitor/nodes/info)")
+		fix := "let osccr's user read node settings (cluster:monitor/nodes/info)"
+		if lmerr != nil {
+			fix = fixFor(lmerr, in.Leader, security.Leader, fix)
+		} else {
+			fix = fixFor(fmerr, in.Follower, security.Follower, fix)
+		}
+		add(CheckSecurity, false, fmt.Sprintf("cannot read the nodes' security settings: %v", errors.Join(lmerr, fmerr)), fix)
 	} else {
 		add(CheckSecurity, lm == fm, fmt.Sprintf("leader %s: %s, follower %s: %s", in.Leader.Name, lm, in.Follower.Name, fm),
 			"run the security plugin the same way on both (both secured with TLS trusted both ways, or both plain): a secured leader never accepts a plain follower's transport connections")
+	}
+	// Between two secured clusters: who the replication runs as, whether the leader accepts the
+	// follower's nodes, and, should the connection fail, which CA each side lacks.
+	var lcert, fcert transportCerts
+	secured := lmerr == nil && fmerr == nil && lm == opensearch.SecurityFull && fm == opensearch.SecurityFull
+	if secured {
+		lcert, fcert = probeTransport(ctx, in.Leader.TransportAddress), probeTransport(ctx, in.Follower.TransportAddress)
+		replicationUserCheck(ctx, in, leader, follower, add)
+		nodesDNCheck(ctx, in, leader, fcert, add)
 	}
 
 	nodes, err := follower.Nodes(ctx)
@@ -134,7 +159,7 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 	}
 	switch {
 	case err != nil:
-		add(CheckRemoteClient, false, fmt.Sprintf("cannot list the nodes of %s: %v", in.Follower.Name, err), "let osccr's user read node info")
+		add(CheckRemoteClient, false, fmt.Sprintf("cannot list the nodes of %s: %v", in.Follower.Name, err), fixFor(err, in.Follower, security.Follower, "let osccr's user read node info"))
 	default:
 		add(CheckRemoteClient, len(without) == 0, fmt.Sprintf("nodes of %s without it: %s", in.Follower.Name, orNone(without)),
 			"give every follower node the remote_cluster_client role (node.roles), then restart them")
@@ -145,8 +170,15 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 	if reachErr != nil {
 		detail = fmt.Sprintf("%s cannot connect to %s at %s: %v", in.Follower.Name, in.Leader.Name, in.Leader.TransportAddress, reachErr)
 	}
-	add(CheckTransport, reachErr == nil, detail,
-		fmt.Sprintf("open %s to the follower's nodes, and make each side trust the other's transport certificates (and the leader allow the follower's node DNs in plugins.security.nodes_dn)", in.Leader.TransportAddress))
+	fix := fmt.Sprintf("open %s to the follower's nodes, and make each side trust the other's transport certificates (and the leader allow the follower's node DNs in plugins.security.nodes_dn)", in.Leader.TransportAddress)
+	if reachErr != nil {
+		if more, trust, ok := transportTrustFix(in, lcert, fcert); secured && ok {
+			detail += more
+			fix = trust
+		}
+		fix = fixFor(reachErr, in.Follower, security.Follower, fix)
+	}
+	add(CheckTransport, reachErr == nil, detail, fix)
 
 	indexes, err := leader.ListIndices(ctx)
 	var hard []string
@@ -160,7 +192,7 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 		}
 	}
 	if err != nil {
-		add(CheckSoftDeletes, false, fmt.Sprintf("cannot list the indexes of %s: %v", in.Leader.Name, err), "let osccr's user read index settings")
+		add(CheckSoftDeletes, false, fmt.Sprintf("cannot list the indexes of %s: %v", in.Leader.Name, err), fixFor(err, in.Leader, security.Leader, "let osccr's user read index settings"))
 	} else {
 		add(CheckSoftDeletes, len(hard) == 0, fmt.Sprintf("indexes of %s without soft deletes: %s", in.Leader.Name, orNone(hard)),
 			"reindex them into indexes with index.soft_deletes.enabled: true (it cannot be changed on an existing index)")

@@ -78,6 +78,16 @@ type ClusterAuth struct {
 	// InsecureSkipVerify trusts any certificate the cluster shows: for a first test only; every
 	// client made with it logs a warning.
 	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
+	// ReplicationUsername is the least-privilege replication user (security.ReplicationUser):
+	// the replication plugin's calls (_start, _pause, _resume, _stop, _status, stats) are signed
+	// by it, so the replication runs as that user with the roles named in use_roles. The plugin
+	// needs a user of that name on both clusters, mapped to the leader role on the leader and
+	// to the follower role on the follower. Empty: osccr's own user signs them.
+	// ReplicationPasswordEnv and ReplicationPasswordFile name where its password is, as for
+	// osccr's user.
+	ReplicationUsername     string `json:"replication_username,omitempty"`
+	ReplicationPasswordEnv  string `json:"replication_password_env,omitempty"`
+	ReplicationPasswordFile string `json:"replication_password_file,omitempty"`
 }
 
 // Secured reports whether the cluster runs the security plugin as far as osccr can tell from
@@ -96,6 +106,12 @@ func (a ClusterAuth) Check(url string) error {
 	if (a.PasswordEnv != "" || a.PasswordFile != "") && a.Username == "" {
 		problems = append(problems, errors.New("a password needs a username"))
 	}
+	if a.ReplicationPasswordEnv != "" && a.ReplicationPasswordFile != "" {
+		problems = append(problems, errors.New("give the replication user's password in an environment variable or in a file, not both"))
+	}
+	if (a.ReplicationPasswordEnv != "" || a.ReplicationPasswordFile != "") != (a.ReplicationUsername != "") {
+		problems = append(problems, errors.New("a replication user needs its username and its password (variable or file), one without the other cannot sign a call"))
+	}
 	if (a.CertFile == "") != (a.KeyFile == "") {
 		problems = append(problems, errors.New("a client certificate needs both its certificate file and its key file"))
 	}
@@ -103,13 +119,13 @@ func (a ClusterAuth) Check(url string) error {
 	if !https && (a.CAFile != "" || a.CertFile != "" || a.InsecureSkipVerify) {
 		problems = append(problems, fmt.Errorf("TLS options need an https:// URL, not %s", url))
 	}
-	if !https && a.Username != "" {
+	if !https && (a.Username != "" || a.ReplicationUsername != "") {
 		problems = append(problems, fmt.Errorf("basic auth over plain HTTP sends the password in clear: use an https:// URL, not %s", url))
 	}
 	if a.InsecureSkipVerify && a.CAFile != "" {
 		problems = append(problems, errors.New("a CA file and skipping verification contradict each other: give the CA file only"))
 	}
-	for _, f := range []string{a.PasswordFile, a.CAFile, a.CertFile, a.KeyFile} {
+	for _, f := range []string{a.PasswordFile, a.CAFile, a.CertFile, a.KeyFile, a.ReplicationPasswordFile} {
 		if f != "" && !filepath.IsAbs(f) {
 			problems = append(problems, fmt.Errorf("%s: give an absolute path (it is read on the worker's machine)", f))
 		}
@@ -134,6 +150,13 @@ func ClientConfig(ref ClusterRef) (opensearch.Config, error) {
 			return cfg, fmt.Errorf("cluster %s: read the password file on the worker's machine: %w", ref.Name, err)
 		}
 		cfg.Password = strings.TrimRight(strings.SplitN(string(raw), "\n", 2)[0], "\r")
+	}
+	if ref.ReplicationUsername != "" {
+		pw, err := readPassword(ref.Name, "the replication user's password", ref.ReplicationPasswordEnv, ref.ReplicationPasswordFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.ReplicationUsername, cfg.ReplicationPassword = ref.ReplicationUsername, pw
 	}
 	if !strings.HasPrefix(ref.URL, "https://") {
 		return cfg, nil
@@ -162,6 +185,26 @@ func ClientConfig(ref ClusterRef) (opensearch.Config, error) {
 	}
 	cfg.TLS = tc
 	return cfg, nil
+}
+
+// readPassword reads a password from the worker's environment variable env or its file (the
+// first line).
+func readPassword(cluster, what, env, file string) (string, error) {
+	switch {
+	case env != "":
+		pw, ok := os.LookupEnv(env)
+		if !ok {
+			return "", fmt.Errorf("cluster %s: %s: variable %s is not set in the worker's environment", cluster, what, env)
+		}
+		return pw, nil
+	case file != "":
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("cluster %s: read %s on the worker's machine: %w", cluster, what, err)
+		}
+		return strings.TrimRight(strings.SplitN(string(raw), "\n", 2)[0], "\r"), nil
+	}
+	return "", nil
 }
 
 // NewClient opens a client for a cluster, reading its password and TLS material on the

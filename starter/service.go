@@ -67,6 +67,9 @@ func serviceCommand() *cli.Command {
 					&cli.StringFlag{Name: "cert-file", Usage: "client certificate to authenticate with, on the worker's machine (absolute path)"},
 					&cli.StringFlag{Name: "key-file", Usage: "the client certificate's key, on the worker's machine (absolute path)"},
 					&cli.BoolFlag{Name: "insecure-skip-verify", Usage: "DANGEROUS: trust any certificate the cluster shows (for a first test only; give --ca-file instead)"},
+					&cli.StringFlag{Name: "replication-username", Usage: "the least-privilege replication user that signs the replication plugin's calls (same name on both clusters; default: --username)"},
+					&cli.StringFlag{Name: "replication-password-env", Usage: "the worker's environment variable holding the replication user's password"},
+					&cli.StringFlag{Name: "replication-password-file", Usage: "a file on the worker's machine holding the replication user's password (absolute path)"},
 					&cli.BoolFlag{Name: "wait", Usage: "wait until the service is RUNNING"},
 				},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
@@ -77,7 +80,8 @@ func serviceCommand() *cli.Command {
 					if err := ctl.RegisterService(c.Context, control.RegisterServiceRequest{
 						Name: name, URL: c.String("url"), TransportAddress: c.String("transport"), Plan: c.String("plan"), Cloud: c.String("cloud"), Region: c.String("region"),
 						Auth: activities.ClusterAuth{Username: c.String("username"), PasswordEnv: c.String("password-env"), PasswordFile: c.String("password-file"),
-							CAFile: c.String("ca-file"), CertFile: c.String("cert-file"), KeyFile: c.String("key-file"), InsecureSkipVerify: c.Bool("insecure-skip-verify")},
+							CAFile: c.String("ca-file"), CertFile: c.String("cert-file"), KeyFile: c.String("key-file"), InsecureSkipVerify: c.Bool("insecure-skip-verify"),
+							ReplicationUsername: c.String("replication-username"), ReplicationPasswordEnv: c.String("replication-password-env"), ReplicationPasswordFile: c.String("replication-password-file")},
 					}); err != nil {
 						return err
 					}
@@ -325,6 +329,15 @@ func describeAuth(a activities.ClusterAuth) string {
 	}
 	if a.InsecureSkipVerify {
 		parts = append(parts, "TLS VERIFICATION OFF")
+	}
+	if a.ReplicationUsername != "" {
+		parts = append(parts, "replication user "+a.ReplicationUsername)
+	}
+	if a.ReplicationPasswordEnv != "" {
+		parts = append(parts, "its password from $"+a.ReplicationPasswordEnv)
+	}
+	if a.ReplicationPasswordFile != "" {
+		parts = append(parts, "its password from "+a.ReplicationPasswordFile)
 	}
 	return strings.Join(parts, ", ")
 }

@@ -105,6 +105,7 @@ func TestAPI(t *testing.T) {
 		{"no such endpoint", "GET", "/v2/anything", "s3cret", "", 404, "not_found", "openapi.json"},
 		{"integration of another type", "POST", integ, "s3cret", `{"integration_type":"logs","source_service":"api-a","dest_service":"api-b"}`, 400, "invalid", `osccr supports "opensearch_cross_cluster_replication"`},
 		{"integration with an unknown field", "POST", integ, "s3cret", `{"integration_type":"opensearch_cross_cluster_replication","source":"api-a"}`, 400, "invalid", "unknown field"},
+		{"integration dry_run not a boolean", "POST", integ + "?dry_run=maybe", "s3cret", `{"integration_type":"opensearch_cross_cluster_replication","source_service":"api-a","dest_service":"api-b"}`, 400, "invalid", "dry_run"},
 		{"integration from an unknown source", "POST", integ, "s3cret", `{"integration_type":"opensearch_cross_cluster_replication","source_service":"nobody","dest_service":"api-b"}`, 404, "not_found", "source service nobody is unknown"},
 		{"malformed integration ID", "GET", integ + "/bogus", "s3cret", "", 400, "invalid", "ccr.<source>.<dest>"},
 		{"unknown integration", "GET", integ + "/ccr.abc.xyz", "s3cret", "", 404, "not_found", "no integration ccr.abc.xyz"},
@@ -224,6 +225,14 @@ func checkIntegrationAPI(t *testing.T, call func(method, path, token, body strin
 	}
 	if err := oc.DeleteIndex(ctx, "mine"); err != nil {
 		t.Fatal(err)
+	}
+	// The dry run: the preflight's report on the real clusters, every check, nothing created.
+	if status, body := call("POST", integ+"?dry_run=true", "s3cret", create); status != 200 || body["ok"] != true ||
+		!strings.Contains(fmt.Sprint(body["checks"]), "follower reaches the leader's transport port") || !strings.Contains(fmt.Sprint(body["checks"]), "api-svc connected to api-src") {
+		t.Errorf("integration dry run = %d %v, want 200 with every check passed", status, body)
+	}
+	if status, body := call("GET", svc+"/api-svc/integration", "s3cret", ""); status != 200 || fmt.Sprint(body["service_integrations"]) != "[]" {
+		t.Errorf("integrations after a dry run = %d %v, want none", status, body)
 	}
 	status, body := call("POST", integ, "s3cret", create)
 	if in := inner(body, "service_integration"); status != 201 || in["integration_id"] != "ccr.api-src.api-svc" || in["service_integration_id"] != "ccr.api-src.api-svc" || in["state"] != "REBUILDING" || in["dest_service"] != "api-svc" {

@@ -233,6 +233,8 @@ func (s *server) resumeFollower(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// createIntegration makes dest the follower of source, or with ?dry_run=true answers the
+// preflight's report on the two clusters.
 func (s *server) createIntegration(w http.ResponseWriter, r *http.Request) error {
 	var req CreateIntegrationRequest
 	if err := decode(r, &req); err != nil {
@@ -241,7 +243,21 @@ func (s *server) createIntegration(w http.ResponseWriter, r *http.Request) error
 	if err := req.check(s.cfg.Project); err != nil {
 		return err
 	}
-	in, err := s.ctl.CreateIntegration(r.Context(), control.CreateIntegrationRequest{Type: req.IntegrationType, Source: req.SourceService, Dest: req.DestService})
+	dryRun, err := boolParam(r, "dry_run")
+	if err != nil {
+		return err
+	}
+	ireq := control.CreateIntegrationRequest{Type: req.IntegrationType, Source: req.SourceService, Dest: req.DestService}
+	if dryRun {
+		// The preflight's report, every check with what it found; nothing changes.
+		report, err := s.ctl.PreviewIntegration(r.Context(), ireq)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, report)
+		return nil
+	}
+	in, err := s.ctl.CreateIntegration(r.Context(), ireq)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,29 +21,42 @@ import (
 
 // TestSecuredReplication: two clusters running the security plugin (HTTPS, basic auth, TLS on
 // transport with certificates from one CA, each allowing the other's node DN) are registered
-// with their CA file and a password file; one becomes the follower of the other (use_roles on
-// every start), replicates the leader's documents, and is promoted. A wrong password fails the
-// registration with the reason.
+// with their CA file and password files of two least-privilege users: osccr's own (the osccr
+// role of the side) and the replication user (the plugin's role of the side), which signs the
+// replication calls (use_roles on every start). The preflight passes and says why; one becomes
+// the follower of the other, replicates the leader's documents, and is promoted. Refused with
+// nothing created: a wrong password (registration; the replication user's, at the preflight), a
+// user without osccr's role (the preflight names the permission and the role), a plain follower
+// of a secured leader, and a third cluster whose transport certificates come from another CA
+// (the preflight names the CA each side must trust).
 func TestSecuredReplication(t *testing.T) {
 	d := testcluster.SecureDistribution(t)
 	base := testcluster.Dir(t)
 	ca := testcluster.NewCA(t, "e2e")
 	began := time.Now()
-	leader := testcluster.StartSecured(t, d, base, "sleader", ca, "e2e", security.NodeDN("sfollower-0", "e2e"))
-	follower := testcluster.StartSecured(t, d, base, "sfollower", ca, "e2e", security.NodeDN("sleader-0", "e2e"))
+	leader := testcluster.StartSecuredSide(t, d, base, "sleader", ca, "e2e", security.Leader, security.NodeDN("sfollower-0", "e2e"))
+	follower := testcluster.StartSecuredSide(t, d, base, "sfollower", ca, "e2e", security.Follower, security.NodeDN("sleader-0", "e2e"))
 	t.Logf("two secured nodes healthy after %s", time.Since(began).Round(time.Millisecond))
 
 	ctl, _ := controlPlane(t, base)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	// osccr calls each cluster as its least-privilege user, and the replication runs as the
+	// replication user: neither is an administrator. The test's own writes use the admin.
 	auth := func(s *testcluster.Secured) activities.ClusterAuth {
+		return activities.ClusterAuth{Username: s.Osccr.Name, PasswordFile: testcluster.PasswordFile(t, base, s.Osccr), CAFile: s.CAFile,
+			ReplicationUsername: s.Replicator.Name, ReplicationPasswordFile: testcluster.PasswordFile(t, base, s.Replicator)}
+	}
+	adminAuth := func(s *testcluster.Secured) activities.ClusterAuth {
 		return activities.ClusterAuth{Username: s.Admin.Name, PasswordFile: testcluster.PasswordFile(t, base, s.Admin), CAFile: s.CAFile}
 	}
 	register := func(name string, s *testcluster.Secured, a activities.ClusterAuth) error {
 		return ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: name, URL: s.Node.HTTPURL(), TransportAddress: s.Node.TransportAddress(), Plan: "business-4", Auth: a})
 	}
+	auths := map[string]activities.ClusterAuth{}
 	for name, s := range map[string]*testcluster.Secured{"ssrc": leader, "sdst": follower} {
-		if err := register(name, s, auth(s)); err != nil {
+		auths[name] = auth(s)
+		if err := register(name, s, auths[name]); err != nil {
 			t.Fatalf("register %s: %v", name, err)
 		}
 		t.Cleanup(func() { deleteAndWait(t, ctl, name) })
@@ -84,12 +98,81 @@ func TestSecuredReplication(t *testing.T) {
 		t.Errorf("a refused follower exists: %v", err)
 	}
 
-	lc, err := activities.NewClient(activities.ClusterRef{Name: "ssrc", URL: leader.Node.HTTPURL(), ClusterAuth: auth(leader)})
+	// The preflight between the two least-privilege pairs passes, and says why: the replication
+	// user is mapped on each side, the leader allows the follower's node DN (static entry).
+	good := control.CreateIntegrationRequest{Type: control.IntegrationTypeCCR, Source: "ssrc", Dest: "sdst"}
+	report, err := ctl.PreviewIntegration(ctx, good)
+	if err != nil || !report.OK {
+		t.Fatalf("preflight of the secured pair: %v %v", err, report.Failed())
+	}
+	if c := findCheck(report, activities.CheckNodesDN); !c.OK || !strings.Contains(c.Detail, security.NodeDN("sfollower-0", "e2e")) {
+		t.Errorf("nodes_dn check %+v, want it to name the follower's node DN the leader must allow", c)
+	}
+	if c := findCheck(report, activities.CheckReplicationUser); !c.OK || !strings.Contains(c.Detail, security.ReplicationUserName) {
+		t.Errorf("replication user check %+v", c)
+	}
+
+	// A wrong password of the replication user: refused by the preflight, nothing created.
+	replFile := auths["sdst"].ReplicationPasswordFile
+	if err := os.WriteFile(replFile, []byte("not-the-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl.CreateIntegration(ctx, good); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "refuses the replication user "+security.ReplicationUserName+"'s credentials") {
+		t.Errorf("integration with a wrong replication password: %v, want ErrConflict saying sdst refuses the replication user's credentials", err)
+	}
+	if err := os.WriteFile(replFile, []byte(follower.Replicator.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nothingCreated(t, ctx, ctl, "sdst", follower, adminAuth(follower))
+
+	// osccr's user without its role: the preflight names the permission and the role to map.
+	// (A service over the follower's cluster as its replication user, which has no osccr role.)
+	weak := activities.ClusterAuth{Username: follower.Replicator.Name, PasswordFile: replFile, CAFile: follower.CAFile}
+	if err := register("sweak", follower, weak); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, ctl, "sweak") })
+	_, _ = ctl.WaitService(ctx, "sweak", nil)
+	if r, err := ctl.PreviewIntegration(ctx, control.CreateIntegrationRequest{Type: control.IntegrationTypeCCR, Source: "ssrc", Dest: "sweak"}); err != nil || r.OK ||
+		!strings.Contains(strings.Join(r.Failed(), "\n"), "lacks cluster:monitor/main: map it to the role "+security.RoleOsccrFollower) {
+		t.Errorf("preflight as a user without osccr's role: %v %q, want a failed check naming the permission and the role %s", err, r.Failed(), security.RoleOsccrFollower)
+	}
+
+	// Two CAs: a cluster whose transport certificates come from another CA, which the leader's
+	// nodes do not trust, nor it theirs. The preflight's transport check names the CA each side
+	// must add; nothing is created.
+	other := testcluster.StartSecuredSide(t, d, base, "sother", testcluster.NewCA(t, "e2e-b"), "e2e-b", security.Follower, security.NodeDN("sleader-0", "e2e"))
+	auths["sother"] = auth(other)
+	if err := register("sother", other, auths["sother"]); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, ctl, "sother") })
+	if _, err := ctl.WaitService(ctx, "sother", nil); err != nil {
+		t.Fatalf("sother: %v, want RUNNING", err)
+	}
+	twoCAs := control.CreateIntegrationRequest{Type: control.IntegrationTypeCCR, Source: "ssrc", Dest: "sother"}
+	report, err = ctl.PreviewIntegration(ctx, twoCAs)
+	tr := findCheck(report, activities.CheckTransport)
+	caA, caB := "CN=osccr test CA e2e,OU=e2e,O=osccr", "CN=osccr test CA e2e-b,OU=e2e-b,O=osccr"
+	if err != nil || report.OK || tr.OK || !strings.Contains(tr.Detail, "two CAs") ||
+		!strings.Contains(tr.Fix, fmt.Sprintf("add the CA %q (the CA in sother's CA file %s) to plugins.security.ssl.transport.pemtrustedcas_filepath on every node of ssrc", caB, other.CAFile)) ||
+		!strings.Contains(tr.Fix, fmt.Sprintf("the CA %q (the CA in ssrc's CA file %s) on every node of sother", caA, leader.CAFile)) {
+		t.Errorf("preflight across two CAs (%v): transport check %+v, want it failed naming the CA each side must trust", err, tr)
+	}
+	if c := findCheck(report, activities.CheckNodesDN); !strings.Contains(c.Detail, security.NodeDN("sother-0", "e2e-b")) {
+		t.Errorf("nodes_dn check across two CAs %+v, want it to name sother's node DN", c)
+	}
+	if _, err := ctl.CreateIntegration(ctx, twoCAs); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "two CAs") {
+		t.Errorf("integration across two CAs: %v, want ErrConflict naming the missing trust", err)
+	}
+	nothingCreated(t, ctx, ctl, "sother", other, adminAuth(other))
+
+	lc, err := activities.NewClient(activities.ClusterRef{Name: "ssrc", URL: leader.Node.HTTPURL(), ClusterAuth: adminAuth(leader)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeDocs(t, ctx, lc, "orders", 0, 300)
-	if _, err := ctl.CreateIntegration(ctx, control.CreateIntegrationRequest{Type: "opensearch_cross_cluster_replication", Source: "ssrc", Dest: "sdst"}); err != nil {
+	if _, err := ctl.CreateIntegration(ctx, good); err != nil {
 		t.Fatalf("create integration: %v", err)
 	}
 	began = time.Now()
@@ -97,7 +180,7 @@ func TestSecuredReplication(t *testing.T) {
 		t.Fatalf("secured follower: %s %s %q (%v), want a RUNNING follower", st.Role, st.State, st.Reason, err)
 	}
 	t.Logf("secured follower RUNNING %s after the integration was created", time.Since(began).Round(time.Millisecond))
-	fc, err := activities.NewClient(activities.ClusterRef{Name: "sdst", URL: follower.Node.HTTPURL(), ClusterAuth: auth(follower)})
+	fc, err := activities.NewClient(activities.ClusterRef{Name: "sdst", URL: follower.Node.HTTPURL(), ClusterAuth: adminAuth(follower)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +189,11 @@ func TestSecuredReplication(t *testing.T) {
 		n, err := fc.Count(ctx, "orders")
 		return err == nil && n == 300, strings.TrimSpace(strings.Join([]string{time.Now().Format(time.TimeOnly), errString(err)}, " "))
 	})
-	report, err := ctl.Promote(ctx, "sdst")
+	promoted, err := ctl.Promote(ctx, "sdst")
 	if err != nil {
 		t.Fatalf("promote: %v", err)
 	}
-	t.Logf("promoted: %+v", report)
+	t.Logf("promoted: %+v", promoted)
 	writeDocs(t, ctx, fc, "orders", 300, 301)
 
 	// No password or private key anywhere osccr writes or answers: the Temporal database (with
@@ -120,13 +203,15 @@ func TestSecuredReplication(t *testing.T) {
 	secrets := map[string]string{
 		"leader admin password": leader.Admin.Password, "leader replicator password": leader.Replicator.Password,
 		"follower admin password": follower.Admin.Password, "follower replicator password": follower.Replicator.Password,
+		"leader osccr password": leader.Osccr.Password, "follower osccr password": follower.Osccr.Password,
 	}
-	for _, s := range []*testcluster.Secured{leader, follower} {
+	secrets["other osccr password"], secrets["other replicator password"] = other.Osccr.Password, other.Replicator.Password
+	for _, s := range []*testcluster.Secured{leader, follower, other} {
 		secrets[s.Node.Name+" node key"] = keyBody(t, s.Node.ConfigFile(security.NodeKeyFile))
 		secrets[s.Node.Name+" admin key"] = keyBody(t, s.Node.ConfigFile(security.AdminKeyFile))
 	}
 	answers := map[string][]byte{}
-	for _, name := range []string{"ssrc", "sdst", "swrong"} {
+	for _, name := range []string{"ssrc", "sdst", "swrong", "sother", "sweak"} {
 		st, err := ctl.GetService(ctx, name)
 		if err != nil {
 			t.Fatal(err)
@@ -143,7 +228,7 @@ func TestSecuredReplication(t *testing.T) {
 		return strings.HasSuffix(path, ".password") || strings.Contains(path, string(filepath.Separator)+"config"+string(filepath.Separator))
 	}
 	// The scan finds what it looks for: the admin's password is in its own password file.
-	if raw, err := os.ReadFile(auth(leader).PasswordFile); err != nil || len(leaks(raw, leader.Admin.Password)) == 0 {
+	if raw, err := os.ReadFile(adminAuth(leader).PasswordFile); err != nil || len(leaks(raw, leader.Admin.Password)) == 0 {
 		t.Fatalf("the scan does not find a password where it is (%v)", err)
 	}
 	files, size := scanForSecrets(t, []string{base}, skip, secrets, answers)
@@ -167,4 +252,46 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+func findCheck(r activities.PreflightReport, name string) activities.PreflightCheck {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return activities.PreflightCheck{Name: name, Detail: "no such check in the report"}
+}
+
+// nothingCreated checks that a refused integration left the dest as it was: a standalone
+// service, no remote cluster connection, no user index.
+func nothingCreated(t *testing.T, ctx context.Context, ctl *control.Control, name string, s *testcluster.Secured, admin activities.ClusterAuth) {
+	t.Helper()
+	if st, err := ctl.GetService(ctx, name); err != nil || st.Role != workflows.RoleStandalone {
+		t.Errorf("%s after a refused integration: %s (%v), want standalone", name, st.Role, err)
+	}
+	c, err := activities.NewClient(activities.ClusterRef{Name: name, URL: s.Node.HTTPURL(), ClusterAuth: admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings, err := c.ClusterSettings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []map[string]any{settings.Persistent, settings.Transient} {
+		for k, v := range m {
+			if strings.HasPrefix(k, "cluster.remote.") && v != nil {
+				t.Errorf("%s after a refused integration has %s = %v", name, k, v)
+			}
+		}
+	}
+	indexes, err := c.ListIndices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ix := range indexes {
+		if !strings.HasPrefix(ix.Name, ".") {
+			t.Errorf("%s after a refused integration holds index %s", name, ix.Name)
+		}
+	}
 }

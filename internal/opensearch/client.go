@@ -43,6 +43,12 @@ type Config struct {
 	// TLS configures HTTPS: the CAs to trust, a client certificate. Nil means the system's
 	// roots and no client certificate.
 	TLS *tls.Config
+	// ReplicationUsername and ReplicationPassword, when set, sign the replication plugin's calls
+	// (_start, _pause, _resume, _stop, _status, autofollow, stats) instead of Username: on a
+	// secured cluster the replication runs as the user that started it, with the roles named
+	// in use_roles, and that user is the least-privilege replication user, not osccr's own.
+	ReplicationUsername string
+	ReplicationPassword string
 }
 
 // String describes the config with the password redacted.
@@ -51,7 +57,12 @@ func (c Config) String() string {
 	if c.Password != "" {
 		pw = redacted
 	}
-	return fmt.Sprintf("opensearch.Config{URLs: %q, Username: %q, Password: %q, Timeout: %s}", c.URLs, c.Username, pw, c.Timeout)
+	rpw := ""
+	if c.ReplicationPassword != "" {
+		rpw = redacted
+	}
+	return fmt.Sprintf("opensearch.Config{URLs: %q, Username: %q, Password: %q, ReplicationUsername: %q, ReplicationPassword: %q, Timeout: %s}",
+		c.URLs, c.Username, pw, c.ReplicationUsername, rpw, c.Timeout)
 }
 
 // GoString keeps %#v from printing the password.
@@ -63,6 +74,12 @@ func (c Config) LogValue() slog.Value {
 	if c.Password != "" {
 		attrs = append(attrs, slog.String("password", redacted))
 	}
+	if c.ReplicationUsername != "" {
+		attrs = append(attrs, slog.String("replication_username", c.ReplicationUsername))
+	}
+	if c.ReplicationPassword != "" {
+		attrs = append(attrs, slog.String("replication_password", redacted))
+	}
 	attrs = append(attrs, slog.Duration("timeout", c.Timeout))
 	return slog.GroupValue(attrs...)
 }
@@ -71,14 +88,20 @@ func (c Config) LogValue() slog.Value {
 // secret.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type shown struct {
-		URLs     []string      `json:"urls"`
-		Username string        `json:"username,omitempty"`
-		Password string        `json:"password,omitempty"`
-		Timeout  time.Duration `json:"timeout,omitempty"`
+		URLs     []string `json:"urls"`
+		Username string   `json:"username,omitempty"`
+		Password string   `json:"password,omitempty"`
+		// The replication user, shown like the user.
+		ReplicationUsername string        `json:"replication_username,omitempty"`
+		ReplicationPassword string        `json:"replication_password,omitempty"`
+		Timeout             time.Duration `json:"timeout,omitempty"`
 	}
-	s := shown{URLs: c.URLs, Username: c.Username, Timeout: c.Timeout}
+	s := shown{URLs: c.URLs, Username: c.Username, ReplicationUsername: c.ReplicationUsername, Timeout: c.Timeout}
 	if c.Password != "" {
 		s.Password = redacted
+	}
+	if c.ReplicationPassword != "" {
+		s.ReplicationPassword = redacted
 	}
 	return json.Marshal(s)
 }
@@ -89,6 +112,8 @@ type Client struct {
 	urls    []string
 	user    string
 	timeout time.Duration
+	// replUser and replPassword sign the replication plugin's calls when replUser is set.
+	replUser, replPassword string
 }
 
 // New validates cfg and returns a client. It does not contact the cluster.
@@ -121,6 +146,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Password != "" && cfg.Username == "" {
 		return nil, errors.New("opensearch: a password is configured without a username")
 	}
+	if cfg.ReplicationPassword != "" && cfg.ReplicationUsername == "" {
+		return nil, errors.New("opensearch: a replication password is configured without a replication username")
+	}
 	timeout := cfg.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
@@ -139,7 +167,7 @@ func New(cfg Config) (*Client, error) {
 		// opensearch-go's messages never include the password; the URLs were checked above.
 		return nil, fmt.Errorf("opensearch: create client: %v", err)
 	}
-	return &Client{os: osc, urls: urls, user: cfg.Username, timeout: timeout}, nil
+	return &Client{os: osc, urls: urls, user: cfg.Username, timeout: timeout, replUser: cfg.ReplicationUsername, replPassword: cfg.ReplicationPassword}, nil
 }
 
 // transport is the HTTP transport of a client: Go's default, with the TLS configuration.
@@ -177,6 +205,9 @@ type request struct {
 	body   any // JSON-encoded unless it is []byte or json.RawMessage (sent as is)
 	ndjson bool
 	api    api
+	// replicationUser signs the call as the replication user (when the client has one), as
+	// every replication plugin call is.
+	replicationUser bool
 }
 
 // do performs r and decodes a 2xx JSON answer into out (when out is not nil). Any other answer,
@@ -210,6 +241,10 @@ func (c *Client) doStatus(ctx context.Context, r request, out any) (int, error) 
 		return 0, requestError(r.op, err.Error())
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.replUser != "" && (r.api != apiCore || r.replicationUser) {
+		// The transport adds osccr's own credentials only to a request without them.
+		req.SetBasicAuth(c.replUser, c.replPassword)
+	}
 	if body != nil {
 		if r.ndjson {
 			req.Header.Set("Content-Type", "application/x-ndjson")

@@ -130,7 +130,9 @@ func (c *Client) SecurityMode(ctx context.Context) (string, error) {
 			Settings map[string]any `json:"settings"`
 		} `json:"nodes"`
 	}
-	q := url.Values{"flat_settings": {"true"}, "filter_path": {"nodes.*.settings.plugins.security*,nodes.*.plugins.name"}}
+	// filter_path cannot select a flat (dotted) key such as plugins.security.ssl_only: every
+	// node's settings are read.
+	q := url.Values{"flat_settings": {"true"}, "filter_path": {"nodes.*.settings,nodes.*.plugins.name"}}
 	if err := c.do(ctx, request{op: "read node settings", method: http.MethodGet, path: "/_nodes/settings,plugins", query: q}, &res); err != nil {
 		return "", err
 	}

@@ -42,6 +42,9 @@ type Node struct {
 	// NodesDN are the DNs of other clusters' nodes allowed to connect as nodes (a follower's,
 	// on its leader), beside this cluster's own.
 	NodesDN []string
+	// Roles, when given, are written as the cluster's roles.yml (the users' custom roles, such
+	// as OsccrLeaderRole); the built-in roles need none.
+	Roles []Role
 }
 
 // Paths of the files in a secured node's config directory.
@@ -110,6 +113,9 @@ func Apply(spec *localnode.Spec, n Node) error {
 	spec.Files[AdminKeyFile] = admin.KeyPEM
 	spec.Files[securityDir+"/internal_users.yml"] = users
 	spec.Files[securityDir+"/roles_mapping.yml"] = rolesMapping(n.Users)
+	if len(n.Roles) > 0 {
+		spec.Files[securityDir+"/roles.yml"] = RolesYAML(n.Roles...)
+	}
 	spec.TLS = &localnode.TLS{CA: CAFile, AdminCert: AdminCertFile, AdminKey: AdminKeyFile}
 	return nil
 }

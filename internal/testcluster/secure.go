@@ -46,9 +46,11 @@ type Secured struct {
 	Node *localnode.Node
 	// CAFile is the CA certificate that signed the node's certificate, readable by the test.
 	CAFile string
-	// Admin is mapped to all_access; Replicator to the replication plugin's leader and
-	// follower roles only.
-	Admin, Replicator security.User
+	// Admin is mapped to all_access (the test's own setup); Osccr, osccr's least-privilege
+	// user, to the osccr role of the cluster's side (both sides' for StartSecured); Replicator,
+	// the replication user, to the replication plugin's role of the side (both for
+	// StartSecured).
+	Admin, Osccr, Replicator security.User
 }
 
 // NewCA creates a test certificate authority; unit tells the test's certificates apart.
@@ -62,19 +64,37 @@ func NewCA(t testing.TB, unit string) *pki.CA {
 }
 
 // StartSecured starts a single-node cluster with the security plugin: TLS on HTTP and
-// transport with certificates from ca, an admin and a replication user with generated
-// passwords; nodesDN are other clusters' node DNs it accepts (a follower's, on a leader). The
-// node is stopped, by pid, when the test ends.
+// transport with certificates from ca, an admin, osccr's user and a replication user with
+// generated passwords, the latter two mapped for either side; nodesDN are other clusters' node
+// DNs it accepts (a follower's, on a leader). The node is stopped, by pid, when the test ends.
 func StartSecured(t testing.TB, d localnode.Distribution, base, cluster string, ca *pki.CA, unit string, nodesDN ...string) *Secured {
 	t.Helper()
+	return StartSecuredSide(t, d, base, cluster, ca, unit, "", nodesDN...)
+}
+
+// StartSecuredSide is StartSecured with osccr's user and the replication user mapped, with
+// least privilege, for one side only ("" for both).
+func StartSecuredSide(t testing.TB, d localnode.Distribution, base, cluster string, ca *pki.CA, unit string, side security.Side, nodesDN ...string) *Secured {
+	t.Helper()
+	sides := []security.Side{side}
+	if side == "" {
+		sides = []security.Side{security.Leader, security.Follower}
+	}
 	s := &Secured{
-		// osccr calls the cluster as the admin, and the replication runs with the roles named in
-		// use_roles, which must be mapped to the user that starts it.
+		// The admin keeps the replication roles too: tests that call the cluster as the admin
+		// start replications with use_roles, which must be mapped to the user that starts it.
 		Admin:      security.User{Name: "admin", Password: password(t), Roles: []string{security.RoleAllAccess, security.RoleReplicationLeader, security.RoleReplicationFollower}},
-		Replicator: security.User{Name: "replicator", Password: password(t), Roles: []string{security.RoleReplicationLeader, security.RoleReplicationFollower}},
+		Osccr:      security.User{Name: security.OsccrUserName, Password: password(t)},
+		Replicator: security.User{Name: security.ReplicationUserName, Password: password(t)},
+	}
+	var roles []security.Role
+	for _, sd := range sides {
+		roles = append(roles, security.OsccrRole(sd))
+		s.Osccr.Roles = append(s.Osccr.Roles, security.OsccrRole(sd).Name)
+		s.Replicator.Roles = append(s.Replicator.Roles, security.ReplicationRole(sd))
 	}
 	spec := localnode.Spec{Dir: filepath.Join(base, cluster), Cluster: cluster, HeapMB: 512}
-	if err := security.Apply(&spec, security.Node{Cluster: cluster, Name: cluster + "-0", Unit: unit, CA: ca, Users: []security.User{s.Admin, s.Replicator}, NodesDN: nodesDN}); err != nil {
+	if err := security.Apply(&spec, security.Node{Cluster: cluster, Name: cluster + "-0", Unit: unit, CA: ca, Users: []security.User{s.Admin, s.Osccr, s.Replicator}, NodesDN: nodesDN, Roles: roles}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)

@@ -1,0 +1,79 @@
+package activities
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestClusterAuthCheckReplicationUser(t *testing.T) {
+	const url = "https://c.example:9200"
+	for _, c := range []struct {
+		name string
+		auth ClusterAuth
+		want string // "" when accepted
+	}{
+		{"replication user with a file", ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationUsername: "osccr-replication", ReplicationPasswordFile: "/r"}, ""},
+		{"replication user with a variable", ClusterAuth{Username: "osccr", PasswordEnv: "P", ReplicationUsername: "osccr-replication", ReplicationPasswordEnv: "R"}, ""},
+		{"replication password without its user", ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationPasswordFile: "/r"}, "a replication user needs its username and its password"},
+		{"replication user without a password", ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationUsername: "osccr-replication"}, "a replication user needs its username and its password"},
+		{"both a variable and a file", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "R", ReplicationPasswordFile: "/r"}, "not both"},
+		{"relative file", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordFile: "r.password"}, "absolute path"},
+	} {
+		err := c.auth.Check(url)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want a refusal saying %q", c.name, err, c.want)
+		}
+	}
+	if err := (ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "R"}).Check("http://c.example:9200"); err == nil || !strings.Contains(err.Error(), "in clear") {
+		t.Errorf("replication user over plain HTTP: %v, want a refusal", err)
+	}
+}
+
+func TestClientConfigReadsTheReplicationPassword(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "r.password")
+	if err := os.WriteFile(file, []byte("repl-secret\nignored\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OSCCR_TEST_REPL_PW", "from-env")
+	for _, c := range []struct {
+		name string
+		auth ClusterAuth
+		want string
+		err  string
+	}{
+		{"file", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordFile: file}, "repl-secret", ""},
+		{"variable", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "OSCCR_TEST_REPL_PW"}, "from-env", ""},
+		{"unset variable", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "OSCCR_TEST_NOT_SET"}, "", "not set"},
+		{"missing file", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordFile: file + ".gone"}, "", "replication user's password"},
+	} {
+		cfg, err := ClientConfig(ClusterRef{Name: "c", URL: "https://c.example:9200", ClusterAuth: c.auth})
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.err)
+		case c.err == "" && (err != nil || cfg.ReplicationUsername != "r" || cfg.ReplicationPassword != c.want):
+			t.Errorf("%s: %q %v, want the password %q", c.name, cfg.ReplicationUsername, err, c.want)
+		}
+	}
+}
+
+func TestTransportTrustFix(t *testing.T) {
+	in := PreflightInput{Leader: ClusterRef{Name: "orders"}, Follower: ClusterRef{Name: "replica"}}
+	a, b := transportCerts{Subject: "CN=l", Issuer: "CN=CA A"}, transportCerts{Subject: "CN=f", Issuer: "CN=CA B"}
+	detail, fix, ok := transportTrustFix(in, a, b)
+	if !ok || !strings.Contains(detail, "two CAs") ||
+		!strings.Contains(fix, `add the CA "CN=CA B" to plugins.security.ssl.transport.pemtrustedcas_filepath on every node of orders`) ||
+		!strings.Contains(fix, `the CA "CN=CA A" on every node of replica`) {
+		t.Errorf("two CAs: %q %q %v", detail, fix, ok)
+	}
+	if _, _, ok := transportTrustFix(in, a, transportCerts{Subject: "CN=f", Issuer: "CN=CA A"}); ok {
+		t.Error("one CA: a trust fix, want none")
+	}
+	if _, _, ok := transportTrustFix(in, a, transportCerts{err: os.ErrDeadlineExceeded}); ok {
+		t.Error("unreadable follower certificate: a trust fix, want none (cannot tell)")
+	}
+}

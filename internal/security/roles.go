@@ -1,0 +1,154 @@
+package security
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Least privilege on a registered (or osccr-started) secured cluster: osccr calls it as its
+// own user, mapped to the osccr role of the cluster's side, and the replication runs as a
+// separate replication user, mapped to the replication plugin's built-in role of that side and
+// named in use_roles on every start. Neither is an administrator. An operator applies the same
+// data to a cluster osccr does not start: RolesYAML is the roles.yml entry, and the README
+// lists the mappings.
+
+// Side is the part a cluster plays in a replication.
+type Side string
+
+// The two sides.
+const (
+	Leader   Side = "leader"
+	Follower Side = "follower"
+)
+
+// Default names of the two least-privilege users; any names work, the replication user's must
+// be the same on both clusters (the plugin runs the leader side as the user that started it).
+const (
+	OsccrUserName       = "osccr"
+	ReplicationUserName = "osccr-replication"
+)
+
+// Names of osccr's own roles.
+const (
+	RoleOsccrLeader   = "osccr_leader"
+	RoleOsccrFollower = "osccr_follower"
+)
+
+// Role is a security plugin role: cluster permissions and index permissions on patterns.
+type Role struct {
+	Name               string
+	ClusterPermissions []string
+	IndexPermissions   []IndexPermission
+}
+
+// IndexPermission is a role's allowed actions on the indexes matching its patterns.
+type IndexPermission struct {
+	IndexPatterns  []string
+	AllowedActions []string
+}
+
+// osccrReads is what osccr reads on either side: who the cluster is and its health (GET /,
+// _cluster/health), its plugins and node settings (_cat/plugins, _nodes/settings: the
+// preflight), node stats (service health), the cluster state's metadata and version (the
+// metadata watch, _cat/indices), the cluster settings, and the index and component templates.
+var osccrReads = []string{
+	"cluster:monitor/main",
+	"cluster:monitor/health",
+	"cluster:monitor/state",
+	"cluster:monitor/nodes/info",
+	"cluster:monitor/nodes/stats",
+	"cluster:monitor/settings",
+	"cluster:monitor/remote/info",
+	"indices:admin/index_template/get",
+	"indices:admin/template/get",
+	"cluster:admin/component_template/get",
+	"indices:data/read/scroll",
+	"indices:data/read/scroll/clear",
+}
+
+// osccrIndexReads is what osccr reads of the user indexes on either side: their settings,
+// mappings and aliases (what a follower must mirror), their stats (checkpoints, lag), and their
+// documents (follower verify: count, search, scroll).
+var osccrIndexReads = []string{
+	"indices:admin/get",
+	"indices:admin/mappings/get",
+	"indices:admin/aliases/get",
+	"indices:monitor/settings/get",
+	"indices:monitor/stats",
+	"indices:data/read/search",
+	"indices:data/read/scroll",
+}
+
+// OsccrLeaderRole is osccr's role on a leader: it only reads there.
+var OsccrLeaderRole = Role{
+	Name:               RoleOsccrLeader,
+	ClusterPermissions: osccrReads,
+	IndexPermissions:   []IndexPermission{{IndexPatterns: []string{"*"}, AllowedActions: osccrIndexReads}},
+}
+
+// OsccrFollowerRole is osccr's role on a follower: the reads, plus the remote cluster
+// connection (cluster settings), the templates it copies from the leader, and what the
+// whole-cluster sync and a promotion change on follower indexes (delete one whose leader index
+// is gone, aliases, settings).
+var OsccrFollowerRole = Role{
+	Name: RoleOsccrFollower,
+	ClusterPermissions: append(append([]string{}, osccrReads...),
+		"cluster:admin/settings/update",
+		"indices:admin/index_template/put",
+		"indices:admin/index_template/delete",
+		"cluster:admin/component_template/put",
+		"cluster:admin/component_template/delete",
+	),
+	IndexPermissions: []IndexPermission{{IndexPatterns: []string{"*"}, AllowedActions: append(append([]string{}, osccrIndexReads...),
+		"indices:admin/delete",
+		"indices:admin/aliases",
+		"indices:admin/settings/update",
+		"indices:admin/mapping/put",
+	)}},
+}
+
+// OsccrRole is osccr's role on a cluster of that side.
+func OsccrRole(s Side) Role {
+	if s == Leader {
+		return OsccrLeaderRole
+	}
+	return OsccrFollowerRole
+}
+
+// ReplicationRole is the replication plugin's built-in role the replication user is mapped to
+// on a cluster of that side, and that use_roles names for it.
+func ReplicationRole(s Side) string {
+	if s == Leader {
+		return RoleReplicationLeader
+	}
+	return RoleReplicationFollower
+}
+
+// RolesYAML renders roles as the security plugin's roles.yml.
+func RolesYAML(roles ...Role) []byte {
+	var b strings.Builder
+	b.WriteString("_meta:\n  type: \"roles\"\n  config_version: 2\n")
+	for _, r := range roles {
+		fmt.Fprintf(&b, "%q:\n  reserved: false\n", r.Name)
+		if len(r.ClusterPermissions) > 0 {
+			b.WriteString("  cluster_permissions:\n")
+			for _, p := range r.ClusterPermissions {
+				fmt.Fprintf(&b, "    - %q\n", p)
+			}
+		}
+		if len(r.IndexPermissions) > 0 {
+			b.WriteString("  index_permissions:\n")
+			for _, ip := range r.IndexPermissions {
+				b.WriteString("    - index_patterns:\n")
+				for _, p := range ip.IndexPatterns {
+					fmt.Fprintf(&b, "        - %q\n", p)
+				}
+				b.WriteString("      allowed_actions:\n")
+				for _, a := range ip.AllowedActions {
+					fmt.Fprintf(&b, "        - %q\n", a)
+				}
+			}
+		}
+	}
+	return []byte(b.String())
+}
