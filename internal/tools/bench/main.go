@@ -167,7 +167,7 @@ type bench struct {
 
 // leader creates the leader.
 func (b *bench) leader(ctx context.Context) (*opensearch.Client, error) {
-	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "bench-leader", Plan: "business-4"}); err != nil {
+	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "bench-leader", Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		return nil, err
 	}
 	b.created = append(b.created, "bench-leader")
@@ -194,7 +194,7 @@ func (b *bench) follower(ctx context.Context) (*opensearch.Client, error) {
 // autofollower creates a standalone service and gives it the plugin's own autofollow rule for
 // auto-* indexes of the leader, at the plugin's minimum poll interval.
 func (b *bench) autofollower(ctx context.Context, lc *opensearch.Client) (*opensearch.Client, error) {
-	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "bench-autofollow", Plan: "business-4"}); err != nil {
+	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "bench-autofollow", Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		return nil, err
 	}
 	b.created = append(b.created, "bench-autofollow")
