@@ -82,6 +82,10 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (Endpoints, error) {
 	}
 	defer unlock()
 
+	dist, err := l.distFor(spec)
+	if err != nil {
+		return Endpoints{}, err
+	}
 	rec, err := l.readRecord(spec.Service)
 	switch {
 	case err == nil:
@@ -96,10 +100,6 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (Endpoints, error) {
 			return Endpoints{}, err
 		}
 	default:
-		return Endpoints{}, err
-	}
-	dist, err := l.distFor(spec)
-	if err != nil {
 		return Endpoints{}, err
 	}
 
