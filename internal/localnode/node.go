@@ -48,6 +48,9 @@ type Spec struct {
 	// before the node first starts: certificates, keys, the security plugin's configuration.
 	// They are never recorded in node.json; a restart finds them on disk.
 	Files map[string][]byte `json:"-"`
+	// Append is added at the end of files of the config directory (after CopyConfig and
+	// Files), say roles beside the security plugin's default ones. Never recorded in node.json.
+	Append map[string][]byte `json:"-"`
 	// TLS is set when the node serves HTTPS (the security plugin): the files, relative to the
 	// config directory, with which its health check trusts it and authenticates as its admin.
 	TLS *TLS `json:"tls,omitempty"`
@@ -302,6 +305,11 @@ func (d Distribution) writeConfig(s Spec, cred *credential) error {
 			return fmt.Errorf("write %s: %w", rel, err)
 		}
 	}
+	for _, rel := range slices.Sorted(maps.Keys(s.Append)) {
+		if err := appendFile(filepath.Join(s.Dir, "config", rel), s.Append[rel]); err != nil {
+			return fmt.Errorf("append to %s: %w", rel, err)
+		}
+	}
 	// Every path is absolute: bin/opensearch changes into the distribution's home, which the
 	// node's account may not be allowed to write.
 	jvm := strings.Join([]string{
@@ -529,4 +537,18 @@ func chownTree(root string, cred *credential) error {
 		}
 	}
 	return nil
+}
+
+// appendFile adds data at the end of the file at path (created 0600 when missing), on a line
+// of its own.
+func appendFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append([]byte("\n"), data...)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -68,7 +68,7 @@ var osccrReads = []string{
 
 // osccrIndexReads is what osccr reads of the user indexes on either side: their settings,
 // mappings and aliases (what a follower must mirror), their stats (checkpoints, lag), and their
-// documents (follower verify: count, search, scroll).
+// documents (follower verify: count, search, scroll; refresh).
 var osccrIndexReads = []string{
 	"indices:admin/get",
 	"indices:admin/mappings/get",
@@ -77,6 +77,9 @@ var osccrIndexReads = []string{
 	"indices:monitor/stats",
 	"indices:data/read/search",
 	"indices:data/read/scroll",
+	// A follower index declared caught up is refreshed first, so that searches see every
+	// document (a refresh is allowed on a follower index).
+	"indices:admin/refresh",
 }
 
 // OsccrLeaderRole is osccr's role on a leader: it only reads there.
@@ -126,8 +129,12 @@ func ReplicationRole(s Side) string {
 
 // RolesYAML renders roles as the security plugin's roles.yml.
 func RolesYAML(roles ...Role) []byte {
+	return append([]byte("_meta:\n  type: \"roles\"\n  config_version: 2\n"), rolesEntries(roles...)...)
+}
+
+// rolesEntries renders roles as entries of roles.yml (without its _meta header).
+func rolesEntries(roles ...Role) []byte {
 	var b strings.Builder
-	b.WriteString("_meta:\n  type: \"roles\"\n  config_version: 2\n")
 	for _, r := range roles {
 		fmt.Fprintf(&b, "%q:\n  reserved: false\n", r.Name)
 		if len(r.ClusterPermissions) > 0 {

@@ -114,7 +114,11 @@ func Apply(spec *localnode.Spec, n Node) error {
 	spec.Files[securityDir+"/internal_users.yml"] = users
 	spec.Files[securityDir+"/roles_mapping.yml"] = rolesMapping(n.Users)
 	if len(n.Roles) > 0 {
-		spec.Files[securityDir+"/roles.yml"] = RolesYAML(n.Roles...)
+		// Beside the plugin's default roles (among them the replication plugin's two).
+		if spec.Append == nil {
+			spec.Append = map[string][]byte{}
+		}
+		spec.Append[securityDir+"/roles.yml"] = rolesEntries(n.Roles...)
 	}
 	spec.TLS = &localnode.TLS{CA: CAFile, AdminCert: AdminCertFile, AdminKey: AdminKeyFile}
 	return nil
