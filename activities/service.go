@@ -21,6 +21,18 @@ const (
 	BackendStatic = "static"
 )
 
+// Security modes of a local service (ServiceSpec.Security).
+const (
+	// SecurityPlugin runs the service with the security plugin: HTTPS and transport TLS with
+	// certificates from the installation's CA, an admin user with a generated password. The
+	// default of every new local service.
+	SecurityPlugin = "security-plugin"
+	// SecurityNone runs it on plain HTTP with no user: the explicit opt-out
+	// (`service create --security=none`). A spec without a mode (a service created before local
+	// services were secured) is plain too.
+	SecurityNone = "none"
+)
+
 // ServiceSpec is what a service is asked to be. It travels in workflow history, so it holds
 // no secret.
 type ServiceSpec struct {
@@ -40,6 +52,14 @@ type ServiceSpec struct {
 	// recycle, plan change, deprovision) run on its own task queue. "" for a static service,
 	// and for a local one created before services were placed (the shared queue then).
 	Machine string `json:"machine,omitempty"`
+	// Security is a local service's security mode: SecurityPlugin or SecurityNone ("" is
+	// plain, as services were before the mode existed). A static service's is its ClusterAuth.
+	Security string `json:"security,omitempty"`
+}
+
+// LocalSecured reports whether the spec asks for a local service with the security plugin.
+func (s ServiceSpec) LocalSecured() bool {
+	return s.Backend == BackendLocal && s.Security == SecurityPlugin
 }
 
 // ServiceEndpoints are where a provisioned service answers.
@@ -48,6 +68,11 @@ type ServiceEndpoints struct {
 	TransportAddress string         `json:"transport_address"`
 	Nodes            []NodeEndpoint `json:"nodes,omitempty"`
 	PlannedNodes     int            `json:"planned_nodes"`
+	// Auth is how a secured local service is reached, by reference only (its CA file and the
+	// file of its admin's password, on the machine of the worker that provisioned it): the
+	// backend makes them, so they are known only once it has. Empty for a plain service and
+	// for a static one (whose spec carries its own).
+	Auth ClusterAuth `json:"auth,omitzero"`
 }
 
 // NodeEndpoint is one node of a service.
@@ -127,6 +152,9 @@ func (a *Activities) ProvisionService(ctx context.Context, spec ServiceSpec) (Se
 		return ServiceEndpoints{}, classifyProvision(fmt.Errorf("provision service %s: %w", spec.Name, err))
 	}
 	out := ServiceEndpoints{HTTPURL: ep.HTTPURL, TransportAddress: ep.TransportAddress, PlannedNodes: ep.PlannedNodes}
+	if c := ep.Credentials; c != nil {
+		out.Auth = ClusterAuth{Username: c.Username, PasswordFile: c.PasswordFile, CAFile: c.CAFile}
+	}
 	for _, n := range ep.Nodes {
 		out.Nodes = append(out.Nodes, NodeEndpoint{Name: n.Name, HTTPURL: n.HTTPURL, TransportAddress: n.TransportAddress})
 	}
@@ -159,7 +187,7 @@ func (a *Activities) provisioner(spec ServiceSpec) (provision.Provisioner, provi
 	if err != nil {
 		return nil, provision.Spec{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadRequest, nil)
 	}
-	pspec := provision.Spec{Service: spec.Name, Plan: p, Cloud: spec.Cloud, Region: spec.Region, ExtraDiskGB: spec.ExtraDiskGB}
+	pspec := provision.Spec{Service: spec.Name, Plan: p, Cloud: spec.Cloud, Region: spec.Region, ExtraDiskGB: spec.ExtraDiskGB, Secured: spec.LocalSecured()}
 	switch spec.Backend {
 	case BackendLocal:
 		if a.Local == nil {

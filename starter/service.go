@@ -35,12 +35,14 @@ func serviceCommand() *cli.Command {
 					&cli.StringFlag{Name: "region", Usage: "region label (default: local)"},
 					&cli.IntFlag{Name: "disk-gb", Usage: "extra disk on top of the plan's, in GB"},
 					&cli.StringFlag{Name: "machine", Usage: "run its nodes on this machine (a worker's --machine); default: the first free worker"},
+					&cli.StringFlag{Name: "security", Usage: "\"none\": a plain-HTTP service without users; default: secured (HTTPS, TLS, an admin with a generated password: osccr service credentials NAME)"},
 					&cli.BoolFlag{Name: "wait", Usage: "wait until the service is RUNNING (exit 1 if it FAILED)"},
 				},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 					name := c.Args().First()
 					if err := ctl.CreateService(c.Context, control.CreateServiceRequest{
 						Name: name, Plan: c.String("plan"), Cloud: c.String("cloud"), Region: c.String("region"), ExtraDiskGB: c.Int("disk-gb"), Machine: c.String("machine"),
+						Security: c.String("security"),
 					}); err != nil {
 						return err
 					}
@@ -116,7 +118,7 @@ func serviceCommand() *cli.Command {
 					return render(c, st, func(w io.Writer) {
 						rows := [][2]string{
 							{"name", st.Name}, {"tag", roleTag(st.Role)}, {"state", st.State}, {"reason", dash(st.Reason)},
-							{"plan", st.Plan}, {"cloud", st.Cloud}, {"region", st.Region}, {"backend", st.Backend}, {"machine", dash(st.Machine)}, {"auth", dash(describeAuth(st.ClusterAuth))},
+							{"plan", st.Plan}, {"cloud", st.Cloud}, {"region", st.Region}, {"backend", st.Backend}, {"machine", dash(st.Machine)}, {"security", securityOf(st)}, {"auth", dash(describeAuth(st.ClusterRef().ClusterAuth))},
 							{"leader", dash(st.Leader)}, {"followers", dash(strings.Join(st.Followers, ", "))},
 							{"http", dash(st.Endpoints.HTTPURL)}, {"transport", dash(st.Endpoints.TransportAddress)},
 							{"nodes", fmt.Sprintf("%d running, plan %d", len(st.Endpoints.Nodes), st.Endpoints.PlannedNodes)},
@@ -132,6 +134,23 @@ func serviceCommand() *cli.Command {
 						for _, r := range rows {
 							fmt.Fprintf(w, "%s\t%s\n", r[0], r[1])
 						}
+					})
+				}),
+			},
+			{
+				Name:      "credentials",
+				Usage:     "reveal a secured service's user and password (read from the worker's files: run it on the worker's machine)",
+				UsageText: "osccr service credentials orders; osccr service credentials orders -o json",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags(),
+				Flags:     []cli.Flag{outputFlag()},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					creds, err := ctl.ServiceCredentials(c.Context, c.Args().First())
+					if err != nil {
+						return err
+					}
+					return render(c, creds, func(w io.Writer) {
+						fmt.Fprintf(w, "user\t%s\npassword\t%s\nCA\t%s\n", creds.Username, creds.Password, dash(creds.CAFile))
 					})
 				}),
 			},
@@ -303,6 +322,21 @@ func confirm(c *cli.Context, question string) bool {
 	answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 	answer = strings.ToLower(strings.TrimSpace(answer))
 	return answer == "y" || answer == "yes"
+}
+
+// securityOf names a service's security: a local service's mode, a static one's from how it is
+// reached.
+func securityOf(st workflows.ServiceState) string {
+	ref := st.ClusterRef()
+	switch {
+	case st.LocalSecured():
+		return "security plugin (osccr's CA; osccr service credentials " + st.Name + ")"
+	case st.Backend == activities.BackendLocal:
+		return "none (plain HTTP)"
+	case ref.Secured(ref.URL):
+		return "security plugin"
+	}
+	return "none"
 }
 
 // describeAuth says how osccr reaches a cluster, by reference: never a secret.

@@ -27,6 +27,8 @@ func main() {
 				Usage: "run an embedded Temporal dev server and Web UI instead of dialing --temporal-address"},
 			&cli.StringFlag{Name: "state-dir", Value: workerapp.DefaultStateDir, EnvVars: []string{"OSCCR_STATE_DIR"},
 				Usage: "directory of the local services' nodes and, with --dev, of the dev server's database"},
+			&cli.StringFlag{Name: "pki-dir", EnvVars: []string{"OSCCR_PKI_DIR"},
+				Usage: "directory of the installation's certificate authority for secured local services (default: <state-dir>/pki); give every worker of one installation the same one"},
 			&cli.StringFlag{Name: "temporal-address", Value: workerapp.DefaultTemporalAddress, EnvVars: []string{"OSCCR_TEMPORAL_ADDRESS"},
 				Usage: "host:port of an existing Temporal frontend (ignored with --dev)"},
 			&cli.StringFlag{Name: "namespace", Value: devserver.DefaultNamespace, EnvVars: []string{"OSCCR_NAMESPACE"},
@@ -69,6 +71,7 @@ func run(c *cli.Context) error {
 	return workerapp.Run(ctx, workerapp.Config{
 		Dev:             c.Bool("dev"),
 		StateDir:        c.String("state-dir"),
+		PKIDir:          c.String("pki-dir"),
 		TemporalAddress: c.String("temporal-address"),
 		Namespace:       c.String("namespace"),
 		TemporalPort:    c.Int("temporal-port"),

@@ -73,9 +73,15 @@ type ServiceState struct {
 	Lag *lag.Follower `json:"lag,omitempty"`
 }
 
-// ClusterRef is how activities reach the service's cluster.
+// ClusterRef is how activities reach the service's cluster: with the spec's references (a
+// static service's), else those its backend made when it provisioned it (a secured local
+// service's CA and password files).
 func (st ServiceState) ClusterRef() activities.ClusterRef {
-	return activities.ClusterRef{Name: st.Name, URL: st.Endpoints.HTTPURL, TransportAddress: st.Endpoints.TransportAddress, ClusterAuth: st.ClusterAuth}
+	auth := st.ClusterAuth
+	if auth == (activities.ClusterAuth{}) {
+		auth = st.Endpoints.Auth
+	}
+	return activities.ClusterRef{Name: st.Name, URL: st.Endpoints.HTTPURL, TransportAddress: st.Endpoints.TransportAddress, ClusterAuth: auth}
 }
 
 // PromotionReport says what a promotion did.

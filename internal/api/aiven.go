@@ -113,8 +113,7 @@ func serviceView(st workflows.ServiceState, integrations []ServiceIntegration) S
 }
 
 // revealConnection sets the service's connection details. user carries the service's
-// credentials when it has any; osccr's local services answer plain HTTP without any today, so
-// the URI is the endpoint alone.
+// credentials when it has any (a plain service has none: the URI is the endpoint alone).
 func (v *Service) revealConnection(user *url.Userinfo) {
 	if v.Endpoints.HTTPURL == "" {
 		return
@@ -156,6 +155,8 @@ type CreateServiceRequest struct {
 	Auth activities.ClusterAuth `json:"auth,omitzero"`
 	// Machine pins a local service's nodes to a worker's machine.
 	Machine string `json:"machine,omitempty"`
+	// Security is "none" for a plain-HTTP local service; left out, it is secured.
+	Security string `json:"security,omitempty"`
 
 	unhonoured
 	StaticIPs    json.RawMessage `json:"static_ips,omitempty"`
@@ -303,7 +304,7 @@ func (req CreateServiceRequest) creation(project string) (serviceCreation, error
 		}
 		return serviceCreation{register: &control.RegisterServiceRequest{Name: req.ServiceName, URL: req.URL, TransportAddress: req.TransportAddress, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, Auth: req.Auth}}, nil
 	}
-	return serviceCreation{create: &control.CreateServiceRequest{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: extra, Machine: req.Machine}}, nil
+	return serviceCreation{create: &control.CreateServiceRequest{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: extra, Machine: req.Machine, Security: req.Security}}, nil
 }
 
 // extraDiskGB converts Aiven's disk_space_mb (the service's whole disk) to osccr's extra disk

@@ -62,6 +62,7 @@ func TestCreateServiceMapping(t *testing.T) {
 		{name: "the client's defaults", body: avnCreate, want: serviceCreation{create: &control.CreateServiceRequest{Name: "s1", Plan: "business-4"}}},
 		{name: "osccr's own request", body: `{"service_name":"s1","plan":"business-4","region":"eu","extra_disk_gb":5}`,
 			want: serviceCreation{create: &control.CreateServiceRequest{Name: "s1", Plan: "business-4", Region: "eu", ExtraDiskGB: 5}}},
+		{name: "a plain service", body: with(t, map[string]any{"security": "none"}), want: serviceCreation{create: &control.CreateServiceRequest{Name: "s1", Plan: "business-4", Security: "none"}}},
 		{name: "a cloud", body: with(t, map[string]any{"cloud": "local"}), want: serviceCreation{create: &control.CreateServiceRequest{Name: "s1", Plan: "business-4", Cloud: "local"}}},
 		{name: "the plan's disk", body: with(t, map[string]any{"disk_space_mb": 80 * 1024}), want: serviceCreation{create: &control.CreateServiceRequest{Name: "s1", Plan: "business-4"}}},
 		{name: "10 GB more disk", body: with(t, map[string]any{"disk_space_mb": 90 * 1024}), want: serviceCreation{create: &control.CreateServiceRequest{Name: "s1", Plan: "business-4", ExtraDiskGB: 10}}},

@@ -130,7 +130,7 @@ func TestAPI(t *testing.T) {
 	}
 
 	// The main path: create, follow to RUNNING, list, conflict, promote refused, delete.
-	if status, body := call("POST", svc, "s3cret", `{"service_name":"api-svc","plan":"business-4","region":"eu-local"}`); status != 202 {
+	if status, body := call("POST", svc, "s3cret", `{"service_name":"api-svc","plan":"business-4","region":"eu-local","security":"none"}`); status != 202 {
 		t.Fatalf("create = %d %v", status, body)
 	}
 	deadline := time.Now().Add(3 * time.Minute)

@@ -3,9 +3,12 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,13 +196,41 @@ func TestAivenClient(t *testing.T) {
 	}
 }
 
-// openSearch opens a client on a service's service_uri, as `avn service get --json` shows it.
+// openSearch opens a client on a service's service_uri, as `avn service get --json` shows it:
+// a secured service (the default) gives its user and password there, as Aiven's API does, and
+// the CA that signs its certificate under endpoints.auth.ca_file.
 func openSearch(t *testing.T, service map[string]any) *opensearch.Client {
 	t.Helper()
-	uri, _ := service["service_uri"].(string)
-	c, err := opensearch.New(opensearch.Config{URLs: []string{uri}})
+	raw, _ := service["service_uri"].(string)
+	uri, err := url.Parse(raw)
 	if err != nil {
-		t.Fatalf("service_uri %q: %v", uri, err)
+		t.Fatalf("service_uri: %v", err)
+	}
+	cfg := opensearch.Config{}
+	if uri.User != nil {
+		cfg.Username = uri.User.Username()
+		cfg.Password, _ = uri.User.Password()
+		if params, _ := service["service_uri_params"].(map[string]any); params["password"] != cfg.Password || cfg.Password == "" {
+			t.Fatalf("service_uri_params of a secured service: %v, want its user and password", params)
+		}
+		uri.User = nil
+	}
+	if uri.Scheme == "https" {
+		endpoints, _ := service["endpoints"].(map[string]any)
+		auth, _ := endpoints["auth"].(map[string]any)
+		caFile, _ := auth["ca_file"].(string)
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			t.Fatalf("the CA of a secured service (endpoints.auth.ca_file %q): %v", caFile, err)
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pem)
+		cfg.TLS = &tls.Config{RootCAs: roots}
+	}
+	cfg.URLs = []string{uri.String()}
+	c, err := opensearch.New(cfg)
+	if err != nil {
+		t.Fatalf("service_uri %s: %v", uri.Redacted(), err)
 	}
 	return c
 }

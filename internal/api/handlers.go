@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/osccr/osccr/activities"
@@ -90,11 +91,27 @@ func (s *server) getService(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := serviceView(st, s.serviceIntegrations(integrations))
-	// osccr's services have no credentials of their own yet (local services answer plain HTTP);
-	// a service that has some passes them here, and only here.
-	v.revealConnection(nil)
+	// A secured service's credentials go here, and only here: read from the worker's files by
+	// this process (the password never passes through Temporal), so the password is in the
+	// answer when `osccr serve` runs where the worker's files are readable, the user alone
+	// otherwise.
+	v.revealConnection(connectionUser(st))
 	writeJSON(w, http.StatusOK, map[string]any{"service": v})
 	return nil
+}
+
+// connectionUser is the user (and, when this process can read it, the password) a GET of one
+// service reveals; nil for a service reached without credentials.
+func connectionUser(st workflows.ServiceState) *url.Userinfo {
+	ref := st.ClusterRef()
+	if ref.Username == "" {
+		return nil
+	}
+	creds, err := control.CredentialsOf(st)
+	if err != nil || creds.Password == "" {
+		return url.User(ref.Username)
+	}
+	return url.UserPassword(creds.Username, creds.Password)
 }
 
 func (s *server) deleteService(w http.ResponseWriter, r *http.Request) error {

@@ -242,7 +242,7 @@ func (c *chaos) createLeader(kills ...kill) op {
 	ctl := c.p.Control
 	return op{scenario: "kill -9 during service create", name: "create leader " + c.leader, kills: kills,
 		start: func(ctx context.Context) error {
-			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: c.leader, Plan: "business-4"})
+			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: c.leader, Plan: "business-4", Security: control.SecurityNone})
 		},
 		finish: func(ctx context.Context) error {
 			st, err := ctl.WaitService(ctx, c.leader, nil)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/console"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/opensearch"
@@ -82,14 +83,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.waitTrue(`location.pathname === "/services/ldr"`, 10*time.Second)
 	t.Cleanup(func() { deleteAndWait(t, ctl, "ldr") })
 	b.waitState("RUNNING", 4*time.Minute)
-	b.waitText("#summary", "http://127.0.0.1:", 10*time.Second)
+	b.waitText("#summary", "https://127.0.0.1:", 10*time.Second) // secured, the default
 
 	// An index on the leader, so the follower has something to rebuild.
 	leader, err := ctl.GetService(ctx, "ldr")
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc, err := opensearch.New(opensearch.Config{URLs: []string{leader.Endpoints.HTTPURL}})
+	lc, err := activities.NewClient(leader.ClusterRef())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.shot("leader-overview")
 
 	// A hobbyist service cannot have a follower, and the form says why.
-	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "hob", URL: leader.Endpoints.HTTPURL, TransportAddress: leader.Endpoints.TransportAddress, Plan: "hobbyist"}); err != nil {
+	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "hob", URL: leader.Endpoints.HTTPURL, TransportAddress: leader.Endpoints.TransportAddress, Plan: "hobbyist", Auth: leader.ClusterRef().ClusterAuth}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteAndWait(t, ctl, "hob") })

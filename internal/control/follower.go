@@ -49,9 +49,15 @@ func (c *Control) CreateFollower(ctx context.Context, req CreateFollowerRequest)
 	if err := checkLeader(leader); err != nil {
 		return err
 	}
-	if leader.Secured(leader.Endpoints.HTTPURL) {
-		// Both sides of a replication run security the same way, and local services are plain.
-		return fmt.Errorf("%w: leader %s runs the security plugin (%s with credentials) and a follower created here would be a plain local service, which a secured leader never lets in: register a secured cluster as the follower and make it follow with osccr integration create", ErrConflict, leader.Name, leader.Endpoints.HTTPURL)
+	// Both sides of a replication run security the same way: the follower of a secured local
+	// service is secured by the same installation CA (so transport TLS is trusted both ways,
+	// and the leader's nodes_dn already admits it), the follower of a plain one is plain.
+	security := activities.SecurityNone
+	switch ref := leader.ClusterRef(); {
+	case leader.LocalSecured():
+		security = activities.SecurityPlugin
+	case ref.Secured(ref.URL):
+		return fmt.Errorf("%w: leader %s is a registered cluster that runs the security plugin (%s with credentials); a local follower would have certificates from osccr's CA, which that cluster does not trust: register a secured cluster as the follower and make it follow with osccr integration create", ErrConflict, leader.Name, ref.URL)
 	}
 	_, followerPlan, err := followerPlans(leader, req.Plan)
 	if err != nil {
@@ -61,7 +67,7 @@ func (c *Control) CreateFollower(ctx context.Context, req CreateFollowerRequest)
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	spec := activities.ServiceSpec{Name: req.Name, Plan: followerPlan.Name, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"),
-		ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal}
+		ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Security: security}
 	follow := &workflows.FollowSpec{Leader: leader.ClusterRef()}
 	return c.start(ctx, workflows.ServiceInput{Spec: spec, Follow: follow}, workflows.RoleFollower, leader.Name)
 }

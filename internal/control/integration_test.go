@@ -2,7 +2,10 @@ package control
 
 import (
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/osccr/osccr/activities"
 )
 
 func TestIntegrationID(t *testing.T) {
@@ -23,6 +26,21 @@ func TestIntegrationID(t *testing.T) {
 	for _, bad := range []string{"", "orders.orders-eu", "ccr.orders", "ccr.orders.eu.x", "ccr..eu1", "ccr.Orders.orders-eu", "integration/orders/orders-eu", "ccr.orders.orders-eu."} {
 		if _, _, err := ParseIntegrationID(bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("ParseIntegrationID(%q) = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+func TestSecurityMode(t *testing.T) {
+	for _, tt := range []struct{ asked, want, err string }{
+		{"", activities.SecurityPlugin, ""},
+		{activities.SecurityPlugin, activities.SecurityPlugin, ""},
+		{"none", activities.SecurityNone, ""},
+		{"tls", "", `security "tls": give "none"`},
+		{"None", "", `security "None"`},
+	} {
+		got, err := securityMode(tt.asked)
+		if got != tt.want || (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("securityMode(%q) = %q, %v; want %q, error %q", tt.asked, got, err, tt.want, tt.err)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -32,6 +33,23 @@ type CreateServiceRequest struct {
 	// Machine pins the service's nodes to the machine of that name (a worker started with
 	// --machine); "" lets the first free worker that runs local services take it.
 	Machine string
+	// Security is SecurityNone for a plain-HTTP service; "" or activities.SecurityPlugin (the
+	// default) secures it with the security plugin.
+	Security string
+}
+
+// SecurityNone asks for a plain-HTTP local service without users: the opt-out of the default.
+const SecurityNone = activities.SecurityNone
+
+// securityMode resolves a requested security mode: secured unless "none" is asked for.
+func securityMode(asked string) (string, error) {
+	switch asked {
+	case "", activities.SecurityPlugin:
+		return activities.SecurityPlugin, nil
+	case activities.SecurityNone:
+		return activities.SecurityNone, nil
+	}
+	return "", fmt.Errorf("security %q: give %q for a plain-HTTP service, or leave it out for a secured one (the default)", asked, activities.SecurityNone)
 }
 
 // RegisterServiceRequest attaches an existing cluster as a service (the static backend).
@@ -67,6 +85,11 @@ const MaxExtraDiskGB = 65536
 func (c *Control) CreateService(ctx context.Context, req CreateServiceRequest) error {
 	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"), ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Machine: req.Machine}
 	var problems []error
+	mode, err := securityMode(req.Security)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	spec.Security = mode
 	if err := checkExtraDisk(req.ExtraDiskGB); err != nil {
 		problems = append(problems, err)
 	}
@@ -422,4 +445,51 @@ func (c *Control) UpdatePlan(ctx context.Context, name, planName string, wait bo
 	var out workflows.ServiceState
 	err = c.updateService(ctx, name, "change plan of", workflows.UpdatePlan, wait, &out, workflows.PlanChange{Plan: planName})
 	return out, err
+}
+
+// Credentials are a secured service's user and password, revealed on request
+// (`osccr service credentials`): the only answer of osccr that carries a password.
+type Credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	// CAFile is the CA certificate that signs the service's certificates ("" trusts the
+	// system's roots).
+	CAFile string `json:"ca_file,omitempty"`
+}
+
+// ServiceCredentials reveals a service's user and password. The service's references name
+// files on the worker's machine; they are read HERE, by this process, so it works where the
+// worker's files are readable (on the worker's machine, as the account that runs it): the
+// password never passes through Temporal. A plain service has none (ErrConflict); a password
+// kept in the worker's environment cannot be read from here (ErrConflict, saying so).
+func (c *Control) ServiceCredentials(ctx context.Context, name string) (Credentials, error) {
+	if err := provision.ValidateServiceName(name); err != nil {
+		return Credentials{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	st, err := c.GetService(ctx, name)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return CredentialsOf(st)
+}
+
+// CredentialsOf reveals the user and password of a service already looked up: see
+// ServiceCredentials.
+func CredentialsOf(st workflows.ServiceState) (Credentials, error) {
+	name, ref := st.Name, st.ClusterRef()
+	switch {
+	case ref.Username == "" && st.LocalSecured():
+		return Credentials{}, fmt.Errorf("%w: service %s is %s: its credentials exist once it is provisioned", ErrConflict, name, st.State)
+	case ref.Username == "":
+		return Credentials{}, fmt.Errorf("%w: service %s has no user: it is reached without credentials at %s", ErrConflict, name, ref.URL)
+	case ref.PasswordEnv != "":
+		return Credentials{}, fmt.Errorf("%w: service %s's password is in the worker's environment variable %s, which only the worker reads", ErrConflict, name, ref.PasswordEnv)
+	case ref.PasswordFile == "":
+		return Credentials{Username: ref.Username, CAFile: ref.CAFile}, nil
+	}
+	raw, err := os.ReadFile(ref.PasswordFile)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("%w: service %s: its password is in %s on the machine of the worker that runs it (machine %q); read it there, as the account the worker runs as: %w", ErrConflict, name, ref.PasswordFile, st.Machine, err)
+	}
+	return Credentials{Username: ref.Username, Password: strings.TrimRight(strings.SplitN(string(raw), "\n", 2)[0], "\r"), CAFile: ref.CAFile}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/workflows"
@@ -84,7 +85,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	say("service %s: RUNNING at %s in %s", Leader, leader.Endpoints.HTTPURL, time.Since(began).Round(time.Millisecond))
 
-	lc, err := opensearch.New(opensearch.Config{URLs: []string{leader.Endpoints.HTTPURL}})
+	if a := leader.ClusterRef().ClusterAuth; a.Username != "" {
+		say("  secured: user %s, password in %s (osccr service credentials %s), CA %s", a.Username, a.PasswordFile, Leader, a.CAFile)
+	}
+	// The demo reaches the services as osccr does: through their references, read here.
+	lc, err := activities.NewClient(leader.ClusterRef())
 	if err != nil {
 		return err
 	}
@@ -105,7 +110,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		say("  %s %s", st.State, st.Reason)
 	})
 	if waitErr == nil {
-		fc, err := opensearch.New(opensearch.Config{URLs: []string{follower.Endpoints.HTTPURL}})
+		fc, err := activities.NewClient(follower.ClusterRef())
 		if err != nil {
 			return err
 		}

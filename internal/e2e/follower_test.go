@@ -33,7 +33,7 @@ func TestFollowerLifecycle(t *testing.T) {
 	defer cancel()
 
 	// The leader, with a user index, a hidden one and a dot-prefixed one.
-	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "ldr", Plan: "business-4"}); err != nil {
+	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "ldr", Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteAndWait(t, ctl, "ldr") })

@@ -34,7 +34,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 	// The source (leader) with data, and the dest: an existing standalone service that holds a
 	// user index at first.
 	for _, name := range []string{"src", "dst"} {
-		if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: name, Plan: "business-4"}); err != nil {
+		if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: name, Plan: "business-4", Security: control.SecurityNone}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { deleteAndWait(t, ctl, name) }) // dst first: src leads it
@@ -318,9 +318,16 @@ func checkPlan(t *testing.T, ctx context.Context, ctl *control.Control, name, pl
 	}
 }
 
+// serviceClient opens a client on a service as osccr reaches it: a secured one over HTTPS with
+// its CA and admin password, read from the files its references name.
 func serviceClient(t *testing.T, st workflows.ServiceState) *opensearch.Client {
 	t.Helper()
-	c, err := opensearch.New(opensearch.Config{URLs: []string{st.Endpoints.HTTPURL}, Timeout: time.Minute})
+	cfg, err := activities.ClientConfig(st.ClusterRef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Timeout = time.Minute
+	c, err := opensearch.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func TestRecycleNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "rcy", Plan: "business-4"}); err != nil {
+	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "rcy", Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteAndWait(t, ctl, "rcy") })

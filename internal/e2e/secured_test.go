@@ -4,14 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
 	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
+	"github.com/osccr/osccr/internal/localnode"
+	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/security"
 	"github.com/osccr/osccr/internal/testcluster"
 	"github.com/osccr/osccr/internal/testcontrol"
@@ -167,4 +174,198 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestSecuredLocalServices: local services are secured by default. A leader and its follower,
+// both provisioned by osccr with certificates from the installation's CA (the leader's
+// nodes_dn, written when it was provisioned, admits every node of the installation), answer
+// HTTPS only, with a generated admin password that `service credentials` reveals and nothing
+// else shows. The follower reaches RUNNING with the leader's documents (use_roles on every
+// start), a recycle of its node pauses and resumes its replication while the leader is written
+// to, those documents arrive, and it is promoted. No password or key leaks.
+func TestSecuredLocalServices(t *testing.T) {
+	testcluster.SecureDistribution(t)
+	base := testcluster.Dir(t)
+	ctl, tc := controlPlane(t, base)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	const leader, follower = "sec-lead", "sec-fol"
+	lc, fc := leaderAndFollowerWith(t, ctx, ctl, "", leader, follower, func(lc *opensearch.Client) {
+		writeDocs(t, ctx, lc, "orders", 0, 1000)
+	})
+	eventually(t, time.Minute, "1000 orders on the follower", func() (bool, string) {
+		return sameIDs(ctx, lc, fc, "orders")
+	})
+
+	// Secured: HTTPS, the references (paths only) in the service's state, files 0600.
+	states := map[string]workflows.ServiceState{}
+	for _, name := range []string{leader, follower} {
+		st, err := ctl.GetService(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		states[name] = st
+		a := st.ClusterRef().ClusterAuth
+		if !st.LocalSecured() || !strings.HasPrefix(st.Endpoints.HTTPURL, "https://127.0.0.1:") || a.Username != "admin" || a.PasswordFile == "" || a.CAFile != filepath.Join(base, "pki", "ca.pem") {
+			t.Fatalf("service %s: %s, auth %+v; want a secured service at https with the installation's CA", name, st.Endpoints.HTTPURL, a)
+		}
+		requireMode(t, a.PasswordFile, 0o600)
+	}
+	requireMode(t, filepath.Join(base, "pki", "ca-key.pem"), 0o600)
+	node, err := localnode.Find(filepath.Join(base, "services", leader, leader+"-0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeKey := node.ConfigFile(security.NodeKeyFile)
+	requireMode(t, nodeKey, 0o600)
+	if os.Geteuid() == 0 { // the nodes run as the unprivileged account, which alone reads the key
+		if owner := fileOwner(t, nodeKey); owner == 0 {
+			t.Errorf("node key %s belongs to root, want the account the node runs as", nodeKey)
+		}
+	}
+	plainHTTP, err := opensearch.New(opensearch.Config{URLs: []string{strings.Replace(states[leader].Endpoints.HTTPURL, "https", "http", 1)}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plainHTTP.Count(ctx, "orders"); err == nil {
+		t.Error("the secured leader answered plain HTTP")
+	}
+	anon, err := activities.NewClient(activities.ClusterRef{Name: leader, URL: states[leader].Endpoints.HTTPURL, ClusterAuth: activities.ClusterAuth{CAFile: states[leader].ClusterRef().CAFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Count(ctx, "orders"); err == nil {
+		t.Error("the secured leader answered a request without credentials")
+	}
+	creds, err := ctl.ServiceCredentials(ctx, leader)
+	if err != nil || creds.Username != "admin" || len(creds.Password) < 20 {
+		t.Fatalf("service credentials %s: user %q, %d-character password (%v)", leader, creds.Username, len(creds.Password), err)
+	}
+	if _, err := ctl.ServiceCredentials(ctx, "nobody"); !errors.Is(err, control.ErrNotFound) {
+		t.Errorf("credentials of an unknown service: %v, want ErrNotFound", err)
+	}
+
+	// A recycle of the follower's node: replication paused, then resumed; the leader is written
+	// to all along, and every document arrives.
+	stopWriting := writeAlong(ctx, lc, "orders", 1000)
+	began := time.Now()
+	if err := ctl.RecycleNode(ctx, follower, "", true); err != nil {
+		t.Fatalf("recycle %s: %v", follower, err)
+	}
+	t.Logf("secured follower's node recycled in %s", time.Since(began).Round(time.Millisecond))
+	total := stopWriting()
+	t.Logf("%d documents written on the leader during the recycle", total-1000)
+	if total-1000 < 10 {
+		t.Fatalf("only %d documents written during the recycle", total-1000)
+	}
+	signals := signalsOf(t, tc, workflows.IntegrationWorkflowID(leader, follower))
+	if signals[workflows.SignalPauseIntegration] == 0 || signals[workflows.SignalResumeIntegration] == 0 {
+		t.Errorf("integration signals during the recycle: %v, want a pause and a resume", signals)
+	}
+	eventually(t, 2*time.Minute, "every document written during the recycle on the follower", func() (bool, string) {
+		_ = fc.Refresh(ctx, "orders")
+		return sameIDs(ctx, lc, fc, "orders")
+	})
+
+	report, err := ctl.Promote(ctx, follower)
+	if err != nil {
+		t.Fatalf("promote: %v", err)
+	}
+	t.Logf("promoted: %d indexes stopped", report.IndexesStopped)
+	writeDocs(t, ctx, fc, "orders", total, total+1)
+
+	// No password or private key anywhere osccr writes or answers (where they are meant to be
+	// is skipped: the password files, the nodes' config directories, the CA's key).
+	secrets := map[string]string{}
+	answers := map[string][]byte{}
+	for _, name := range []string{leader, follower} {
+		a := states[name].ClusterRef().ClusterAuth
+		raw, err := os.ReadFile(a.PasswordFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[name+" admin password"] = strings.TrimSpace(string(raw))
+		dir := filepath.Join(base, "services", name, name+"-0", "config")
+		secrets[name+" node key"] = keyBody(t, filepath.Join(dir, security.NodeKeyFile))
+		secrets[name+" admin key"] = keyBody(t, filepath.Join(dir, security.AdminKeyFile))
+		st, err := ctl.GetService(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers["service show -o json "+name] = mustJSON(t, st)
+	}
+	secrets["CA key"] = keyBody(t, filepath.Join(base, "pki", "ca-key.pem"))
+	list, err := ctl.ListServices(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers["service list -o json"] = mustJSON(t, list)
+	skip := func(path string) bool {
+		return strings.HasSuffix(path, ".password") || strings.HasSuffix(path, "ca-key.pem") ||
+			strings.Contains(path, string(filepath.Separator)+"config"+string(filepath.Separator))
+	}
+	files, size := scanForSecrets(t, []string{base}, skip, secrets, answers)
+	t.Logf("secret scan: %d secrets in 3 forms each, %d files and answers, %d MB: no hit", len(secrets), files, size>>20)
+}
+
+// writeAlong writes documents with ids from `from` on, one at a time, each retried until
+// acknowledged, until the returned stop is called; stop returns the next id.
+func writeAlong(ctx context.Context, c *opensearch.Client, index string, from int) (stop func() int) {
+	next := from
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if err := c.IndexDocument(ctx, index, fmt.Sprintf("%d", next), map[string]any{"n": next}); err != nil {
+				time.Sleep(50 * time.Millisecond) // back off; the leader never restarts here
+				continue
+			}
+			next++
+		}
+	}()
+	return func() int { close(quit); <-done; return next }
+}
+
+// signalsOf counts the signals a workflow's current run received, by name.
+func signalsOf(t *testing.T, c client.Client, workflowID string) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := map[string]int{}
+	it := c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatalf("history of %s: %v", workflowID, err)
+		}
+		if a := e.GetWorkflowExecutionSignaledEventAttributes(); a != nil {
+			out[a.GetSignalName()]++
+		}
+	}
+	return out
+}
+
+func requireMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != want {
+		t.Errorf("%s has mode %v, want %v", path, info.Mode().Perm(), want)
+	}
+}
+
+func fileOwner(t *testing.T, path string) uint32 {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Sys().(*syscall.Stat_t).Uid
 }

@@ -41,7 +41,7 @@ func TestServices(t *testing.T) {
 	defer cancel()
 
 	began := time.Now()
-	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-local", Plan: "business-4", Region: "eu-local", Machine: machineB.Machine}); err != nil {
+	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-local", Plan: "business-4", Region: "eu-local", Machine: machineB.Machine, Security: control.SecurityNone}); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	t.Cleanup(func() { deleteAndWait(t, ctl, "svc-local") })
@@ -98,19 +98,19 @@ func TestServices(t *testing.T) {
 		msg  string
 	}{
 		{"name taken", func() error {
-			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-local", Plan: "business-4"})
+			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-local", Plan: "business-4", Security: control.SecurityNone})
 		}, control.ErrConflict, `service name "svc-local" is taken`},
 		{"invalid name", func() error {
-			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "Bad_Name", Plan: "business-4"})
+			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "Bad_Name", Plan: "business-4", Security: control.SecurityNone})
 		}, control.ErrInvalid, "Bad_Name"},
 		{"unknown plan", func() error {
-			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-x", Plan: "gold"})
+			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-x", Plan: "gold", Security: control.SecurityNone})
 		}, control.ErrInvalid, "business-4"},
 		{"unknown machine", func() error {
-			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-x", Plan: "business-4", Machine: "machine-z"})
+			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-x", Plan: "business-4", Machine: "machine-z", Security: control.SecurityNone})
 		}, control.ErrInvalid, "no worker polls"},
 		{"negative disk", func() error {
-			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-x", Plan: "business-4", ExtraDiskGB: -1})
+			return ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-x", Plan: "business-4", ExtraDiskGB: -1, Security: control.SecurityNone})
 		}, control.ErrInvalid, "negative"},
 		{"bad transport", func() error {
 			return ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "svc-x", URL: existing.HTTPURL(), TransportAddress: "nowhere", Plan: "business-4"})
@@ -157,7 +157,7 @@ func TestServices(t *testing.T) {
 	}
 
 	// Not pinned: the first free worker places it on its machine.
-	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-local", Plan: "business-4"}); err != nil {
+	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-local", Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		t.Errorf("the name of a deleted service cannot be used again: %v", err)
 	} else if st, err := ctl.WaitService(ctx, "svc-local", nil); err != nil {
 		t.Errorf("recreated service: %v", err)

@@ -25,11 +25,19 @@ import (
 
 var oneShard = map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0}}
 
-// leaderAndFollower creates a leader service (with what prepare puts on it) and a RUNNING
+// leaderAndFollower creates a plain leader service (with what prepare puts on it) and a RUNNING
 // follower of it, and returns clients for both.
 func leaderAndFollower(t *testing.T, ctx context.Context, ctl *control.Control, leader, follower string, prepare func(*opensearch.Client)) (lc, fc *opensearch.Client) {
 	t.Helper()
-	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: leader, Plan: "business-4"}); err != nil {
+	return leaderAndFollowerWith(t, ctx, ctl, control.SecurityNone, leader, follower, prepare)
+}
+
+// leaderAndFollowerWith is leaderAndFollower with the leader's security mode ("" secured, the
+// default); the follower runs security as its leader does.
+func leaderAndFollowerWith(t *testing.T, ctx context.Context, ctl *control.Control, security, leader, follower string, prepare func(*opensearch.Client)) (lc, fc *opensearch.Client) {
+	t.Helper()
+	began := time.Now()
+	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: leader, Plan: "business-4", Security: security}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteAndWait(t, ctl, leader) })
@@ -37,9 +45,10 @@ func leaderAndFollower(t *testing.T, ctx context.Context, ctl *control.Control, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("leader %s RUNNING %s after it was asked for", leader, time.Since(began).Round(time.Millisecond))
 	lc = serviceClient(t, ls)
 	prepare(lc)
-	began := time.Now()
+	began = time.Now()
 	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: leader, Name: follower}); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +312,7 @@ func TestWorkerRestartDuringRebuild(t *testing.T) {
 			}
 		})
 	}
-	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "rb-l", Plan: "business-4"}); err != nil {
+	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "rb-l", Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		t.Fatal(err)
 	}
 	cleanup("rb-l")

@@ -26,6 +26,7 @@ const serviceRecordFile = "service.json"
 //
 //	<base>/<service>/service.json    the spec it was provisioned with and its node names
 //	<base>/<service>/<service>-0/    the node directory (config, data, logs, pid)
+//	<base>/<service>/admin.password  a secured service's admin password (0600, see WithSecurity)
 //
 // Everything Local knows is in those directories, so a restarted osccr finds its services,
 // running or stopped, where it left them.
@@ -44,6 +45,8 @@ type Local struct {
 	// ctx); mu guards the map.
 	mu    sync.Mutex
 	locks map[string]chan struct{}
+	// secure is set by WithSecurity: what secured services need.
+	secure *localSecurity
 }
 
 var _ Provisioner = (*Local)(nil)
@@ -79,6 +82,10 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (Endpoints, error) {
 	}
 	defer unlock()
 
+	dist, err := l.distFor(spec)
+	if err != nil {
+		return Endpoints{}, err
+	}
 	rec, err := l.readRecord(spec.Service)
 	switch {
 	case err == nil:
@@ -98,18 +105,31 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (Endpoints, error) {
 
 	nodes := make([]*localnode.Node, 0, len(rec.Nodes))
 	for _, name := range rec.Nodes {
-		n, err := l.dist.Start(ctx, localnode.Spec{
+		nspec := localnode.Spec{
 			Dir:     l.nodeDir(spec.Service, name),
 			Cluster: spec.Service,
 			Name:    name,
 			HeapMB:  spec.Plan.LocalHeapMB(),
-		})
+		}
+		if spec.Secured {
+			if err := l.secureNode(&nspec, spec.Service); err != nil {
+				return Endpoints{}, fmt.Errorf("provision service %q: %w", spec.Service, err)
+			}
+		}
+		n, err := dist.Start(ctx, nspec)
 		if err != nil {
+			return Endpoints{}, fmt.Errorf("provision service %q: %w", spec.Service, err)
+		}
+		if err := l.awaitSecurity(ctx, rec, n); err != nil {
 			return Endpoints{}, fmt.Errorf("provision service %q: %w", spec.Service, err)
 		}
 		nodes = append(nodes, n)
 	}
-	return localEndpoints(rec, nodes), nil
+	e := localEndpoints(rec, nodes)
+	if spec.Secured {
+		e.Credentials = l.credentials(spec.Service)
+	}
+	return e, nil
 }
 
 // Deprovision stops the service's nodes by pid (SIGTERM, SIGKILL after stopTimeout) and removes
@@ -174,12 +194,20 @@ func (l *Local) RecycleNode(ctx context.Context, service, node string) error {
 	if err != nil {
 		return fmt.Errorf("recycle node %s of service %q: %w", name, service, err)
 	}
+	dist, err := l.distFor(rec.Spec)
+	if err != nil {
+		return err
+	}
 	// Stop with its own bound, so a node that ignores SIGTERM is killed after stopTimeout rather
 	// than when the caller's (possibly long) ctx ends; Restart then finds it stopped.
 	if err := stopNode(ctx, n); err != nil {
 		return fmt.Errorf("recycle node %s of service %q: %w", name, service, err)
 	}
-	if _, err := l.dist.Restart(ctx, n); err != nil {
+	restarted, err := dist.Restart(ctx, n)
+	if err != nil {
+		return fmt.Errorf("recycle node %s of service %q: %w", name, service, err)
+	}
+	if err := l.awaitSecurity(ctx, rec, restarted); err != nil {
 		return fmt.Errorf("recycle node %s of service %q: %w", name, service, err)
 	}
 	return nil
@@ -210,6 +238,10 @@ func (l *Local) ChangePlan(ctx context.Context, spec Spec) error {
 	if diff := specDiff(rec.Spec, samePlan); diff != "" {
 		return fmt.Errorf("%w: service %q was provisioned with %s; a plan change changes only the plan", ErrSpecMismatch, spec.Service, diff)
 	}
+	dist, err := l.distFor(rec.Spec)
+	if err != nil {
+		return err
+	}
 	heap := spec.Plan.LocalHeapMB()
 	for _, name := range rec.Nodes {
 		n, err := localnode.Find(l.nodeDir(spec.Service, name))
@@ -224,8 +256,12 @@ func (l *Local) ChangePlan(ctx context.Context, spec Spec) error {
 		}
 		resized := n.Spec
 		resized.HeapMB = heap
-		if _, err := l.dist.Start(ctx, resized); err != nil {
+		restarted, err := dist.Start(ctx, resized)
+		if err != nil {
 			return fmt.Errorf("change plan of service %q: restart node %s with %d MB heap: %w", spec.Service, name, heap, err)
+		}
+		if err := l.awaitSecurity(ctx, rec, restarted); err != nil {
+			return fmt.Errorf("change plan of service %q: node %s: %w", spec.Service, name, err)
 		}
 	}
 	rec.Spec = spec
@@ -249,7 +285,11 @@ func (l *Local) Health(ctx context.Context, service string) (Health, error) {
 	if err != nil {
 		return Health{}, err
 	}
-	h, err := clusterHealth(ctx, plain(n.HTTPURL()))
+	cfg, err := l.clientConfig(rec, n)
+	if err != nil {
+		return Health{}, err
+	}
+	h, err := clusterHealth(ctx, cfg)
 	if err == nil && h.Status == StatusUnreachable && !n.Running() {
 		h.Reason = fmt.Sprintf("node %s (pid %d) is not running: %s", n.Name, n.PID, h.Reason)
 	}
@@ -306,6 +346,9 @@ func specDiff(recorded, asked Spec) string {
 	}
 	if recorded.ExtraDiskGB != asked.ExtraDiskGB {
 		diffs = append(diffs, fmt.Sprintf("%d GB extra disk, not %d", recorded.ExtraDiskGB, asked.ExtraDiskGB))
+	}
+	if recorded.Secured != asked.Secured {
+		diffs = append(diffs, fmt.Sprintf("security %s, not %s", securityWord(recorded.Secured), securityWord(asked.Secured)))
 	}
 	return strings.Join(diffs, ", ")
 }
@@ -378,4 +421,11 @@ func (l *Local) lock(ctx context.Context, service string) (unlock func(), err er
 	case <-ctx.Done():
 		return nil, fmt.Errorf("service %q is busy with another call: %w", service, ctx.Err())
 	}
+}
+
+func securityWord(secured bool) string {
+	if secured {
+		return "on"
+	}
+	return "off"
 }

@@ -28,6 +28,11 @@ type Spec struct {
 	Cloud, Region string
 	// ExtraDiskGB is disk added on top of the plan's, per service.
 	ExtraDiskGB int
+	// Secured runs the service with the security plugin: HTTPS and transport TLS with
+	// certificates from the installation's CA, an admin user with a generated password. The
+	// local backend honours it (Local.WithSecurity); the static backend ignores it (a
+	// registered cluster's security is its own).
+	Secured bool `json:",omitempty"`
 }
 
 // Endpoints say how to reach a provisioned service.
@@ -41,6 +46,9 @@ type Endpoints struct {
 	// PlannedNodes is how many nodes the service's plan asks for. It can differ from
 	// len(Nodes): the local backend runs one node per service whatever the plan says.
 	PlannedNodes int
+	// Credentials locate how to reach a secured service (files on the worker's machine); nil
+	// for a plain one, and from a backend that does not make them.
+	Credentials *Credentials
 }
 
 // NodeEndpoint is one node of a service.

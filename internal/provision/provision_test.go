@@ -111,6 +111,7 @@ func TestSpecDiff(t *testing.T) {
 		{"cloud", func(s *Spec) { s.Cloud = "gcp" }, `cloud "aws", not "gcp"`},
 		{"region", func(s *Spec) { s.Region = "us-east-1" }, `region "eu-west-1", not "us-east-1"`},
 		{"disk", func(s *Spec) { s.ExtraDiskGB = 10 }, "0 GB extra disk, not 10"},
+		{"security", func(s *Spec) { s.Secured = true }, "security off, not on"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,6 +216,10 @@ func TestLocalWithoutNodes(t *testing.T) {
 	}
 	if _, err := l.Provision(ctx, Spec{Service: "Logs", Plan: business4(t)}); !errors.Is(err, ErrInvalidSpec) {
 		t.Errorf("Provision with a bad name = %v, want ErrInvalidSpec", err)
+	}
+	// A secured service needs the security plugin's distribution (WithSecurity).
+	if _, err := l.Provision(ctx, Spec{Service: "logs", Plan: business4(t), Secured: true}); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "--security=none") {
+		t.Errorf("Provision of a secured service without security = %v, want ErrUnsupported naming the opt-out", err)
 	}
 	entries, err := os.ReadDir(base)
 	if err != nil {

@@ -24,7 +24,9 @@ var ActivitiesModule = fx.Module("activities",
 
 // newActivities builds the activities' dependencies. The local backend keeps its nodes under
 // <state-dir>/services; it is absent (and local services refused with a clear error) when the
-// worker's machine has no OpenSearch distribution.
+// worker's machine has no OpenSearch distribution, and runs plain services only when it has no
+// distribution with the security plugin. Secured services' certificates come from the
+// installation's CA in the PKI directory.
 func newActivities(cfg Config, logger *slog.Logger) (*activities.Activities, error) {
 	tracker := lag.New()
 	a := &activities.Activities{Static: provision.NewStatic(), Plans: plan.Default(), Lag: tracker, Metrics: metrics.New(tracker)}
@@ -43,5 +45,18 @@ func newActivities(cfg Config, logger *slog.Logger) (*activities.Activities, err
 	}
 	a.Local = provision.NewLocal(dist, base)
 	a.Machine = cfg.Machine
+	secure, err := localnode.SecureDistributionFromEnv()
+	if err != nil {
+		logger.Info("secured local services disabled (plain ones only: --security=none)", "reason", err)
+		return a, nil
+	}
+	pkiDir := cfg.PKIDir
+	if pkiDir == "" {
+		pkiDir = filepath.Join(cfg.StateDir, "pki")
+	}
+	if pkiDir, err = filepath.Abs(pkiDir); err != nil {
+		return nil, fmt.Errorf("installation CA directory: %w", err)
+	}
+	a.Local.WithSecurity(secure, pkiDir)
 	return a, nil
 }

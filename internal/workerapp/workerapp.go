@@ -30,8 +30,12 @@ const (
 type Config struct {
 	// Dev runs an embedded Temporal dev server (and Web UI) instead of dialing TemporalAddress.
 	Dev bool
-	// StateDir holds the dev server's database (dev only).
+	// StateDir holds the dev server's database (dev only) and the local services' nodes.
 	StateDir string
+	// PKIDir holds the installation's certificate authority, which signs every secured local
+	// service's certificates (created on first use); "" means <StateDir>/pki. Every worker of
+	// one installation that runs local services must be given the same directory.
+	PKIDir string
 	// TemporalAddress is the frontend of an existing Temporal (ignored with Dev).
 	TemporalAddress string
 	// Namespace the worker polls; the dev server creates it.

@@ -316,7 +316,7 @@ type bench struct {
 // leader creates a standalone service (a leader once it has a follower) and waits until it
 // is RUNNING.
 func (b *bench) leader(ctx context.Context, name string) (*opensearch.Client, error) {
-	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: name, Plan: "business-4"}); err != nil {
+	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: name, Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		return nil, err
 	}
 	b.created = append(b.created, name)
@@ -343,7 +343,7 @@ func (b *bench) follower(ctx context.Context, leader, name string) (*opensearch.
 // autofollower creates a standalone service and gives it the plugin's own autofollow rule for
 // auto-* indexes of the leader, at the plugin's minimum poll interval.
 func (b *bench) autofollower(ctx context.Context, lc *opensearch.Client) (*opensearch.Client, error) {
-	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "bench-autofollow", Plan: "business-4"}); err != nil {
+	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "bench-autofollow", Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		return nil, err
 	}
 	b.created = append(b.created, "bench-autofollow")
