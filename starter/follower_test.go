@@ -50,7 +50,7 @@ func TestIntegrationAndFollowerCommands(t *testing.T) {
 	defer cancel()
 
 	for _, name := range []string{"cli-ldr", "cli-dst"} {
-		expect(0, "PROVISIONING", "service", "create", name, "--plan", "business-4")
+		expect(0, "PROVISIONING", "service", "create", name, "--plan", "business-4", "--security", "none")
 		t.Cleanup(func() { run("service", "delete", name, "--yes") }) // cli-dst first: cli-ldr leads it
 	}
 	client := func(name string) *opensearch.Client {

@@ -40,11 +40,24 @@ func TestServiceCommands(t *testing.T) {
 		return string(out), 0
 	}
 
+	// A local service is secured by default: HTTPS, and an admin whose generated password only
+	// `service credentials` reveals.
 	out, code := run("service", "create", "cli-svc", "--plan", "business-4", "--region", "eu-local", "--wait")
-	if code != 0 || !strings.Contains(out, "RUNNING at http://127.0.0.1:") {
+	if code != 0 || !strings.Contains(out, "RUNNING at https://127.0.0.1:") {
 		t.Fatalf("create --wait: exit %d\n%s", code, out)
 	}
 	t.Cleanup(func() { run("service", "delete", "cli-svc", "--yes") })
+	out, code = run("service", "credentials", "cli-svc", "-o", "json")
+	var creds struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &creds) != nil || creds.Username != "admin" || len(creds.Password) < 20 {
+		t.Errorf("service credentials -o json: exit %d, user %q, %d-character password, want admin and a generated password", code, creds.Username, len(creds.Password))
+	}
+	if out, code = run("service", "show", "cli-svc"); code != 0 || (creds.Password != "" && strings.Contains(out, creds.Password)) {
+		t.Errorf("service show: exit %d, or it shows the password", code)
+	}
 
 	out, code = run("service", "show", "cli-svc", "-o", "json")
 	var shown map[string]any

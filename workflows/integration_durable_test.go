@@ -237,6 +237,7 @@ func TestIntegrationStopDisconnectsFirstWhenLeaderDown(t *testing.T) {
 // TestIntegrationConfirmsPauses: a pause with ReplyTo is answered once replication has stopped
 // (after the indexes are paused), at once when it is only queued (rebuilding), and never twice.
 func TestIntegrationConfirmsPauses(t *testing.T) {
+	const pauseTakes = 10 * time.Second
 	env := newEnv(t)
 	h := newSyncHarness(t, env, map[string]string{"x": "ux", "y": "uy"}, syncAfter)
 	type answer struct {
@@ -259,7 +260,9 @@ func TestIntegrationConfirmsPauses(t *testing.T) {
 	// is done and the queued pause has paused them.
 	h.signal(4*time.Second, SignalPauseIntegration, PauseRequest{Source: "recycle/rebuilding", ReplyTo: "service/rebuilding"})
 	h.signal(4*time.Minute, SignalResumeIntegration, PauseRequest{Source: "recycle/rebuilding"})
-	// Held once RUNNING: answered when PAUSED, after the indexes were paused.
+	// Held once RUNNING: answered when PAUSED, after the indexes were paused (each pause call
+	// takes 10 s: the answer comes when they have returned, not when they are sent).
+	h.at(4*time.Minute+30*time.Second, func() { h.delay["pause"] = pauseTakes })
 	h.signal(5*time.Minute, SignalPauseIntegration, PauseRequest{Source: "recycle/f", Reason: "node recycle", ReplyTo: "service/f"})
 	h.signal(10*time.Minute, SignalResumeIntegration, PauseRequest{Source: "recycle/f"})
 	h.signal(20*time.Minute, SignalStopIntegration, nil)

@@ -204,7 +204,7 @@ func (w *integration) settle() {
 		held = held || ix.Held
 	}
 	switch {
-	case len(w.st.PausedBy) > 0 && len(w.pausing) > 0 && p.State == StateRunning:
+	case len(w.st.PausedBy) > 0 && w.stillReplicating() && p.State == StateRunning:
 		// Still RUNNING until the indexes are paused: PAUSED means replication has stopped.
 	case len(w.st.PausedBy) > 0:
 		p.State, p.Reason = StatePaused, pauseReason(w.st.PausedBy)
@@ -213,6 +213,24 @@ func (w *integration) settle() {
 	default:
 		p.State, p.Reason = StateRunning, w.problemSummary()
 	}
+}
+
+// stillReplicating reports whether a pause has yet to stop an index: one is being paused, or
+// (with changeIntegrationConfirmAppliedPause) a SYNCING index of a reachable follower is not
+// paused yet, its pause not even started (the state settles before the pauses are launched).
+func (w *integration) stillReplicating() bool {
+	if len(w.pausing) > 0 {
+		return true
+	}
+	if !w.v.confirmAppliedPause || w.st.Observed == nil || !w.st.Observed.Follower.Reachable() {
+		return false
+	}
+	for _, ix := range w.st.Indexes {
+		if ix.Syncing && !ix.Paused {
+			return true
+		}
+	}
+	return false
 }
 
 // rebuilt reports whether every index the leader has to replicate is SYNCING.

@@ -50,7 +50,7 @@ type syncHarness struct {
 	status     map[string]activities.IndexStatus // what ReplicationStatus answers, when set
 	statusErr  map[string]error
 	// delay is how long (simulated) a call takes, by what it records ("templates", "start",
-	// "status"): say, a leader that does not answer.
+	// "status", "pause"): say, a leader that does not answer.
 	delay   map[string]time.Duration
 	calls   []call
 	reports []IntegrationProgress
@@ -139,7 +139,7 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 		return activities.IndexStatus{Index: ix.FollowerIndex, Status: "SYNCING"}, nil
 	})
 	env.OnActivity(a.RemoveFollowerIndex, mock.Anything, mock.Anything).Return(index("remove", nil))
-	env.OnActivity(a.PauseReplication, mock.Anything, mock.Anything).Return(index("pause", nil))
+	env.OnActivity(a.PauseReplication, mock.Anything, mock.Anything).AfterFn(delay("pause")).Return(index("pause", nil))
 	env.OnActivity(a.ResumeReplication, mock.Anything, mock.Anything).Return(index("resume", nil))
 	env.OnActivity(a.StopReplication, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) error {
 		record("stop " + ix.FollowerIndex)
