@@ -62,7 +62,7 @@ func (a *Activities) ConnectRemote(ctx context.Context, in ConnectInput) error {
 	return poll(ctx, func() (bool, any, error) {
 		remotes, err := follower.RemoteInfo(ctx)
 		if err != nil {
-			return false, nil, nil // transient: keep looking until the deadline
+			return false, nil, forbidden(err) // transient: keep looking until the deadline
 		}
 		r, ok := remotes[in.LeaderAlias]
 		return ok && r.Connected, r, nil
@@ -185,7 +185,7 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 			if errors.Is(err, opensearch.ErrPluginMissing) {
 				return false, nil, classify(err)
 			}
-			return false, nil, nil // leader unreachable or restarting: keep waiting
+			return false, nil, forbidden(err) // leader unreachable or restarting: keep waiting
 		}
 		last = toIndexStatus(in.FollowerIndex, st)
 		if st.Status == opensearch.StatusFailed {
@@ -201,12 +201,12 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 		if goal == nil {
 			if goal, err = leader.PrimarySeqNos(ctx, in.LeaderIndex); err != nil || len(goal) == 0 {
 				goal = nil
-				return false, last, nil // a node restarting: look again
+				return false, last, forbidden(err) // a node restarting: look again
 			}
 		}
 		have, err := follower.PrimarySeqNos(ctx, in.FollowerIndex)
 		if err != nil {
-			return false, last, nil
+			return false, last, forbidden(err)
 		}
 		last.ShardsBehind = shardsBehind(goal, have)
 		if last.ShardsBehind > 0 {
@@ -215,7 +215,7 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 		// Applied is not yet searchable: refresh, so that a follower declared caught up answers
 		// searches with every document (a refresh is allowed on a follower index).
 		if err := follower.Refresh(ctx, in.FollowerIndex); err != nil {
-			return false, last, nil
+			return false, last, forbidden(err)
 		}
 		return true, last, nil
 	})
@@ -362,6 +362,17 @@ func toIndexStatus(index string, st opensearch.ReplicationStatus) IndexStatus {
 
 // poll calls check every pollInterval, heartbeating what it saw, until check says done, returns
 // an error, or ctx ends (the activity's start-to-close timeout).
+// forbidden is err when the cluster denied osccr a permission (a 403 naming it), else nil: a
+// wait that looks past a node restarting must not look past a missing permission, which no
+// retry within the wait fixes. The activity fails with it (retryably: a role fixed by the
+// operator lets the retry through) and the Web UI shows which permission and user.
+func forbidden(err error) error {
+	if _, _, ok := opensearch.MissingPermission(err); ok {
+		return err
+	}
+	return nil
+}
+
 func poll(ctx context.Context, check func() (done bool, seen any, err error)) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
