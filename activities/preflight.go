@@ -70,12 +70,7 @@ const (
 // nothing that outlives it.
 func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (PreflightReport, error) {
 	var r PreflightReport
-	add := func(name string, ok bool, detail, fix string) {
-		if ok {
-			fix = ""
-		}
-		r.Checks = append(r.Checks, PreflightCheck{Name: name, OK: ok, Detail: detail, Fix: fix})
-	}
+	add := r.add
 	leader, err := a.client(in.Leader)
 	if err != nil {
 		return r, err
@@ -86,23 +81,8 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 	}
 	li, lerr := leader.Info(ctx)
 	fi, ferr := follower.Info(ctx)
-	for _, side := range []struct {
-		ref  ClusterRef
-		err  error
-		side security.Side
-	}{{in.Leader, lerr, security.Leader}, {in.Follower, ferr, security.Follower}} {
-		fix, forbidden := denied(side.err, side.ref, side.side)
-		switch {
-		case side.err == nil:
-			add(CheckCredentials, true, fmt.Sprintf("%s answers osccr", side.ref.Name), "")
-		case forbidden:
-			add(CheckCredentials, false, fmt.Sprintf("%s accepts osccr's credentials but denies it a permission (%v)", side.ref.Name, side.err), fix)
-		case errors.Is(side.err, opensearch.ErrUnauthorized):
-			add(CheckCredentials, false, fmt.Sprintf("%s refuses osccr's credentials (%v)", side.ref.Name, side.err), "check the user, its password (file or variable on the worker) and its roles")
-		default:
-			add(CheckCredentials, false, fmt.Sprintf("%s does not answer at %s (%v)", side.ref.Name, side.ref.URL, side.err), "check the URL, the CA file and that the cluster is up")
-		}
-	}
+	credentialsCheck(add, in.Leader, security.Leader, lerr)
+	credentialsCheck(add, in.Follower, security.Follower, ferr)
 	if lerr != nil || ferr != nil {
 		return r, nil
 	}
@@ -110,21 +90,10 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 		fmt.Sprintf("leader %s runs %s, follower %s runs %s", in.Leader.Name, li.Version, in.Follower.Name, fi.Version),
 		"run the same OpenSearch version on both: the plugin replicates only between equal versions")
 
-	for _, side := range []struct {
-		ref  ClusterRef
-		c    Cluster
-		side security.Side
-	}{{in.Leader, leader, security.Leader}, {in.Follower, follower, security.Follower}} {
-		plugins, err := side.c.Plugins(ctx)
-		has := err == nil && slices.Contains(plugins, "opensearch-cross-cluster-replication")
-		detail := fmt.Sprintf("%s has it", side.ref.Name)
-		if err != nil {
-			detail = fmt.Sprintf("cannot list the plugins of %s: %v", side.ref.Name, err)
-		} else if !has {
-			detail = fmt.Sprintf("%s has no opensearch-cross-cluster-replication plugin", side.ref.Name)
-		}
-		add(CheckPlugin, has, detail, fixFor(err, side.ref, side.side, "install the plugin matching the OpenSearch version on every node, then restart them"))
-	}
+	plugins, err := leader.Plugins(ctx)
+	pluginCheck(add, in.Leader, security.Leader, plugins, err)
+	plugins, err = follower.Plugins(ctx)
+	pluginCheck(add, in.Follower, security.Follower, plugins, err)
 
 	lm, lmerr := leader.SecurityMode(ctx)
 	fm, fmerr := follower.SecurityMode(ctx)
@@ -180,6 +149,59 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 	}
 	add(CheckTransport, reachErr == nil, detail, fix)
 
+	softDeletesCheck(ctx, add, in.Leader, leader)
+	return r.settle(), nil
+}
+
+// settle sets OK from the checks and returns the report.
+func (r *PreflightReport) settle() PreflightReport {
+	r.OK = true
+	for _, c := range r.Checks {
+		r.OK = r.OK && c.OK
+	}
+	return *r
+}
+
+// adder appends a check to a report (its fix dropped when it passed).
+type adder func(name string, ok bool, detail, fix string)
+
+func (r *PreflightReport) add(name string, ok bool, detail, fix string) {
+	if ok {
+		fix = ""
+	}
+	r.Checks = append(r.Checks, PreflightCheck{Name: name, OK: ok, Detail: detail, Fix: fix})
+}
+
+// credentialsCheck: the cluster answered osccr (err is what its GET / returned).
+func credentialsCheck(add adder, ref ClusterRef, side security.Side, err error) {
+	fix, forbidden := denied(err, ref, side)
+	switch {
+	case err == nil:
+		add(CheckCredentials, true, fmt.Sprintf("%s answers osccr", ref.Name), "")
+	case forbidden:
+		add(CheckCredentials, false, fmt.Sprintf("%s accepts osccr's credentials but denies it a permission (%v)", ref.Name, err), fix)
+	case errors.Is(err, opensearch.ErrUnauthorized):
+		add(CheckCredentials, false, fmt.Sprintf("%s refuses osccr's credentials (%v)", ref.Name, err), "check the user, its password (file or variable on the worker) and its roles")
+	default:
+		add(CheckCredentials, false, fmt.Sprintf("%s does not answer at %s (%v)", ref.Name, ref.URL, err), "check the URL, the CA file and that the cluster is up")
+	}
+}
+
+// pluginCheck: the cluster's plugins (or the error listing them) include the CCR plugin.
+func pluginCheck(add adder, ref ClusterRef, side security.Side, plugins []string, err error) {
+	has := err == nil && slices.Contains(plugins, opensearch.CCRPluginName)
+	detail := fmt.Sprintf("%s has it", ref.Name)
+	if err != nil {
+		detail = fmt.Sprintf("cannot list the plugins of %s: %v", ref.Name, err)
+	} else if !has {
+		detail = fmt.Sprintf("%s has no %s plugin", ref.Name, opensearch.CCRPluginName)
+	}
+	add(CheckPlugin, has, detail, fixFor(err, ref, side, "install the plugin matching the OpenSearch version on every node, then restart them"))
+}
+
+// softDeletesCheck: every index of the leader keeps soft deletes (the plugin replicates from
+// them).
+func softDeletesCheck(ctx context.Context, add adder, ref ClusterRef, leader Cluster) {
 	indexes, err := leader.ListIndices(ctx)
 	var hard []string
 	for _, ix := range indexes {
@@ -192,17 +214,11 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 		}
 	}
 	if err != nil {
-		add(CheckSoftDeletes, false, fmt.Sprintf("cannot list the indexes of %s: %v", in.Leader.Name, err), fixFor(err, in.Leader, security.Leader, "let osccr's user read index settings"))
-	} else {
-		add(CheckSoftDeletes, len(hard) == 0, fmt.Sprintf("indexes of %s without soft deletes: %s", in.Leader.Name, orNone(hard)),
-			"reindex them into indexes with index.soft_deletes.enabled: true (it cannot be changed on an existing index)")
+		add(CheckSoftDeletes, false, fmt.Sprintf("cannot list the indexes of %s: %v", ref.Name, err), fixFor(err, ref, security.Leader, "let osccr's user read index settings"))
+		return
 	}
-
-	r.OK = true
-	for _, c := range r.Checks {
-		r.OK = r.OK && c.OK
-	}
-	return r, nil
+	add(CheckSoftDeletes, len(hard) == 0, fmt.Sprintf("indexes of %s without soft deletes: %s", ref.Name, orNone(hard)),
+		"reindex them into indexes with index.soft_deletes.enabled: true (it cannot be changed on an existing index)")
 }
 
 func orNone(names []string) string {

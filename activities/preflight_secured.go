@@ -115,7 +115,7 @@ func fixFor(err error, ref ClusterRef, side security.Side, otherwise string) str
 // credentials are accepted and that it is mapped to the replication plugin's role of that side
 // (the role use_roles names), and that both sides name the same user (the plugin runs the
 // leader side as the user that started the replication).
-func replicationUserCheck(ctx context.Context, in PreflightInput, leader, follower Cluster, add func(name string, ok bool, detail, fix string)) {
+func replicationUserCheck(ctx context.Context, in PreflightInput, leader, follower Cluster, add adder) {
 	type sideUser struct {
 		ref  ClusterRef
 		c    Cluster
@@ -159,7 +159,7 @@ func replicationUserCheck(ctx context.Context, in PreflightInput, leader, follow
 // on the follower's transport port) must be in the leader's plugins.security.nodes_dn. That
 // setting is static: without nodes_dn_dynamic_config_enabled (itself static) only a restart
 // adds an entry. When osccr cannot tell, it says what the entry must be.
-func nodesDNCheck(ctx context.Context, in PreflightInput, leader Cluster, fcert transportCerts, add func(name string, ok bool, detail, fix string)) {
+func nodesDNCheck(ctx context.Context, in PreflightInput, leader Cluster, fcert transportCerts, add adder) {
 	static := fmt.Sprintf("add it to plugins.security.nodes_dn in opensearch.yml on every node of %s and restart them (a static setting)", in.Leader.Name)
 	if fcert.err != nil {
 		add(CheckNodesDN, true, fmt.Sprintf("cannot tell (%v): %s must list the DN of %s's node certificates in plugins.security.nodes_dn (static: a restart)",

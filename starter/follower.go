@@ -35,12 +35,22 @@ func followerCommand() *cli.Command {
 					&cli.StringFlag{Name: "region", Usage: "region label (default: local)"},
 					&cli.IntFlag{Name: "disk-gb", Usage: "extra disk on top of the plan's, in GB"},
 					&cli.BoolFlag{Name: "wait", Usage: "wait until the follower is RUNNING (exit 1 if it FAILED), with a progress bar while REBUILDING"},
+					&cli.BoolFlag{Name: "dry-run", Usage: "check the request and run the preflight on the leader and on what this installation would start the follower from; show every check, create nothing (exit 1 when a check fails)"},
+					outputFlag(),
 				},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 					name := c.String("name")
-					if err := ctl.CreateFollower(c.Context, control.CreateFollowerRequest{
+					req := control.CreateFollowerRequest{
 						Leader: c.Args().First(), Name: name, Plan: c.String("plan"), Cloud: c.String("cloud"), Region: c.String("region"), ExtraDiskGB: c.Int("disk-gb"),
-					}); err != nil {
+					}
+					if c.Bool("dry-run") {
+						report, err := ctl.PreviewFollower(c.Context, req)
+						if err != nil {
+							return err
+						}
+						return showPreflight(c, report, name, req.Leader)
+					}
+					if err := ctl.CreateFollower(c.Context, req); err != nil {
 						return err
 					}
 					fmt.Printf("follower %s of %s: PROVISIONING\n", name, c.Args().First())

@@ -75,6 +75,13 @@ func TestIntegrationAndFollowerCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// follower create --dry-run: every check of the preflight, nothing created.
+	out := expect(0, "ok  \tsoft deletes on the leader's indexes\tindexes of cli-ldr without soft deletes: none", "follower", "create", "cli-ldr", "--name", "cli-dry", "--dry-run")
+	if strings.Contains(out, "FAIL") || !strings.Contains(out, "ok  \tsame OpenSearch version") {
+		t.Errorf("follower create --dry-run:\n%s", out)
+	}
+	expect(exitRefused, "no service cli-dry", "service", "show", "cli-dry")
+
 	const ccr = control.IntegrationTypeCCR
 	expect(exitUsage, `osccr supports "opensearch_cross_cluster_replication"`, "integration", "create", "--integration-type", "logs", "--source", "cli-ldr", "--dest", "cli-dst")
 	expect(exitRefused, "holds user indexes (stale)", "integration", "create", "--integration-type", ccr, "--source", "cli-ldr", "--dest", "cli-dst")

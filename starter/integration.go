@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
 )
 
@@ -39,24 +40,7 @@ func integrationCommand() *cli.Command {
 						if err != nil {
 							return err
 						}
-						if err := render(c, report, func(w io.Writer) {
-							for _, ch := range report.Checks {
-								mark := "ok  "
-								if !ch.OK {
-									mark = "FAIL"
-								}
-								fmt.Fprintf(w, "%s\t%s\t%s\n", mark, ch.Name, ch.Detail)
-								if ch.Fix != "" {
-									fmt.Fprintf(w, "\t\tfix: %s\n", ch.Fix)
-								}
-							}
-						}); err != nil {
-							return err
-						}
-						if !report.OK {
-							return fmt.Errorf("%w: %s cannot follow %s yet: fix the checks marked FAIL", control.ErrConflict, req.Dest, req.Source)
-						}
-						return nil
+						return showPreflight(c, report, req.Dest, req.Source)
 					}
 					in, err := ctl.CreateIntegration(c.Context, req)
 					if err != nil {
@@ -111,4 +95,27 @@ func integrationCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// showPreflight prints a preflight report, every check with what it found and the fix of each
+// that failed (-o json: the report), and fails when a check did.
+func showPreflight(c *cli.Context, report activities.PreflightReport, follower, leader string) error {
+	if err := render(c, report, func(w io.Writer) {
+		for _, ch := range report.Checks {
+			mark := "ok  "
+			if !ch.OK {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\n", mark, ch.Name, ch.Detail)
+			if ch.Fix != "" {
+				fmt.Fprintf(w, "\t\tfix: %s\n", ch.Fix)
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if !report.OK {
+		return fmt.Errorf("%w: %s cannot follow %s yet: fix the checks marked FAIL", control.ErrConflict, follower, leader)
+	}
+	return nil
 }

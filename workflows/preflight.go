@@ -20,3 +20,12 @@ func PreflightWorkflow(ctx workflow.Context, in activities.PreflightInput) (acti
 	err := workflow.ExecuteActivity(withIO(ctx, time.Minute, 0), a.Preflight, in).Get(ctx, &report)
 	return report, err
 }
+
+// LocalFollowerPreflightWorkflow is the preflight of a local follower before it is provisioned
+// (activities.PreflightLocalFollower): `follower create --dry-run`. It changes nothing.
+func LocalFollowerPreflightWorkflow(ctx workflow.Context, in activities.LocalFollowerPreflightInput) (activities.PreflightReport, error) {
+	var a *activities.Activities
+	var report activities.PreflightReport
+	err := workflow.ExecuteActivity(withIO(ctx, time.Minute, 0), a.PreflightLocalFollower, in).Get(ctx, &report)
+	return report, err
+}

@@ -35,4 +35,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(IntegrationWorkflow)
 	r.RegisterWorkflow(VerifyWorkflow)
 	r.RegisterWorkflow(PreflightWorkflow)
+	r.RegisterWorkflow(LocalFollowerPreflightWorkflow)
 }

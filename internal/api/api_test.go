@@ -215,6 +215,7 @@ func checkIntegrationAPI(t *testing.T, call func(method, path, token, body strin
 	// of api-svc goes first, and the control plane stops with the test.
 	defer call("DELETE", svc+"/api-src", "s3cret", "")
 	waitState(t, call, "api-src", "RUNNING")
+	checkFollowerDryRun(t, call, oc)
 	// An update the API does not wait for still answers the workflow's refusal.
 	if status, body := call("POST", svc+"/api-src/recycle-node", "s3cret", ""); status != 409 || !strings.Contains(msg(body), "cannot restart nodes it does not run") {
 		t.Errorf("recycle a registered cluster's node = %d %v, want 409", status, body)
@@ -334,4 +335,48 @@ func inner(body map[string]any, key string) map[string]any {
 func mustJSON(v any) []byte {
 	raw, _ := json.Marshal(v)
 	return raw
+}
+
+// checkFollowerDryRun: POST .../follower?dry_run=true answers the preflight of the local
+// follower it would create on the real leader (api-svc) and creates nothing; a leader index
+// without soft deletes fails it, named with its fix; the request's refusals are the create's,
+// and a taken name is refused too.
+func checkFollowerDryRun(t *testing.T, call func(method, path, token, body string) (int, map[string]any), oc *opensearch.Client) {
+	t.Helper()
+	const svc = "/v1/project/acme/service"
+	ctx := context.Background()
+	dryRun := func() (int, map[string]any) {
+		return call("POST", svc+"/api-svc/follower?dry_run=true", "s3cret", `{"service_name":"api-dry"}`)
+	}
+	status, body := dryRun()
+	if checks := fmt.Sprint(body["checks"]); status != 200 || body["ok"] != true || !strings.Contains(checks, "a local follower would run 2.19.4") ||
+		!strings.Contains(checks, "connects to api-svc's transport port") || !strings.Contains(checks, "without soft deletes: none") {
+		t.Errorf("follower dry run = %d %v, want 200 with every check passed", status, body)
+	}
+	hard := map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0, "index.soft_deletes.enabled": false}}
+	if err := oc.CreateIndex(ctx, "hard", hard); err != nil {
+		t.Fatal(err)
+	}
+	status, body = dryRun()
+	if checks := fmt.Sprint(body["checks"]); status != 200 || body["ok"] != false || !strings.Contains(checks, "without soft deletes: hard") || !strings.Contains(checks, "reindex them") {
+		t.Errorf("follower dry run with a leader index without soft deletes = %d %v, want ok false naming hard and the fix", status, body)
+	}
+	if err := oc.DeleteIndex(ctx, "hard"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		body, code, msg string
+		status          int
+	}{
+		{`{"service_name":"api-svc"}`, "invalid", "the leader itself", 400},
+		{`{"service_name":"api-src"}`, "conflict", "service api-src already exists", 409},
+		{`{"service_name":"api-dry","plan":"startup-4"}`, "invalid", "startup", 400},
+	} {
+		if status, body := call("POST", svc+"/api-svc/follower?dry_run=true", "s3cret", c.body); status != c.status || body["code"] != c.code || !strings.Contains(fmt.Sprint(body["message"]), c.msg) {
+			t.Errorf("follower dry run %s = %d %v, want %d %s %q", c.body, status, body, c.status, c.code, c.msg)
+		}
+	}
+	if status, body := call("GET", svc+"/api-dry", "s3cret", ""); status != 404 {
+		t.Errorf("after the dry runs GET api-dry = %d %v, want 404: a dry run creates nothing", status, body)
+	}
 }

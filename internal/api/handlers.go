@@ -147,14 +147,30 @@ func (s *server) listFollowers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// createFollower creates a follower of the path's service, or with ?dry_run=true answers the
+// preflight's report of the follower it would create.
 func (s *server) createFollower(w http.ResponseWriter, r *http.Request) error {
 	var req CreateFollowerRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := s.ctl.CreateFollower(r.Context(), control.CreateFollowerRequest{
+	dryRun, err := boolParam(r, "dry_run")
+	if err != nil {
+		return err
+	}
+	freq := control.CreateFollowerRequest{
 		Leader: r.PathValue("service"), Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: req.ExtraDiskGB,
-	}); err != nil {
+	}
+	if dryRun {
+		// The request's checks, then the preflight's report; nothing is created.
+		report, err := s.ctl.PreviewFollower(r.Context(), freq)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, report)
+		return nil
+	}
+	if err := s.ctl.CreateFollower(r.Context(), freq); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, Accepted{Service: req.ServiceName, State: "PROVISIONING", Message: "GET the follower to follow PROVISIONING, REBUILDING, RUNNING"})

@@ -33,21 +33,50 @@ type CreateFollowerRequest struct {
 //   - the extra disk is negative or more than MaxExtraDiskGB;
 //   - the name is taken.
 func (c *Control) CreateFollower(ctx context.Context, req CreateFollowerRequest) error {
-	if err := provision.ValidateServiceName(req.Name); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if req.Name == req.Leader {
-		return fmt.Errorf("%w: the follower would be the leader itself: give the follower another name", ErrInvalid)
-	}
-	leader, err := c.GetService(ctx, req.Leader)
-	if errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("%w: leader %s is unknown (osccr service list shows the services)", ErrNotFound, req.Leader)
-	}
+	in, leader, err := c.followerInput(ctx, req)
 	if err != nil {
 		return err
 	}
+	return c.start(ctx, in, workflows.RoleFollower, leader.Name)
+}
+
+// PreviewFollower is `follower create --dry-run`: the request's checks as CreateFollower makes
+// them (and that the name is free), then the preflight of the follower it would create
+// (activities.PreflightLocalFollower) on the real leader and this installation's workers.
+// Nothing is created; a refused request is refused with the same error as CreateFollower.
+func (c *Control) PreviewFollower(ctx context.Context, req CreateFollowerRequest) (activities.PreflightReport, error) {
+	in, leader, err := c.followerInput(ctx, req)
+	if err != nil {
+		return activities.PreflightReport{}, err
+	}
+	if _, err := c.GetService(ctx, req.Name); err == nil {
+		return activities.PreflightReport{}, fmt.Errorf("%w: service %s already exists: choose another name", ErrConflict, req.Name)
+	} else if !errors.Is(err, ErrNotFound) {
+		return activities.PreflightReport{}, err
+	}
+	pin := activities.LocalFollowerPreflightInput{Leader: leader.ClusterRef(), Follower: in.Spec}
+	return c.preflight(ctx, req.Name, workflows.LocalFollowerPreflightWorkflow, pin)
+}
+
+// followerInput checks a follower request (see CreateFollower) and returns the service
+// workflow's input for it, and its leader.
+func (c *Control) followerInput(ctx context.Context, req CreateFollowerRequest) (workflows.ServiceInput, workflows.ServiceState, error) {
+	var in workflows.ServiceInput
+	if err := provision.ValidateServiceName(req.Name); err != nil {
+		return in, workflows.ServiceState{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if req.Name == req.Leader {
+		return in, workflows.ServiceState{}, fmt.Errorf("%w: the follower would be the leader itself: give the follower another name", ErrInvalid)
+	}
+	leader, err := c.GetService(ctx, req.Leader)
+	if errors.Is(err, ErrNotFound) {
+		return in, leader, fmt.Errorf("%w: leader %s is unknown (osccr service list shows the services)", ErrNotFound, req.Leader)
+	}
+	if err != nil {
+		return in, leader, err
+	}
 	if err := checkLeader(leader); err != nil {
-		return err
+		return in, leader, err
 	}
 	// Both sides of a replication run security the same way: the follower of a secured local
 	// service is secured by the same installation CA (so transport TLS is trusted both ways,
@@ -57,19 +86,19 @@ func (c *Control) CreateFollower(ctx context.Context, req CreateFollowerRequest)
 	case leader.LocalSecured():
 		security = activities.SecurityPlugin
 	case ref.Secured(ref.URL):
-		return fmt.Errorf("%w: leader %s is a registered cluster that runs the security plugin (%s with credentials); a local follower would have certificates from osccr's CA, which that cluster does not trust: register a secured cluster as the follower and make it follow with osccr integration create", ErrConflict, leader.Name, ref.URL)
+		return in, leader, fmt.Errorf("%w: leader %s is a registered cluster that runs the security plugin (%s with credentials); a local follower would have certificates from osccr's CA, which that cluster does not trust: register a secured cluster as the follower and make it follow with osccr integration create", ErrConflict, leader.Name, ref.URL)
 	}
 	_, followerPlan, err := followerPlans(leader, req.Plan)
 	if err != nil {
-		return err
+		return in, leader, err
 	}
 	if err := checkExtraDisk(req.ExtraDiskGB); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return in, leader, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	spec := activities.ServiceSpec{Name: req.Name, Plan: followerPlan.Name, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"),
 		ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Security: security}
 	follow := &workflows.FollowSpec{Leader: leader.ClusterRef()}
-	return c.start(ctx, workflows.ServiceInput{Spec: spec, Follow: follow}, workflows.RoleFollower, leader.Name)
+	return workflows.ServiceInput{Spec: spec, Follow: follow}, leader, nil
 }
 
 // followerPlans applies the plan rules to a follower of leader on the named plan (the leader's

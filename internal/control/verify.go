@@ -57,18 +57,23 @@ func (c *Control) VerifyFollower(ctx context.Context, name string) (activities.V
 // and its reach to the leader's transport port, soft deletes), changing nothing.
 func (c *Control) Preflight(ctx context.Context, leader, follower workflows.ServiceState) (activities.PreflightReport, error) {
 	in := activities.PreflightInput{Leader: leader.ClusterRef(), Follower: follower.ClusterRef()}
+	return c.preflight(ctx, follower.Name, workflows.PreflightWorkflow, in)
+}
+
+// preflight runs a preflight workflow (one at a time per follower) and returns its report.
+func (c *Control) preflight(ctx context.Context, follower string, workflow, in any) (activities.PreflightReport, error) {
 	run, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.PreflightWorkflowID(follower.Name),
+		ID:                       workflows.PreflightWorkflowID(follower),
 		TaskQueue:                c.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}, workflows.PreflightWorkflow, in)
+	}, workflow, in)
 	if err != nil {
-		return activities.PreflightReport{}, wrapTemporal("preflight of "+follower.Name, err)
+		return activities.PreflightReport{}, wrapTemporal("preflight of "+follower, err)
 	}
 	var report activities.PreflightReport
 	if err := run.Get(ctx, &report); err != nil {
-		return activities.PreflightReport{}, wrapTemporal("preflight of "+follower.Name, err)
+		return activities.PreflightReport{}, wrapTemporal("preflight of "+follower, err)
 	}
 	return report, nil
 }

@@ -176,3 +176,7 @@ func (l *Local) awaitSecurity(ctx context.Context, rec serviceRecord, n *localno
 		}
 	}
 }
+
+// Distribution is the distribution the nodes of a service of spec would run from (a secured
+// service needs the one with the security plugin): what a preflight compares with the leader.
+func (l *Local) Distribution(spec Spec) (localnode.Distribution, error) { return l.distFor(spec) }
