@@ -115,6 +115,13 @@ const (
 type errorBody struct {
 	Error  json.RawMessage `json:"error"`
 	Status int             `json:"status"`
+	// Shards is a broadcast action's answer (refresh, flush) when every shard failed: no
+	// "error", each shard's failure under _shards.failures, the status that of the first.
+	Shards struct {
+		Failures []struct {
+			Reason errorCause `json:"reason"`
+		} `json:"failures"`
+	} `json:"_shards"`
 }
 
 type errorCause struct {
@@ -136,6 +143,8 @@ func responseError(op string, a api, status int, body []byte) *Error {
 		} else {
 			_ = json.Unmarshal(eb.Error, &cause)
 		}
+	} else if len(eb.Shards.Failures) > 0 {
+		cause = eb.Shards.Failures[0].Reason
 	} else if len(body) > 0 && !json.Valid(body) {
 		cause.Reason = truncate(strings.TrimSpace(string(body)), 300)
 	}

@@ -112,7 +112,7 @@ func (c *Client) NodesDN(ctx context.Context) (NodesDNSettings, error) {
 
 // deniedRE reads the security plugin's 403: "no permissions for [cluster:monitor/state] and
 // User [name=osccr, backend_roles=[], requestedTenant=null]".
-var deniedRE = regexp.MustCompile(`no permissions for \[([^\]]*)\] and User \[name=([^,\]]*)`)
+var deniedRE = regexp.MustCompile(`no permissions for \[(.*?)\] and User \[name=([^,\]]*)`)
 
 // MissingPermission reports, for an error the security plugin answered 403 to for want of a
 // permission, which permission (or permissions) and which user: what a role must grant.

@@ -31,6 +31,7 @@ func TestNodesDNAllows(t *testing.T) {
 
 func TestMissingPermission(t *testing.T) {
 	forbidden := `{"error":{"root_cause":[{"type":"security_exception","reason":"no permissions for [cluster:monitor/main] and User [name=osccr-replication, backend_roles=[], requestedTenant=null]"}],"type":"security_exception","reason":"no permissions for [cluster:monitor/main] and User [name=osccr-replication, backend_roles=[], requestedTenant=null]"},"status":403}`
+	shardsDenied := `{"_shards":{"total":2,"successful":0,"failed":2,"failures":[{"shard":0,"index":"orders","status":"FORBIDDEN","reason":{"type":"security_exception","reason":"no permissions for [indices:admin/refresh[s]] and User [name=osccr, backend_roles=[], requestedTenant=null]"}}]}}`
 	for _, c := range []struct {
 		name       string
 		err        error
@@ -41,6 +42,9 @@ func TestMissingPermission(t *testing.T) {
 		{"401", responseError("cluster info", apiCore, http.StatusUnauthorized, []byte(`Unauthorized`)), "", "", false},
 		{"wrapped", fmt.Errorf("preflight: %w", responseError("x", apiCore, http.StatusForbidden, []byte(forbidden))), "cluster:monitor/main", "osccr-replication", true},
 		{"not an opensearch error", fmt.Errorf("boom"), "", "", false},
+		// A refresh whose every shard was denied: no "error", the failures under _shards (seen
+		// on 2.19.4 for a role granting indices:admin/refresh but not its shard action).
+		{"broadcast with every shard denied", responseError("refresh index \"orders\"", apiCore, http.StatusForbidden, []byte(shardsDenied)), "indices:admin/refresh[s]", "osccr", true},
 	} {
 		perm, user, ok := MissingPermission(c.err)
 		if perm != c.perm || user != c.user || ok != c.ok {

@@ -79,7 +79,7 @@ var osccrIndexReads = []string{
 	"indices:data/read/scroll",
 	// A follower index declared caught up is refreshed first, so that searches see every
 	// document (a refresh is allowed on a follower index).
-	"indices:admin/refresh",
+	"indices:admin/refresh*", // and its shard-level action, indices:admin/refresh[s]
 }
 
 // OsccrLeaderRole is osccr's role on a leader: it only reads there.
