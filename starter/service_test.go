@@ -42,11 +42,12 @@ func TestServiceCommands(t *testing.T) {
 
 	// A local service is secured by default: HTTPS, and an admin whose generated password only
 	// `service credentials` reveals.
+	// The deletion is registered first: a create that fails half-way leaves no node behind.
+	t.Cleanup(func() { run("service", "delete", "cli-svc", "--yes") })
 	out, code := run("service", "create", "cli-svc", "--plan", "business-4", "--region", "eu-local", "--wait")
 	if code != 0 || !strings.Contains(out, "RUNNING at https://127.0.0.1:") {
 		t.Fatalf("create --wait: exit %d\n%s", code, out)
 	}
-	t.Cleanup(func() { run("service", "delete", "cli-svc", "--yes") })
 	out, code = run("service", "credentials", "cli-svc", "-o", "json")
 	var creds struct {
 		Username string `json:"username"`

@@ -67,15 +67,7 @@ func (b *bench) bootstrap(ctx context.Context, cfg config, res *results) error {
 			if err := fc.SetRemoteCluster(ctx, bootLeader, []string{leader.Endpoints.TransportAddress}); err != nil {
 				return err
 			}
-			var wg sync.WaitGroup
-			errs := make([]error, len(names))
-			for i, n := range names {
-				wg.Go(func() {
-					errs[i] = fc.StartReplication(ctx, n, opensearch.StartReplicationRequest{LeaderAlias: bootLeader, LeaderIndex: n})
-				})
-			}
-			wg.Wait()
-			return errors.Join(errs...)
+			return startLoop(ctx, fc, bootLeader, names)
 		}},
 		{"boot-osccr", "osccr", func(ctx context.Context, _ *opensearch.Client, dest string) error {
 			_, err := b.ctl.CreateIntegration(ctx, control.CreateIntegrationRequest{Type: control.IntegrationTypeCCR, Source: bootLeader, Dest: dest})
@@ -179,6 +171,42 @@ feed:
 
 // caughtUp waits until every index is a SYNCING follower index on fc whose checkpoints have
 // reached the leader's (leaderCP: read once the leader was loaded; nothing writes to it since).
+// startLoop is the plain loop an operator scripts: every _start at once. On a busy follower
+// the plugin may answer a _start with an error (a timeout waiting for its persistent task)
+// while the replication is in fact being set up; the script then looks at the index's status
+// and asks again only when it is not replicating, for up to startLoopFor.
+func startLoop(ctx context.Context, fc *opensearch.Client, alias string, names []string) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(names))
+	for i, n := range names {
+		wg.Go(func() { errs[i] = startOne(ctx, fc, alias, n) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+const startLoopFor = 3 * time.Minute
+
+func startOne(ctx context.Context, fc *opensearch.Client, alias, name string) error {
+	deadline := time.Now().Add(startLoopFor)
+	for {
+		err := fc.StartReplication(ctx, name, opensearch.StartReplicationRequest{LeaderAlias: alias, LeaderIndex: name})
+		if err == nil {
+			return nil
+		}
+		started := waitEvery(ctx, 30*time.Second, 500*time.Millisecond, func() bool {
+			st, serr := fc.ReplicationStatus(ctx, name)
+			return serr == nil && st.Replicating()
+		})
+		if started == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("start %s (asked for %s): %w", name, startLoopFor, err)
+		}
+	}
+}
+
 func caughtUp(ctx context.Context, fc *opensearch.Client, names []string, leaderCP map[string]opensearch.IndexCheckpoints, limit time.Duration) error {
 	var last string
 	err := waitEvery(ctx, limit, 100*time.Millisecond, func() bool {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/osccr/osccr/internal/opensearch"
@@ -48,15 +46,7 @@ func (b *bench) promotion(ctx context.Context, cfg config, res *results) error {
 	if err := loop.SetRemoteCluster(ctx, promoLeader, []string{leader.Endpoints.TransportAddress}); err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(names))
-	for i, n := range names {
-		wg.Go(func() {
-			errs[i] = loop.StartReplication(ctx, n, opensearch.StartReplicationRequest{LeaderAlias: promoLeader, LeaderIndex: n})
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := startLoop(ctx, loop, promoLeader, names); err != nil {
 		return err
 	}
 	leaderCP, err := lc.Checkpoints(ctx)
