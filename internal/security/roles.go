@@ -79,7 +79,8 @@ var osccrIndexReads = []string{
 	"indices:data/read/scroll",
 	// A follower index declared caught up is refreshed first, so that searches see every
 	// document (a refresh is allowed on a follower index).
-	"indices:admin/refresh*", // and its shard-level action, indices:admin/refresh[s]
+	"indices:admin/refresh",
+	"indices:admin/refresh[s]", // the refresh's shard-level action: denied, the refresh fails
 }
 
 // OsccrLeaderRole is osccr's role on a leader: it only reads there.
