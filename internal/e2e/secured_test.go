@@ -103,6 +103,26 @@ func TestSecuredReplication(t *testing.T) {
 	if _, err := ctl.GetService(ctx, "splain"); !errors.Is(err, control.ErrNotFound) {
 		t.Errorf("a refused follower exists: %v", err)
 	}
+	// An existing plain service as the follower of the secured leader: the preflight's security
+	// check fails, naming both modes, and the integration is refused.
+	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "splainsvc", Plan: "business-4", Security: control.SecurityNone}); err != nil {
+		t.Fatalf("create a plain service: %v", err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, ctl, "splainsvc") })
+	if _, err := ctl.WaitService(ctx, "splainsvc", nil); err != nil {
+		t.Fatalf("plain service: %v, want RUNNING", err)
+	}
+	mixed := control.CreateIntegrationRequest{Type: control.IntegrationTypeCCR, Source: "ssrc", Dest: "splainsvc"}
+	if mr, err := ctl.PreviewIntegration(ctx, mixed); err != nil || mr.OK || findCheck(mr, activities.CheckSecurity).OK ||
+		!strings.Contains(findCheck(mr, activities.CheckSecurity).Detail, "leader ssrc: full, follower splainsvc: none") {
+		t.Errorf("preflight of a plain follower of a secured leader (%v): security check %+v, want it failed naming both modes", err, findCheck(mr, activities.CheckSecurity))
+	}
+	if _, err := ctl.CreateIntegration(ctx, mixed); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), activities.CheckSecurity) {
+		t.Errorf("integration of a plain follower into a secured leader: %v, want ErrConflict naming the security check", err)
+	}
+	if st, err := ctl.GetService(ctx, "splainsvc"); err != nil || st.Role != workflows.RoleStandalone {
+		t.Errorf("the refused follower: %s (%v), want it standalone, unchanged", st.Role, err)
+	}
 
 	// The preflight between the two least-privilege pairs passes, and says why: the replication
 	// user is mapped on each side, the leader allows the follower's node DN (static entry).
