@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -215,7 +216,7 @@ func checkIntegrationAPI(t *testing.T, call func(method, path, token, body strin
 	// of api-svc goes first, and the control plane stops with the test.
 	defer call("DELETE", svc+"/api-src", "s3cret", "")
 	waitState(t, call, "api-src", "RUNNING")
-	checkFollowerDryRun(t, call, oc)
+	checkFollowerDryRun(t, call, st.Endpoints.HTTPURL)
 	// An update the API does not wait for still answers the workflow's refusal.
 	if status, body := call("POST", svc+"/api-src/recycle-node", "s3cret", ""); status != 409 || !strings.Contains(msg(body), "cannot restart nodes it does not run") {
 		t.Errorf("recycle a registered cluster's node = %d %v, want 409", status, body)
@@ -338,32 +339,40 @@ func mustJSON(v any) []byte {
 }
 
 // checkFollowerDryRun: POST .../follower?dry_run=true answers the preflight of the local
-// follower it would create on the real leader (api-svc) and creates nothing; a leader index
-// without soft deletes fails it, named with its fix; the request's refusals are the create's,
-// and a taken name is refused too.
-func checkFollowerDryRun(t *testing.T, call func(method, path, token, body string) (int, map[string]any), oc *opensearch.Client) {
+// follower it would create on the real leader (api-svc) and creates nothing. A leader whose
+// transport port nothing listens on (api-far: api-svc's HTTP URL, a closed port) fails the
+// transport check, named with its fix; the request's refusals are the create's, and a taken
+// name is refused too.
+func checkFollowerDryRun(t *testing.T, call func(method, path, token, body string) (int, map[string]any), httpURL string) {
 	t.Helper()
 	const svc = "/v1/project/acme/service"
-	ctx := context.Background()
-	dryRun := func() (int, map[string]any) {
-		return call("POST", svc+"/api-svc/follower?dry_run=true", "s3cret", `{"service_name":"api-dry"}`)
+	dryRun := func(leader string) (int, map[string]any) {
+		return call("POST", svc+"/"+leader+"/follower?dry_run=true", "s3cret", `{"service_name":"api-dry"}`)
 	}
-	status, body := dryRun()
+	status, body := dryRun("api-svc")
 	if checks := fmt.Sprint(body["checks"]); status != 200 || body["ok"] != true || !strings.Contains(checks, "a local follower would run 2.19.4") ||
 		!strings.Contains(checks, "connects to api-svc's transport port") || !strings.Contains(checks, "without soft deletes: none") {
 		t.Errorf("follower dry run = %d %v, want 200 with every check passed", status, body)
 	}
-	hard := map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0, "index.soft_deletes.enabled": false}}
-	if err := oc.CreateIndex(ctx, "hard", hard); err != nil {
+
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	status, body = dryRun()
-	if checks := fmt.Sprint(body["checks"]); status != 200 || body["ok"] != false || !strings.Contains(checks, "without soft deletes: hard") || !strings.Contains(checks, "reindex them") {
-		t.Errorf("follower dry run with a leader index without soft deletes = %d %v, want ok false naming hard and the fix", status, body)
+	far := closed.Addr().String()
+	closed.Close()
+	register := fmt.Sprintf(`{"service_name":"api-far","plan":"business-4","url":%q,"transport_address":%q}`, httpURL, far)
+	if status, body := call("POST", svc, "s3cret", register); status != 202 {
+		t.Fatalf("register api-far = %d %v", status, body)
 	}
-	if err := oc.DeleteIndex(ctx, "hard"); err != nil {
-		t.Fatal(err)
+	defer call("DELETE", svc+"/api-far", "s3cret", "")
+	waitState(t, call, "api-far", "RUNNING")
+	status, body = dryRun("api-far")
+	if checks := fmt.Sprint(body["checks"]); status != 200 || body["ok"] != false || !strings.Contains(checks, "cannot connect to api-far's transport port "+far) ||
+		!strings.Contains(checks, "open "+far+" to this machine") {
+		t.Errorf("follower dry run of a leader with a closed transport port = %d %v, want ok false naming the port and the fix", status, body)
 	}
+
 	for _, c := range []struct {
 		body, code, msg string
 		status          int
