@@ -135,6 +135,9 @@ func TestAPI(t *testing.T) {
 	if status, body := call("POST", svc, "s3cret", `{"service_name":"api-svc","plan":"business-4","region":"eu-local","security":"none"}`); status != 202 {
 		t.Fatalf("create = %d %v", status, body)
 	}
+	// A test stopped half-way leaves no node: the deletion (a no-op after the test's own) comes
+	// before the control plane stops.
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, plane.Control, "api-svc") })
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		status, body := call("GET", svc+"/api-svc", "s3cret", "")

@@ -15,6 +15,7 @@ import (
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
+	"github.com/osccr/osccr/internal/testcontrol"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -36,7 +37,7 @@ func TestFollowerLifecycle(t *testing.T) {
 	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "ldr", Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "ldr") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "ldr") })
 	leader, err := ctl.WaitService(ctx, "ldr", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +66,7 @@ func TestFollowerLifecycle(t *testing.T) {
 	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "hob", URL: leader.Endpoints.HTTPURL, TransportAddress: leader.Endpoints.TransportAddress, Plan: "hobbyist"}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "hob") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "hob") })
 	if _, err := ctl.WaitService(ctx, "hob", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestFollowerLifecycle(t *testing.T) {
 	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "down", URL: fmt.Sprintf("http://127.0.0.1:%d", closed), TransportAddress: "127.0.0.1:1", Plan: "business-4"}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "down") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "down") })
 
 	refusals := []struct {
 		name string
@@ -109,7 +110,7 @@ func TestFollowerLifecycle(t *testing.T) {
 	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: "ldr", Name: "fol", Region: "eu-local"}); err != nil {
 		t.Fatalf("create follower: %v", err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "fol") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "fol") })
 	var seen []string
 	fol, waitErr := ctl.WaitService(ctx, "fol", func(st workflows.ServiceState) { seen = append(seen, st.State) })
 	t.Logf("follower went %v in %s: %s", seen, time.Since(began).Round(time.Millisecond), fol.Reason)
@@ -172,7 +173,7 @@ func TestFollowerLifecycle(t *testing.T) {
 	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: "ldr", Name: "fol2"}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "fol2") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "fol2") })
 	fol2, _ := ctl.WaitService(ctx, "fol2", nil)
 	if _, err := ctl.Promote(ctx, "ldr"); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "only a follower can be promoted") {
 		t.Errorf("promote a leader: %v, want ErrConflict", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
+	"github.com/osccr/osccr/internal/testcontrol"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -37,7 +38,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 		if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: name, Plan: "business-4", Security: control.SecurityNone}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { deleteAndWait(t, ctl, name) }) // dst first: src leads it
+		t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, name) }) // dst first: src leads it
 	}
 	src, err := ctl.WaitService(ctx, "src", nil)
 	if err != nil {
@@ -63,7 +64,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 		if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: name, URL: dst.Endpoints.HTTPURL, TransportAddress: dst.Endpoints.TransportAddress, Plan: p}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { deleteAndWait(t, ctl, name) })
+		t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, name) })
 		if _, err := ctl.WaitService(ctx, name, nil); err != nil {
 			t.Fatal(err)
 		}

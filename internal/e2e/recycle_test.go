@@ -13,6 +13,7 @@ import (
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
+	"github.com/osccr/osccr/internal/testcontrol"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -29,7 +30,7 @@ func TestRecycleNode(t *testing.T) {
 	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "rcy", Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "rcy") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "rcy") })
 	svc, err := ctl.WaitService(ctx, "rcy", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +118,7 @@ func TestRecycleNode(t *testing.T) {
 	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "ext", URL: svc.Endpoints.HTTPURL, TransportAddress: svc.Endpoints.TransportAddress, Plan: "business-4"}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "ext") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "ext") })
 	if _, err := ctl.WaitService(ctx, "ext", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func TestSecuredReplication(t *testing.T) {
 		if err := register(name, s, auths[name]); err != nil {
 			t.Fatalf("register %s: %v", name, err)
 		}
-		t.Cleanup(func() { deleteAndWait(t, ctl, name) })
+		t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, name) })
 		if _, err := ctl.WaitService(ctx, name, nil); err != nil {
 			t.Fatalf("secured %s: %v, want RUNNING", name, err)
 		}
@@ -91,7 +91,7 @@ func TestSecuredReplication(t *testing.T) {
 	if err := register("swrong", leader, wrong); err != nil {
 		t.Fatalf("register with a wrong password: %v", err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "swrong") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "swrong") })
 	if st, err := ctl.WaitService(ctx, "swrong", nil); err == nil || st.State != workflows.StateFailed || !strings.Contains(st.Reason, "refused osccr's credentials") {
 		t.Errorf("service with a wrong password: %s %q (%v), want FAILED saying the credentials were refused", st.State, st.Reason, err)
 	}
@@ -108,7 +108,7 @@ func TestSecuredReplication(t *testing.T) {
 	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "splainsvc", Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		t.Fatalf("create a plain service: %v", err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "splainsvc") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "splainsvc") })
 	if _, err := ctl.WaitService(ctx, "splainsvc", nil); err != nil {
 		t.Fatalf("plain service: %v, want RUNNING", err)
 	}
@@ -157,7 +157,7 @@ func TestSecuredReplication(t *testing.T) {
 	if err := register("sweak", follower, weak); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "sweak") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "sweak") })
 	// The registration's own check already calls what that user may not: the service fails,
 	// naming the permission.
 	if st, err := ctl.WaitService(ctx, "sweak", nil); err == nil || !strings.Contains(st.Reason, "cluster:monitor/main") {
@@ -174,7 +174,7 @@ func TestSecuredReplication(t *testing.T) {
 	if err := register("sother", other, auths["sother"]); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "sother") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "sother") })
 	if _, err := ctl.WaitService(ctx, "sother", nil); err != nil {
 		t.Fatalf("sother: %v, want RUNNING", err)
 	}

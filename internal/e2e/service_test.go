@@ -44,7 +44,7 @@ func TestServices(t *testing.T) {
 	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: "svc-local", Plan: "business-4", Region: "eu-local", Machine: machineB.Machine, Security: control.SecurityNone}); err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "svc-local") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "svc-local") })
 	local, err := ctl.WaitService(ctx, "svc-local", nil)
 	if err != nil {
 		t.Fatalf("wait RUNNING: %v", err)
@@ -73,7 +73,7 @@ func TestServices(t *testing.T) {
 	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "svc-static", URL: existing.HTTPURL(), TransportAddress: existing.TransportAddress(), Plan: "business-4"}); err != nil {
 		t.Fatalf("register: %v", err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, "svc-static") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "svc-static") })
 	static, err := ctl.WaitService(ctx, "svc-static", nil)
 	if err != nil || static.Endpoints.TransportAddress != existing.TransportAddress() {
 		t.Fatalf("static service %+v, %v; want RUNNING at %s", static, err, existing.TransportAddress())
@@ -163,20 +163,5 @@ func TestServices(t *testing.T) {
 		t.Errorf("recreated service: %v", err)
 	} else if st.Machine != machineB.Machine && st.Machine != workerapp.DefaultMachine() {
 		t.Errorf("recreated service placed on %q, want one of the two workers' machines", st.Machine)
-	}
-}
-
-// deleteAndWait deletes a service if it still exists and waits until its workflow has removed
-// what it ran, so no node outlives the test.
-func deleteAndWait(t *testing.T, ctl *control.Control, name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := ctl.DeleteService(ctx, name); err != nil {
-		if !errors.Is(err, control.ErrNotFound) && !errors.Is(err, control.ErrConflict) {
-			t.Errorf("clean up service %s: %v", name, err)
-		}
-	}
-	if err := ctl.WaitServiceGone(ctx, name); err != nil {
-		t.Errorf("clean up service %s: %v", name, err)
 	}
 }

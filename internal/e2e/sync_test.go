@@ -40,7 +40,7 @@ func leaderAndFollowerWith(t *testing.T, ctx context.Context, ctl *control.Contr
 	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: leader, Plan: "business-4", Security: security}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, leader) })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, leader) })
 	ls, err := ctl.WaitService(ctx, leader, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func leaderAndFollowerWith(t *testing.T, ctx context.Context, ctl *control.Contr
 	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: leader, Name: follower}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, ctl, follower) }) // runs before the leader's
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, follower) }) // runs before the leader's
 	fs, err := ctl.WaitService(ctx, follower, nil)
 	if err != nil {
 		t.Fatalf("follower: %v", err)
@@ -308,7 +308,7 @@ func TestWorkerRestartDuringRebuild(t *testing.T) {
 	cleanup := func(name string) {
 		t.Cleanup(func() {
 			if !restarted {
-				deleteAndWait(t, ctl, name)
+				testcontrol.DeleteAndWait(t, ctl, name)
 			}
 		})
 	}
@@ -346,8 +346,8 @@ func TestWorkerRestartDuringRebuild(t *testing.T) {
 
 	plane = testcontrol.Start(t, base)
 	ctl = plane.Control
-	t.Cleanup(func() { deleteAndWait(t, ctl, "rb-l") })
-	t.Cleanup(func() { deleteAndWait(t, ctl, "rb-f") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "rb-l") })
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, "rb-f") })
 	began = time.Now()
 	fs, err := ctl.WaitService(ctx, "rb-f", nil)
 	if err != nil {

@@ -80,3 +80,20 @@ func (p Plane) NoService(t testing.TB, name string) {
 		t.Errorf("a workflow for service %s exists (describe: %v): the refused request started it", name, err)
 	}
 }
+
+// DeleteAndWait deletes a service and waits until its workflow has ended (its nodes stopped):
+// a test's cleanup, registered right after the create so that a test that stops half-way
+// leaves no node running. A service already gone is fine.
+func DeleteAndWait(t *testing.T, ctl *control.Control, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := ctl.DeleteService(ctx, name); err != nil {
+		if !errors.Is(err, control.ErrNotFound) && !errors.Is(err, control.ErrConflict) {
+			t.Errorf("clean up service %s: %v", name, err)
+		}
+	}
+	if err := ctl.WaitServiceGone(ctx, name); err != nil {
+		t.Errorf("clean up service %s: %v", name, err)
+	}
+}
