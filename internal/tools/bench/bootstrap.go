@@ -112,7 +112,7 @@ func (b *bench) bootstrap(ctx context.Context, cfg config, res *results) error {
 		b.remove(ctx, c.name)
 	}
 	res.note("P2", "one trial of each, one after the other on a fresh cluster each (the previous one deleted); caught up: every follower index SYNCING, its checkpoints equal to the leader's, then every document count equal. osccr bootstraps at most 4 indexes at once.")
-	res.part("P2", fmt.Sprintf("%d indexes x %d documents", cfg.bootIndexes, cfg.bootDocs), began)
+	res.part("P2", fmt.Sprintf("%d indexes x %d documents, %s nodes", cfg.bootIndexes, cfg.bootDocs, cfg.plan), began)
 	return nil
 }
 

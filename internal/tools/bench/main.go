@@ -64,6 +64,7 @@ func main() {
 	flag.IntVar(&cfg.rate, "rate", 2000, "P3: documents a second written to the leader")
 	flag.DurationVar(&cfg.steady, "steady", 60*time.Second, "P3: how long the writes last")
 	flag.IntVar(&cfg.promoteIndexes, "promote-indexes", 100, "P4: follower indexes to promote")
+	flag.StringVar(&cfg.plan, "plan", "business-4", "the plan of every service the bench creates (its local heap: business-4 256 MB, business-8 384 MB, business-16 512 MB)")
 	flag.IntVar(&cfg.metaTrials, "meta-trials", 10, "P6: trials of each change (mapping, alias, setting)")
 	followers := flag.String("followers", "1,5,10", "P7: idle follower counts measured, ascending")
 	flag.Parse()
@@ -96,6 +97,7 @@ type config struct {
 	promoteIndexes int
 	metaTrials     int
 	followers      []int
+	plan           string
 }
 
 // allParts are the parts, in the order they run and are shown.
@@ -169,7 +171,7 @@ func run(ctx context.Context, cfg config) error {
 		defer cancel()
 		_ = app.Stop(stopCtx)
 	}()
-	b := &bench{ctl: control.New(temporal), temporal: temporal}
+	b := &bench{ctl: control.New(temporal), temporal: temporal, plan: cfg.plan}
 	defer b.cleanUp()
 
 	res := &results{Machine: machine(), OpenSearch: version(dist), Trials: cfg.trials, Started: time.Now().UTC()}
@@ -311,12 +313,13 @@ type bench struct {
 	ctl      *control.Control
 	temporal client.Client
 	created  []string // services, in creation order
+	plan     string   // of every service created
 }
 
 // leader creates a standalone service (a leader once it has a follower) and waits until it
 // is RUNNING.
 func (b *bench) leader(ctx context.Context, name string) (*opensearch.Client, error) {
-	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: name, Plan: "business-4", Security: control.SecurityNone}); err != nil {
+	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: name, Plan: b.plan, Security: control.SecurityNone}); err != nil {
 		return nil, err
 	}
 	b.created = append(b.created, name)
@@ -343,7 +346,7 @@ func (b *bench) follower(ctx context.Context, leader, name string) (*opensearch.
 // autofollower creates a standalone service and gives it the plugin's own autofollow rule for
 // auto-* indexes of the leader, at the plugin's minimum poll interval.
 func (b *bench) autofollower(ctx context.Context, lc *opensearch.Client) (*opensearch.Client, error) {
-	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "bench-autofollow", Plan: "business-4", Security: control.SecurityNone}); err != nil {
+	if err := b.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "bench-autofollow", Plan: b.plan, Security: control.SecurityNone}); err != nil {
 		return nil, err
 	}
 	b.created = append(b.created, "bench-autofollow")
