@@ -67,7 +67,15 @@ func main() {
 	flag.StringVar(&cfg.plan, "plan", "business-4", "the plan of every service the bench creates (its local heap: business-4 256 MB, business-8 384 MB, business-16 512 MB)")
 	flag.IntVar(&cfg.metaTrials, "meta-trials", 10, "P6: trials of each change (mapping, alias, setting)")
 	followers := flag.String("followers", "1,5,10", "P7: idle follower counts measured, ascending")
+	redraw := flag.Bool("redraw", false, "run nothing: write results.md and chart.png again from the results.json under -out")
 	flag.Parse()
+	if *redraw {
+		if err := redrawResults(cfg.out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var err error
 	if cfg.only, err = parseParts(*only); err == nil {
 		cfg.followers, err = parseCounts(*followers)

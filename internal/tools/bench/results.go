@@ -148,29 +148,32 @@ func (r results) write(stdout io.Writer, dir string) error {
 	return r.chart(filepath.Join(dir, "chart.png"))
 }
 
-// chart draws every row's trials as a box plot, in seconds on a log scale (osccr's pickups
-// are hundreds of milliseconds, autofollow's tens of seconds).
+// chart draws every row's trials as a horizontal box plot, in seconds on a log scale (osccr's
+// pickups are hundreds of milliseconds, autofollow's tens of seconds), one row a line from the
+// top down in the table's order, so that it stays legible however many rows there are.
 func (r results) chart(path string) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("osccr make bench (%s, OpenSearch %s)", r.Machine, r.OpenSearch)
-	p.Y.Label.Text = "seconds (log scale)"
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.X.Label.Text = "seconds (log scale)"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	names := make([]string, len(r.Rows))
 	for i, x := range r.Rows {
 		vals := make(plotter.Values, len(x.SamplesMS))
 		for j, v := range x.SamplesMS {
 			vals[j] = max(v, 1) / 1000
 		}
-		box, err := plotter.NewBoxPlot(vg.Points(30), float64(i), vals)
+		at := len(r.Rows) - 1 - i // the first row on top
+		box, err := plotter.NewBoxPlot(vg.Points(12), float64(at), vals)
 		if err != nil {
 			return err
 		}
+		box.Horizontal = true
 		p.Add(box)
-		names[i] = fmt.Sprintf("%s %s\n(n=%d)", x.ID, chartLabel(x), x.N)
+		names[at] = fmt.Sprintf("%s %s (n=%d)", x.ID, chartLabel(x), x.N)
 	}
-	p.NominalX(names...)
-	return p.Save(vg.Length(140*max(len(r.Rows), 3))*vg.Millimeter/3, 110*vg.Millimeter, path)
+	p.NominalY(names...)
+	return p.Save(200*vg.Millimeter, vg.Length(8*max(len(r.Rows), 3)+30)*vg.Millimeter, path)
 }
 
 func shortName(contender string) string {
@@ -329,6 +332,20 @@ func (r results) idles() []idleCost {
 // mergeResults merges this run's results into those already in path (when it exists): the
 // rows, notes and P7 figures of the parts this run ran replace theirs, the others' stay. The
 // rows keep the parts' order.
+// redrawResults writes the table and the chart again from dir's results.json (after a change
+// to how they are drawn), running nothing.
+func redrawResults(dir string) error {
+	raw, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		return err
+	}
+	var r results
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, "results.json"), err)
+	}
+	return r.write(os.Stdout, dir)
+}
+
 func mergeResults(path string, run *results, ran map[string]bool) (results, error) {
 	merged := *run
 	raw, err := os.ReadFile(path)
