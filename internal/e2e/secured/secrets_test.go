@@ -1,4 +1,4 @@
-package e2e
+package secured
 
 import (
 	"encoding/base64"
