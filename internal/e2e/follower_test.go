@@ -29,7 +29,7 @@ import (
 func TestFollowerLifecycle(t *testing.T) {
 	testcluster.RequireCCR(t, testcluster.Distribution(t))
 	base := testcluster.Dir(t)
-	ctl, _ := ControlPlane(t, base)
+	ctl, _ := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 
@@ -56,7 +56,7 @@ func TestFollowerLifecycle(t *testing.T) {
 			t.Fatalf("create %s: %v", name, err)
 		}
 	}
-	WriteDocs(t, ctx, lc, "orders", 0, 300)
+	writeDocs(t, ctx, lc, "orders", 0, 300)
 	if err := lc.PutIndexTemplate(ctx, "orders-template", json.RawMessage(`{"index_patterns":["orders-*"],"priority":3}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestFollowerLifecycle(t *testing.T) {
 	}
 
 	// Tags: the leader is a leader and lists its follower.
-	Eventually(t, 30*time.Second, "leader tagged", func() (bool, string) {
+	eventually(t, 30*time.Second, "leader tagged", func() (bool, string) {
 		l, err := ctl.GetService(ctx, "ldr")
 		followers, ferr := ctl.ListFollowers(ctx, "ldr")
 		leaders, lerr := ctl.ListServices(ctx, workflows.RoleLeader)
@@ -167,7 +167,7 @@ func TestFollowerLifecycle(t *testing.T) {
 		l, err := ctl.GetService(ctx, "ldr")
 		return err == nil && l.Role == workflows.RoleStandalone && len(l.Followers) == 0, fmt.Sprintf("%s %v %v", l.Role, l.Followers, err)
 	}
-	Eventually(t, 30*time.Second, "leader untagged", leaderUntagged)
+	eventually(t, 30*time.Second, "leader untagged", leaderUntagged)
 
 	// Promotion: a second follower becomes standalone and writable, for good.
 	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: "ldr", Name: "fol2"}); err != nil {
@@ -199,7 +199,7 @@ func TestFollowerLifecycle(t *testing.T) {
 	if err != nil || again.LagSecondsAtPromotion != nil || !reflect.DeepEqual(again, first) {
 		t.Errorf("promote again: %+v, %v; want the same report %+v, without a lag", again, err, first)
 	}
-	Eventually(t, 30*time.Second, "leader untagged after promotion", leaderUntagged)
+	eventually(t, 30*time.Second, "leader untagged after promotion", leaderUntagged)
 	f2, err := opensearch.New(opensearch.Config{URLs: []string{fol2.Endpoints.HTTPURL}})
 	if err != nil {
 		t.Fatal(err)

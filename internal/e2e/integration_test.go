@@ -28,7 +28,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 	d := testcluster.Distribution(t)
 	testcluster.RequireCCR(t, d)
 	base := testcluster.Dir(t)
-	ctl, _ := ControlPlane(t, base)
+	ctl, _ := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 
@@ -48,13 +48,13 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := ServiceClient(t, src)
-	dc := ServiceClient(t, dst)
+	sc := serviceClient(t, src)
+	dc := serviceClient(t, dst)
 	oneShard := map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0}}
 	if err := sc.CreateIndex(ctx, "orders", oneShard); err != nil {
 		t.Fatal(err)
 	}
-	WriteDocs(t, ctx, sc, "orders", 0, 200)
+	writeDocs(t, ctx, sc, "orders", 0, 200)
 	if err := dc.CreateIndex(ctx, "stale", oneShard); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if n, err := dc.Count(ctx, "orders"); err != nil || n != 200 {
 		t.Errorf("dst has %d orders (%v), want 200", n, err)
 	}
-	Eventually(t, 30*time.Second, "src a leader", func() (bool, string) {
+	eventually(t, 30*time.Second, "src a leader", func() (bool, string) {
 		l, err := ctl.GetService(ctx, "src")
 		return err == nil && l.Role == workflows.RoleLeader && slices.Equal(l.Followers, []string{"dst"}), fmt.Sprintf("%s %v %v", l.Role, l.Followers, err)
 	})
@@ -144,7 +144,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 	}
 
 	// Integrations: list, get, delete (refused: it ends with its follower).
-	Eventually(t, 30*time.Second, "integration listed", func() (bool, string) {
+	eventually(t, 30*time.Second, "integration listed", func() (bool, string) {
 		all, err := ctl.ListIntegrations(ctx, "")
 		return err == nil && len(all) == 1 && all[0].ID == "ccr.src.dst", fmt.Sprintf("%+v %v", all, err)
 	})
@@ -227,8 +227,8 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if _, err := ctl.WaitService(ctx, "dst", nil); err != nil {
 		t.Fatalf("follower after the plan change: %v", err)
 	}
-	WriteDocs(t, ctx, sc, "orders", 2000, 2050)
-	Eventually(t, time.Minute, "replication after the plan change", func() (bool, string) {
+	writeDocs(t, ctx, sc, "orders", 2000, 2050)
+	eventually(t, time.Minute, "replication after the plan change", func() (bool, string) {
 		n, err := dc.Count(ctx, "orders")
 		return err == nil && n == 350, fmt.Sprintf("%d (%v)", n, err)
 	})
@@ -237,7 +237,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if _, err := ctl.Promote(ctx, "dst"); err != nil {
 		t.Fatalf("promote: %v", err)
 	}
-	Eventually(t, 30*time.Second, "src standalone", func() (bool, string) {
+	eventually(t, 30*time.Second, "src standalone", func() (bool, string) {
 		l, err := ctl.GetService(ctx, "src")
 		return err == nil && l.Role == workflows.RoleStandalone, fmt.Sprintf("%s %v", l.Role, err)
 	})
@@ -269,7 +269,7 @@ func checkPauseResume(t *testing.T, ctx context.Context, ctl *control.Control, l
 	if err != nil || status.PausedBy[workflows.PauseSourceOperator] != "leader maintenance" || len(status.Indexes) != 1 || status.Indexes[0].Status != "PAUSED" {
 		t.Errorf("status while paused: %+v (%v), want orders PAUSED by the operator", status, err)
 	}
-	WriteDocs(t, ctx, lc, "orders", 1000, 1100)
+	writeDocs(t, ctx, lc, "orders", 1000, 1100)
 	// The leader has 100 documents the paused follower lacks: verify says so, by index.
 	report, err := ctl.VerifyFollower(ctx, "dst")
 	if err != nil || report.Diverged != 1 || len(report.Indexes) != 1 || report.Indexes[0].Verdict != activities.VerifyDiverged ||
@@ -282,7 +282,7 @@ func checkPauseResume(t *testing.T, ctx context.Context, ctl *control.Control, l
 	if _, err := ctl.WaitServiceState(ctx, "dst", workflows.StateRunning, nil); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
-	Eventually(t, time.Minute, "writes made while paused replicated", func() (bool, string) {
+	eventually(t, time.Minute, "writes made while paused replicated", func() (bool, string) {
 		n, err := fc.Count(ctx, "orders")
 		return err == nil && n == 300, fmt.Sprintf("%d (%v)", n, err)
 	})
@@ -317,6 +317,22 @@ func checkPlan(t *testing.T, ctx context.Context, ctl *control.Control, name, pl
 	if err != nil || len(nodes) != 1 || nodes[0].HeapMaxBytes != want {
 		t.Errorf("%s nodes %+v (%v), want one with %d MB heap", name, nodes, err, want>>20)
 	}
+}
+
+// serviceClient opens a client on a service as osccr reaches it: a secured one over HTTPS with
+// its CA and admin password, read from the files its references name.
+func serviceClient(t *testing.T, st workflows.ServiceState) *opensearch.Client {
+	t.Helper()
+	cfg, err := activities.ClientConfig(st.ClusterRef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Timeout = time.Minute
+	c, err := opensearch.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // checkLagSeconds waits until a caught-up follower reports a lag of 0 seconds, in its status

@@ -86,7 +86,7 @@ func startWorkerProcess(t *testing.T, ep workerapp.Endpoint, machine, stateDir s
 // awaitPoller waits until Temporal has seen the machine's worker poll its task queue.
 func awaitPoller(t *testing.T, c client.Client, w workerProcess) {
 	t.Helper()
-	Eventually(t, time.Minute, "machine "+w.Machine+"'s worker polls its task queue", func() (bool, string) {
+	eventually(t, time.Minute, "machine "+w.Machine+"'s worker polls its task queue", func() (bool, string) {
 		resp, err := c.DescribeTaskQueue(context.Background(), workflows.MachineTaskQueue(w.Machine), enumspb.TASK_QUEUE_TYPE_ACTIVITY)
 		return err == nil && len(resp.GetPollers()) > 0, fmt.Sprintf("%v %v", resp.GetPollers(), err)
 	})

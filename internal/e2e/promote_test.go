@@ -26,7 +26,7 @@ const promoteLeaderDownLimit = 30 * time.Second
 func TestPromoteWithLeaderDown(t *testing.T) {
 	testcluster.RequireCCR(t, testcluster.Distribution(t))
 	base := testcluster.Dir(t)
-	ctl, _ := ControlPlane(t, base)
+	ctl, _ := controlPlane(t, base)
 	for _, fault := range []struct {
 		name   string
 		signal syscall.Signal
@@ -40,14 +40,14 @@ func TestPromoteWithLeaderDown(t *testing.T) {
 			leader, follower := "dr-"+fault.name+"-l", "dr-"+fault.name+"-f"
 			lc, fc := leaderAndFollower(t, ctx, ctl, leader, follower, func(lc *opensearch.Client) {
 				must(t, lc.CreateIndex(ctx, "orders", oneShard))
-				WriteDocs(t, ctx, lc, "orders", 0, 300)
+				writeDocs(t, ctx, lc, "orders", 0, 300)
 			})
-			WriteDocs(t, ctx, lc, "orders", 300, 400) // while RUNNING
-			Eventually(t, time.Minute, "the follower holds the leader's documents", func() (bool, string) {
+			writeDocs(t, ctx, lc, "orders", 300, 400) // while RUNNING
+			eventually(t, time.Minute, "the follower holds the leader's documents", func() (bool, string) {
 				if err := fc.Refresh(ctx, "orders"); err != nil {
 					return false, err.Error()
 				}
-				return SameIDs(ctx, lc, fc, "orders")
+				return sameIDs(ctx, lc, fc, "orders")
 			})
 
 			node, err := localnode.Find(filepath.Join(base, "services", leader, leader+"-0"))

@@ -23,7 +23,7 @@ import (
 func TestRecycleNode(t *testing.T) {
 	testcluster.Distribution(t)
 	base := testcluster.Dir(t)
-	ctl, _ := ControlPlane(t, base)
+	ctl, _ := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -37,7 +37,7 @@ func TestRecycleNode(t *testing.T) {
 	}
 	// Creating the index may take seconds on a loaded machine; the writer's short timeout is
 	// for noticing the restart.
-	if err := ServiceClient(t, svc).CreateIndex(ctx, "events", map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0}}); err != nil {
+	if err := serviceClient(t, svc).CreateIndex(ctx, "events", map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0}}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := opensearch.New(opensearch.Config{URLs: []string{svc.Endpoints.HTTPURL}, Timeout: 2 * time.Second})
@@ -73,7 +73,7 @@ func TestRecycleNode(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	Eventually(t, 30*time.Second, "writes flowing", func() (bool, string) {
+	eventually(t, 30*time.Second, "writes flowing", func() (bool, string) {
 		mu.Lock()
 		defer mu.Unlock()
 		return writes > 50, fmt.Sprintf("%d writes", writes)
@@ -88,7 +88,7 @@ func TestRecycleNode(t *testing.T) {
 	mu.Lock()
 	atRecycle := writes
 	mu.Unlock()
-	Eventually(t, 30*time.Second, "writes after the recycle", func() (bool, string) {
+	eventually(t, 30*time.Second, "writes after the recycle", func() (bool, string) {
 		mu.Lock()
 		defer mu.Unlock()
 		return writes > atRecycle+50, fmt.Sprintf("%d writes", writes)

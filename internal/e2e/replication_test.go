@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/osccr/osccr/activities"
@@ -17,8 +18,16 @@ import (
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
+	"github.com/osccr/osccr/internal/testcontrol"
 	"github.com/osccr/osccr/workflows"
 )
+
+// controlPlane starts the control plane with its state under stateDir.
+func controlPlane(t *testing.T, stateDir string) (*control.Control, client.Client) {
+	t.Helper()
+	p := testcontrol.Start(t, stateDir)
+	return p.Control, p.Temporal
+}
 
 func ref(n *localnode.Node) activities.ClusterRef {
 	return activities.ClusterRef{Name: n.Cluster, URL: n.HTTPURL(), TransportAddress: n.TransportAddress()}
@@ -31,6 +40,33 @@ func clientFor(t *testing.T, n *localnode.Node) *opensearch.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+func writeDocs(t *testing.T, ctx context.Context, c *opensearch.Client, index string, from, to int) {
+	t.Helper()
+	docs := map[string]any{}
+	for i := from; i < to; i++ {
+		docs[fmt.Sprintf("doc-%05d", i)] = map[string]any{"n": i}
+	}
+	if err := c.Bulk(ctx, index, opensearch.DocsFromMap(docs), opensearch.WithRefresh()); err != nil {
+		t.Fatalf("write docs %d..%d: %v", from, to, err)
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true after %s (%s)", what, limit, detail)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // TestIndexReplicationWorkflow runs the index-replication workflow through the embedded
@@ -67,7 +103,7 @@ func startIndexReplicationEnv(t *testing.T, d localnode.Distribution) (*control.
 	base := testcluster.Dir(t)
 	leader := testcluster.Start(t, testcluster.Distribution(t), base, "e2e-leader")
 	follower := testcluster.Start(t, d, base, "e2e-follower")
-	ctl, _ := ControlPlane(t, t.TempDir())
+	ctl, _ := controlPlane(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
 
@@ -75,7 +111,7 @@ func startIndexReplicationEnv(t *testing.T, d localnode.Distribution) (*control.
 	if err := lc.CreateIndex(ctx, "orders", map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0}}); err != nil {
 		t.Fatal(err)
 	}
-	WriteDocs(t, ctx, lc, "orders", 0, 500)
+	writeDocs(t, ctx, lc, "orders", 0, 500)
 	return ctl, ctx, workflows.IndexReplicationInput{Leader: ref(leader), Follower: ref(follower), LeaderIndex: "orders"}, lc, fc
 }
 
@@ -117,10 +153,10 @@ func checkLifecycle(t *testing.T, ctx context.Context, ctl *control.Control, in 
 		f, err2 := fc.DocumentIDs(ctx, "orders")
 		return err1 == nil && err2 == nil && slices.Equal(l, f), fmt.Sprintf("leader %d ids, follower %d ids (%v %v)", len(l), len(f), err1, err2)
 	}
-	Eventually(t, time.Minute, "follower has the leader's documents", sameIDs)
+	eventually(t, time.Minute, "follower has the leader's documents", sameIDs)
 
-	WriteDocs(t, ctx, lc, "orders", 500, 700)
-	Eventually(t, time.Minute, "new leader documents reach the follower", sameIDs)
+	writeDocs(t, ctx, lc, "orders", 500, 700)
+	eventually(t, time.Minute, "new leader documents reach the follower", sameIDs)
 	if err := fc.IndexDocument(ctx, "orders", "direct", map[string]any{"n": -1}); !errors.Is(err, opensearch.ErrBlocked) {
 		t.Errorf("write to a follower index: %v, want ErrBlocked", err)
 	}
@@ -128,19 +164,19 @@ func checkLifecycle(t *testing.T, ctx context.Context, ctl *control.Control, in 
 	if err := ctl.PauseIndexReplication(ctx, id, "test pause"); err != nil {
 		t.Fatal(err)
 	}
-	Eventually(t, time.Minute, "PAUSED", func() (bool, string) {
+	eventually(t, time.Minute, "PAUSED", func() (bool, string) {
 		st, err := ctl.IndexReplicationState(ctx, id)
 		return err == nil && st.State == workflows.StatePaused, fmt.Sprintf("%+v %v", st, err)
 	})
-	WriteDocs(t, ctx, lc, "orders", 700, 800) // written while paused: must not be lost
+	writeDocs(t, ctx, lc, "orders", 700, 800) // written while paused: must not be lost
 	if err := ctl.ResumeIndexReplication(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	Eventually(t, 2*time.Minute, "RUNNING again", func() (bool, string) {
+	eventually(t, 2*time.Minute, "RUNNING again", func() (bool, string) {
 		st, err := ctl.IndexReplicationState(ctx, id)
 		return err == nil && st.State == workflows.StateRunning, fmt.Sprintf("%+v %v", st, err)
 	})
-	Eventually(t, time.Minute, "documents written during the pause reach the follower", sameIDs)
+	eventually(t, time.Minute, "documents written during the pause reach the follower", sameIDs)
 
 	if err := ctl.StopIndexReplication(ctx, id); err != nil {
 		t.Fatal(err)
@@ -158,7 +194,7 @@ func checkLifecycle(t *testing.T, ctx context.Context, ctl *control.Control, in 
 
 // TestStartRefusals checks that bad requests are refused with ErrInvalid and start nothing.
 func TestStartRefusals(t *testing.T) {
-	ctl, c := ControlPlane(t, t.TempDir())
+	ctl, c := controlPlane(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	good := workflows.IndexReplicationInput{

@@ -79,7 +79,7 @@ func TestServices(t *testing.T) {
 		t.Fatalf("static service %+v, %v; want RUNNING at %s", static, err, existing.TransportAddress())
 	}
 
-	Eventually(t, 30*time.Second, "both services listed", func() (bool, string) {
+	eventually(t, 30*time.Second, "both services listed", func() (bool, string) {
 		all, err := ctl.ListServices(ctx, "")
 		want := []control.ServiceSummary{
 			{Name: "svc-local", Plan: "business-4", Role: workflows.RoleStandalone, State: workflows.StateRunning},

@@ -29,7 +29,43 @@ var oneShard = map[string]any{"settings": map[string]any{"number_of_shards": 1, 
 // follower of it, and returns clients for both.
 func leaderAndFollower(t *testing.T, ctx context.Context, ctl *control.Control, leader, follower string, prepare func(*opensearch.Client)) (lc, fc *opensearch.Client) {
 	t.Helper()
-	return LeaderAndFollowerWith(t, ctx, ctl, control.SecurityNone, leader, follower, prepare)
+	return leaderAndFollowerWith(t, ctx, ctl, control.SecurityNone, leader, follower, prepare)
+}
+
+// leaderAndFollowerWith is leaderAndFollower with the leader's security mode ("" secured, the
+// default); the follower runs security as its leader does.
+func leaderAndFollowerWith(t *testing.T, ctx context.Context, ctl *control.Control, security, leader, follower string, prepare func(*opensearch.Client)) (lc, fc *opensearch.Client) {
+	t.Helper()
+	began := time.Now()
+	if err := ctl.CreateService(ctx, control.CreateServiceRequest{Name: leader, Plan: "business-4", Security: security}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, leader) })
+	ls, err := ctl.WaitService(ctx, leader, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("leader %s RUNNING %s after it was asked for", leader, time.Since(began).Round(time.Millisecond))
+	lc = serviceClient(t, ls)
+	prepare(lc)
+	began = time.Now()
+	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: leader, Name: follower}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { testcontrol.DeleteAndWait(t, ctl, follower) }) // runs before the leader's
+	fs, err := ctl.WaitService(ctx, follower, nil)
+	if err != nil {
+		t.Fatalf("follower: %v", err)
+	}
+	t.Logf("follower %s RUNNING %s after it was asked for", follower, time.Since(began).Round(time.Millisecond))
+	return lc, serviceClient(t, fs)
+}
+
+// sameIDs says whether an index holds the same documents on both clusters.
+func sameIDs(ctx context.Context, lc, fc *opensearch.Client, index string) (bool, string) {
+	l, err1 := lc.DocumentIDs(ctx, index)
+	f, err2 := fc.DocumentIDs(ctx, index)
+	return err1 == nil && err2 == nil && slices.Equal(l, f), fmt.Sprintf("leader %d ids, follower %d ids (%v %v)", len(l), len(f), err1, err2)
 }
 
 func must(t *testing.T, err error) {
@@ -48,13 +84,13 @@ func must(t *testing.T, err error) {
 func TestFollowerKeepsInSync(t *testing.T) {
 	testcluster.RequireCCR(t, testcluster.Distribution(t))
 	base := testcluster.Dir(t)
-	ctl, _ := ControlPlane(t, base)
+	ctl, _ := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
 	lc, fc := leaderAndFollower(t, ctx, ctl, "sync-l", "sync-f", func(lc *opensearch.Client) {
 		must(t, lc.CreateIndex(ctx, "orders", oneShard))
-		WriteDocs(t, ctx, lc, "orders", 0, 100)
+		writeDocs(t, ctx, lc, "orders", 0, 100)
 		must(t, lc.PutComponentTemplate(ctx, "shared", raw(`{"template":{"settings":{"number_of_replicas":0}}}`)))
 		must(t, lc.PutIndexTemplate(ctx, "orders-template", raw(`{"index_patterns":["orders-*"],"composed_of":["shared"],"priority":3}`)))
 	})
@@ -69,14 +105,14 @@ func TestFollowerKeepsInSync(t *testing.T) {
 	t.Run("new index", func(t *testing.T) {
 		created := time.Now()
 		must(t, lc.CreateIndex(ctx, "events", oneShard))
-		Eventually(t, time.Minute, "events SYNCING on the follower", func() (bool, string) {
+		eventually(t, time.Minute, "events SYNCING on the follower", func() (bool, string) {
 			st, err := fc.ReplicationStatus(ctx, "events")
 			return err == nil && st.Status == opensearch.StatusSyncing, fmt.Sprintf("%+v %v", st, err)
 		})
 		t.Logf("new leader index SYNCING on the follower %s after it was created", time.Since(created).Round(time.Millisecond))
-		WriteDocs(t, ctx, lc, "events", 0, 50)
-		Eventually(t, time.Minute, "events documents on the follower", func() (bool, string) { return SameIDs(ctx, lc, fc, "events") })
-		Eventually(t, 30*time.Second, "the follower counts the new index", func() (bool, string) {
+		writeDocs(t, ctx, lc, "events", 0, 50)
+		eventually(t, time.Minute, "events documents on the follower", func() (bool, string) { return sameIDs(ctx, lc, fc, "events") })
+		eventually(t, 30*time.Second, "the follower counts the new index", func() (bool, string) {
 			r := state().Replication
 			return r != nil && r.Total == 2 && r.Syncing == 2, fmt.Sprintf("%+v", r)
 		})
@@ -85,7 +121,7 @@ func TestFollowerKeepsInSync(t *testing.T) {
 	t.Run("deleted index", func(t *testing.T) {
 		deleted := time.Now()
 		must(t, lc.DeleteIndex(ctx, "orders"))
-		Eventually(t, time.Minute, "orders gone from the follower", func() (bool, string) {
+		eventually(t, time.Minute, "orders gone from the follower", func() (bool, string) {
 			_, err := fc.GetIndex(ctx, "orders")
 			return errors.Is(err, opensearch.ErrNotFound), fmt.Sprint(err)
 		})
@@ -97,9 +133,9 @@ func TestFollowerKeepsInSync(t *testing.T) {
 		must(t, err)
 		must(t, lc.DeleteIndex(ctx, "events"))
 		must(t, lc.CreateIndex(ctx, "events", oneShard))
-		WriteDocs(t, ctx, lc, "events", 1000, 1020)
-		Eventually(t, 2*time.Minute, "the recreated index's documents, and only those, on the follower", func() (bool, string) {
-			return SameIDs(ctx, lc, fc, "events")
+		writeDocs(t, ctx, lc, "events", 1000, 1020)
+		eventually(t, 2*time.Minute, "the recreated index's documents, and only those, on the follower", func() (bool, string) {
+			return sameIDs(ctx, lc, fc, "events")
 		})
 		if now, _ := fc.DocumentIDs(ctx, "events"); slices.Contains(now, old[0]) {
 			t.Errorf("the follower still holds %s of the deleted index", old[0])
@@ -109,7 +145,7 @@ func TestFollowerKeepsInSync(t *testing.T) {
 	t.Run("templates", func(t *testing.T) {
 		must(t, lc.PutIndexTemplate(ctx, "metrics", raw(`{"index_patterns":["metrics-*"],"composed_of":["shared"],"priority":4}`)))
 		must(t, lc.PutIndexTemplate(ctx, "orders-template", raw(`{"index_patterns":["orders-*","sales-*"],"composed_of":["shared"],"priority":3}`)))
-		Eventually(t, 30*time.Second, "created and changed templates on the follower", func() (bool, string) {
+		eventually(t, 30*time.Second, "created and changed templates on the follower", func() (bool, string) {
 			m, err1 := fc.GetIndexTemplate(ctx, "metrics")
 			o, err2 := fc.GetIndexTemplate(ctx, "orders-template")
 			return err1 == nil && err2 == nil && strings.Contains(string(o), "sales-*"), fmt.Sprintf("%s %v / %s %v", m, err1, o, err2)
@@ -117,7 +153,7 @@ func TestFollowerKeepsInSync(t *testing.T) {
 		must(t, lc.DeleteIndexTemplate(ctx, "metrics"))
 		must(t, lc.DeleteIndexTemplate(ctx, "orders-template"))
 		must(t, lc.DeleteComponentTemplate(ctx, "shared"))
-		Eventually(t, 30*time.Second, "deleted templates gone from the follower", func() (bool, string) {
+		eventually(t, 30*time.Second, "deleted templates gone from the follower", func() (bool, string) {
 			_, err1 := fc.GetIndexTemplate(ctx, "metrics")
 			_, err2 := fc.GetComponentTemplate(ctx, "shared")
 			return errors.Is(err1, opensearch.ErrNotFound) && errors.Is(err2, opensearch.ErrNotFound), fmt.Sprintf("%v / %v", err1, err2)
@@ -130,7 +166,7 @@ func TestFollowerKeepsInSync(t *testing.T) {
 		must(t, lc.IndexDocument(ctx, "events", "with-sku", map[string]any{"sku": "A-1"}, opensearch.WithRefresh()))
 		must(t, lc.UpdateAliases(ctx, opensearch.AliasAction{Op: opensearch.AliasAdd, Index: "events", Alias: "events-read"}))
 		must(t, lc.PutIndexSettings(ctx, "events", map[string]any{"index.max_result_window": 20000}))
-		Eventually(t, time.Minute, "mapping, alias and setting on the follower", func() (bool, string) {
+		eventually(t, time.Minute, "mapping, alias and setting on the follower", func() (bool, string) {
 			d, err := fc.GetIndex(ctx, "events")
 			if err != nil {
 				return false, err.Error()
@@ -144,11 +180,11 @@ func TestFollowerKeepsInSync(t *testing.T) {
 
 	t.Run("leader index closed", func(t *testing.T) {
 		must(t, lc.CreateIndex(ctx, "archive", oneShard))
-		WriteDocs(t, ctx, lc, "archive", 0, 10)
-		Eventually(t, time.Minute, "archive replicated", func() (bool, string) { return SameIDs(ctx, lc, fc, "archive") })
+		writeDocs(t, ctx, lc, "archive", 0, 10)
+		eventually(t, time.Minute, "archive replicated", func() (bool, string) { return sameIDs(ctx, lc, fc, "archive") })
 		must(t, lc.CloseIndex(ctx, "archive"))
 		// The plugin notices a closed leader index within a minute and pauses the follower index.
-		Eventually(t, 3*time.Minute, "the plugin's pause reported in the follower's state", func() (bool, string) {
+		eventually(t, 3*time.Minute, "the plugin's pause reported in the follower's state", func() (bool, string) {
 			st := state()
 			ok := st.State == workflows.StateRunning && st.Replication != nil && slices.ContainsFunc(st.Replication.Problems, func(p workflows.Problem) bool {
 				return p.Index == "archive" && p.Status == "PAUSED"
@@ -156,7 +192,7 @@ func TestFollowerKeepsInSync(t *testing.T) {
 			return ok, fmt.Sprintf("%s %q %+v", st.State, st.Reason, st.Replication)
 		})
 		must(t, lc.DeleteIndex(ctx, "archive"))
-		Eventually(t, time.Minute, "problem gone with the index", func() (bool, string) {
+		eventually(t, time.Minute, "problem gone with the index", func() (bool, string) {
 			st := state()
 			_, err := fc.GetIndex(ctx, "archive")
 			return st.Reason == "" && len(st.Replication.Problems) == 0 && errors.Is(err, opensearch.ErrNotFound), fmt.Sprintf("%q %+v %v", st.Reason, st.Replication.Problems, err)
@@ -177,12 +213,12 @@ func TestFollowerNodeKilled(t *testing.T) {
 	d := testcluster.Distribution(t)
 	testcluster.RequireCCR(t, d)
 	base := testcluster.Dir(t)
-	ctl, _ := ControlPlane(t, base)
+	ctl, _ := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	lc, fc := leaderAndFollower(t, ctx, ctl, "kill-l", "kill-f", func(lc *opensearch.Client) {
 		must(t, lc.CreateIndex(ctx, "events", oneShard))
-		WriteDocs(t, ctx, lc, "events", 0, 100)
+		writeDocs(t, ctx, lc, "events", 0, 100)
 	})
 
 	// The writer: one document at a time on the leader, each retried until acknowledged.
@@ -209,7 +245,7 @@ func TestFollowerNodeKilled(t *testing.T) {
 		}
 	}()
 	written := func() int { mu.Lock(); defer mu.Unlock(); return writes }
-	Eventually(t, 30*time.Second, "writes flowing", func() (bool, string) { return written() > 50, fmt.Sprint(written()) })
+	eventually(t, 30*time.Second, "writes flowing", func() (bool, string) { return written() > 50, fmt.Sprint(written()) })
 
 	node, err := localnode.Find(filepath.Join(base, "services", "kill-f", "kill-f-0"))
 	must(t, err)
@@ -224,7 +260,7 @@ func TestFollowerNodeKilled(t *testing.T) {
 	}
 	t.Logf("PAUSED %s after the kill (%d documents written so far)", time.Since(killed).Round(time.Millisecond), written())
 	atPause := written()
-	Eventually(t, 30*time.Second, "writes while the follower is down", func() (bool, string) { return written() > atPause+50, fmt.Sprint(written()) })
+	eventually(t, 30*time.Second, "writes while the follower is down", func() (bool, string) { return written() > atPause+50, fmt.Sprint(written()) })
 
 	restarted := time.Now()
 	if _, err := d.Start(ctx, node.Spec); err != nil {
@@ -239,15 +275,15 @@ func TestFollowerNodeKilled(t *testing.T) {
 	}
 	t.Logf("RUNNING %s after the node was started again; states seen: %q", time.Since(restarted).Round(time.Millisecond), seen)
 	atResume := written()
-	Eventually(t, 30*time.Second, "writes after the resume", func() (bool, string) { return written() > atResume+50, fmt.Sprint(written()) })
+	eventually(t, 30*time.Second, "writes after the resume", func() (bool, string) { return written() > atResume+50, fmt.Sprint(written()) })
 	close(stop)
 	<-done
 	must(t, lc.Refresh(ctx, "events"))
-	Eventually(t, 2*time.Minute, "the follower holds exactly the leader's documents", func() (bool, string) {
+	eventually(t, 2*time.Minute, "the follower holds exactly the leader's documents", func() (bool, string) {
 		if err := fc.Refresh(ctx, "events"); err != nil {
 			return false, err.Error()
 		}
-		return SameIDs(ctx, lc, fc, "events")
+		return sameIDs(ctx, lc, fc, "events")
 	})
 	if rs, err := fc.ReplicationStatus(ctx, "events"); err != nil || rs.Status != opensearch.StatusSyncing {
 		t.Errorf("follower index after it all: %+v (%v), want SYNCING", rs, err)
@@ -282,14 +318,14 @@ func TestWorkerRestartDuringRebuild(t *testing.T) {
 	cleanup("rb-l")
 	ls, err := ctl.WaitService(ctx, "rb-l", nil)
 	must(t, err)
-	lc := ServiceClient(t, ls)
+	lc := serviceClient(t, ls)
 	const indexes, docs = 10, 2000
 	var names []string
 	for i := range indexes {
 		name := fmt.Sprintf("data-%02d", i)
 		names = append(names, name)
 		must(t, lc.CreateIndex(ctx, name, oneShard))
-		WriteDocs(t, ctx, lc, name, 0, docs)
+		writeDocs(t, ctx, lc, name, 0, docs)
 	}
 
 	began := time.Now()
@@ -299,7 +335,7 @@ func TestWorkerRestartDuringRebuild(t *testing.T) {
 	cleanup("rb-f")
 	st, err := ctl.WaitServiceState(ctx, "rb-f", workflows.StateRebuilding, nil)
 	must(t, err)
-	Eventually(t, 2*time.Minute, "the rebuild under way", func() (bool, string) {
+	eventually(t, 2*time.Minute, "the rebuild under way", func() (bool, string) {
 		st, err = ctl.GetService(ctx, "rb-f")
 		r := st.Replication
 		return err == nil && st.State == workflows.StateRebuilding && r != nil && r.Total == indexes && r.Syncing < indexes, fmt.Sprintf("%s %+v %v", st.State, r, err)
@@ -323,7 +359,7 @@ func TestWorkerRestartDuringRebuild(t *testing.T) {
 	if r := fs.Replication; r == nil || r.Total != indexes || r.Syncing != indexes {
 		t.Errorf("replication %+v, want %d of %d syncing", r, indexes, indexes)
 	}
-	fc := ServiceClient(t, fs)
+	fc := serviceClient(t, fs)
 	for _, name := range names {
 		if n, err := fc.Count(ctx, name); err != nil || n != docs {
 			t.Errorf("follower %s: %d documents (%v), want %d", name, n, err, docs)

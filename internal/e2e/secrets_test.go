@@ -1,4 +1,4 @@
-package secured
+package e2e
 
 import (
 	"encoding/base64"

@@ -1,4 +1,4 @@
-package secured
+package e2e
 
 import (
 	"context"
@@ -17,7 +17,6 @@ import (
 
 	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
-	"github.com/osccr/osccr/internal/e2e"
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/security"
@@ -45,7 +44,7 @@ func TestSecuredReplication(t *testing.T) {
 	follower := testcluster.StartSecuredSide(t, d, base, "sfollower", ca, "e2e", security.Follower, security.NodeDN("sleader-0", "e2e"))
 	t.Logf("two secured nodes healthy after %s", time.Since(began).Round(time.Millisecond))
 
-	ctl, _ := e2e.ControlPlane(t, base)
+	ctl, _ := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	// osccr calls each cluster as its least-privilege user, and the replication runs as the
@@ -200,7 +199,7 @@ func TestSecuredReplication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e2e.WriteDocs(t, ctx, lc, "orders", 0, 300)
+	writeDocs(t, ctx, lc, "orders", 0, 300)
 	if _, err := ctl.CreateIntegration(ctx, good); err != nil {
 		t.Fatalf("create integration: %v", err)
 	}
@@ -215,7 +214,7 @@ func TestSecuredReplication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e2e.Eventually(t, time.Minute, "300 orders on the secured follower", func() (bool, string) {
+	eventually(t, time.Minute, "300 orders on the secured follower", func() (bool, string) {
 		_ = fc.Refresh(ctx, "orders")
 		n, err := fc.Count(ctx, "orders")
 		return err == nil && n == 300, strings.TrimSpace(strings.Join([]string{time.Now().Format(time.TimeOnly), errString(err)}, " "))
@@ -225,7 +224,7 @@ func TestSecuredReplication(t *testing.T) {
 		t.Fatalf("promote: %v", err)
 	}
 	t.Logf("promoted: %+v", promoted)
-	e2e.WriteDocs(t, ctx, fc, "orders", 300, 301)
+	writeDocs(t, ctx, fc, "orders", 300, 301)
 
 	// No password or private key anywhere osccr writes or answers: the Temporal database (with
 	// its -wal and -shm files), the worker's log, the nodes' logs and data, and what the API
@@ -337,15 +336,15 @@ func nothingCreated(t *testing.T, ctx context.Context, ctl *control.Control, nam
 func TestSecuredLocalServices(t *testing.T) {
 	testcluster.SecureDistribution(t)
 	base := testcluster.Dir(t)
-	ctl, tc := e2e.ControlPlane(t, base)
+	ctl, tc := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	const leader, follower = "sec-lead", "sec-fol"
-	lc, fc := e2e.LeaderAndFollowerWith(t, ctx, ctl, "", leader, follower, func(lc *opensearch.Client) {
-		e2e.WriteDocs(t, ctx, lc, "orders", 0, 1000)
+	lc, fc := leaderAndFollowerWith(t, ctx, ctl, "", leader, follower, func(lc *opensearch.Client) {
+		writeDocs(t, ctx, lc, "orders", 0, 1000)
 	})
-	e2e.Eventually(t, time.Minute, "1000 orders on the follower", func() (bool, string) {
-		return e2e.SameIDs(ctx, lc, fc, "orders")
+	eventually(t, time.Minute, "1000 orders on the follower", func() (bool, string) {
+		return sameIDs(ctx, lc, fc, "orders")
 	})
 
 	// Secured: HTTPS, the references (paths only) in the service's state, files 0600.
@@ -413,9 +412,9 @@ func TestSecuredLocalServices(t *testing.T) {
 	if signals[workflows.SignalPauseIntegration] == 0 || signals[workflows.SignalResumeIntegration] == 0 {
 		t.Errorf("integration signals during the recycle: %v, want a pause and a resume", signals)
 	}
-	e2e.Eventually(t, 2*time.Minute, "every document written during the recycle on the follower", func() (bool, string) {
+	eventually(t, 2*time.Minute, "every document written during the recycle on the follower", func() (bool, string) {
 		_ = fc.Refresh(ctx, "orders")
-		return e2e.SameIDs(ctx, lc, fc, "orders")
+		return sameIDs(ctx, lc, fc, "orders")
 	})
 
 	report, err := ctl.Promote(ctx, follower)
@@ -423,7 +422,7 @@ func TestSecuredLocalServices(t *testing.T) {
 		t.Fatalf("promote: %v", err)
 	}
 	t.Logf("promoted: %d indexes stopped", report.IndexesStopped)
-	e2e.WriteDocs(t, ctx, fc, "orders", total, total+1)
+	writeDocs(t, ctx, fc, "orders", total, total+1)
 
 	// No password or private key anywhere osccr writes or answers (where they are meant to be
 	// is skipped: the password files, the nodes' config directories, the CA's key).
