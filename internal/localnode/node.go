@@ -161,25 +161,38 @@ func (d Distribution) Start(ctx context.Context, spec Spec) (*Node, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if err := assignPorts(&spec); err != nil {
-		return nil, err
-	}
+	picked := spec.HTTPPort == 0 && spec.TransportPort == 0
 	cred, err := d.runAs()
 	if err != nil {
 		return nil, err
 	}
-	if err := d.writeConfig(spec, cred); err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		if err := assignPorts(&spec); err != nil {
+			return nil, err
+		}
+		if err := d.writeConfig(spec, cred); err != nil {
+			return nil, err
+		}
+		node := &Node{Spec: spec}
+		if err := d.launch(ctx, node, cred); err != nil {
+			return nil, err
+		}
+		err := node.WaitHealthy(ctx)
+		if err == nil {
+			return node, nil
+		}
+		// A port found free was taken by another process before the node bound it (several
+		// test packages start nodes at once): ports osccr picked are picked again.
+		if !picked || attempt == bindAttempts || node.alive() || !node.logContains("java.net.BindException") {
+			return nil, err
+		}
+		spec.HTTPPort, spec.TransportPort = 0, 0
 	}
-	node := &Node{Spec: spec}
-	if err := d.launch(ctx, node, cred); err != nil {
-		return nil, err
-	}
-	if err := node.WaitHealthy(ctx); err != nil {
-		return nil, err
-	}
-	return node, nil
 }
+
+// bindAttempts bounds how often a node whose ports osccr picked is started again on new ports
+// after losing one of them to another process.
+const bindAttempts = 3
 
 // Find returns the node recorded in a node directory, running or not. The error wraps
 // fs.ErrNotExist when the directory holds no node.
@@ -414,6 +427,12 @@ func (n *Node) waitGone(limit time.Duration) error {
 // LogTail is the end of the node's log: what a failure report shows.
 func (n *Node) LogTail() string { return n.logTail() }
 
+// logContains reports whether the node's log holds s.
+func (n *Node) logContains(s string) bool {
+	raw, err := os.ReadFile(filepath.Join(n.Dir, "logs", n.Cluster+".log"))
+	return err == nil && strings.Contains(string(raw), s)
+}
+
 func (n *Node) logTail() string {
 	for _, name := range []string{filepath.Join("logs", n.Cluster+".log"), filepath.Join("logs", stdoutFile)} {
 		raw, err := os.ReadFile(filepath.Join(n.Dir, name))
@@ -421,10 +440,19 @@ func (n *Node) logTail() string {
 			continue
 		}
 		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+		// The last lines of a failed start are the bottom of a stack trace: the cause is above
+		// them, the innermost "Caused by:" (else the first ERROR line).
+		cause := ""
+		for _, l := range lines {
+			l = strings.TrimSpace(l)
+			if strings.HasPrefix(l, "Caused by:") || cause == "" && strings.Contains(l, "][ERROR]") {
+				cause = "cause: " + l + "\n"
+			}
+		}
 		if len(lines) > 8 {
 			lines = lines[len(lines)-8:]
 		}
-		return "last lines of " + name + ":\n" + strings.Join(lines, "\n")
+		return cause + "last lines of " + name + ":\n" + strings.Join(lines, "\n")
 	}
 	return "the node wrote no log"
 }
@@ -434,7 +462,7 @@ func assignPorts(s *Spec) error {
 		if *p != 0 {
 			continue
 		}
-		port, err := FreePort()
+		port, err := freePort()
 		if err != nil {
 			return err
 		}
@@ -442,6 +470,9 @@ func assignPorts(s *Spec) error {
 	}
 	return nil
 }
+
+// freePort is FreePort; a test makes it hand out a port that is taken.
+var freePort = FreePort
 
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort() (int, error) {

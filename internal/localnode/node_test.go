@@ -3,6 +3,7 @@ package localnode_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -143,5 +144,37 @@ func put(t *testing.T, url, body string) {
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		t.Fatalf("PUT %s: %s", url, resp.Status)
+	}
+}
+
+// TestStartOnTakenPort: a port found free but taken before the node binds it (another test
+// package's node, here a listener of the test's own) fails the start with the bind error, and
+// the node is started again on new ports.
+func TestStartOnTakenPort(t *testing.T) {
+	d := testcluster.Distribution(t)
+	base := testcluster.Dir(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := taken.Addr().(*net.TCPAddr).Port
+	calls := 0
+	defer localnode.SetFreePort(func() (int, error) {
+		calls++
+		if calls == 1 {
+			return port, nil // the HTTP port: taken
+		}
+		return localnode.FreePort()
+	})()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testcluster.StartTimeout)
+	defer cancel()
+	node, err := d.Start(ctx, localnode.Spec{Dir: filepath.Join(base, "taken"), Cluster: "taken", HeapMB: 256})
+	if err != nil {
+		t.Fatalf("Start with its first HTTP port taken: %v", err)
+	}
+	t.Cleanup(func() { testcluster.Stop(t, node) })
+	if node.HTTPPort == port || calls != 4 {
+		t.Errorf("node on HTTP port %d (the taken one: %d) after %d ports handed out, want a new port after 4", node.HTTPPort, port, calls)
 	}
 }
