@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"syscall"
+
+	"github.com/osccr/osccr/internal/ports"
 )
 
 // PortInUseError reports that a port the dev server was told to use is taken, most often by
@@ -33,26 +35,9 @@ func checkPortFree(host string, port int, flag string) error {
 	return l.Close()
 }
 
-// freePorts asks the kernel for n distinct free ports on host. All listeners are held until
-// every port is known, so one call never returns the same port twice.
-func freePorts(host string, n int) ([]int, error) {
-	listeners := make([]net.Listener, 0, n)
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return nil, fmt.Errorf("pick a free port on %s: %w", host, err)
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
+// freePorts picks n distinct free ports on host (see internal/ports: below the kernel's
+// ephemeral range, where no outgoing connection takes one before the server binds it).
+func freePorts(host string, n int) ([]int, error) { return ports.Free(host, n) }
 
 // servicePorts are the loopback ports of one dev server. Only Frontend and UI are meant for
 // people; the rest are internal to the process but still need distinct TCP ports.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/osccr/osccr/internal/ports"
 )
 
 // Spec describes one node. The node directory holds everything the node owns.
@@ -474,14 +475,13 @@ func assignPorts(s *Spec) error {
 // freePort is FreePort; a test makes it hand out a port that is taken.
 var freePort = FreePort
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that was free a moment ago (internal/ports).
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	free, err := ports.Free("127.0.0.1", 1)
 	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return free[0], nil
 }
 
 func readPID(path string) (int, error) {
