@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/rules"
 )
 
 // Signals and queries of IndexReplicationWorkflow.
@@ -23,8 +24,8 @@ const (
 const (
 	StateConnecting = "CONNECTING"
 	StateRebuilding = "REBUILDING"
-	StateRunning    = "RUNNING"
-	StatePaused     = "PAUSED"
+	StateRunning    = rules.StateRunning
+	StatePaused     = rules.StatePaused
 	StateStopped    = "STOPPED"
 )
 

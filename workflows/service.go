@@ -15,12 +15,13 @@ import (
 
 	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/lag"
+	"github.com/osccr/osccr/internal/rules"
 )
 
 // Service states, in the vocabulary operators see (the seeds' and the managed offerings').
 const (
-	StateProvisioning = "PROVISIONING"
-	StateDeleting     = "DELETING"
+	StateProvisioning = rules.StateProvisioning
+	StateDeleting     = rules.StateDeleting
 	StateFailed       = "FAILED"
 	StatePromoting    = "PROMOTING"
 	// StateRunning, StatePaused and StateRebuilding are shared with replication.
@@ -28,9 +29,9 @@ const (
 
 // Service roles.
 const (
-	RoleStandalone = "standalone"
-	RoleLeader     = "leader"
-	RoleFollower   = "follower"
+	RoleStandalone = rules.RoleStandalone
+	RoleLeader     = rules.RoleLeader
+	RoleFollower   = rules.RoleFollower
 )
 
 // Queries, updates and signals of ServiceWorkflow.
@@ -83,6 +84,16 @@ func (st ServiceState) ClusterRef() activities.ClusterRef {
 		auth = st.Endpoints.Auth
 	}
 	return activities.ClusterRef{Name: st.Name, URL: st.Endpoints.HTTPURL, TransportAddress: st.Endpoints.TransportAddress, ClusterAuth: auth}
+}
+
+// RuleView is what the rulebook (internal/rules) reads of the service.
+func (st ServiceState) RuleView() rules.Service {
+	v := rules.Service{Name: st.Name, Role: st.Role, State: st.State, Plan: st.Plan, Leader: st.Leader, Followers: st.Followers,
+		Local: st.Backend == activities.BackendLocal}
+	if p := st.Promotion; p != nil {
+		v.Promoted = &rules.Promotion{FormerLeader: p.FormerLeader, At: p.PromotedAt}
+	}
+	return v
 }
 
 // PromotionReport says what a promotion did.

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/rules"
 )
 
 // validateDelete is the delete update's validator: the rule, and the phase.
@@ -17,17 +18,8 @@ func (s *service) validateDelete() error {
 	return firstError(canDelete(s.st, s.deleting()), s.busy(phaseIdle))
 }
 
-// canDelete is the delete update's validator: a rejected request is not written to history
-// and changes nothing.
-func canDelete(st ServiceState, deleting bool) error {
-	switch {
-	case deleting || st.State == StateDeleting:
-		return fmt.Errorf("service %s is already being deleted", st.Name)
-	case len(st.Followers) > 0:
-		return fmt.Errorf("service %s is the leader of %v: delete or promote its followers first", st.Name, st.Followers)
-	}
-	return nil
-}
+// canDelete is the delete update's rule (rules.CanDelete).
+func canDelete(st ServiceState, deleting bool) error { return rules.CanDelete(st.RuleView(), deleting) }
 
 // onDelete is the delete update's handler: the main loop ends and step 4 runs.
 func (s *service) onDelete(workflow.Context) (ServiceState, error) {

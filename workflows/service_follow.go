@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
-	"github.com/osccr/osccr/internal/plan"
+	"github.com/osccr/osccr/internal/rules"
 )
 
 // UpdateFollow makes a standalone, RUNNING service the follower of a leader (osccr integration
@@ -34,38 +34,10 @@ func (s *service) validateFollow(req FollowRequest) error {
 	return firstError(s.busy(phaseIdle), canFollow(s.st, req))
 }
 
-// canFollow is the follow update's validator: the rules that need no I/O. A rejected request is
-// not written to history and changes nothing.
+// canFollow is the follow update's rule (rules.CanFollow): a rejected request is not written to
+// history and changes nothing.
 func canFollow(st ServiceState, req FollowRequest) error {
-	leader := req.Leader.Name
-	switch {
-	case st.Promotion != nil:
-		return fmt.Errorf("service %s was promoted from a follower of %s on %s: a promoted service never follows again; follow %s with a new service (osccr follower create %s --name NAME)",
-			st.Name, st.Promotion.FormerLeader, st.Promotion.PromotedAt.Format(time.RFC3339), leader, leader)
-	case st.Role == RoleFollower:
-		return fmt.Errorf("service %s already follows %s: a service follows one leader; promote or delete it first", st.Name, st.Leader)
-	case len(st.Followers) > 0:
-		return fmt.Errorf("service %s is the leader of %s: a leader cannot also be a follower; delete or promote its followers first", st.Name, strings.Join(st.Followers, ", "))
-	case leader == st.Name:
-		return fmt.Errorf("service %s cannot follow itself", st.Name)
-	case req.Leader.URL == "" || req.Leader.TransportAddress == "":
-		return fmt.Errorf("leader %s has no endpoints yet (URL %q, transport %q): it must be RUNNING", leader, req.Leader.URL, req.Leader.TransportAddress)
-	case st.State != StateRunning:
-		return fmt.Errorf("service %s is %s; it must be RUNNING to become a follower", st.Name, st.State)
-	}
-	catalog := plan.Default()
-	leaderPlan, err := catalog.Lookup(req.LeaderPlan)
-	if err != nil {
-		return fmt.Errorf("leader %s: %w", leader, err)
-	}
-	ownPlan, err := catalog.Lookup(st.Plan)
-	if err != nil {
-		return fmt.Errorf("service %s: %w", st.Name, err)
-	}
-	if err := plan.CheckFollowerPlan(leaderPlan, ownPlan); err != nil {
-		return fmt.Errorf("%w; change the plan of %s first (osccr service update %s --plan %s)", err, st.Name, st.Name, leaderPlan.Name)
-	}
-	return nil
+	return rules.CanFollow(st.RuleView(), rules.Leader{Name: req.Leader.Name, Plan: req.LeaderPlan, URL: req.Leader.URL, TransportAddress: req.Leader.TransportAddress})
 }
 
 // onFollow is the follow update's handler (service_follow.go).

@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
-	"github.com/osccr/osccr/internal/plan"
+	"github.com/osccr/osccr/internal/rules"
 )
 
 // A plan change: the update an operator sends to a service, and the signals with which a leader
@@ -42,28 +42,11 @@ type PlanChanged struct {
 	Error string `json:"error,omitempty"`
 }
 
-// CheckPlanChange applies the rules of a plan change to a service: the plan must exist; a
-// follower's plan changes only with its leader's; a leader or follower stays on a tier that
-// offers cross-cluster replication; the service must be RUNNING (or PAUSED). The plan update's
-// validator applies it; the application layer applies it to a leader's followers before asking.
+// CheckPlanChange applies the rules of a plan change to a service (rules.CanChangePlan). The plan
+// update's validator applies it; the application layer applies it to a leader's followers
+// before asking.
 func CheckPlanChange(st ServiceState, req PlanChange) error {
-	p, err := plan.Default().Lookup(req.Plan)
-	if err != nil {
-		return err
-	}
-	switch {
-	case st.State == StateDeleting:
-		return fmt.Errorf("service %s is being deleted", st.Name)
-	case st.Role == RoleFollower && req.Leader != st.Leader:
-		return fmt.Errorf("service %s is a follower of %s: its plan must equal its leader's; change the leader's plan instead (osccr service update %s --plan %s), which changes its followers' too",
-			st.Name, st.Leader, st.Leader, p.Name)
-	case (st.Role == RoleLeader || st.Role == RoleFollower) && !p.SupportsCCR():
-		return fmt.Errorf("service %s is a %s and %s is on the %s tier: cross-cluster replication needs a business or premium plan; promote or delete its followers first to go below",
-			st.Name, st.Role, p.Name, p.Tier)
-	case st.State != StateRunning && st.State != StatePaused:
-		return fmt.Errorf("service %s is %s; its plan can change once it is RUNNING", st.Name, st.State)
-	}
-	return nil
+	return rules.CanChangePlan(st.RuleView(), req.Plan, req.Leader)
 }
 
 // validatePlan is the plan update's validator: the phase, and the rule.

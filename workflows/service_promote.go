@@ -10,6 +10,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/osccr/osccr/internal/rules"
 )
 
 // validatePromote is the promote update's validator: the rule, and the phase (a second
@@ -22,20 +24,10 @@ func (s *service) validatePromote() error {
 // caller that wants to know before asking (a dry run).
 func CheckPromote(st ServiceState) error { return canPromote(st, false) }
 
-// canPromote is the promote update's validator. Promoting a promoted service is allowed: it
-// answers with the earlier report.
+// canPromote is the promote update's rule (rules.CanPromote). Promoting a promoted service is
+// allowed: it answers with the earlier report.
 func canPromote(st ServiceState, deleting bool) error {
-	switch {
-	case deleting || st.State == StateDeleting:
-		return fmt.Errorf("service %s is being deleted", st.Name)
-	case st.Promotion != nil:
-		return nil
-	case st.Role != RoleFollower:
-		return fmt.Errorf("service %s is not a follower (it is %s): only a follower can be promoted", st.Name, st.Role)
-	case st.State == StateProvisioning:
-		return fmt.Errorf("service %s is still PROVISIONING", st.Name)
-	}
-	return nil
+	return rules.CanPromote(st.RuleView(), deleting)
 }
 
 // promote is the promote update's handler, and runs the promotions started by signal. A second

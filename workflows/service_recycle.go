@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/rules"
 )
 
 // validateRecycle is the recycle-node update's validator: the rule, and the phase.
@@ -21,19 +22,9 @@ func (s *service) validateRecycle(string) error {
 	return firstError(canRecycle(s.st, s.deleting(), s.phase == phaseRecycling), s.busy(phaseIdle))
 }
 
-// canRecycle is the recycle-node update's validator.
+// canRecycle is the recycle-node update's rule (rules.CanRecycle).
 func canRecycle(st ServiceState, deleting, recycling bool) error {
-	switch {
-	case st.Backend != activities.BackendLocal:
-		return fmt.Errorf("service %s is a registered cluster: osccr cannot restart nodes it does not run; restart the node yourself", st.Name)
-	case deleting || st.State == StateDeleting:
-		return fmt.Errorf("service %s is being deleted", st.Name)
-	case recycling:
-		return fmt.Errorf("a node of service %s is already being recycled", st.Name)
-	case st.State == StateProvisioning:
-		return fmt.Errorf("service %s is still PROVISIONING", st.Name)
-	}
-	return nil
+	return rules.CanRecycle(st.RuleView(), deleting, recycling)
 }
 
 // onRecycle is the recycle-node update's handler.
