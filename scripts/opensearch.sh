@@ -271,6 +271,7 @@ EOF
     mv "$to" "$home/modules/$name"
     say "module $name: $(cd "$home/modules/$name" && ls | grep -v -e '^plugin-' | tr '\n' ' ')${shared[*]:+(${#shared[@]} dependencies left out: lib/ has them)}"
   done <<<"$modules_table"
+  rm -rf "$work" # the jars stay in Maven's local repository
 fi
 
 # install_zip NAME ZIP_NAME [MAVEN_COORDS]: installs plugin NAME from OSCCR_PLUGIN_DIR (checked
