@@ -36,6 +36,8 @@ type CreateServiceRequest struct {
 	// Security is SecurityNone for a plain-HTTP service; "" or activities.SecurityPlugin (the
 	// default) secures it with the security plugin.
 	Security string
+	// TerminationProtection refuses the service's deletion while it is on.
+	TerminationProtection bool
 }
 
 // SecurityNone asks for a plain-HTTP local service without users: the opt-out of the default.
@@ -63,6 +65,8 @@ type RegisterServiceRequest struct {
 	// Auth says how the worker authenticates to the cluster and trusts it: by reference only
 	// (files and environment variables on the worker's machine).
 	Auth activities.ClusterAuth
+	// TerminationProtection refuses the service's deletion while it is on.
+	TerminationProtection bool
 }
 
 // ServiceSummary is one row of a service listing, read from Temporal's visibility store.
@@ -83,7 +87,8 @@ const MaxExtraDiskGB = 65536
 // ErrInvalid or ErrConflict and nothing created, an invalid name, an unknown plan, extra disk
 // that is negative or more than MaxExtraDiskGB, or a name already in use.
 func (c *Control) CreateService(ctx context.Context, req CreateServiceRequest) error {
-	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"), ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Machine: req.Machine}
+	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"), ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Machine: req.Machine,
+		TerminationProtection: req.TerminationProtection}
 	var problems []error
 	mode, err := securityMode(req.Security)
 	if err != nil {
@@ -133,7 +138,8 @@ func checkExtraDisk(gb int) error {
 // are checked for form here; the worker checks the cluster answers while provisioning.
 func (c *Control) RegisterService(ctx context.Context, req RegisterServiceRequest) error {
 	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "self-hosted"), Region: orDefault(req.Region, "self-hosted"),
-		Backend: activities.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress, ClusterAuth: req.Auth}
+		Backend: activities.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress, ClusterAuth: req.Auth,
+		TerminationProtection: req.TerminationProtection}
 	var problems []error
 	if err := req.Auth.Check(req.URL); err != nil {
 		problems = append(problems, err)
@@ -144,7 +150,39 @@ func (c *Control) RegisterService(ctx context.Context, req RegisterServiceReques
 	if host, port, err := net.SplitHostPort(req.TransportAddress); err != nil || host == "" || port == "" {
 		problems = append(problems, fmt.Errorf("transport address %q must be host:port (the cluster's transport port, 9300 by default)", req.TransportAddress))
 	}
+	if len(problems) == 0 && provision.ValidateServiceName(req.Name) == nil {
+		if err := c.checkSecretRefs(ctx, req.Name, req.Auth); err != nil {
+			return err
+		}
+	}
 	return c.startService(ctx, spec, problems)
+}
+
+// checkSecretRefs asks a worker to apply its activities.SecretPolicy to the references (the
+// worker alone knows which directories it trusts and can see the files): a reference it would
+// refuse to read is refused here, with its rule, before any workflow of the service starts.
+func (c *Control) checkSecretRefs(ctx context.Context, service string, auth activities.ClusterAuth) error {
+	if auth.PasswordFile == "" && auth.PasswordEnv == "" && auth.ReplicationPasswordFile == "" && auth.ReplicationPasswordEnv == "" && auth.KeyFile == "" {
+		return nil
+	}
+	run, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.SecretRefsWorkflowID(service),
+		TaskQueue:                c.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowExecutionTimeout: time.Minute,
+	}, workflows.CheckSecretRefsWorkflow, auth)
+	if err == nil {
+		err = run.Get(ctx, nil)
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == activities.ErrTypeSecretRefused {
+		return fmt.Errorf("%w: register %s: %s", ErrInvalid, service, app.Message())
+	}
+	if err != nil {
+		return wrapTemporal("check the secret references of "+service, err)
+	}
+	return nil
 }
 
 func (c *Control) startService(ctx context.Context, spec activities.ServiceSpec, problems []error) error {
@@ -320,7 +358,20 @@ func (c *Control) listServices(ctx context.Context, filter string) ([]ServiceSum
 // DeleteService deletes a service: the workflow's validator refuses it (nothing changed) while
 // the service leads followers; otherwise the service goes DELETING at once and its workflow
 // removes what osccr runs and ends.
+//
+// A service under termination protection is refused (ErrConflict, naming it) before the
+// workflow is asked.
 func (c *Control) DeleteService(ctx context.Context, name string) error {
+	if err := provision.ValidateServiceName(name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	st, err := c.GetService(ctx, name)
+	if err != nil {
+		return err
+	}
+	if st.TerminationProtection {
+		return fmt.Errorf("%w: service %s has termination protection: it cannot be deleted while the protection is on; turn it off first (PUT .../service/%s {\"termination_protection\": false}, or avn service update %s --disable-termination-protection), then delete it", ErrConflict, name, name, name)
+	}
 	return c.updateService(ctx, name, "delete", workflows.UpdateDelete, true, nil)
 }
 
@@ -478,6 +529,10 @@ func (c *Control) ServiceCredentials(ctx context.Context, name string) (Credenti
 func CredentialsOf(st workflows.ServiceState) (Credentials, error) {
 	name, ref := st.Name, st.ClusterRef()
 	switch {
+	case st.Backend == activities.BackendStatic && ref.Username != "":
+		// A registered cluster's password is its owner's: osccr reads it only to call the
+		// cluster, and never answers it to anyone (its reference could name any file).
+		return Credentials{}, fmt.Errorf("%w: service %s is a registered cluster: osccr never reveals its password (user %s); read it where its owner keeps it", ErrConflict, name, ref.Username)
 	case ref.Username == "" && st.LocalSecured():
 		return Credentials{}, fmt.Errorf("%w: service %s is %s: its credentials exist once it is provisioned", ErrConflict, name, st.State)
 	case ref.Username == "":
@@ -492,4 +547,17 @@ func CredentialsOf(st workflows.ServiceState) (Credentials, error) {
 		return Credentials{}, fmt.Errorf("%w: service %s: its password is in %s on the machine of the worker that runs it (machine %q); read it there, as the account the worker runs as: %w", ErrConflict, name, ref.PasswordFile, st.Machine, err)
 	}
 	return Credentials{Username: ref.Username, Password: strings.TrimRight(strings.SplitN(string(raw), "\n", 2)[0], "\r"), CAFile: ref.CAFile}, nil
+}
+
+// SetTerminationProtection turns a service's termination protection on or off and returns the
+// service as it then is. The service's workflow keeps it with the spec.
+func (c *Control) SetTerminationProtection(ctx context.Context, name string, on bool) (workflows.ServiceState, error) {
+	if err := provision.ValidateServiceName(name); err != nil {
+		return workflows.ServiceState{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	st, err := c.GetService(ctx, name)
+	if err != nil || st.TerminationProtection == on {
+		return st, err
+	}
+	return st, fmt.Errorf("%w: service %s: termination protection is set when a service is created (termination_protection, avn --enable-termination-protection); changing it on an existing service needs the next version of the service workflow, not deployed yet", ErrConflict, name)
 }
