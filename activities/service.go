@@ -54,7 +54,7 @@ type ServiceSpec struct {
 	Machine string `json:"machine,omitempty"`
 	// Security is a local service's security mode: SecurityPlugin or SecurityNone ("" is
 	// plain, as services were before the mode existed). A static service's is its ClusterAuth.
-	Security string `json:"security,omitempty"`	// TerminationProtection, as Aiven's: while it is on, the service cannot be deleted (a
+	Security string `json:"security,omitempty"` // TerminationProtection, as Aiven's: while it is on, the service cannot be deleted (a
 	// promotion or a switchover is not blocked: a disaster must not wait for a flag).
 	TerminationProtection bool `json:"termination_protection,omitempty"`
 }
