@@ -37,7 +37,7 @@ type Guard struct {
 func (g Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rule, msg := g.check(r); rule != "" {
-			g.Audit.Audit(Record{Via: via(r), Action: r.Method + " " + r.URL.Path, Path: r.URL.Path, Outcome: OutcomeRefused,
+			g.Audit.Audit(Record{Time: time.Now().UTC(), Via: via(r), Action: r.Method + " " + r.URL.Path, Path: r.URL.Path, Outcome: OutcomeRefused,
 				Status: http.StatusForbidden, Rule: rule, Reason: msg, Remote: r.RemoteAddr})
 			WriteError(w, http.StatusForbidden, "forbidden", msg)
 			return
@@ -146,7 +146,7 @@ func (t *Throttle) Allow(remote string) (bool, time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.global.drain(now, t.GlobalRate)
-	if t.global.level >= t.GlobalBurst {
+	if t.global.level > t.GlobalBurst-1 {
 		return false, wait(t.global.level-t.GlobalBurst+1, t.GlobalRate)
 	}
 	b := t.clients[clientKey(remote)]
@@ -154,7 +154,7 @@ func (t *Throttle) Allow(remote string) (bool, time.Duration) {
 		return true, 0
 	}
 	b.drain(now, t.Rate)
-	if b.level >= t.Burst {
+	if b.level > t.Burst-1 {
 		return false, wait(b.level-t.Burst+1, t.Rate)
 	}
 	return true, 0

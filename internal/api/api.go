@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/osccr/osccr/internal/access"
 	"github.com/osccr/osccr/internal/control"
@@ -172,7 +173,7 @@ func (s *server) wrap(rt Route) http.HandlerFunc {
 	action := rt.Method + " " + rt.Pattern
 	return func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
-		rec := access.Record{Via: "api", Action: action, Path: r.URL.Path, Service: r.PathValue("service"), Remote: r.RemoteAddr}
+		rec := access.Record{Time: time.Now().UTC(), Via: "api", Action: action, Path: r.URL.Path, Service: r.PathValue("service"), Remote: r.RemoteAddr}
 		if rec.Service == "" && r.Method == http.MethodPost && rt.Pattern == "/v1/project/{project}/service" {
 			rec.Service = "(named in the body)"
 		}

@@ -199,7 +199,7 @@ func (c *Console) page(need access.Role, h handler) http.HandlerFunc {
 		res := &outcome{}
 		r = r.WithContext(context.WithValue(r.Context(), outcomeKey{}, res))
 		c.serve(sw, r, need, h)
-		rec := access.Record{Via: "console", Action: r.Method + " " + r.Pattern, Path: r.URL.Path, Service: r.PathValue("name"),
+		rec := access.Record{Time: time.Now().UTC(), Via: "console", Action: r.Method + " " + r.Pattern, Path: r.URL.Path, Service: r.PathValue("name"),
 			Actor: res.who.Name, Status: sw.status, Outcome: access.Outcome(sw.status), Rule: res.rule, Reason: res.reason, Remote: r.RemoteAddr}
 		if rec.Service == "" {
 			rec.Service = strings.TrimSpace(r.PostFormValue("name"))
@@ -397,7 +397,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	audit := func(status int, who access.Identity, rule, reason string) {
-		rec := access.Record{Via: "console", Action: "POST /signin", Path: r.URL.Path, Actor: who.Name, Status: status,
+		rec := access.Record{Time: time.Now().UTC(), Via: "console", Action: "POST /signin", Path: r.URL.Path, Actor: who.Name, Status: status,
 			Outcome: access.Outcome(status), Rule: rule, Reason: reason, Remote: r.RemoteAddr}
 		if who.Role != access.RoleNone {
 			rec.Role = who.Role.String()
