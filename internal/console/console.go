@@ -100,12 +100,20 @@ func New(ctl *control.Control, cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console assets: %w", err)
 	}
+	if c.mux, err = c.newMux(static, c.routes()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newMux routes the sign-in, the assets and the given pages and actions.
+func (c *Console) newMux(static fs.FS, routes []Route) (*http.ServeMux, error) {
 	m := http.NewServeMux()
 	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	m.HandleFunc("GET /signin", c.signInPage)
 	m.HandleFunc("POST /signin", c.signIn)
 	m.HandleFunc("POST /signout", c.signOut)
-	for _, rt := range c.routes() {
+	for _, rt := range routes {
 		if rt.Role == access.RoleNone {
 			return nil, fmt.Errorf("console: route %s has no role", rt.Pattern)
 		}
@@ -114,8 +122,7 @@ func New(ctl *control.Control, cfg Config) (*Console, error) {
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusNotFound, "error.html", view{Title: "Not found", Error: "There is no such page."})
 	})
-	c.mux = m
-	return c, nil
+	return m, nil
 }
 
 // Route is a page or an action of the console and the least role that may use it.
@@ -199,7 +206,7 @@ func (c *Console) page(need access.Role, h handler) http.HandlerFunc {
 		res := &outcome{}
 		r = r.WithContext(context.WithValue(r.Context(), outcomeKey{}, res))
 		c.serve(sw, r, need, h)
-		rec := access.Record{Time: time.Now().UTC(), Via: "console", Action: r.Method + " " + r.Pattern, Path: r.URL.Path, Service: r.PathValue("name"),
+		rec := access.Record{Time: time.Now().UTC(), Via: "console", Action: r.Pattern, Path: r.URL.Path, Service: r.PathValue("name"),
 			Actor: res.who.Name, Status: sw.status, Outcome: access.Outcome(sw.status), Rule: res.rule, Reason: res.reason, Remote: r.RemoteAddr}
 		if rec.Service == "" {
 			rec.Service = strings.TrimSpace(r.PostFormValue("name"))
