@@ -58,6 +58,9 @@ func serveCommand() *cli.Command {
 			}
 			defer audit.Close()
 			audit.OnError = func(err error) { logger.Error("audit", "err", err) }
+			if set.tokens != nil {
+				set.tokens.OnReloadError = func(err error) { logger.Warn("tokens", "err", err) }
+			}
 			handler, err := serveHandler(ctl, set.tokens, c.String("project"), serveOptions{
 				audit: audit, throttle: access.DefaultThrottle(), hostNames: c.StringSlice("host-name"), loopback: set.loopback,
 				console: console.Config{TemporalUIURL: c.String("temporal-ui-url"), Namespace: c.String("namespace"), Logger: logger},

@@ -87,6 +87,10 @@ type Tokens struct {
 	path   string
 	single *entry
 
+	// OnReloadError is told when the file changed and could not be read or parsed (nil:
+	// only Err says so).
+	OnReloadError func(error)
+
 	mu      sync.Mutex
 	stamp   fileStamp
 	entries []entry
@@ -170,6 +174,11 @@ func (t *Tokens) reloadLocked() {
 		return
 	}
 	t.stamp = stamp
+	defer func() {
+		if t.err != nil && t.OnReloadError != nil {
+			t.OnReloadError(t.err)
+		}
+	}()
 	if !stamp.exists {
 		t.entries, t.err = []entry{}, fmt.Errorf("tokens file %s: %w (every token of it is revoked until it is back)", t.path, err)
 		return
