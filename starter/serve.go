@@ -217,8 +217,9 @@ func singleToken(c *cli.Context) (string, error) {
 
 func tokenCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "token",
-		Usage: "make tokens for osccr serve's --tokens file",
+		Name:      "token",
+		Usage:     "make tokens for osccr serve's --tokens file",
+		UsageText: "osccr token new --name alice --role operator >> /etc/osccr/tokens",
 		Subcommands: []*cli.Command{{
 			Name:      "new",
 			Usage:     "print a new random token and the line of the tokens file that grants it (only the line's hash stays on the server)",
