@@ -43,7 +43,10 @@ const (
 	// UpdateRecycleNode restarts a node of the service (its argument: the node name, "" for the
 	// first), pausing replication on the affected followers meanwhile.
 	UpdateRecycleNode = "recycle-node"
-	serviceIDPart     = "service/"
+	// UpdateTerminationProtection turns the service's termination protection on or off (its
+	// argument: a bool) and answers the ServiceState; from serviceVersion 1.
+	UpdateTerminationProtection = "termination-protection"
+	serviceIDPart               = "service/"
 	// SignalAddFollower and SignalRemoveFollower keep a leader's list of followers.
 	SignalAddFollower    = "add-follower"
 	SignalRemoveFollower = "remove-follower"
@@ -486,4 +489,9 @@ func failureReason(err error) string {
 		return appErr.Message()
 	}
 	return err.Error()
+}
+
+// TerminationProtected is the refusal of a delete of a service under termination protection.
+func TerminationProtected(name string) error {
+	return fmt.Errorf("service %s has termination protection: it cannot be deleted while the protection is on; turn it off first (PUT .../service/%s {\"termination_protection\": false}, or avn service update %s --disable-termination-protection), then delete it", name, name, name)
 }

@@ -116,7 +116,16 @@ func (s *service) busy(allowed servicePhase) error {
 
 // Validators of the updates: each is the request's own rule, and the phase.
 func (s *service) validateDelete() error {
+	if s.version >= 1 && s.st.TerminationProtection && !s.deleting() {
+		return TerminationProtected(s.st.Name)
+	}
 	return firstError(canDelete(s.st, s.deleting()), s.busy(phaseIdle))
+}
+func (s *service) validateTerminationProtection(bool) error {
+	if s.deleting() || s.st.State == StateDeleting {
+		return fmt.Errorf("service %s is being deleted", s.st.Name)
+	}
+	return nil
 }
 func (s *service) validateRecycle(string) error {
 	return firstError(canRecycle(s.st, s.deleting(), s.phase == phaseRecycling), s.busy(phaseIdle))
@@ -152,8 +161,22 @@ func (s *service) register(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: s.validateFollow}); err != nil {
 		return err
 	}
+	if s.version >= 1 {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateTerminationProtection, s.onTerminationProtection,
+			workflow.UpdateHandlerOptions{Validator: s.validateTerminationProtection}); err != nil {
+			return err
+		}
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdatePlan, s.onPlan,
 		workflow.UpdateHandlerOptions{Validator: s.validatePlan})
+}
+
+// onTerminationProtection is the termination-protection update's handler: the flag is kept with
+// the spec (and carried over continue-as-new with the state). It blocks a delete only, never a
+// promotion.
+func (s *service) onTerminationProtection(_ workflow.Context, on bool) (ServiceState, error) {
+	s.st.TerminationProtection = on
+	return s.st, nil
 }
 
 // onDelete is the delete update's handler: the main loop ends and step 4 runs.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/client"
 
 	"github.com/osccr/osccr/internal/access"
 	"github.com/osccr/osccr/internal/api"
@@ -125,7 +122,6 @@ func TestAPIPrivilege(t *testing.T) {
 		t.Fatalf("register api-ext: %d %s", status, msg)
 	}
 	expected = append(expected, want{http.StatusAccepted, access.OutcomeAccepted, ""})
-	t.Cleanup(func() { deletePastProtection(t, plane, "api-ext") })
 	for _, role := range access.Roles() {
 		status, body := call("GET", svc+"/api-ext", role, "")
 		if status != http.StatusOK || strings.Contains(body, password) || !strings.Contains(body, `"termination_protection":true`) {
@@ -146,6 +142,24 @@ func TestAPIPrivilege(t *testing.T) {
 	expected = append(expected, want{http.StatusConflict, access.OutcomeRefused, protected})
 	if st, err := plane.Control.GetService(context.Background(), "api-ext"); err != nil || st.State == workflows.StateDeleting {
 		t.Errorf("api-ext after a refused delete: %s %v", st.State, err)
+	}
+	// The protection off (an admin's PUT), then the delete goes ahead.
+	if status, msg := call("PUT", svc+"/api-ext", access.RoleOperator, `{"termination_protection":false}`); status != http.StatusForbidden {
+		t.Errorf("an operator turning the protection off: %d %s", status, msg)
+	}
+	expected = append(expected, want{http.StatusForbidden, access.OutcomeRefused, "needs role admin"})
+	if status, body := call("PUT", svc+"/api-ext", access.RoleAdmin, `{"termination_protection":false}`); status != http.StatusOK || !strings.Contains(body, `"termination_protection":false`) {
+		t.Errorf("turn the protection off: %d %s", status, body)
+	}
+	expected = append(expected, want{http.StatusOK, access.OutcomeAccepted, ""})
+	if status, msg := call("DELETE", svc+"/api-ext", access.RoleAdmin, ""); status != http.StatusAccepted {
+		t.Errorf("delete once unprotected: %d %s", status, msg)
+	}
+	expected = append(expected, want{http.StatusAccepted, access.OutcomeAccepted, ""})
+	ctxGone, cancelGone := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelGone()
+	if err := plane.Control.WaitServiceGone(ctxGone, "api-ext"); err != nil {
+		t.Errorf("api-ext after its delete: %v", err)
 	}
 
 	// The audit log: one record a state-changing request, in order, with the token's name.
@@ -183,23 +197,5 @@ func TestAPIPrivilege(t *testing.T) {
 	}
 	if info, err := os.Stat(logPath); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("audit log mode: %v %v", info, err)
-	}
-}
-
-// deletePastProtection deletes a protected service as an operator with Temporal access could:
-// the workflow's own delete, past the application layer's check.
-func deletePastProtection(t *testing.T, plane testcontrol.Plane, name string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	h, err := plane.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: workflows.ServiceWorkflowID(name), UpdateName: workflows.UpdateDelete, WaitForStage: client.WorkflowUpdateStageCompleted})
-	if err == nil {
-		err = h.Get(ctx, nil)
-	}
-	if err == nil {
-		err = plane.Control.WaitServiceGone(ctx, name)
-	}
-	if err != nil {
-		t.Errorf("delete %s: %s", name, fmt.Sprint(err))
 	}
 }

@@ -369,8 +369,8 @@ func (c *Control) DeleteService(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if st.TerminationProtection {
-		return fmt.Errorf("%w: service %s has termination protection: it cannot be deleted while the protection is on; turn it off first (PUT .../service/%s {\"termination_protection\": false}, or avn service update %s --disable-termination-protection), then delete it", ErrConflict, name, name, name)
+	if st.TerminationProtection { // the workflow's validator refuses it too (version 1)
+		return fmt.Errorf("%w: %w", ErrConflict, workflows.TerminationProtected(name))
 	}
 	return c.updateService(ctx, name, "delete", workflows.UpdateDelete, true, nil)
 }
@@ -550,7 +550,9 @@ func CredentialsOf(st workflows.ServiceState) (Credentials, error) {
 }
 
 // SetTerminationProtection turns a service's termination protection on or off and returns the
-// service as it then is. The service's workflow keeps it with the spec.
+// service as it then is. The service's workflow keeps it with the spec; a run started before
+// the service workflow's version 1 does not know the update (it takes it after its next
+// continue-as-new) and is refused, saying so.
 func (c *Control) SetTerminationProtection(ctx context.Context, name string, on bool) (workflows.ServiceState, error) {
 	if err := provision.ValidateServiceName(name); err != nil {
 		return workflows.ServiceState{}, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -559,5 +561,10 @@ func (c *Control) SetTerminationProtection(ctx context.Context, name string, on 
 	if err != nil || st.TerminationProtection == on {
 		return st, err
 	}
-	return st, fmt.Errorf("%w: service %s: termination protection is set when a service is created (termination_protection, avn --enable-termination-protection); changing it on an existing service needs the next version of the service workflow, not deployed yet", ErrConflict, name)
+	var out workflows.ServiceState
+	err = c.updateService(ctx, name, "set the termination protection of", workflows.UpdateTerminationProtection, true, &out, on)
+	if err != nil && strings.Contains(err.Error(), "unknown update") {
+		return st, fmt.Errorf("%w: service %s: its workflow run predates termination protection changes (service workflow version 1); it takes them after its next continue-as-new", ErrConflict, name)
+	}
+	return out, err
 }
