@@ -148,8 +148,11 @@ func TestAPIPrivilege(t *testing.T) {
 		t.Errorf("an operator turning the protection off: %d %s", status, msg)
 	}
 	expected = append(expected, want{http.StatusForbidden, access.OutcomeRefused, "needs role admin"})
-	if status, body := call("PUT", svc+"/api-ext", access.RoleAdmin, `{"termination_protection":false}`); status != http.StatusOK || !strings.Contains(body, `"termination_protection":false`) {
-		t.Errorf("turn the protection off: %d %s", status, body)
+	if status, msg := call("PUT", svc+"/api-ext", access.RoleAdmin, `{"termination_protection":false}`); status != http.StatusOK || msg != "termination protection off" {
+		t.Errorf("turn the protection off: %d %s", status, msg)
+	}
+	if status, body := call("GET", svc+"/api-ext", access.RoleReadOnly, ""); status != http.StatusOK || !strings.Contains(body, `"termination_protection":false`) {
+		t.Errorf("GET after the protection is off: %d %s", status, body)
 	}
 	expected = append(expected, want{http.StatusOK, access.OutcomeAccepted, ""})
 	if status, msg := call("DELETE", svc+"/api-ext", access.RoleAdmin, ""); status != http.StatusAccepted {
