@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/osccr/osccr/internal/lag"
@@ -45,6 +46,9 @@ type Activities struct {
 	Lag *lag.Tracker
 	// Metrics receives what the worker's Prometheus endpoint shows; nil records nothing.
 	Metrics *metrics.Metrics
+	// Secrets is what a secret given by reference may be; every such reference is checked
+	// before the worker reads it.
+	Secrets SecretPolicy
 }
 
 // ClusterRef says how to reach a cluster. It travels in workflow history, so it never holds a
@@ -222,6 +226,9 @@ func NewClient(ref ClusterRef) (*opensearch.Client, error) {
 }
 
 func (a *Activities) client(ref ClusterRef) (Cluster, error) {
+	if err := a.Secrets.checkRef(ref); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeSecretRefused, nil)
+	}
 	open := a.Clients
 	if open == nil {
 		open = func(ref ClusterRef) (Cluster, error) { return NewClient(ref) }

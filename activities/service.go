@@ -55,7 +55,9 @@ type ServiceSpec struct {
 	Machine string `json:"machine,omitempty"`
 	// Security is a local service's security mode: SecurityPlugin or SecurityNone ("" is
 	// plain, as services were before the mode existed). A static service's is its ClusterAuth.
-	Security string `json:"security,omitempty"`
+	Security string `json:"security,omitempty"` // TerminationProtection, as Aiven's: while it is on, the service cannot be deleted (a
+	// promotion or a switchover is not blocked: a disaster must not wait for a flag).
+	TerminationProtection bool `json:"termination_protection,omitempty"`
 }
 
 // LocalSecured reports whether the spec asks for a local service with the security plugin.
@@ -201,7 +203,11 @@ func (a *Activities) provisioner(spec ServiceSpec) (provision.Provisioner, provi
 		if a.Static == nil {
 			return nil, pspec, temporal.NewNonRetryableApplicationError("this worker has no static backend", ErrTypeNoBackend, nil)
 		}
-		cfg, err := ClientConfig(ClusterRef{Name: spec.Name, URL: spec.URL, TransportAddress: spec.TransportAddress, ClusterAuth: spec.ClusterAuth})
+		ref := ClusterRef{Name: spec.Name, URL: spec.URL, TransportAddress: spec.TransportAddress, ClusterAuth: spec.ClusterAuth}
+		if err := a.Secrets.checkRef(ref); err != nil {
+			return nil, pspec, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeSecretRefused, nil)
+		}
+		cfg, err := ClientConfig(ref)
 		if err != nil {
 			return nil, pspec, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadRequest, nil)
 		}

@@ -34,6 +34,7 @@ func followerCommand() *cli.Command {
 					&cli.StringFlag{Name: "cloud", Usage: "cloud label (default: local)"},
 					&cli.StringFlag{Name: "region", Usage: "region label (default: local)"},
 					&cli.IntFlag{Name: "disk-gb", Usage: "extra disk on top of the plan's, in GB"},
+					&cli.BoolFlag{Name: "termination-protection", Usage: "refuse the follower's deletion while on (a promotion is not blocked)"},
 					&cli.BoolFlag{Name: "wait", Usage: "wait until the follower is RUNNING (exit 1 if it FAILED), with a progress bar while REBUILDING"},
 					&cli.BoolFlag{Name: "dry-run", Usage: "check the request and run the preflight on the leader and on what this installation would start the follower from; show every check, create nothing (exit 1 when a check fails)"},
 					outputFlag(),
@@ -42,6 +43,7 @@ func followerCommand() *cli.Command {
 					name := c.String("name")
 					req := control.CreateFollowerRequest{
 						Leader: c.Args().First(), Name: name, Plan: c.String("plan"), Cloud: c.String("cloud"), Region: c.String("region"), ExtraDiskGB: c.Int("disk-gb"),
+						TerminationProtection: c.Bool("termination-protection"),
 					}
 					if c.Bool("dry-run") {
 						report, err := ctl.PreviewFollower(c.Context, req)

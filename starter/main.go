@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"os/user"
 	"strings"
 	"syscall"
 	"time"
@@ -89,6 +90,7 @@ func app() *cli.App {
 			followerCommand(),
 			integrationCommand(),
 			serveCommand(),
+			tokenCommand(),
 			replicateCommand(),
 			signalCommand("pause", "pause replication of a follower index (keeps every leader operation for resume)"),
 			signalCommand("resume", "resume a paused follower index"),
@@ -132,6 +134,7 @@ func dial(c *cli.Context) (*control.Control, func(), error) {
 	tc, err := client.DialContext(ctx, client.Options{
 		HostPort:  c.String("temporal-address"),
 		Namespace: c.String("namespace"),
+		Identity:  cliIdentity(c),
 		Logger:    quietLogger{},
 	})
 	if err != nil {
@@ -272,3 +275,19 @@ func (quietLogger) Debug(string, ...any) {}
 func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
+
+// cliIdentity is the Temporal client identity of this CLI, which Temporal records with every
+// workflow it starts, signals or updates: who did it, for the audit of what came through the
+// CLI rather than through osccr serve's audit log.
+func cliIdentity(c *cli.Context) string {
+	who := os.Getenv("USER")
+	if u, err := user.Current(); err == nil {
+		who = u.Username
+	}
+	host, _ := os.Hostname()
+	cmd := "osccr"
+	if c.Args().Present() {
+		cmd += " " + c.Args().First()
+	}
+	return fmt.Sprintf("%s@%s (%s, pid %d)", who, host, cmd, os.Getpid())
+}

@@ -34,7 +34,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"pause"}, exitUsage, "needs --index"},
 		{[]string{"status", "--index", "x", "--bogus"}, exitUsage, "flag provided but not defined"},
 		{[]string{"no-such-command"}, exitUsage, `no command "no-such-command"`},
-		{[]string{"serve"}, exitUsage, "the API needs a bearer token"},
+		{[]string{"serve"}, exitUsage, "the API needs tokens: give --tokens"},
 		{[]string{"follower", "promote", "orders-eu"}, exitUsage, "pass --yes (or --dry-run"},
 		{[]string{"follower", "status"}, exitUsage, "needs exactly one NAME argument"},
 		{[]string{"integration", "create", "--source", "orders"}, exitUsage, "needs --integration-type, --dest"},

@@ -36,13 +36,14 @@ func serviceCommand() *cli.Command {
 					&cli.IntFlag{Name: "disk-gb", Usage: "extra disk on top of the plan's, in GB"},
 					&cli.StringFlag{Name: "machine", Usage: "run its nodes on this machine (a worker's --machine); default: the first free worker"},
 					&cli.StringFlag{Name: "security", Usage: "\"none\": a plain-HTTP service without users; default: secured (HTTPS, TLS, an admin with a generated password: osccr service credentials NAME)"},
+					&cli.BoolFlag{Name: "termination-protection", Usage: "refuse the service's deletion while on (as Aiven's termination_protection)"},
 					&cli.BoolFlag{Name: "wait", Usage: "wait until the service is RUNNING (exit 1 if it FAILED)"},
 				},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 					name := c.Args().First()
 					if err := ctl.CreateService(c.Context, control.CreateServiceRequest{
 						Name: name, Plan: c.String("plan"), Cloud: c.String("cloud"), Region: c.String("region"), ExtraDiskGB: c.Int("disk-gb"), Machine: c.String("machine"),
-						Security: c.String("security"),
+						Security: c.String("security"), TerminationProtection: c.Bool("termination-protection"),
 					}); err != nil {
 						return err
 					}
@@ -63,8 +64,8 @@ func serviceCommand() *cli.Command {
 					&cli.StringFlag{Name: "cloud", Usage: "cloud label (default: self-hosted)"},
 					&cli.StringFlag{Name: "region", Usage: "region label (default: self-hosted)"},
 					&cli.StringFlag{Name: "username", Usage: "basic-auth user osccr calls the cluster as (security plugin)"},
-					&cli.StringFlag{Name: "password-env", Usage: "the worker's environment variable holding that user's password"},
-					&cli.StringFlag{Name: "password-file", Usage: "a file on the worker's machine holding that user's password (absolute path)"},
+					&cli.StringFlag{Name: "password-env", Usage: "the worker's environment variable holding that user's password (named OSCCR_SECRET_...)"},
+					&cli.StringFlag{Name: "password-file", Usage: "a file on the worker's machine holding that user's password (absolute path, in its trusted directory: <state-dir>/secrets)"},
 					&cli.StringFlag{Name: "ca-file", Usage: "PEM bundle of the CAs of the cluster's HTTPS certificate, on the worker's machine (absolute path)"},
 					&cli.StringFlag{Name: "cert-file", Usage: "client certificate to authenticate with, on the worker's machine (absolute path)"},
 					&cli.StringFlag{Name: "key-file", Usage: "the client certificate's key, on the worker's machine (absolute path)"},
@@ -72,6 +73,7 @@ func serviceCommand() *cli.Command {
 					&cli.StringFlag{Name: "replication-username", Usage: "the least-privilege replication user that signs the replication plugin's calls (same name on both clusters; default: --username)"},
 					&cli.StringFlag{Name: "replication-password-env", Usage: "the worker's environment variable holding the replication user's password"},
 					&cli.StringFlag{Name: "replication-password-file", Usage: "a file on the worker's machine holding the replication user's password (absolute path)"},
+					&cli.BoolFlag{Name: "termination-protection", Usage: "refuse the service's deletion while on (as Aiven's termination_protection)"},
 					&cli.BoolFlag{Name: "wait", Usage: "wait until the service is RUNNING"},
 				},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
@@ -84,6 +86,7 @@ func serviceCommand() *cli.Command {
 						Auth: activities.ClusterAuth{Username: c.String("username"), PasswordEnv: c.String("password-env"), PasswordFile: c.String("password-file"),
 							CAFile: c.String("ca-file"), CertFile: c.String("cert-file"), KeyFile: c.String("key-file"), InsecureSkipVerify: c.Bool("insecure-skip-verify"),
 							ReplicationUsername: c.String("replication-username"), ReplicationPasswordEnv: c.String("replication-password-env"), ReplicationPasswordFile: c.String("replication-password-file")},
+						TerminationProtection: c.Bool("termination-protection"),
 					}); err != nil {
 						return err
 					}

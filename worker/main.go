@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/devserver"
 	"github.com/osccr/osccr/internal/workerapp"
 	"github.com/osccr/osccr/workflows"
@@ -43,6 +44,10 @@ func main() {
 				Usage: "this machine's name: local services placed here are recycled, replanned and deleted through its own task queue; give each worker sharing a Temporal cluster its own"},
 			&cli.StringFlag{Name: "metrics-listen", Value: workerapp.DefaultMetricsListen, EnvVars: []string{"OSCCR_METRICS_LISTEN"},
 				Usage: "host:port of the Prometheus endpoint /metrics (followers' lag in seconds and operations, pickups); \"\" serves none"},
+			&cli.StringSliceFlag{Name: "trusted-secret-dir", EnvVars: []string{"OSCCR_TRUSTED_SECRET_DIRS"},
+				Usage: "a directory whose files a registered cluster's password_file, replication_password_file or key_file may name (repeat for more; default: <state-dir>/secrets); docs/security.md"},
+			&cli.StringFlag{Name: "secret-env-prefix", Value: activities.DefaultSecretEnvPrefix, EnvVars: []string{"OSCCR_SECRET_ENV_PREFIX"},
+				Usage: "the prefix of the environment variables a password_env may name"},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"OSCCR_LOG_LEVEL"},
 				Usage: "debug, info, warn or error"},
 		},
@@ -69,17 +74,19 @@ func run(c *cli.Context) error {
 	// After the first signal the default action is back: a second Ctrl-C kills at once.
 	context.AfterFunc(ctx, stop)
 	return workerapp.Run(ctx, workerapp.Config{
-		Dev:             c.Bool("dev"),
-		StateDir:        c.String("state-dir"),
-		PKIDir:          c.String("pki-dir"),
-		TemporalAddress: c.String("temporal-address"),
-		Namespace:       c.String("namespace"),
-		TemporalPort:    c.Int("temporal-port"),
-		UIPort:          c.Int("ui-port"),
-		TaskQueue:       c.String("task-queue"),
-		Machine:         c.String("machine"),
-		MetricsListen:   c.String("metrics-listen"),
-		Logger:          logger,
-		Stdout:          os.Stdout,
+		Dev:               c.Bool("dev"),
+		StateDir:          c.String("state-dir"),
+		PKIDir:            c.String("pki-dir"),
+		TemporalAddress:   c.String("temporal-address"),
+		Namespace:         c.String("namespace"),
+		TemporalPort:      c.Int("temporal-port"),
+		UIPort:            c.Int("ui-port"),
+		TaskQueue:         c.String("task-queue"),
+		Machine:           c.String("machine"),
+		MetricsListen:     c.String("metrics-listen"),
+		TrustedSecretDirs: c.StringSlice("trusted-secret-dir"),
+		SecretEnvPrefix:   c.String("secret-env-prefix"),
+		Logger:            logger,
+		Stdout:            os.Stdout,
 	})
 }

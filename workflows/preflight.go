@@ -31,3 +31,15 @@ func LocalFollowerPreflightWorkflow(ctx workflow.Context, in activities.LocalFol
 	err := workflow.ExecuteActivity(withIO(ctx, time.Minute, 0), a.PreflightLocalFollower, in).Get(ctx, &report)
 	return report, err
 }
+
+// SecretRefsWorkflowID is the ID of the check of a registration's secret references.
+func SecretRefsWorkflowID(service string) string { return "secret-refs/" + service }
+
+// CheckSecretRefsWorkflow asks a worker whether its SecretPolicy accepts a registration's secret
+// references (activities.CheckSecretRefs), before the service's workflow starts. It reads no
+// secret and changes nothing.
+func CheckSecretRefsWorkflow(ctx workflow.Context, auth activities.ClusterAuth) error {
+	_ = readVersion(ctx, changeSecretRefs, secretRefsVersion) // branch on it once the workflow changes
+	var a *activities.Activities
+	return workflow.ExecuteActivity(withIO(ctx, 30*time.Second, 0), a.CheckSecretRefs, auth).Get(ctx, nil)
+}

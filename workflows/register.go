@@ -36,4 +36,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(VerifyWorkflow)
 	r.RegisterWorkflow(PreflightWorkflow)
 	r.RegisterWorkflow(LocalFollowerPreflightWorkflow)
+	r.RegisterWorkflow(CheckSecretRefsWorkflow)
 }

@@ -45,7 +45,10 @@ const (
 	// UpdateRecycleNode restarts a node of the service (its argument: the node name, "" for the
 	// first), pausing replication on the affected followers meanwhile.
 	UpdateRecycleNode = "recycle-node"
-	serviceIDPart     = "service/"
+	// UpdateTerminationProtection turns the service's termination protection on or off (its
+	// argument: a bool) and answers the ServiceState; from serviceVersion 1.
+	UpdateTerminationProtection = "termination-protection"
+	serviceIDPart               = "service/"
 	// SignalAddFollower and SignalRemoveFollower keep a leader's list of followers.
 	SignalAddFollower    = "add-follower"
 	SignalRemoveFollower = "remove-follower"
@@ -184,3 +187,7 @@ func firstError(errs ...error) error {
 	}
 	return nil
 }
+
+// TerminationProtected is the refusal of a delete of a service under termination protection
+// (rules.TerminationProtected).
+func TerminationProtected(name string) error { return rules.TerminationProtected(name) }

@@ -13,8 +13,12 @@ import (
 	"github.com/osccr/osccr/internal/rules"
 )
 
-// validateDelete is the delete update's validator: the rule, and the phase.
+// validateDelete is the delete update's validator: the rules (termination protection from
+// serviceVersion 1), and the phase.
 func (s *service) validateDelete() error {
+	if s.version >= 1 && s.st.TerminationProtection && !s.deleting() {
+		return TerminationProtected(s.st.Name)
+	}
 	return firstError(canDelete(s.st, s.deleting()), s.busy(phaseIdle))
 }
 

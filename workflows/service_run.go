@@ -132,6 +132,12 @@ func (s *service) register(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: s.validateFollow}); err != nil {
 		return err
 	}
+	if s.version >= 1 {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateTerminationProtection, s.onTerminationProtection,
+			workflow.UpdateHandlerOptions{Validator: s.validateTerminationProtection}); err != nil {
+			return err
+		}
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdatePlan, s.onPlan,
 		workflow.UpdateHandlerOptions{Validator: s.validatePlan})
 }

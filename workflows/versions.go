@@ -18,16 +18,20 @@ const (
 	changeVerify           = "verify"
 	changePreflight        = "preflight"
 	changeLocalPreflight   = "local-follower-preflight"
+	changeSecretRefs       = "secret-refs"
 )
 
 // The newest version of each workflow type: what a run started by this code takes.
 const (
-	serviceVersion          = workflow.DefaultVersion
-	integrationVersion      = workflow.DefaultVersion
-	indexReplicationVersion = workflow.DefaultVersion
-	verifyVersion           = workflow.DefaultVersion
-	preflightVersion        = workflow.DefaultVersion
-	localPreflightVersion   = workflow.DefaultVersion
+	// serviceVersion 1: termination protection (as Aiven's): the termination-protection update
+	// turns it on or off, and the delete update is refused while it is on.
+	serviceVersion          workflow.Version = 1
+	integrationVersion                       = workflow.DefaultVersion
+	indexReplicationVersion                  = workflow.DefaultVersion
+	verifyVersion                            = workflow.DefaultVersion
+	preflightVersion                         = workflow.DefaultVersion
+	localPreflightVersion                    = workflow.DefaultVersion
+	secretRefsVersion                        = workflow.DefaultVersion
 )
 
 // readVersion is the version a run of a workflow type takes: the newest for a new run, the one

@@ -101,7 +101,7 @@ func (s *server) serviceIntegrations(list []control.Integration) []ServiceIntegr
 // when not looked up).
 func serviceView(st workflows.ServiceState, integrations []ServiceIntegration) Service {
 	v := Service{ServiceName: st.Name, ServiceType: ServiceTypeOpenSearch, CloudName: st.Cloud, UserConfig: map[string]any{},
-		ServiceIntegrations: integrations, ServiceState: st}
+		TerminationProtection: st.TerminationProtection, ServiceIntegrations: integrations, ServiceState: st}
 	if p, err := plan.Default().Lookup(st.Plan); err == nil {
 		v.DiskSpaceMB = (p.DiskGB + st.ExtraDiskGB) * 1024
 	}
@@ -157,6 +157,8 @@ type CreateServiceRequest struct {
 	Machine string `json:"machine,omitempty"`
 	// Security is "none" for a plain-HTTP local service; left out, it is secured.
 	Security string `json:"security,omitempty"`
+	// TerminationProtection, as Aiven's: while on, a delete of the service is refused.
+	TerminationProtection bool `json:"termination_protection,omitempty"`
 
 	unhonoured
 	StaticIPs    json.RawMessage `json:"static_ips,omitempty"`
@@ -169,15 +171,13 @@ type CreateServiceRequest struct {
 // unhonoured are Aiven request fields osccr has no counterpart for, on every write: accepted
 // when empty (null, false, "", {}, [], as the Aiven client sends by default), refused otherwise.
 type unhonoured struct {
-	UserConfig            json.RawMessage `json:"user_config,omitempty"`
-	TerminationProtection json.RawMessage `json:"termination_protection,omitempty"`
-	CMKID                 json.RawMessage `json:"cmk_id,omitempty"`
+	UserConfig json.RawMessage `json:"user_config,omitempty"`
+	CMKID      json.RawMessage `json:"cmk_id,omitempty"`
 }
 
 func (u unhonoured) problems() []error {
 	return refuseSet([]setField{
 		{"user_config", u.UserConfig, "osccr takes no user configuration: its services run the OpenSearch settings osccr gives them"},
-		{"termination_protection", u.TerminationProtection, "osccr has no termination protection (a leader with followers cannot be deleted; the CLI asks before deleting)"},
 		{"cmk_id", u.CMKID, "osccr has no customer managed keys"},
 	})
 }
@@ -297,14 +297,17 @@ func (req CreateServiceRequest) creation(project string) (serviceCreation, error
 	}
 	switch {
 	case leader != "":
-		return serviceCreation{follower: &control.CreateFollowerRequest{Leader: leader, Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: extra}}, nil
+		return serviceCreation{follower: &control.CreateFollowerRequest{Leader: leader, Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: extra,
+			TerminationProtection: req.TerminationProtection}}, nil
 	case registering:
 		if extra != 0 {
 			return serviceCreation{}, fmt.Errorf("%w: a registered cluster's disk is its own: leave disk_space_mb and extra_disk_gb out", errBadRequest)
 		}
-		return serviceCreation{register: &control.RegisterServiceRequest{Name: req.ServiceName, URL: req.URL, TransportAddress: req.TransportAddress, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, Auth: req.Auth}}, nil
+		return serviceCreation{register: &control.RegisterServiceRequest{Name: req.ServiceName, URL: req.URL, TransportAddress: req.TransportAddress, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, Auth: req.Auth,
+			TerminationProtection: req.TerminationProtection}}, nil
 	}
-	return serviceCreation{create: &control.CreateServiceRequest{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: extra, Machine: req.Machine, Security: req.Security}}, nil
+	return serviceCreation{create: &control.CreateServiceRequest{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: extra, Machine: req.Machine, Security: req.Security,
+		TerminationProtection: req.TerminationProtection}}, nil
 }
 
 // extraDiskGB converts Aiven's disk_space_mb (the service's whole disk) to osccr's extra disk
@@ -370,6 +373,8 @@ type PutServiceRequest struct {
 	Karapace             json.RawMessage `json:"karapace,omitempty"`
 	SchemaRegistryAuthz  json.RawMessage `json:"schema_registry_authz,omitempty"`
 	DisasterRecoveryRole json.RawMessage `json:"disaster_recovery_role,omitempty"`
+	// TerminationProtection turns the protection on or off; left out, it stays as it is.
+	TerminationProtection *bool `json:"termination_protection,omitempty"`
 	unhonoured
 }
 
@@ -419,6 +424,12 @@ func (s *server) replaceService(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	message := "nothing to change"
+	if p := req.TerminationProtection; p != nil && *p != st.TerminationProtection {
+		if st, err = s.ctl.SetTerminationProtection(r.Context(), name, *p); err != nil {
+			return err
+		}
+		message = fmt.Sprintf("termination protection %s", map[bool]string{true: "on: a delete of the service is refused until it is turned off", false: "off"}[*p])
+	}
 	if to != "" {
 		if _, err := s.ctl.UpdatePlan(r.Context(), name, to, false); err != nil {
 			return err
@@ -427,6 +438,9 @@ func (s *server) replaceService(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		message = "plan change to " + to + " started (followers first, nodes restart one at a time): the service's plan shows " + to + " once applied"
+		if req.TerminationProtection != nil {
+			message += fmt.Sprintf("; termination protection %v", st.TerminationProtection)
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"service": serviceView(st, nil), "message": message})
 	return nil

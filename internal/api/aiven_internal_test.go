@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -76,7 +78,12 @@ func TestCreateServiceMapping(t *testing.T) {
 			want: serviceCreation{register: &control.RegisterServiceRequest{Name: "s1", Plan: "business-4", URL: "http://h:9200", TransportAddress: "h:9300"}}},
 
 		{name: "user config", body: with(t, map[string]any{"user_config": map[string]any{"opensearch_version": "2"}}), err: `user_config {"opensearch_version":"2"} is not supported: osccr takes no user configuration`},
-		{name: "termination protection", body: with(t, map[string]any{"termination_protection": true}), err: "termination_protection true is not supported"},
+		{name: "termination protection", body: with(t, map[string]any{"termination_protection": true}),
+			want: serviceCreation{create: &control.CreateServiceRequest{Name: "s1", Plan: "business-4", TerminationProtection: true}}},
+		{name: "a protected follower", body: with(t, map[string]any{"termination_protection": true, "service_integrations": ccr("lead", nil)}),
+			want: serviceCreation{follower: &control.CreateFollowerRequest{Leader: "lead", Name: "s1", Plan: "business-4", TerminationProtection: true}}},
+		{name: "a protected registered cluster", body: `{"service_name":"s1","plan":"business-4","url":"http://h:9200","transport_address":"h:9300","termination_protection":true}`,
+			want: serviceCreation{register: &control.RegisterServiceRequest{Name: "s1", Plan: "business-4", URL: "http://h:9200", TransportAddress: "h:9300", TerminationProtection: true}}},
 		{name: "static IPs", body: with(t, map[string]any{"static_ips": []any{"ip-1"}}), err: `static_ips ["ip-1"] is not supported: osccr assigns no static IP addresses`},
 		{name: "a VPC", body: with(t, map[string]any{"project_vpc_id": "vpc-1"}), err: `project_vpc_id "vpc-1" is not supported: osccr runs no VPCs`},
 		{name: "a customer managed key", body: with(t, map[string]any{"cmk_id": "key-1"}), err: "cmk_id \"key-1\" is not supported"},
@@ -96,8 +103,8 @@ func TestCreateServiceMapping(t *testing.T) {
 		{name: "a registered follower", body: `{"service_name":"s1","plan":"business-4","url":"http://h:9200","transport_address":"h:9300","service_integrations":[{"integration_type":"opensearch_cross_cluster_replication","source_service":"lead"}]}`,
 			err: "a registered cluster (url, transport_address) cannot be created as a follower"},
 		{name: "a registered cluster with disk", body: `{"service_name":"s1","plan":"business-4","url":"http://h:9200","transport_address":"h:9300","extra_disk_gb":5}`, err: "a registered cluster's disk is its own"},
-		{name: "every problem at once", body: with(t, map[string]any{"termination_protection": true, "static_ips": []any{"ip"}, "service_type": "pg"}),
-			err: "termination_protection true is not supported: osccr has no termination protection (a leader with followers cannot be deleted; the CLI asks before deleting); leave it out or send null\nstatic_ips"},
+		{name: "every problem at once", body: with(t, map[string]any{"cmk_id": "k", "static_ips": []any{"ip"}, "service_type": "pg"}),
+			err: "cmk_id \"k\" is not supported: osccr has no customer managed keys; leave it out or send null\nstatic_ips"},
 		{name: "an unknown field", body: with(t, map[string]any{"karapace": true}), err: `unknown field "karapace"`},
 	}
 	for _, tt := range tests {
@@ -156,7 +163,7 @@ func TestPutServicePlanChange(t *testing.T) {
 		{name: "a maintenance window", body: `{"plan":"business-4","maintenance":{"dow":"monday"}}`, err: "osccr has no maintenance windows"},
 		{name: "a disaster recovery role", body: `{"plan":"business-4","disaster_recovery_role":"passive"}`, err: "osccr's disaster recovery is a follower"},
 		{name: "user config", body: `{"plan":"business-4","user_config":{"x":1}}`, err: "user_config {\"x\":1} is not supported"},
-		{name: "termination protection", body: `{"plan":"business-4","termination_protection":true}`, err: "termination_protection true is not supported"},
+		{name: "termination protection alone", body: `{"plan":"business-4","termination_protection":true}`},
 		{name: "an unknown field", body: `{"plan":"business-4","powerd":false}`, err: `unknown field "powerd"`},
 	}
 	for _, tt := range tests {
@@ -277,5 +284,38 @@ func TestAivenHandler(t *testing.T) {
 				t.Errorf("%s %s = %d %s\nwant %d with %s", tt.method, tt.path, resp.StatusCode, raw, tt.status, tt.want)
 			}
 		})
+	}
+}
+
+// TestConnectionUserByRole: a GET of one service reveals a local service's generated password
+// to an admin only, and a registered cluster's password to no one (its reference could name any
+// file of the machine: the answer must not read it out).
+func TestConnectionUserByRole(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s1")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pwFile := filepath.Join(dir, "admin.password")
+	if err := os.WriteFile(pwFile, []byte("generated-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	local := workflows.ServiceState{ServiceSpec: activities.ServiceSpec{Name: "s1", Backend: activities.BackendLocal, Security: activities.SecurityPlugin},
+		Endpoints: activities.ServiceEndpoints{HTTPURL: "https://127.0.0.1:9250", Auth: activities.ClusterAuth{Username: "admin", PasswordFile: pwFile}}}
+	registered := workflows.ServiceState{ServiceSpec: activities.ServiceSpec{Name: "ext", Backend: activities.BackendStatic, URL: "https://127.0.0.1:9250",
+		ClusterAuth: activities.ClusterAuth{Username: "osccr", PasswordFile: "/etc/shadow"}}, Endpoints: activities.ServiceEndpoints{HTTPURL: "https://127.0.0.1:9250"}}
+	for _, tt := range []struct {
+		name  string
+		st    workflows.ServiceState
+		admin bool
+		want  string
+	}{
+		{"local, admin", local, true, "admin:generated-pw"},
+		{"local, not admin", local, false, "admin"},
+		{"registered, admin", registered, true, "osccr"},
+		{"registered, not admin", registered, false, "osccr"},
+	} {
+		if got := connectionUser(tt.st, tt.admin).String(); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

@@ -1,10 +1,11 @@
 // Package api is osccr's HTTP API: a thin adapter over the application layer (internal/control),
-// like the CLI. It parses requests, checks the bearer token and maps errors to status codes; no
-// rule lives here.
+// like the CLI. It parses requests, checks the bearer token and its role (internal/access),
+// audits every state-changing request and maps errors to status codes; no rule of the control
+// plane lives here.
 package api
 
 import (
-	"crypto/subtle"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -13,7 +14,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/osccr/osccr/internal/access"
 	"github.com/osccr/osccr/internal/control"
 )
 
@@ -27,45 +30,62 @@ var OpenAPI []byte
 
 // Config configures the API.
 type Config struct {
-	// Token is the bearer token every request but /openapi.json must carry; empty disables
-	// authentication (only with --insecure-dev).
+	// Tokens authenticates bearer tokens and gives their names and roles; nil with Token ""
+	// disables authentication (only with --insecure-dev: every request is then an admin's).
+	Tokens *access.Tokens
+	// Token is a single admin token named "default" (the API's one token before roles), used
+	// when Tokens is nil.
 	Token string
 	// Project is the one project name this control plane answers for.
 	Project string
+	// Audit receives the record of every state-changing request; nil keeps none.
+	Audit access.Auditor
+	// Throttle slows failed authentications; nil does not.
+	Throttle *access.Throttle
 }
 
-// Route is one operation of the API, as the OpenAPI document must describe it.
+// Route is one operation of the API, as the OpenAPI document must describe it, with the least
+// role that may call it.
 type Route struct {
 	Method, Pattern string
+	Role            access.Role
 	handle          func(*server, http.ResponseWriter, *http.Request) error
 }
 
-// Routes lists every operation; the OpenAPI test checks the document against it.
+// Routes lists every operation; the OpenAPI test checks the document against it, the roles
+// test every role against each.
 func Routes() []Route {
 	const p = "/v1/project/{project}"
+	const (
+		read  = access.RoleReadOnly
+		op    = access.RoleOperator
+		admin = access.RoleAdmin
+	)
 	return []Route{
-		{"GET", p + "/service", (*server).listServices},
-		{"POST", p + "/service", (*server).createService},
-		{"GET", p + "/service/{service}", (*server).getService},
-		{"DELETE", p + "/service/{service}", (*server).deleteService},
-		{"POST", p + "/service/{service}/recycle-node", (*server).recycleNode},
-		{"GET", p + "/service/{service}/follower", (*server).listFollowers},
-		{"POST", p + "/service/{service}/follower", (*server).createFollower},
-		{"PATCH", p + "/service/{service}", (*server).updateService},
-		{"PUT", p + "/service/{service}", (*server).replaceService},
-		{"POST", p + "/service/{service}/promote", (*server).promote},
-		{"GET", p + "/service/{service}/replication", (*server).followerStatus},
-		{"GET", p + "/service/{service}/replication/verify", (*server).verifyFollower},
-		{"POST", p + "/service/{service}/pause", (*server).pauseFollower},
-		{"POST", p + "/service/{service}/resume", (*server).resumeFollower},
-		{"GET", p + "/service/{service}/integration", (*server).listServiceIntegrations},
-		{"GET", p + "/integration", (*server).listIntegrations},
-		{"POST", p + "/integration", (*server).createIntegration},
-		{"GET", p + "/integration/{integration}", (*server).getIntegration},
-		{"DELETE", p + "/integration/{integration}", (*server).deleteIntegration},
-		{"GET", p + "/service_types", (*server).listServiceTypes},
-		{"GET", p + "/service-types/{service_type}", (*server).getServiceType},
-		{"GET", p + "/vpcs", (*server).listVPCs},
+		{"GET", p + "/service", read, (*server).listServices},
+		// Creating a service or a follower is an operator's; registering a cluster (url) an
+		// admin's: createService asks for it.
+		{"POST", p + "/service", op, (*server).createService},
+		{"GET", p + "/service/{service}", read, (*server).getService},
+		{"DELETE", p + "/service/{service}", admin, (*server).deleteService},
+		{"POST", p + "/service/{service}/recycle-node", op, (*server).recycleNode},
+		{"GET", p + "/service/{service}/follower", read, (*server).listFollowers},
+		{"POST", p + "/service/{service}/follower", op, (*server).createFollower},
+		{"PATCH", p + "/service/{service}", admin, (*server).updateService},
+		{"PUT", p + "/service/{service}", admin, (*server).replaceService},
+		{"POST", p + "/service/{service}/promote", admin, (*server).promote},
+		{"GET", p + "/service/{service}/replication", read, (*server).followerStatus},
+		{"GET", p + "/service/{service}/replication/verify", op, (*server).verifyFollower},
+		{"POST", p + "/service/{service}/pause", op, (*server).pauseFollower},
+		{"POST", p + "/service/{service}/resume", op, (*server).resumeFollower},
+		{"GET", p + "/service/{service}/integration", read, (*server).listServiceIntegrations},
+		{"GET", p + "/integration", read, (*server).listIntegrations},
+		{"POST", p + "/integration", admin, (*server).createIntegration},
+		{"GET", p + "/integration/{integration}", read, (*server).getIntegration},
+		{"DELETE", p + "/integration/{integration}", admin, (*server).deleteIntegration},
+		{"GET", p + "/service_types", read, (*server).listServiceTypes},
+		{"GET", p + "/service-types/{service_type}", read, (*server).getServiceType},
+		{"GET", p + "/vpcs", read, (*server).listVPCs},
 	}
 }
 
@@ -74,10 +94,25 @@ type server struct {
 	cfg Config
 }
 
-// Handler returns the API over ctl.
+// Handler returns the API over ctl. It panics on a route without a role (a programming
+// error the roles test also catches).
 func Handler(ctl *control.Control, cfg Config) http.Handler {
+	return handler(ctl, cfg, Routes())
+}
+
+func handler(ctl *control.Control, cfg Config, routes []Route) http.Handler {
 	if cfg.Project == "" {
 		cfg.Project = "default"
+	}
+	if cfg.Tokens == nil && cfg.Token != "" {
+		tokens, err := access.NewTokens("", cfg.Token)
+		if err != nil {
+			panic(err) // unreachable: a token is given
+		}
+		cfg.Tokens = tokens
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = access.Discard{}
 	}
 	s := &server{ctl: ctl, cfg: cfg}
 	mux := http.NewServeMux()
@@ -88,8 +123,11 @@ func Handler(ctl *control.Control, cfg Config) http.Handler {
 	// A path the API serves with other methods is answered 405 with the methods it allows;
 	// any other path 404. (The catch-all below would otherwise answer 404 for both.)
 	allowed := map[string][]string{"/openapi.json": {"GET"}}
-	for _, r := range Routes() {
-		mux.HandleFunc(r.Method+" "+r.Pattern, s.wrap(r.handle))
+	for _, r := range routes {
+		if r.Role == access.RoleNone {
+			panic(fmt.Sprintf("api: route %s %s has no role", r.Method, r.Pattern))
+		}
+		mux.HandleFunc(r.Method+" "+r.Pattern, s.wrap(r))
 		allowed[r.Pattern] = append(allowed[r.Pattern], r.Method)
 	}
 	byPath := http.NewServeMux()
@@ -109,32 +147,110 @@ func Handler(ctl *control.Control, cfg Config) http.Handler {
 	return mux
 }
 
-// wrap authenticates, checks the project, bounds the body and maps the handler's error.
-func (s *server) wrap(h func(*server, http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+type identityKey struct{}
+
+// identity is the caller of a request that passed wrap.
+func identity(r *http.Request) access.Identity {
+	id, _ := r.Context().Value(identityKey{}).(access.Identity)
+	return id
+}
+
+// errForbidden marks a request whose token's role may not do it.
+var errForbidden = errors.New("forbidden")
+
+// requireRole refuses a request whose caller's role is below need (for what a route's own role
+// does not decide, such as registering a cluster through POST /service).
+func requireRole(r *http.Request, need access.Role, what string) error {
+	if id := identity(r); !id.Allows(need) {
+		return fmt.Errorf("%w: token %s has role %s; %s needs role %s (rule: roles): use a token with that role", errForbidden, id.Name, id.Role, what, need)
+	}
+	return nil
+}
+
+// wrap throttles, authenticates, checks the role and the project, bounds the body, maps the
+// handler's error, and audits a state-changing request whatever its outcome.
+func (s *server) wrap(rt Route) http.HandlerFunc {
+	action := rt.Method + " " + rt.Pattern
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="osccr"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token: send Authorization: Bearer <token> (or aivenv1 <token>, as the Aiven client does)")
+		sw := &statusWriter{ResponseWriter: w}
+		rec := access.Record{Time: time.Now().UTC(), Via: "api", Action: action, Path: r.URL.Path, Service: r.PathValue("service"), Remote: r.RemoteAddr}
+		if rec.Service == "" && r.Method == http.MethodPost && rt.Pattern == "/v1/project/{project}/service" {
+			rec.Service = "(named in the body)"
+		}
+		rule, reason := s.serve(sw, r, rt, &rec)
+		if !access.StateChanging(r) && rule == "" {
 			return
 		}
-		if p := r.PathValue("project"); p != s.cfg.Project {
-			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no project %q (this control plane serves %q)", p, s.cfg.Project))
-			return
+		rec.Status = sw.status
+		rec.Outcome = access.Outcome(sw.status)
+		rec.Rule = rule
+		if rec.Outcome != access.OutcomeAccepted {
+			rec.Reason = reason
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-		if err := h(s, w, r); err != nil {
-			status, code := classify(err)
-			writeError(w, status, code, err.Error())
-		}
+		s.cfg.Audit.Audit(rec)
 	}
 }
 
-func (s *server) authorized(r *http.Request) bool {
-	if s.cfg.Token == "" {
-		return true
+// serve runs one request; it returns the access rule that refused it, if one did, and the
+// refusal or failure's message.
+func (s *server) serve(w http.ResponseWriter, r *http.Request, rt Route, rec *access.Record) (rule, reason string) {
+	id := access.Anonymous
+	if s.cfg.Tokens != nil {
+		if ok, retry := s.cfg.Throttle.Allow(r.RemoteAddr); !ok {
+			return "throttle", access.Throttled(w, retry)
+		}
+		got, _ := authToken(r.Header.Get("Authorization"))
+		var ok bool
+		if id, ok = s.cfg.Tokens.Authenticate(got); !ok {
+			s.cfg.Throttle.Fail(r.RemoteAddr)
+			msg := "missing or wrong bearer token: send Authorization: Bearer <token> (or aivenv1 <token>, as the Aiven client does)"
+			w.Header().Set("WWW-Authenticate", `Bearer realm="osccr"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", msg)
+			return "authentication", msg
+		}
 	}
-	got, ok := authToken(r.Header.Get("Authorization"))
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
+	rec.Actor, rec.Role = id.Name, id.Role.String()
+	if !id.Allows(rt.Role) {
+		msg := fmt.Sprintf("token %s has role %s; %s %s needs role %s (rule: roles): use a token with that role", id.Name, id.Role, r.Method, r.URL.Path, rt.Role)
+		writeError(w, http.StatusForbidden, "forbidden", msg)
+		return "roles", msg
+	}
+	if p := r.PathValue("project"); p != s.cfg.Project {
+		msg := fmt.Sprintf("no project %q (this control plane serves %q)", p, s.cfg.Project)
+		writeError(w, http.StatusNotFound, "not_found", msg)
+		return "", msg
+	}
+	r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if err := rt.handle(s, w, r); err != nil {
+		status, code := classify(err)
+		writeError(w, status, code, err.Error())
+		if errors.Is(err, errForbidden) {
+			return "roles", err.Error()
+		}
+		return "", err.Error()
+	}
+	return "", ""
+}
+
+// statusWriter remembers the status of the answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // errBadRequest marks a request the API itself cannot read.
@@ -145,6 +261,8 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, errForbidden):
+		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, errBadRequest), errors.Is(err, control.ErrInvalid):
 		return http.StatusBadRequest, "invalid"
 	case errors.Is(err, control.ErrNotFound):

@@ -102,7 +102,6 @@ func TestAivenClient(t *testing.T) {
 	const wait = "240" // seconds; a node starts in well under a minute here
 
 	// Refused before anything is created: the client shows the API's message.
-	refused("termination_protection true is not supported", "service", "create", "avn-x", "--project", "default", "-t", "opensearch", "--plan", "business-4", "--enable-termination-protection")
 	refused("Unknown service type 'kafka'", "service", "create", "avn-x", "--project", "default", "-t", "kafka", "--plan", "business-4")
 	refused("unknown plan \"business-5\"", "service", "create", "avn-x", "--project", "default", "-t", "opensearch", "--plan", "business-5", "--cloud", "local")
 	plane.NoService(t, "avn-x")
@@ -114,7 +113,11 @@ func TestAivenClient(t *testing.T) {
 		t.Logf("%5.1fs %s", time.Since(began).Seconds(), what)
 	}
 	for _, name := range []string{"avn-lead", "avn-fol"} {
-		must("service", "create", name, "--project", "default", "-t", "opensearch", "--plan", "business-4", "--cloud", "local")
+		args := []string{"service", "create", name, "--project", "default", "-t", "opensearch", "--plan", "business-4", "--cloud", "local"}
+		if name == "avn-fol" { // as Aiven's: a delete is refused while it is on
+			args = append(args, "--enable-termination-protection")
+		}
+		must(args...)
 		cleanup(name) // the follower's cleanup runs first: a leader with followers cannot go
 	}
 	must("service", "wait", "avn-lead", "avn-fol", "--project", "default", "--timeout", wait)
@@ -179,6 +182,18 @@ func TestAivenClient(t *testing.T) {
 	refused("delete the follower", "service", "integration-delete", "--project", "default", "ccr.avn-lead.avn-fol")
 	refused("powered false is not supported", "service", "update", "avn-fol", "--project", "default", "--power-off")
 	refused("delete or promote its followers first", "service", "terminate", "--project", "default", "--force", "avn-lead")
+	if fol["termination_protection"] != true || lead["termination_protection"] != false {
+		t.Errorf("termination_protection: avn-fol %v, avn-lead %v; want true, false", fol["termination_protection"], lead["termination_protection"])
+	}
+	refused("service avn-fol has termination protection: it cannot be deleted while the protection is on", "service", "terminate", "--project", "default", "--force", "avn-fol")
+	if st, err := plane.Control.GetService(ctx, "avn-fol"); err != nil || st.State != "RUNNING" {
+		t.Errorf("avn-fol after a refused terminate: %s %v, want RUNNING", st.State, err)
+	}
+	// The protection off, as Aiven's client turns it off: then the follower can go.
+	must("service", "update", "avn-fol", "--project", "default", "--disable-termination-protection")
+	if fol := get("avn-fol"); fol["termination_protection"] != false {
+		t.Errorf("avn-fol after --disable-termination-protection: %v", fol["termination_protection"])
+	}
 
 	// Terminate both: the follower first, since a leader with followers cannot go.
 	for _, name := range []string{"avn-fol", "avn-lead"} {

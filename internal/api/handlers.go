@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/access"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/workflows"
 )
@@ -54,6 +55,11 @@ func (s *server) createService(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if c.register != nil {
+		if err := requireRole(r, access.RoleAdmin, "registering a cluster (url, transport_address)"); err != nil {
+			return err
+		}
+	}
 	// The service's workflow has only just started: the answer is what was asked for.
 	st := workflows.ServiceState{State: workflows.StateProvisioning, Role: workflows.RoleStandalone}
 	message := "GET the service to follow its state: PROVISIONING, then RUNNING"
@@ -73,13 +79,16 @@ func (s *server) createService(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	st.TerminationProtection = req.TerminationProtection
 	writeJSON(w, http.StatusAccepted, map[string]any{"service": serviceView(st, nil), "message": message})
 	return nil
 }
 
 // getService answers everything osccr knows of one service, with its integrations and, as the
 // Aiven API does, its connection details (service_uri): asking for one service is the request
-// to reveal them.
+// to reveal them. A registered cluster's password is never in them (its reference names a file
+// of the worker's machine, which no answer may read out); a local service's generated one only
+// for an admin's token.
 func (s *server) getService(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("service")
 	st, err := s.ctl.GetService(r.Context(), name)
@@ -91,21 +100,21 @@ func (s *server) getService(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := serviceView(st, s.serviceIntegrations(integrations))
-	// A secured service's credentials go here, and only here: read from the worker's files by
-	// this process (the password never passes through Temporal), so the password is in the
-	// answer when `osccr serve` runs where the worker's files are readable, the user alone
-	// otherwise.
-	v.revealConnection(connectionUser(st))
+	v.revealConnection(connectionUser(st, identity(r).Allows(access.RoleAdmin)))
 	writeJSON(w, http.StatusOK, map[string]any{"service": v})
 	return nil
 }
 
-// connectionUser is the user (and, when this process can read it, the password) a GET of one
-// service reveals; nil for a service reached without credentials.
-func connectionUser(st workflows.ServiceState) *url.Userinfo {
+// connectionUser is the user (and, for an admin asking about a local service whose generated
+// password this process can read, the password) a GET of one service reveals; nil for a
+// service reached without credentials.
+func connectionUser(st workflows.ServiceState, admin bool) *url.Userinfo {
 	ref := st.ClusterRef()
 	if ref.Username == "" {
 		return nil
+	}
+	if !admin || st.Backend != activities.BackendLocal {
+		return url.User(ref.Username)
 	}
 	creds, err := control.CredentialsOf(st)
 	if err != nil || creds.Password == "" {

@@ -70,7 +70,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.waitTrue(`location.pathname === "/signin"`, 10*time.Second)
 	b.shot("signin")
 	b.do(chromedp.SendKeys("#token", "not-the-token"), chromedp.Click(`button[type=submit]`))
-	b.waitText("#error", "not this control plane's API token", 10*time.Second)
+	b.waitText("#error", "not an API token of this control plane", 10*time.Second)
 	b.do(chromedp.SendKeys("#token", "s3cret-token"), chromedp.Click(`button[type=submit]`))
 	b.waitTrue(`location.pathname === "/" && document.querySelector("h1").textContent === "Services"`, 10*time.Second)
 

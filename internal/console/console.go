@@ -4,8 +4,10 @@
 // HTTP API it is an adapter over the application layer (internal/control): it renders pages,
 // parses forms and shows the application layer's refusals inline; no rule lives here.
 //
-// A person signs in with the API token; the browser then holds only a random session ID in an
-// HttpOnly, SameSite=Strict cookie, and every form carries the session's CSRF token. Pages
+// A person signs in with an API token (its name and role then are the session's: a page or an
+// action the role may not use is refused, and every action is audited under that name); the
+// browser then holds only a random session ID in an HttpOnly, SameSite=Strict cookie, and every
+// form carries the session's CSRF token. Pages
 // are rendered on the server (html/template); a small script polls a JSON endpoint for live
 // state. Every asset is embedded: the console works with no internet.
 package console
@@ -24,13 +26,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osccr/osccr/internal/access"
 	"github.com/osccr/osccr/internal/control"
 )
 
 // Config configures the console.
 type Config struct {
-	// Token is the API token a person signs in with; empty means no sign-in (--insecure-dev).
+	// Tokens are the API tokens a person signs in with; nil with Token "" means no sign-in
+	// (--insecure-dev: every session is an admin's).
+	Tokens *access.Tokens
+	// Token is a single admin token named "default", used when Tokens is nil.
 	Token string
+	// Audit receives the record of every action (form post); nil keeps none.
+	Audit access.Auditor
+	// Throttle slows failed sign-ins; nil does not.
+	Throttle *access.Throttle
 	// TemporalUIURL is the Temporal Web UI's address (e.g. http://127.0.0.1:8233), for links
 	// to a service's workflow; empty: no link.
 	TemporalUIURL string
@@ -72,6 +82,16 @@ func New(ctl *control.Control, cfg Config) (*Console, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.TemporalUIURL = strings.TrimRight(cfg.TemporalUIURL, "/")
+	if cfg.Tokens == nil && cfg.Token != "" {
+		tokens, err := access.NewTokens("", cfg.Token)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Tokens = tokens
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = access.Discard{}
+	}
 	c := &Console{ctl: ctl, cfg: cfg, sessions: newSessions(), pages: map[string]*template.Template{}}
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
@@ -80,30 +100,64 @@ func New(ctl *control.Control, cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console assets: %w", err)
 	}
+	if c.mux, err = c.newMux(static, c.routes()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newMux routes the sign-in, the assets and the given pages and actions.
+func (c *Console) newMux(static fs.FS, routes []Route) (*http.ServeMux, error) {
 	m := http.NewServeMux()
 	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	m.HandleFunc("GET /signin", c.signInPage)
 	m.HandleFunc("POST /signin", c.signIn)
 	m.HandleFunc("POST /signout", c.signOut)
-	m.HandleFunc("GET /{$}", c.page(c.servicesPage))
-	m.HandleFunc("GET /live", c.page(c.servicesLive))
-	m.HandleFunc("GET /create-service", c.page(c.newServicePage))
-	m.HandleFunc("POST /services", c.page(c.createService))
-	m.HandleFunc("GET /services/{name}", c.page(c.overviewPage))
-	m.HandleFunc("GET /services/{name}/live", c.page(c.overviewLive))
-	m.HandleFunc("GET /services/{name}/follower/new", c.page(c.newFollowerPage))
-	m.HandleFunc("POST /services/{name}/follower", c.page(c.createFollower))
-	m.HandleFunc("GET /services/{name}/promote", c.page(c.promotePage))
-	m.HandleFunc("POST /services/{name}/promote", c.page(c.promote))
-	m.HandleFunc("POST /services/{name}/pause", c.page(c.pause))
-	m.HandleFunc("POST /services/{name}/resume", c.page(c.resume))
-	m.HandleFunc("GET /services/{name}/delete", c.page(c.deletePage))
-	m.HandleFunc("POST /services/{name}/delete", c.page(c.deleteService))
+	for _, rt := range routes {
+		if rt.Role == access.RoleNone {
+			return nil, fmt.Errorf("console: route %s has no role", rt.Pattern)
+		}
+		m.HandleFunc(rt.Pattern, c.page(rt.Role, rt.h))
+	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusNotFound, "error.html", view{Title: "Not found", Error: "There is no such page."})
 	})
-	c.mux = m
-	return c, nil
+	return m, nil
+}
+
+// Route is a page or an action of the console and the least role that may use it.
+type Route struct {
+	Pattern string
+	Role    access.Role
+	h       handler
+}
+
+// Routes lists the console's pages and actions behind a sign-in (the roles test checks each
+// role against each).
+func (c *Console) Routes() []Route { return c.routes() }
+
+func (c *Console) routes() []Route {
+	const (
+		read  = access.RoleReadOnly
+		op    = access.RoleOperator
+		admin = access.RoleAdmin
+	)
+	return []Route{
+		{"GET /{$}", read, c.servicesPage},
+		{"GET /live", read, c.servicesLive},
+		{"GET /create-service", op, c.newServicePage},
+		{"POST /services", op, c.createService},
+		{"GET /services/{name}", read, c.overviewPage},
+		{"GET /services/{name}/live", read, c.overviewLive},
+		{"GET /services/{name}/follower/new", op, c.newFollowerPage},
+		{"POST /services/{name}/follower", op, c.createFollower},
+		{"GET /services/{name}/promote", admin, c.promotePage},
+		{"POST /services/{name}/promote", admin, c.promote},
+		{"POST /services/{name}/pause", op, c.pause},
+		{"POST /services/{name}/resume", op, c.resume},
+		{"GET /services/{name}/delete", admin, c.deletePage},
+		{"POST /services/{name}/delete", admin, c.deleteService},
+	}
 }
 
 // ServeHTTP sets the headers every answer carries, then routes.
@@ -139,42 +193,130 @@ type view struct {
 // handler is a page or an action: sess is the signed-in session.
 type handler func(w http.ResponseWriter, r *http.Request, sess *session)
 
-// page authenticates (redirecting to the sign-in page, or 401 for live JSON), checks the CSRF
-// token of a form post, and runs h.
-func (c *Console) page(h handler) http.HandlerFunc {
+// page authenticates (redirecting to the sign-in page, or 401 for live JSON), checks the
+// session's role and the CSRF token of a form post, runs h, and audits a form post whatever its
+// outcome.
+func (c *Console) page(need access.Role, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess := c.sessions.get(r)
-		if sess == nil && c.cfg.Token == "" {
-			sess = c.sessions.start(w, r, true)
-		}
-		if sess == nil || !sess.signedIn {
-			switch {
-			case strings.HasSuffix(r.URL.Path, "/live"):
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				_, _ = w.Write([]byte(`{"message":"sign in again"}`))
-			case r.Method == http.MethodGet:
-				http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-			default:
-				http.Redirect(w, r, "/signin", http.StatusSeeOther)
-			}
+		if r.Method != http.MethodPost {
+			c.serve(w, r, need, h)
 			return
 		}
-		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-			if err := r.ParseForm(); err != nil || !checkCSRF(r, sess) {
-				c.render(w, r, http.StatusForbidden, "error.html", c.view(sess, "Refused",
-					view{Error: "This form has expired or did not come from this console. Go back, reload the page and try again."}))
-				return
+		sw := &statusWriter{ResponseWriter: w}
+		res := &outcome{}
+		r = r.WithContext(context.WithValue(r.Context(), outcomeKey{}, res))
+		c.serve(sw, r, need, h)
+		rec := access.Record{Time: time.Now().UTC(), Via: "console", Action: r.Pattern, Path: r.URL.Path, Service: r.PathValue("name"),
+			Actor: res.who.Name, Status: sw.status, Outcome: access.Outcome(sw.status), Rule: res.rule, Reason: res.reason, Remote: r.RemoteAddr}
+		if rec.Service == "" {
+			rec.Service = strings.TrimSpace(r.PostFormValue("name"))
+		}
+		if res.who.Role != access.RoleNone {
+			rec.Role = res.who.Role.String()
+		}
+		if res.rule != "" && rec.Outcome == access.OutcomeAccepted {
+			rec.Outcome = access.OutcomeRefused
+		}
+		if res.err != nil {
+			rec.Reason = message(res.err)
+			rec.Outcome = access.OutcomeRefused
+			if status(res.err) >= 500 {
+				rec.Outcome = access.OutcomeFailed
 			}
 		}
-		h(w, r, sess)
+		if rec.Outcome == access.OutcomeAccepted {
+			rec.Reason = ""
+		}
+		c.cfg.Audit.Audit(rec)
 	}
+}
+
+func (c *Console) serve(w http.ResponseWriter, r *http.Request, need access.Role, h handler) {
+	res := outcomeOf(r)
+	sess := c.sessions.get(r)
+	if sess == nil && c.cfg.Tokens == nil {
+		sess = c.sessions.startAs(w, r, true, access.Anonymous)
+	}
+	if sess == nil || !sess.signedIn {
+		res.rule, res.reason = "authentication", "not signed in"
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/live"):
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"message":"sign in again"}`))
+		case r.Method == http.MethodGet:
+			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		default:
+			http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		}
+		return
+	}
+	res.who = sess.who
+	if !sess.who.Allows(need) {
+		msg := fmt.Sprintf("You are signed in as %s, whose role is %s; this needs the %s role (rule: roles). Sign in with a token that has it.", sess.who.Name, sess.who.Role, need)
+		res.rule, res.reason = "roles", msg
+		c.render(w, r, http.StatusForbidden, "error.html", c.view(sess, "Refused", view{Error: msg}))
+		return
+	}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil || !checkCSRF(r, sess) {
+			res.rule, res.reason = "csrf", "the form's CSRF token or origin is not this console's"
+			c.render(w, r, http.StatusForbidden, "error.html", c.view(sess, "Refused",
+				view{Error: "This form has expired or did not come from this console. Go back, reload the page and try again."}))
+			return
+		}
+	}
+	h(w, r, sess)
+}
+
+// outcome is what an action did, for its audit record: who asked, and the refusal or failure
+// (an action that reports it in a flash message answers a redirect, not an error status).
+type outcome struct {
+	who          access.Identity
+	rule, reason string
+	err          error
+}
+
+type outcomeKey struct{}
+
+func outcomeOf(r *http.Request) *outcome {
+	if o, ok := r.Context().Value(outcomeKey{}).(*outcome); ok {
+		return o
+	}
+	return &outcome{}
+}
+
+// refused notes an action's refusal or failure for its audit record.
+func refused(r *http.Request, err error) {
+	if err != nil {
+		outcomeOf(r).err = err
+	}
+}
+
+// statusWriter remembers the status of the answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // view completes v with the session's CSRF token and flash message.
 func (c *Console) view(sess *session, title string, v view) view {
-	v.Title, v.Auth, v.Poll = title, c.cfg.Token != "", int(c.cfg.Poll/time.Millisecond)
+	v.Title, v.Auth, v.Poll = title, c.cfg.Tokens != nil, int(c.cfg.Poll/time.Millisecond)
 	if sess != nil {
 		v.CSRF, v.SignedIn = sess.csrf, sess.signedIn
 		if f := c.sessions.takeFlash(sess); f.Text != "" {
@@ -241,7 +383,7 @@ func requestContext(r *http.Request, d time.Duration) (context.Context, context.
 
 // signInPage shows the sign-in form (or goes home when there is nothing to sign in to).
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
-	if c.cfg.Token == "" {
+	if c.cfg.Tokens == nil {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
@@ -254,10 +396,26 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 
 type signInData struct{ Next string }
 
-// signIn checks the token and starts a signed-in session under a new ID.
+// signIn checks the token and starts a signed-in session under a new ID, as the token's name
+// and role. A failed sign-in counts against the address's throttle, and is audited.
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
-	if c.cfg.Token == "" {
+	if c.cfg.Tokens == nil {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	audit := func(status int, who access.Identity, rule, reason string) {
+		rec := access.Record{Time: time.Now().UTC(), Via: "console", Action: "POST /signin", Path: r.URL.Path, Actor: who.Name, Status: status,
+			Outcome: access.Outcome(status), Rule: rule, Reason: reason, Remote: r.RemoteAddr}
+		if who.Role != access.RoleNone {
+			rec.Role = who.Role.String()
+		}
+		c.cfg.Audit.Audit(rec)
+	}
+	if ok, retry := c.cfg.Throttle.Allow(r.RemoteAddr); !ok {
+		msg := fmt.Sprintf("Too many failed sign-ins from this address (rule: sign-in throttle): try again in %s.", retry)
+		w.Header().Set("Retry-After", fmt.Sprint(int(retry.Seconds())))
+		c.render(w, r, http.StatusTooManyRequests, "signin.html", c.view(c.sessions.get(r), "Sign in", view{Error: msg, Data: signInData{Next: "/"}}))
+		audit(http.StatusTooManyRequests, access.Identity{}, "throttle", msg)
 		return
 	}
 	sess := c.sessions.get(r)
@@ -266,15 +424,20 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		sess = c.sessions.start(w, r, false)
 		c.render(w, r, http.StatusForbidden, "signin.html", c.view(sess, "Sign in",
 			view{Error: "The sign-in form had expired: sign in again.", Data: signInData{Next: safeNext(r.PostFormValue("next"))}}))
+		audit(http.StatusForbidden, access.Identity{}, "csrf", "the sign-in form's CSRF token or origin is not this console's")
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
-	if !tokenMatches(r.PostFormValue("token"), c.cfg.Token) {
+	who, ok := c.cfg.Tokens.Authenticate(r.PostFormValue("token"))
+	if !ok {
+		c.cfg.Throttle.Fail(r.RemoteAddr)
 		c.render(w, r, http.StatusUnauthorized, "signin.html", c.view(sess, "Sign in",
-			view{Error: "That is not this control plane's API token.", Data: signInData{Next: next}}))
+			view{Error: "That is not an API token of this control plane.", Data: signInData{Next: next}}))
+		audit(http.StatusUnauthorized, access.Identity{}, "authentication", "wrong token")
 		return
 	}
-	c.sessions.start(w, r, true)
+	c.sessions.startAs(w, r, true, who)
+	audit(http.StatusSeeOther, who, "", "")
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

@@ -155,7 +155,7 @@ func TestSignIn(t *testing.T) {
 		{"no CSRF token", url.Values{"token": {token}}, "", http.StatusForbidden, "expired"},
 		{"wrong CSRF token", url.Values{"token": {token}, "csrf": {"wrong"}}, "", http.StatusForbidden, "expired"},
 		{"another site", url.Values{"token": {token}, "csrf": {"current"}}, "http://evil.example", http.StatusForbidden, "expired"},
-		{"wrong token", url.Values{"token": {"guess"}, "csrf": {"current"}}, "", http.StatusUnauthorized, "not this control plane&#39;s API token"},
+		{"wrong token", url.Values{"token": {"guess"}, "csrf": {"current"}}, "", http.StatusUnauthorized, "not an API token of this control plane"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.form.Get("csrf") == "current" {

@@ -113,6 +113,7 @@ func (c *Console) createService(w http.ResponseWriter, r *http.Request, sess *se
 		err = c.ctl.CreateService(ctx, control.CreateServiceRequest{Name: form.Name, Plan: form.Plan, Cloud: form.Cloud, Region: form.Region, ExtraDiskGB: disk})
 	}
 	if err != nil {
+		refused(r, err)
 		c.render(w, r, status(err), "service_new.html", c.view(sess, "Create service", view{Error: message(err), Data: form}))
 		return
 	}
@@ -255,6 +256,7 @@ func (c *Console) followerForm(r *http.Request) (followerForm, error) {
 func (c *Console) newFollowerPage(w http.ResponseWriter, r *http.Request, sess *session) {
 	f, err := c.followerForm(r)
 	if err != nil {
+		refused(r, err)
 		c.render(w, r, status(err), "error.html", c.view(sess, "Create follower", view{Error: message(err)}))
 		return
 	}
@@ -265,6 +267,7 @@ func (c *Console) newFollowerPage(w http.ResponseWriter, r *http.Request, sess *
 func (c *Console) createFollower(w http.ResponseWriter, r *http.Request, sess *session) {
 	f, err := c.followerForm(r)
 	if err != nil {
+		refused(r, err)
 		c.render(w, r, status(err), "error.html", c.view(sess, "Create follower", view{Error: message(err)}))
 		return
 	}
@@ -277,6 +280,7 @@ func (c *Console) createFollower(w http.ResponseWriter, r *http.Request, sess *s
 		err = c.ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: f.Leader.Name, Name: f.Name, Plan: f.Plan, Cloud: f.Cloud, Region: f.Region, ExtraDiskGB: disk})
 	}
 	if err != nil {
+		refused(r, err)
 		c.render(w, r, status(err), "follower_new.html", c.view(sess, "Create follower", view{Error: message(err), Data: f}))
 		return
 	}
@@ -322,6 +326,7 @@ func (c *Console) promote(w http.ResponseWriter, r *http.Request, sess *session)
 	defer cancel()
 	report, err := c.ctl.Promote(ctx, name)
 	if err != nil {
+		refused(r, err)
 		d := c.promoteData(r)
 		c.render(w, r, status(err), "promote.html", c.view(sess, "Promote "+name, view{Error: message(err), Data: d}))
 		return
@@ -357,6 +362,7 @@ func (c *Console) resume(w http.ResponseWriter, r *http.Request, sess *session) 
 func (c *Console) act(w http.ResponseWriter, r *http.Request, sess *session, name string, err error, done string) {
 	f := flash{Text: done}
 	if err != nil {
+		refused(r, err)
 		f = flash{Text: message(err), Error: true}
 	}
 	c.sessions.setFlash(sess, f)
@@ -386,6 +392,7 @@ func (c *Console) deleteService(w http.ResponseWriter, r *http.Request, sess *se
 	defer cancel()
 	st, err := c.ctl.GetService(ctx, name)
 	if err != nil {
+		refused(r, err)
 		c.render(w, r, status(err), "error.html", c.view(sess, "Delete service", view{Error: message(err)}))
 		return
 	}
@@ -396,6 +403,7 @@ func (c *Console) deleteService(w http.ResponseWriter, r *http.Request, sess *se
 		return
 	}
 	if err := c.ctl.DeleteService(ctx, name); err != nil {
+		refused(r, err)
 		c.render(w, r, status(err), "delete.html", c.view(sess, "Delete "+name, view{Error: message(err), Data: d}))
 		return
 	}

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/osccr/osccr/internal/access"
 )
 
 // cookieName is the session cookie: a random session ID, never the token.
@@ -30,7 +32,9 @@ type session struct {
 	id       string
 	csrf     string
 	signedIn bool
-	expires  time.Time
+	// who signed in: the token's name and role (never the token).
+	who     access.Identity
+	expires time.Time
 	// flash is a message for the next page shown (set by an action that redirects).
 	flash flash
 }
@@ -80,6 +84,11 @@ func (s *sessions) get(r *http.Request) *session {
 // start replaces the request's session (if any) with a new one and sets its cookie: a new ID
 // at sign-in, so an ID planted before it is worthless after.
 func (s *sessions) start(w http.ResponseWriter, r *http.Request, signedIn bool) *session {
+	return s.startAs(w, r, signedIn, access.Identity{})
+}
+
+// startAs is start for a session signed in as who.
+func (s *sessions) startAs(w http.ResponseWriter, r *http.Request, signedIn bool, who access.Identity) *session {
 	s.mu.Lock()
 	if c, err := r.Cookie(cookieName); err == nil {
 		delete(s.byID, c.Value)
@@ -97,7 +106,7 @@ func (s *sessions) start(w http.ResponseWriter, r *http.Request, signedIn bool) 
 	if signedIn {
 		lifetime = sessionLifetime
 	}
-	sess := &session{id: randomID(), csrf: randomID(), signedIn: signedIn, expires: now.Add(lifetime)}
+	sess := &session{id: randomID(), csrf: randomID(), signedIn: signedIn, who: who, expires: now.Add(lifetime)}
 	s.byID[sess.id] = sess
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{
@@ -144,9 +153,10 @@ func (s *sessions) takeFlash(sess *session) flash {
 }
 
 // checkCSRF accepts a form post only with the session's CSRF token and, when the browser says
-// where the request comes from, from this very origin.
+// where the request comes from, from this very origin ("null", the origin of a sandboxed or
+// privacy-stripped page, is not this one).
 func checkCSRF(r *http.Request, sess *session) bool {
-	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
+	if origin := r.Header.Get("Origin"); origin != "" {
 		u, err := url.Parse(origin)
 		if err != nil || u.Host != r.Host {
 			return false
@@ -157,9 +167,4 @@ func checkCSRF(r *http.Request, sess *session) bool {
 	}
 	got := r.PostFormValue("csrf")
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(sess.csrf)) == 1
-}
-
-// tokenMatches compares a typed token with the configured one in constant time.
-func tokenMatches(got, want string) bool {
-	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }

@@ -22,6 +22,8 @@ type CreateFollowerRequest struct {
 	Cloud       string
 	Region      string
 	ExtraDiskGB int
+	// TerminationProtection refuses the follower's deletion while it is on.
+	TerminationProtection bool
 }
 
 // CreateFollower provisions a follower of a leader service on the local backend, connects it
@@ -97,7 +99,7 @@ func (c *Control) followerInput(ctx context.Context, req CreateFollowerRequest) 
 		return in, leader, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	spec := activities.ServiceSpec{Name: req.Name, Plan: followerPlan.Name, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"),
-		ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Security: security}
+		ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Security: security, TerminationProtection: req.TerminationProtection}
 	follow := &workflows.FollowSpec{Leader: leader.ClusterRef()}
 	return workflows.ServiceInput{Spec: spec, Follow: follow}, leader, nil
 }

@@ -37,6 +37,8 @@ type CreateServiceRequest struct {
 	// Security is SecurityNone for a plain-HTTP service; "" or activities.SecurityPlugin (the
 	// default) secures it with the security plugin.
 	Security string
+	// TerminationProtection refuses the service's deletion while it is on.
+	TerminationProtection bool
 }
 
 // SecurityNone asks for a plain-HTTP local service without users: the opt-out of the default.
@@ -57,6 +59,8 @@ type RegisterServiceRequest struct {
 	// Auth says how the worker authenticates to the cluster and trusts it: by reference only
 	// (files and environment variables on the worker's machine).
 	Auth activities.ClusterAuth
+	// TerminationProtection refuses the service's deletion while it is on.
+	TerminationProtection bool
 }
 
 // ServiceSummary is one row of a service listing, read from Temporal's visibility store.
@@ -75,7 +79,8 @@ const MaxExtraDiskGB = rules.MaxExtraDiskGB
 // ErrInvalid or ErrConflict and nothing created, an invalid name, an unknown plan, extra disk
 // that is negative or more than MaxExtraDiskGB, or a name already in use.
 func (c *Control) CreateService(ctx context.Context, req CreateServiceRequest) error {
-	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"), ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Machine: req.Machine}
+	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"), ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Machine: req.Machine,
+		TerminationProtection: req.TerminationProtection}
 	var problems []error
 	mode, err := securityMode(req.Security)
 	if err != nil {
@@ -118,7 +123,8 @@ func checkExtraDisk(gb int) error { return rules.CheckExtraDisk(gb) }
 // are checked for form here; the worker checks the cluster answers while provisioning.
 func (c *Control) RegisterService(ctx context.Context, req RegisterServiceRequest) error {
 	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "self-hosted"), Region: orDefault(req.Region, "self-hosted"),
-		Backend: activities.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress, ClusterAuth: req.Auth}
+		Backend: activities.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress, ClusterAuth: req.Auth,
+		TerminationProtection: req.TerminationProtection}
 	var problems []error
 	if err := req.Auth.Check(req.URL); err != nil {
 		problems = append(problems, err)
@@ -129,7 +135,39 @@ func (c *Control) RegisterService(ctx context.Context, req RegisterServiceReques
 	if host, port, err := net.SplitHostPort(req.TransportAddress); err != nil || host == "" || port == "" {
 		problems = append(problems, fmt.Errorf("transport address %q must be host:port (the cluster's transport port, 9300 by default)", req.TransportAddress))
 	}
+	if len(problems) == 0 && provision.ValidateServiceName(req.Name) == nil {
+		if err := c.checkSecretRefs(ctx, req.Name, req.Auth); err != nil {
+			return err
+		}
+	}
 	return c.startService(ctx, spec, problems)
+}
+
+// checkSecretRefs asks a worker to apply its activities.SecretPolicy to the references (the
+// worker alone knows which directories it trusts and can see the files): a reference it would
+// refuse to read is refused here, with its rule, before any workflow of the service starts.
+func (c *Control) checkSecretRefs(ctx context.Context, service string, auth activities.ClusterAuth) error {
+	if auth.PasswordFile == "" && auth.PasswordEnv == "" && auth.ReplicationPasswordFile == "" && auth.ReplicationPasswordEnv == "" && auth.KeyFile == "" {
+		return nil
+	}
+	run, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.SecretRefsWorkflowID(service),
+		TaskQueue:                c.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowExecutionTimeout: time.Minute,
+	}, workflows.CheckSecretRefsWorkflow, auth)
+	if err == nil {
+		err = run.Get(ctx, nil)
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == activities.ErrTypeSecretRefused {
+		return fmt.Errorf("%w: register %s: %s", ErrInvalid, service, app.Message())
+	}
+	if err != nil {
+		return wrapTemporal("check the secret references of "+service, err)
+	}
+	return nil
 }
 
 func (c *Control) startService(ctx context.Context, spec activities.ServiceSpec, problems []error) error {
@@ -305,7 +343,20 @@ func (c *Control) listServices(ctx context.Context, filter string) ([]ServiceSum
 // DeleteService deletes a service: the workflow's validator refuses it (nothing changed) while
 // the service leads followers; otherwise the service goes DELETING at once and its workflow
 // removes what osccr runs and ends.
+//
+// A service under termination protection is refused (ErrConflict, naming it) before the
+// workflow is asked.
 func (c *Control) DeleteService(ctx context.Context, name string) error {
+	if err := provision.ValidateServiceName(name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	st, err := c.GetService(ctx, name)
+	if err != nil {
+		return err
+	}
+	if st.TerminationProtection { // the workflow's validator refuses it too (version 1)
+		return fmt.Errorf("%w: %w", ErrConflict, workflows.TerminationProtected(name))
+	}
 	return c.updateService(ctx, name, "delete", workflows.UpdateDelete, true, nil)
 }
 
@@ -463,6 +514,10 @@ func (c *Control) ServiceCredentials(ctx context.Context, name string) (Credenti
 func CredentialsOf(st workflows.ServiceState) (Credentials, error) {
 	name, ref := st.Name, st.ClusterRef()
 	switch {
+	case st.Backend == activities.BackendStatic && ref.Username != "":
+		// A registered cluster's password is its owner's: osccr reads it only to call the
+		// cluster, and never answers it to anyone (its reference could name any file).
+		return Credentials{}, fmt.Errorf("%w: service %s is a registered cluster: osccr never reveals its password (user %s); read it where its owner keeps it", ErrConflict, name, ref.Username)
 	case ref.Username == "" && st.LocalSecured():
 		return Credentials{}, fmt.Errorf("%w: service %s is %s: its credentials exist once it is provisioned", ErrConflict, name, st.State)
 	case ref.Username == "":
@@ -477,4 +532,24 @@ func CredentialsOf(st workflows.ServiceState) (Credentials, error) {
 		return Credentials{}, fmt.Errorf("%w: service %s: its password is in %s on the machine of the worker that runs it (machine %q); read it there, as the account the worker runs as: %w", ErrConflict, name, ref.PasswordFile, st.Machine, err)
 	}
 	return Credentials{Username: ref.Username, Password: strings.TrimRight(strings.SplitN(string(raw), "\n", 2)[0], "\r"), CAFile: ref.CAFile}, nil
+}
+
+// SetTerminationProtection turns a service's termination protection on or off and returns the
+// service as it then is. The service's workflow keeps it with the spec; a run started before
+// the service workflow's version 1 does not know the update (it takes it after its next
+// continue-as-new) and is refused, saying so.
+func (c *Control) SetTerminationProtection(ctx context.Context, name string, on bool) (workflows.ServiceState, error) {
+	if err := provision.ValidateServiceName(name); err != nil {
+		return workflows.ServiceState{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	st, err := c.GetService(ctx, name)
+	if err != nil || st.TerminationProtection == on {
+		return st, err
+	}
+	var out workflows.ServiceState
+	err = c.updateService(ctx, name, "set the termination protection of", workflows.UpdateTerminationProtection, true, &out, on)
+	if err != nil && strings.Contains(err.Error(), "unknown update") {
+		return st, fmt.Errorf("%w: service %s: its workflow run predates termination protection changes (service workflow version 1); it takes them after its next continue-as-new", ErrConflict, name)
+	}
+	return out, err
 }

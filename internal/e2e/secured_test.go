@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/access"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
@@ -47,14 +48,16 @@ func TestSecuredReplication(t *testing.T) {
 	ctl, _ := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	// The worker reads secret files only in its trusted directory (<state-dir>/secrets).
+	secretsDir := filepath.Join(base, "secrets")
 	// osccr calls each cluster as its least-privilege user, and the replication runs as the
 	// replication user: neither is an administrator. The test's own writes use the admin.
 	auth := func(s *testcluster.Secured) activities.ClusterAuth {
-		return activities.ClusterAuth{Username: s.Osccr.Name, PasswordFile: testcluster.PasswordFile(t, base, s.Osccr), CAFile: s.CAFile,
-			ReplicationUsername: s.Replicator.Name, ReplicationPasswordFile: testcluster.PasswordFile(t, base, s.Replicator)}
+		return activities.ClusterAuth{Username: s.Osccr.Name, PasswordFile: testcluster.PasswordFile(t, secretsDir, s.Osccr), CAFile: s.CAFile,
+			ReplicationUsername: s.Replicator.Name, ReplicationPasswordFile: testcluster.PasswordFile(t, secretsDir, s.Replicator)}
 	}
 	adminAuth := func(s *testcluster.Secured) activities.ClusterAuth {
-		return activities.ClusterAuth{Username: s.Admin.Name, PasswordFile: testcluster.PasswordFile(t, base, s.Admin), CAFile: s.CAFile}
+		return activities.ClusterAuth{Username: s.Admin.Name, PasswordFile: testcluster.PasswordFile(t, secretsDir, s.Admin), CAFile: s.CAFile}
 	}
 	register := func(name string, s *testcluster.Secured, a activities.ClusterAuth) error {
 		return ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: name, URL: s.Node.HTTPURL(), TransportAddress: s.Node.TransportAddress(), Plan: "business-4", Auth: a})
@@ -80,14 +83,26 @@ func TestSecuredReplication(t *testing.T) {
 		{"password env and file", activities.ClusterAuth{Username: "admin", PasswordEnv: "X", PasswordFile: "/x"}, "not both"},
 		{"certificate without key", activities.ClusterAuth{CertFile: "/c.pem"}, "key file"},
 		{"relative CA path", activities.ClusterAuth{CAFile: "ca.pem"}, "absolute path"},
+		// The worker's secret policy (activities.SecretPolicy), asked before the service starts.
+		{"/etc/shadow", activities.ClusterAuth{Username: "admin", PasswordFile: "/etc/shadow", CAFile: leader.CAFile},
+			"password_file /etc/shadow: the worker reads secret files only under " + secretsDir + " (rule: trusted directories)"},
+		{"a generated password", activities.ClusterAuth{Username: "admin", PasswordFile: filepath.Join(base, "services", "sgen", "admin.password"), CAFile: leader.CAFile},
+			"a file of local service sgen, whose secrets osccr generates and keeps (rule: generated secrets)"},
+		{"PATH", activities.ClusterAuth{Username: "admin", PasswordEnv: "PATH", CAFile: leader.CAFile},
+			"password_env PATH: the worker reads secrets only from variables named OSCCR_SECRET_* (rule: secret variable prefix)"},
+		{"the replication user's password elsewhere", activities.ClusterAuth{Username: "admin", PasswordFile: adminAuth(leader).PasswordFile, ReplicationUsername: "r", ReplicationPasswordFile: filepath.Join(base, "r.password")},
+			"replication_password_file " + filepath.Join(base, "r.password") + ": "},
 	} {
-		if err := register("sbad", leader, r.auth); err == nil || !strings.Contains(err.Error(), r.msg) {
+		if err := register("sbad", leader, r.auth); err == nil || !strings.Contains(err.Error(), r.msg) || !errors.Is(err, control.ErrInvalid) {
 			t.Errorf("%s: %v, want a refusal saying %q", r.name, err, r.msg)
 		}
 	}
+	if _, err := ctl.GetService(ctx, "sbad"); !errors.Is(err, control.ErrNotFound) {
+		t.Errorf("a refused registration left a service: %v", err)
+	}
 	// A wrong password: the cluster refuses it, and the service says so.
 	wrong := auth(leader)
-	wrong.PasswordFile = testcluster.PasswordFile(t, base, security.User{Name: "wrong", Password: "not-the-password"})
+	wrong.PasswordFile = testcluster.PasswordFile(t, secretsDir, security.User{Name: "wrong", Password: "not-the-password"})
 	if err := register("swrong", leader, wrong); err != nil {
 		t.Fatalf("register with a wrong password: %v", err)
 	}
@@ -254,6 +269,13 @@ func TestSecuredReplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	answers["service list -o json"] = mustJSON(t, list)
+	// The API's answers and its audit log (under the scanned state directory): a GET of each
+	// registered service as an admin, a registration refused by the secret policy, one refused
+	// for a wrong token, a delete of a service: no password, and no token, in either.
+	const apiToken = "e2e-api-token-3b7f0c9a41"
+	secrets["API token"] = apiToken
+	auditLog := apiThroughAudit(t, ctl, filepath.Join(base, "audit", "audit.jsonl"), apiToken, answers, []string{"ssrc", "sdst", "sother"},
+		fmt.Sprintf(`{"service_name":"saudit","plan":"business-4","url":%q,"transport_address":%q,"auth":{"username":"admin","password_file":"/etc/shadow"}}`, leader.Node.HTTPURL(), leader.Node.TransportAddress()))
 	skip := func(path string) bool {
 		return strings.HasSuffix(path, ".password") || strings.Contains(path, string(filepath.Separator)+"config"+string(filepath.Separator))
 	}
@@ -264,6 +286,9 @@ func TestSecuredReplication(t *testing.T) {
 	files, size := scanForSecrets(t, []string{base}, skip, secrets, answers)
 	if _, err := os.Stat(filepath.Join(base, testcontrol.LogFile)); err != nil {
 		t.Errorf("no worker log to scan: %v", err)
+	}
+	if info, err := os.Stat(auditLog); err != nil || info.Size() == 0 {
+		t.Errorf("no audit log to scan: %v", err)
 	}
 	t.Logf("secret scan: %d secrets in 3 forms each, %d files and answers, %d MB: no hit", len(secrets), files, size>>20)
 }
@@ -362,6 +387,22 @@ func TestSecuredLocalServices(t *testing.T) {
 		requireMode(t, a.PasswordFile, 0o600)
 	}
 	requireMode(t, filepath.Join(base, "pki", "ca-key.pem"), 0o600)
+	// The leader's generated password cannot be borrowed by a registration: refused by name.
+	stolen := states[leader].ClusterRef()
+	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "sec-thief", URL: stolen.URL, TransportAddress: stolen.TransportAddress, Plan: "business-4",
+		Auth: activities.ClusterAuth{Username: "admin", PasswordFile: stolen.PasswordFile, CAFile: stolen.CAFile}}); !errors.Is(err, control.ErrInvalid) ||
+		!strings.Contains(err.Error(), "password_file "+stolen.PasswordFile+": a file of local service "+leader+", whose secrets osccr generates and keeps (rule: generated secrets)") {
+		t.Errorf("a registration with %s's generated password: %v, want it refused by name", leader, err)
+	}
+	// Its password is in no API answer but an admin's GET of it.
+	for _, role := range []access.Role{access.RoleReadOnly, access.RoleOperator} {
+		if raw := apiGet(t, ctl, role, "/v1/project/default/service/"+leader); !strings.Contains(raw, `"service_uri":"https://admin@127.0.0.1:`) {
+			t.Errorf("GET %s as %s: %s, want the user without the password", leader, role, raw)
+		}
+	}
+	if raw := apiGet(t, ctl, access.RoleAdmin, "/v1/project/default/service/"+leader); !strings.Contains(raw, `"service_uri":"https://admin:`) {
+		t.Errorf("GET %s as admin: %s, want the generated password", leader, raw)
+	}
 	node, err := localnode.Find(filepath.Join(base, "services", leader, leader+"-0"))
 	if err != nil {
 		t.Fatal(err)

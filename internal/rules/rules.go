@@ -33,6 +33,7 @@ const (
 	LeaderRunning          Name = "leader-running"
 	DeleteOnce             Name = "delete-once"
 	LeaderKeepsItsFollower Name = "leader-keeps-its-followers"
+	TerminationProtection  Name = "termination-protection"
 	// Promotion.
 	PromoteNotWhileDeleting Name = "promote-not-while-deleting"
 	OnlyFollowersPromote    Name = "only-followers-promote"
@@ -214,6 +215,12 @@ func CanDelete(s Service, deleting bool) error {
 		return refuse(LeaderKeepsItsFollower, "service %s is the leader of %v: delete or promote its followers first", s.Name, s.Followers)
 	}
 	return nil
+}
+
+// TerminationProtected is the refusal of a delete of a service under termination protection: it
+// blocks a delete only, never a promotion or a switchover (a disaster must not wait for a flag).
+func TerminationProtected(name string) error {
+	return refuse(TerminationProtection, "service %s has termination protection: it cannot be deleted while the protection is on; turn it off first (PUT .../service/%s {\"termination_protection\": false}, or avn service update %s --disable-termination-protection), then delete it", name, name, name)
 }
 
 // CanPromote decides whether s may be promoted: a follower past PROVISIONING, not being

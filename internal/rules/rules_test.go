@@ -53,6 +53,7 @@ func TestRules(t *testing.T) {
 		{"delete: allowed", func() error { return CanDelete(running, false) }, "", ""},
 		{"delete: twice", func() error { return CanDelete(running, true) }, DeleteOnce, "already being deleted"},
 		{"delete: a leader", func() error { return CanDelete(with(func(s *Service) { s.Followers = []string{"f1"} }), false) }, LeaderKeepsItsFollower, "delete or promote its followers first"},
+		{"delete: protected", func() error { return TerminationProtected("orders") }, TerminationProtection, "turn it off first"},
 		{"promote: allowed", func() error { return CanPromote(with(func(s *Service) { s.Role = RoleFollower }), false) }, "", ""},
 		{"promote: again", func() error {
 			return CanPromote(with(func(s *Service) { s.Promoted = &Promotion{FormerLeader: "l"} }), false)
@@ -113,7 +114,7 @@ func TestRules(t *testing.T) {
 		})
 	}
 	for _, name := range []Name{PromotedNeverFollows, OneLeader, LeaderIsNotAFollower, NotItself, LeaderHasEndpoints, FollowerRunning, FollowerPlan,
-		NoFollowerOfAFollower, LeaderRunning, DeleteOnce, LeaderKeepsItsFollower, PromoteNotWhileDeleting, OnlyFollowersPromote, PromoteAfterProvision,
+		NoFollowerOfAFollower, LeaderRunning, DeleteOnce, LeaderKeepsItsFollower, TerminationProtection, PromoteNotWhileDeleting, OnlyFollowersPromote, PromoteAfterProvision,
 		RecycleOwnNodes, RecycleNotWhileDeleting, OneRecycleAtATime, RecycleAfterProvisioning, PlanExists, PlanNotWhileDeleting,
 		FollowerPlanFollowsLeader, ReplicationNeedsTier, PlanChangeWhenRunning, ExtraDiskBounds, SecurityModes} {
 		if !tested[name] {

@@ -30,14 +30,17 @@ var ActivitiesModule = fx.Module("activities",
 func newActivities(cfg Config, logger *slog.Logger) (*activities.Activities, error) {
 	tracker := lag.New()
 	a := &activities.Activities{Static: provision.NewStatic(), Plans: plan.Default(), Lag: tracker, Metrics: metrics.New(tracker)}
+	base, err := filepath.Abs(filepath.Join(cfg.StateDir, "services"))
+	if err != nil {
+		return nil, fmt.Errorf("local services directory: %w", err)
+	}
+	if a.Secrets, err = secretPolicy(cfg, base); err != nil {
+		return nil, err
+	}
 	dist, err := localnode.DistributionFromEnv()
 	if err != nil {
 		logger.Info("local services disabled", "reason", err)
 		return a, nil
-	}
-	base, err := filepath.Abs(filepath.Join(cfg.StateDir, "services"))
-	if err != nil {
-		return nil, fmt.Errorf("local services directory: %w", err)
 	}
 	// Nodes may run as an unprivileged account (OpenSearch refuses root): it must reach them.
 	if err := os.MkdirAll(base, 0o755); err != nil {
@@ -59,4 +62,27 @@ func newActivities(cfg Config, logger *slog.Logger) (*activities.Activities, err
 	}
 	a.Local.WithSecurity(secure, pkiDir)
 	return a, nil
+}
+
+// secretPolicy is the worker's rule for secrets given by reference: files only under the
+// trusted directories (default <state-dir>/secrets, made 0700 when absent), never a file of the
+// local services' directory (osccr's generated secrets), variables only with the prefix.
+func secretPolicy(cfg Config, servicesDir string) (activities.SecretPolicy, error) {
+	p := activities.SecretPolicy{GeneratedDirs: []string{servicesDir}, EnvPrefix: cfg.SecretEnvPrefix}
+	dirs := cfg.TrustedSecretDirs
+	if len(dirs) == 0 {
+		def := filepath.Join(cfg.StateDir, "secrets")
+		if err := os.MkdirAll(def, 0o700); err != nil {
+			return p, fmt.Errorf("create the trusted secrets directory: %w", err)
+		}
+		dirs = []string{def}
+	}
+	for _, d := range dirs {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return p, fmt.Errorf("trusted secrets directory %s: %w", d, err)
+		}
+		p.TrustedDirs = append(p.TrustedDirs, abs)
+	}
+	return p, nil
 }

@@ -52,6 +52,12 @@ type Config struct {
 	Machine string
 	// MetricsListen is host:port of the Prometheus endpoint (/metrics); "" serves none.
 	MetricsListen string
+	// TrustedSecretDirs are the directories a registered cluster's secret files may be in
+	// (activities.SecretPolicy); none means <StateDir>/secrets, created 0700 if absent.
+	TrustedSecretDirs []string
+	// SecretEnvPrefix is the prefix of the variables a password_env may name; "" means
+	// activities.DefaultSecretEnvPrefix.
+	SecretEnvPrefix string
 	// Logger is for the process's own logs, the SDK's and (warnings only) the dev server's.
 	Logger *slog.Logger
 	// Stdout receives the one-line "where is everything" notice at start.
