@@ -34,6 +34,20 @@ const (
 	secretRefsVersion                        = workflow.DefaultVersion
 )
 
+// Versions is the newest version of each workflow type, by workflow type name: the recorder of
+// replay histories names each history with its type's version.
+func Versions() map[string]workflow.Version {
+	return map[string]workflow.Version{
+		"ServiceWorkflow":                serviceVersion,
+		"IntegrationWorkflow":            integrationVersion,
+		"IndexReplicationWorkflow":       indexReplicationVersion,
+		"VerifyWorkflow":                 verifyVersion,
+		"PreflightWorkflow":              preflightVersion,
+		"LocalFollowerPreflightWorkflow": localPreflightVersion,
+		"CheckSecretRefsWorkflow":        secretRefsVersion,
+	}
+}
+
 // readVersion is the version a run of a workflow type takes: the newest for a new run, the one
 // it recorded for a run being replayed (workflow.DefaultVersion for one recorded before it was
 // read at all).

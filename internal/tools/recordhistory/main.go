@@ -2,12 +2,13 @@
 // (workflows/replay_test.go) replays: the real worker with its real activities, real OpenSearch
 // nodes with the CCR plugin (from `make opensearch`) and an embedded Temporal server. It drives
 // every path of every workflow type through the application layer, as the CLI and the API do,
-// then writes each workflow run's history as workflows/testdata/<type>_<path>_<tag>.json. The tag
-// names the workflow version the histories belong to (v0 is the v0.1.0 baseline,
-// workflow.DefaultVersion of every type; see docs/workflow-versions.md). It never overwrites a
-// file: the histories of earlier versions stay, and keep passing.
+// then writes each workflow run's history as workflows/testdata/<type>_<path>_v<N>.json, N being
+// the newest version of that workflow type (workflows.Versions; 0 is the v0.1.0 baseline,
+// workflow.DefaultVersion; see docs/workflow-versions.md). A file that exists is kept as it is:
+// the histories of earlier versions stay, and keep passing, and a run after a change adds the
+// histories of the types whose version it raised.
 //
-//	make opensearch && go run ./internal/tools/recordhistory -tag v1
+//	make opensearch && go run ./internal/tools/recordhistory
 //
 // The paths, in the order they run (about 5 minutes on 2 cores):
 //
@@ -16,7 +17,8 @@
 //     operator's pause and resume, a node recycle, a plan change (the follower first), a
 //     promotion with the leader up, both deleted;
 //   - one index replicated between two services (IndexReplicationWorkflow): pause, resume, stop;
-//   - an existing cluster registered, then deleted;
+//     the standalone service it replicated into under termination protection (a delete refused);
+//   - an existing cluster registered (its secret references checked), then deleted;
 //   - an existing service made a follower (preflight, then the integration), then promoted with
 //     its leader killed;
 //   - a service deleted while it is provisioning;
@@ -32,7 +34,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"syscall"
 	"time"
@@ -55,9 +56,7 @@ import (
 )
 
 var (
-	tagPattern = regexp.MustCompile(`^v[0-9]+$`)
-	tag        = flag.String("tag", "", "the workflow version these histories record: v0 for the v0.1.0 baseline, vN after; files are written as TYPE_PATH_TAG.json")
-	out        = flag.String("out", "workflows/testdata", "where the histories are written")
+	out = flag.String("out", "workflows/testdata", "where the histories are written")
 )
 
 // oneShard is the settings of every index the recorder creates.
@@ -65,10 +64,6 @@ var oneShard = map[string]any{"settings": map[string]any{"number_of_shards": 1, 
 
 func main() {
 	flag.Parse()
-	if !tagPattern.MatchString(*tag) {
-		fmt.Fprintln(os.Stderr, "recordhistory: -tag is required, v0 for the v0.1.0 baseline or vN (the workflow versions the histories record): the histories of earlier versions are kept, never overwritten")
-		os.Exit(2)
-	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "recordhistory:", err)
 		os.Exit(1)
@@ -232,11 +227,22 @@ func (r *recorder) mainPaths(ctx context.Context) error {
 		return err
 	}
 	r.paths[workflows.ServiceWorkflowID("rec-registered")] = "registered-lifecycle"
+	r.paths["secret-refs/rec-registered"] = "register"
 	if err := r.ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "rec-registered", Plan: "business-4", URL: target.Endpoints.HTTPURL, TransportAddress: target.Endpoints.TransportAddress}); err != nil {
 		return err
 	}
 	if _, err := r.ctl.WaitService(ctx, "rec-registered", nil); err != nil {
 		return err
+	}
+	// Termination protection on rec-target: a delete refused, then the protection lifted.
+	if _, err := r.ctl.SetTerminationProtection(ctx, "rec-target", true); err != nil {
+		return fmt.Errorf("termination protection: %w", err)
+	}
+	if err := r.ctl.DeleteService(ctx, "rec-target"); err == nil {
+		return fmt.Errorf("rec-target was deleted under termination protection")
+	}
+	if _, err := r.ctl.SetTerminationProtection(ctx, "rec-target", false); err != nil {
+		return fmt.Errorf("termination protection: %w", err)
 	}
 	// The promotion with the leader up, then both deleted.
 	if _, err := r.ctl.Promote(ctx, "rec-follower"); err != nil {
@@ -532,6 +538,7 @@ var typeNames = map[string]string{
 	"ServiceWorkflow":                "service",
 	"IntegrationWorkflow":            "integration",
 	"IndexReplicationWorkflow":       "index_replication",
+	"CheckSecretRefsWorkflow":        "secret_refs",
 	"VerifyWorkflow":                 "verify",
 	"PreflightWorkflow":              "preflight",
 	"LocalFollowerPreflightWorkflow": "local_follower_preflight",
@@ -595,10 +602,14 @@ func (r *recorder) save(ctx context.Context, e *workflowExecution, name string) 
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	file := filepath.Join(*out, name+"_"+*tag+".json")
+	file := filepath.Join(*out, fmt.Sprintf("%s_v%d.json", name, max(workflows.Versions()[e.typ], 0)))
+	if _, err := os.Stat(file); err == nil {
+		fmt.Printf("kept            %s (this version's history is recorded already)\n", file)
+		return nil
+	}
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("%w: a recorded history is never overwritten; record under another -tag", err)
+		return err
 	}
 	if _, err := f.Write(raw); err != nil {
 		f.Close()
