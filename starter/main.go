@@ -20,6 +20,7 @@ import (
 	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/demo"
+	"github.com/osccr/osccr/internal/temporalconn"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -79,10 +80,10 @@ func app() *cli.App {
 		Name:      "osccr",
 		Usage:     "control plane for OpenSearch cross-cluster replication",
 		UsageText: "osccr [--temporal-address 127.0.0.1:7233] [--namespace default] COMMAND [ARGS]; e.g. osccr service list",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "temporal-address", Value: "127.0.0.1:7233", EnvVars: []string{"OSCCR_TEMPORAL_ADDRESS"}, Usage: "Temporal frontend host:port"},
 			&cli.StringFlag{Name: "namespace", Value: "default", EnvVars: []string{"OSCCR_NAMESPACE"}, Usage: "Temporal namespace"},
-		},
+		}, temporalconn.Flags()...),
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			serviceCommand(),
@@ -127,18 +128,30 @@ func withControl(action func(*cli.Context, *control.Control) error) cli.ActionFu
 }
 
 func dial(c *cli.Context) (*control.Control, func(), error) {
+	opts, err := temporalconn.FromFlags(c, temporalconn.Identity(program(c), "")).ClientOptions()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	opts.Logger = quietLogger{}
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
 	defer cancel()
-	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:  c.String("temporal-address"),
-		Namespace: c.String("namespace"),
-		Logger:    quietLogger{},
-	})
+	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: cannot reach Temporal at %s (start it with `make run` or pass --temporal-address): %v",
 			control.ErrUnreachable, c.String("temporal-address"), err)
 	}
 	return control.New(tc), tc.Close, nil
+}
+
+// program names this process in its Temporal identity: "osccr-serve" for the console and
+// API server (a long-running client), "osccr" for a one-off command.
+func program(c *cli.Context) string {
+	for _, l := range c.Lineage() {
+		if l.Command != nil && l.Command.Name == "serve" {
+			return "osccr-serve"
+		}
+	}
+	return "osccr"
 }
 
 func replicateCommand() *cli.Command {
