@@ -194,3 +194,50 @@ func assertUIReachesFrontend(t *testing.T, url string) {
 		t.Fatalf("Web UI namespaces: status %d: %.300s", resp.StatusCode, body)
 	}
 }
+
+// TestPostgres: on a real PostgreSQL (password authentication, the password in a file) the
+// server creates both databases with their schema on first start, runs a workflow, and keeps
+// it across a restart; a URL holding a password is refused.
+func TestPostgres(t *testing.T) {
+	pg := testtemporal.StartPostgres(t)
+	cfg := devserver.Config{
+		StateDir:             t.TempDir(),
+		Namespace:            testNamespace,
+		Database:             pg.URL("osccr_temporal"),
+		DatabasePasswordFile: pg.PasswordFile,
+		Logger:               testLogger(),
+	}
+	srv := start(t, cfg)
+	c := dial(t, srv)
+	w := worker.New(c, testQueue, worker.Options{})
+	w.RegisterWorkflow(greet)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	run, err := c.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{ID: "pg-greet", TaskQueue: testQueue}, greet, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := run.Get(t.Context(), &got); err != nil || got != "hello postgres" {
+		t.Fatalf("workflow: %q, %v", got, err)
+	}
+	w.Stop()
+	c.Close()
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	srv = start(t, cfg) // the schema exists now: only the (empty) update runs
+	c = dial(t, srv)
+	if err := c.GetWorkflow(t.Context(), "pg-greet", "").Get(t.Context(), &got); err != nil || got != "hello postgres" {
+		t.Fatalf("after restart: %q, %v", got, err)
+	}
+
+	bad := cfg
+	bad.StateDir = t.TempDir()
+	bad.Database = strings.Replace(pg.URL("osccr_temporal"), "temporal@", "temporal:secret@", 1)
+	if _, err := devserver.Start(t.Context(), bad); err == nil || !strings.Contains(err.Error(), "--temporal-db-password-file") || strings.Contains(err.Error(), "secret") {
+		t.Errorf("password in the URL: %v, want a refusal naming --temporal-db-password-file without the password", err)
+	}
+}
