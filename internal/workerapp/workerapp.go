@@ -121,8 +121,11 @@ type Endpoint struct {
 
 // WorkerIdentity is the identity the worker presents to Temporal: its machine and process,
 // which Temporal records on every workflow and activity task it runs.
-func WorkerIdentity(machine string) string {
-	return fmt.Sprintf("osccr-worker@%s[%d]", machine, os.Getpid())
+func WorkerIdentity(machine string) string { return WorkerIdentityOf(machine, os.Getpid()) }
+
+// WorkerIdentityOf is the identity of the worker process pid on machine.
+func WorkerIdentityOf(machine string, pid int) string {
+	return fmt.Sprintf("osccr-worker@%s[%d]", machine, pid)
 }
 
 // Module is the whole worker process as one fx option:
