@@ -10,7 +10,8 @@ import (
 
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/log"
-	// The postgres12 SQL plugin registers itself with the persistence layer when imported.
+	// The postgres12 SQL plugin registers itself with the persistence layer when imported
+	// (the server package imports it too; named here for its PluginName).
 	pgplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql"
 	pgschema "go.temporal.io/server/schema/postgresql/v12"
 	schematool "go.temporal.io/server/tools/common/schema"
