@@ -112,6 +112,9 @@ func TestTwoWorkersOnPostgres(t *testing.T) {
 	testcluster.Distribution(t)
 	base := testcluster.Dir(t)
 	pg := testtemporal.StartPostgres(t)
+	if err := os.Mkdir(filepath.Join(base, "machine-a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	plane := testcontrol.StartWith(t, filepath.Join(base, "machine-a"), func(cfg *workerapp.Config) {
 		cfg.Machine = "machine-a"
 		cfg.TemporalDB = pg.URL("osccr_temporal")
