@@ -63,11 +63,6 @@ func Identity(program, host string) string {
 	return fmt.Sprintf("%s@%s:%s", program, host, name)
 }
 
-// Secured reports whether the options ask for TLS or an API key.
-func (o Options) Secured() bool {
-	return o.TLS || o.CAFile != "" || o.CertFile != "" || o.KeyFile != "" || o.ServerName != "" || o.APIKeyFile != "" || o.APIKeyEnv != ""
-}
-
 // Validate checks the options without dialing: every named file is readable and parses, a
 // certificate comes with its key, an API key is found where it is said to be. Each refusal
 // names the flag to fix.
