@@ -222,6 +222,38 @@ func TestPostgres(t *testing.T) {
 	if err := run.Get(t.Context(), &got); err != nil || got != "hello postgres" {
 		t.Fatalf("workflow: %q, %v", got, err)
 	}
+
+	// PostgreSQL restarted under the running server: requests fail while it is down (each
+	// with a reason) and work again once it is back, without restarting Temporal.
+	pg.Stop()
+	downAt := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	_, downErr := c.WorkflowService().ListWorkflowExecutions(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: testNamespace})
+	cancel()
+	if downErr == nil || downErr.Error() == "" {
+		t.Errorf("listing workflows with PostgreSQL down: %v, want a refusal with a reason", downErr)
+	}
+	pg.Start()
+	upAt := time.Now()
+	var answered time.Time
+	for deadline := time.Now().Add(time.Minute); ; {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "pg-greet-after", TaskQueue: testQueue}, greet, "again")
+		if err == nil {
+			err = run.Get(ctx, &got)
+		}
+		cancel()
+		if err == nil && got == "hello again" {
+			answered = time.Now()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no workflow runs a minute after PostgreSQL restarted: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond) // polling cadence of a retrying client
+	}
+	t.Logf("PostgreSQL restart: refused while down with %q; a new workflow completed %s after PostgreSQL was back (%s after it stopped)",
+		downErr, answered.Sub(upAt).Round(time.Millisecond), answered.Sub(downAt).Round(time.Millisecond))
 	w.Stop()
 	c.Close()
 	if err := srv.Stop(); err != nil {
