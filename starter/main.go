@@ -137,8 +137,13 @@ func dial(c *cli.Context) (*control.Control, func(), error) {
 	defer cancel()
 	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: cannot reach Temporal at %s (start it with `make run` or pass --temporal-address): %v",
-			control.ErrUnreachable, c.String("temporal-address"), err)
+		hint := "start it with `make run` or pass --temporal-address"
+		if opts.ConnectionOptions.TLS != nil || opts.Credentials != nil || strings.Contains(err.Error(), "tls") || strings.Contains(err.Error(), "broken pipe") {
+			// A TLS refusal often surfaces as a bare EOF or broken pipe.
+			hint = "check --temporal-tls-ca/-cert/-key or the API key against what the server requires"
+		}
+		return nil, nil, fmt.Errorf("%w: cannot reach Temporal at %s (%s): %v",
+			control.ErrUnreachable, c.String("temporal-address"), hint, err)
 	}
 	return control.New(tc), tc.Close, nil
 }
