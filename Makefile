@@ -19,8 +19,9 @@ build:
 	$(GO) build -o bin/osccr ./starter
 	$(GO) build -o bin/osccr-worker ./worker
 
-## opensearch: fetch and unpack OpenSearch and install the CCR plugin into $(OSCCR_OPENSEARCH_DIR)
-##   (the plugin from CCR_PLUGIN_ZIP, OSCCR_PLUGIN_DIR, Maven or the official release: see scripts/opensearch.sh)
+## opensearch: fetch and unpack OpenSearch, give it the standard modules and install the CCR,
+##   job-scheduler and ISM plugins into $(OSCCR_OPENSEARCH_DIR) (docs/opensearch.md; the CCR plugin
+##   from CCR_PLUGIN_ZIP, OSCCR_PLUGIN_DIR, Maven or the official release: see scripts/opensearch.sh)
 opensearch:
 	./scripts/opensearch.sh
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/internal/provision"
+	"github.com/osccr/osccr/internal/rules"
 )
 
 // Provisioning backends a service can live on.
@@ -26,11 +27,11 @@ const (
 	// SecurityPlugin runs the service with the security plugin: HTTPS and transport TLS with
 	// certificates from the installation's CA, an admin user with a generated password. The
 	// default of every new local service.
-	SecurityPlugin = "security-plugin"
+	SecurityPlugin = rules.SecurityPlugin
 	// SecurityNone runs it on plain HTTP with no user: the explicit opt-out
 	// (`service create --security=none`). A spec without a mode (a service created before local
 	// services were secured) is plain too.
-	SecurityNone = "none"
+	SecurityNone = rules.SecurityNone
 )
 
 // ServiceSpec is what a service is asked to be. It travels in workflow history, so it holds

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/rules"
 )
 
 // Signals and queries of IndexReplicationWorkflow.
@@ -23,8 +24,8 @@ const (
 const (
 	StateConnecting = "CONNECTING"
 	StateRebuilding = "REBUILDING"
-	StateRunning    = "RUNNING"
-	StatePaused     = "PAUSED"
+	StateRunning    = rules.StateRunning
+	StatePaused     = rules.StatePaused
 	StateStopped    = "STOPPED"
 )
 
@@ -77,6 +78,7 @@ func (in IndexReplicationInput) validate() error {
 //     leader, and resume catches up from where the follower stopped;
 //  4. stop: the follower index becomes an ordinary, writable index and the workflow ends.
 func IndexReplicationWorkflow(ctx workflow.Context, in IndexReplicationInput) (IndexReplicationState, error) {
+	_ = readVersion(ctx, changeIndexReplication, indexReplicationVersion) // branch on it once the workflow changes
 	now := workflow.Now(ctx)
 	st := IndexReplicationState{State: StateConnecting, StartedAt: now, LastChanged: now}
 	set := func(state, reason string) {

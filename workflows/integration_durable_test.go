@@ -14,8 +14,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/osccr/osccr/activities"
 	"github.com/stretchr/testify/mock"
+
+	"github.com/osccr/osccr/activities"
 )
 
 // TestIntegrationStopBounded: the stop signal cancels the steps under way at once (a start and

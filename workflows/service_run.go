@@ -3,11 +3,8 @@ package workflows
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/osccr/osccr/activities"
 )
 
 // One run of ServiceWorkflow: its state, the one request under way (its phase, which every
@@ -30,7 +27,8 @@ const (
 // service is one run of ServiceWorkflow.
 type service struct {
 	st ServiceState
-	v  serviceVersions
+	// version is the run's version of ServiceWorkflow (versions.go).
+	version workflow.Version
 	// root is the workflow's context: search attributes are upserted with it.
 	root workflow.Context
 	// phase is the request under way (phaseIdle when none).
@@ -47,7 +45,7 @@ type service struct {
 }
 
 func newService(ctx workflow.Context, in ServiceInput) *service {
-	s := &service{v: readServiceVersions(ctx), root: ctx}
+	s := &service{root: ctx, version: readVersion(ctx, changeService, serviceVersion)}
 	if in.State != nil {
 		s.st = *in.State
 	} else {
@@ -57,7 +55,7 @@ func newService(ctx workflow.Context, in ServiceInput) *service {
 		}
 	}
 	// A run carried DELETING from one that continued as new mid-delete goes on deleting.
-	if s.v.noStrandedState && s.st.State == StateDeleting {
+	if s.st.State == StateDeleting {
 		s.phase = phaseDeleting
 	}
 	s.deleteRequested = workflow.NewChannel(ctx)
@@ -74,8 +72,7 @@ func (s *service) set(state, reason string) error {
 
 func (s *service) deleting() bool { return s.phase == phaseDeleting }
 
-// enter starts a request's phase; leave ends it, unless another phase took over (a delete
-// accepted, by a run recorded before changeServiceNoStrandedState, while a recycle ran).
+// enter starts a request's phase; leave ends it, unless another phase took over.
 func (s *service) enter(p servicePhase) { s.phase = p }
 func (s *service) leave(p servicePhase) {
 	if s.phase == p {
@@ -114,23 +111,6 @@ func (s *service) busy(allowed servicePhase) error {
 	return fmt.Errorf("service %s is busy (%s)", name, p)
 }
 
-// Validators of the updates: each is the request's own rule, and the phase.
-func (s *service) validateDelete() error {
-	return firstError(canDelete(s.st, s.deleting()), s.busy(phaseIdle))
-}
-func (s *service) validateRecycle(string) error {
-	return firstError(canRecycle(s.st, s.deleting(), s.phase == phaseRecycling), s.busy(phaseIdle))
-}
-func (s *service) validatePromote() error {
-	return firstError(canPromote(s.st, s.deleting()), s.busy(phasePromoting))
-}
-func (s *service) validateFollow(req FollowRequest) error {
-	return firstError(s.busy(phaseIdle), canFollow(s.st, req))
-}
-func (s *service) validatePlan(req PlanChange) error {
-	return firstError(s.busy(phaseIdle), CheckPlanChange(s.st, req))
-}
-
 // register sets the query and the update handlers.
 func (s *service) register(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryService, func() (ServiceState, error) { return s.st, nil }); err != nil {
@@ -156,93 +136,6 @@ func (s *service) register(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: s.validatePlan})
 }
 
-// onDelete is the delete update's handler: the main loop ends and step 4 runs.
-func (s *service) onDelete(workflow.Context) (ServiceState, error) {
-	s.enter(phaseDeleting)
-	s.deleteRequested.SendAsync(true)
-	return s.st, s.set(StateDeleting, "deletion requested")
-}
-
-// onRecycle is the recycle-node update's handler.
-func (s *service) onRecycle(ctx workflow.Context, node string) (ServiceState, error) {
-	s.enter(phaseRecycling)
-	defer s.leave(phaseRecycling)
-	return s.st, recycleNode(ctx, &s.st, node, s.v)
-}
-
-// promote is the promote update's handler, and runs the promotions started by signal. A second
-// promotion waits for the one under way and reports it.
-func (s *service) promote(ctx workflow.Context) (PromotionReport, error) {
-	if err := workflow.Await(ctx, func() bool { return s.phase != phasePromoting }); err != nil {
-		return PromotionReport{}, err
-	}
-	if s.st.Promotion != nil { // idempotent: promoting again reports the promotion that was
-		return *s.st.Promotion, nil
-	}
-	s.enter(phasePromoting)
-	defer s.leave(phasePromoting)
-	if s.v.boundedPromotion {
-		return promoteFollowerBounded(ctx, &s.st, s.set)
-	}
-	return promoteFollower(ctx, &s.st, s.set)
-}
-
-// onFollow is the follow update's handler (service_follow.go).
-func (s *service) onFollow(ctx workflow.Context, req FollowRequest) (ServiceState, error) {
-	s.enter(phaseFollowing)
-	defer s.leave(phaseFollowing)
-	return s.st, followLeader(ctx, &s.st, req, s.set, s.v.noStrandedState)
-}
-
-// onPlan is the plan update's handler (service_plan.go).
-func (s *service) onPlan(ctx workflow.Context, req PlanChange) (ServiceState, error) {
-	s.enter(phaseReplanning)
-	defer s.leave(phaseReplanning)
-	err := changePlan(ctx, &s.st, req, s.planAnswers, s.v.pauseRule())
-	s.st.Reason = ""
-	if err != nil {
-		s.st.Reason = fmt.Sprintf("plan change to %s failed: %v", req.Plan, err)
-	}
-	return s.st, err
-}
-
-// provision is step 1: the backend makes the cluster exist and answer; a follower then starts
-// following. A delete while provisioning (say, an unreachable cluster being retried) cancels it.
-func (s *service) provision(ctx workflow.Context) error {
-	var a *activities.Activities
-	pctx, cancelProvision := workflow.WithCancel(ctx)
-	var err error
-	if s.v.machineQueues && s.st.Backend == activities.BackendLocal && s.st.Machine == "" {
-		// Placed first, so that every retry of the provision (and everything after it) reaches
-		// the same machine: a retry elsewhere would leave the first machine's nodes orphaned.
-		err = s.untilDeleted(ctx, workflow.ExecuteActivity(withIO(pctx, time.Minute, 0), a.PlaceService, s.st.ServiceSpec), cancelProvision, &s.st.Machine)
-	}
-	if err == nil && !s.deleting() {
-		pctx := onMachine(withIO(pctx, 15*time.Minute, activities.LifecycleHeartbeatTimeout), s.st.ServiceSpec)
-		err = s.untilDeleted(ctx, workflow.ExecuteActivity(pctx, a.ProvisionService, s.st.ServiceSpec), cancelProvision, &s.st.Endpoints)
-	}
-	switch {
-	case s.deleting(): // on to step 4
-		return nil
-	case err != nil:
-		return s.set(StateFailed, failureReason(err))
-	case s.st.Follow == nil:
-		s.st.RunningAt = workflow.Now(ctx)
-		return s.set(StateRunning, "")
-	}
-	return startFollowing(ctx, &s.st, s.set)
-}
-
-// untilDeleted waits for a provisioning step, cancelling it when a delete is accepted meanwhile,
-// and gets its result into out.
-func (s *service) untilDeleted(ctx workflow.Context, f workflow.Future, cancel workflow.CancelFunc, out any) error {
-	sel := workflow.NewSelector(ctx)
-	sel.AddFuture(f, func(workflow.Future) {})
-	sel.AddReceive(s.deleteRequested, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); cancel() })
-	sel.Select(ctx)
-	return f.Get(ctx, out)
-}
-
 // serve is steps 2-3: it takes the integration's progress, promotions by signal, the leader's
 // follower list and a leader's plan change until the service is deleted. It returns a
 // continue-as-new error when Temporal suggests one.
@@ -252,7 +145,7 @@ func (s *service) serve(ctx workflow.Context) error {
 	adds := workflow.GetSignalChannel(ctx, SignalAddFollower)
 	removes := workflow.GetSignalChannel(ctx, SignalRemoveFollower)
 	planChanges := workflow.GetSignalChannel(ctx, SignalChangePlan)
-	// quiet is set (with changeServiceDrainBeforeContinue) once continuing as new was suggested
+	// quiet is set once continuing as new was suggested
 	// and no handler, plan change or promotion is under way; the loop keeps serving meanwhile,
 	// since a promotion waits for the integration's report, which the loop receives.
 	var quiet workflow.Future
@@ -281,13 +174,13 @@ func (s *service) serve(ctx workflow.Context) error {
 			if !slices.Contains(s.st.Followers, name) {
 				s.st.Followers = append(s.st.Followers, name)
 			}
-			setRole(ctx, &s.st)
+			s.setRole(ctx)
 		})
 		sel.AddReceive(removes, func(c workflow.ReceiveChannel, _ bool) {
 			var name string
 			c.Receive(ctx, &name)
 			s.st.Followers = slices.DeleteFunc(s.st.Followers, func(f string) bool { return f == name })
-			setRole(ctx, &s.st)
+			s.setRole(ctx)
 		})
 		sel.AddReceive(planChanges, func(c workflow.ReceiveChannel, _ bool) {
 			var req PlanChange
@@ -298,31 +191,21 @@ func (s *service) serve(ctx workflow.Context) error {
 			sel.AddFuture(quiet, func(workflow.Future) { quiet, quietNow = nil, true })
 		}
 		sel.Select(ctx)
-		if s.v.drainBeforeContinue {
-			if s.deleting() || !workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-				continue
-			}
-			if quietNow {
-				quietNow = false
-				if pending() == 0 && idle() { // signals that arrived meanwhile are handled before
-					return s.continueAsNew(ctx)
-				}
-			}
-			if quiet == nil {
-				f, settle := workflow.NewFuture(ctx)
-				quiet = f
-				workflow.Go(ctx, func(ctx workflow.Context) {
-					settle.Set(nil, workflow.Await(ctx, idle))
-				})
-			}
+		if s.deleting() || !workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			continue
 		}
-		if !s.deleting() && workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !sel.HasPending() {
-			// A leader's plan change runs in the background of this loop: it ends in this run.
-			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && s.phase != phaseReplanning }); err != nil {
-				return err
+		if quietNow {
+			quietNow = false
+			if pending() == 0 && idle() { // signals that arrived meanwhile are handled before
+				return s.continueAsNew(ctx)
 			}
-			return s.continueAsNew(ctx)
+		}
+		if quiet == nil {
+			f, settle := workflow.NewFuture(ctx)
+			quiet = f
+			workflow.Go(ctx, func(ctx workflow.Context) {
+				settle.Set(nil, workflow.Await(ctx, idle))
+			})
 		}
 	}
 	return nil
@@ -335,59 +218,44 @@ func (s *service) continueAsNew(ctx workflow.Context) error {
 // onProgress takes the integration's progress report.
 func (s *service) onProgress(ctx workflow.Context, p IntegrationProgress) {
 	promoting := s.phase == phasePromoting
-	onIntegrationProgress(ctx, &s.st, p, s.set, s.deleting() || promoting)
-	if s.v.boundedPromotion && p.State == StateStopped && !s.deleting() && !promoting && s.st.Role == RoleFollower {
+	s.onIntegrationProgress(ctx, p, s.deleting() || promoting)
+	if p.State == StateStopped && !s.deleting() && !promoting && s.st.Role == RoleFollower {
 		// A promotion that gave up waiting: its stop finished after all.
 		_ = s.set(s.st.State, "replication stopped and the integration ended, but the promotion that asked for it gave up waiting; promote again to finish it ("+p.Reason+")")
 	}
 }
 
-// onPromoteSignal starts a promotion asked for by signal (from the Temporal Web UI, say), when
-// the promote update would accept it; it runs beside the main loop, which receives the
-// integration's report it waits for.
-func (s *service) onPromoteSignal(ctx workflow.Context) {
-	if s.validatePromote() != nil {
+// onIntegrationProgress maps the integration's state onto the follower's.
+func (s *service) onIntegrationProgress(ctx workflow.Context, p IntegrationProgress, deleting bool) {
+	s.st.Replication = &p
+	if deleting {
 		return
 	}
-	if s.v.drainBeforeContinue {
-		s.promotionsBySignal++
-	}
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		_, _ = s.promote(ctx)
-		if s.v.drainBeforeContinue {
-			s.promotionsBySignal--
+	switch p.State {
+	case StateConnecting:
+		_ = s.set(StateRebuilding, "connecting to leader "+s.st.Leader)
+	case StateRebuilding:
+		_ = s.set(StateRebuilding, fmt.Sprintf("%d of %d indexes syncing", p.Syncing, p.Total))
+	case StateRunning:
+		if s.st.RunningAt.IsZero() {
+			s.st.RunningAt = workflow.Now(ctx)
 		}
-	})
+		_ = s.set(StateRunning, p.Reason) // "" unless some index needs attention
+	case StatePaused:
+		_ = s.set(StatePaused, p.Reason)
+	case StateFailed:
+		_ = s.set(StateFailed, p.Reason)
+	}
 }
 
-// onPlanSignal takes a leader's plan change: the follower changes first and answers.
-func (s *service) onPlanSignal(ctx workflow.Context, req PlanChange) {
-	refused := s.validatePlan(req)
-	if refused == nil {
-		s.enter(phaseReplanning)
+// setRole makes a service with followers a leader and one without them standalone again.
+func (s *service) setRole(ctx workflow.Context) {
+	if s.st.Role == RoleFollower {
+		return
 	}
-	answerPlanChange(ctx, &s.st, req, refused, s.v.pauseRule(), func() {
-		if refused == nil {
-			s.leave(phaseReplanning)
-		}
-	})
-}
-
-// delete is step 4: a follower first stops replicating and leaves its leader's list; the
-// backend removes what osccr runs.
-func (s *service) delete(ctx workflow.Context) error {
-	var a *activities.Activities
-	note := ""
-	if s.st.Follow != nil && s.st.Replication != nil {
-		note = stopFollowing(ctx, &s.st, s.progress)
+	s.st.Role = RoleStandalone
+	if len(s.st.Followers) > 0 {
+		s.st.Role = RoleLeader
 	}
-	dctx := onMachine(withIO(ctx, 5*time.Minute, activities.LifecycleHeartbeatTimeout), s.st.ServiceSpec)
-	if err := workflow.ExecuteActivity(dctx, a.DeprovisionService, s.st.ServiceSpec).Get(ctx, nil); err != nil {
-		return err
-	}
-	s.st.Reason = "deleted"
-	if note != "" {
-		s.st.Reason += "; " + note
-	}
-	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchRole.ValueSet(s.st.Role))
 }

@@ -89,7 +89,7 @@ func TestBadInputAPI(t *testing.T) {
 		{name: "no plan", method: "POST", path: svc, body: create("bi-new", ``), status: 400, code: "invalid", msg: "no plan name given", noService: "bi-new"},
 		{name: "negative disk", method: "POST", path: svc, body: create("bi-new", `,"plan":"business-4","extra_disk_gb":-5`), status: 400, code: "invalid", msg: "extra disk -5 GB is negative", noService: "bi-new"},
 		{name: "huge disk", method: "POST", path: svc, body: create("bi-new", `,"plan":"business-4","extra_disk_gb":1000000000`), status: 400, code: "invalid", msg: "extra disk 1000000000 GB is more than", noService: "bi-new"},
-		{name: "every problem at once", method: "POST", path: svc, body: create("Bad", `,"plan":"gold","extra_disk_gb":-1`), status: 400, code: "invalid", msg: "extra disk -1 GB is negative\ninvalid service spec: service name \"Bad\" does not start with a lowercase letter", noService: "Bad"},
+		{name: "every problem at once", method: "POST", path: svc, body: create("Bad", `,"plan":"gold","extra_disk_gb":-1`), status: 400, code: "invalid", msg: "extra disk -1 GB is negative [rule extra-disk-bounds]\ninvalid service spec: service name \"Bad\" does not start with a lowercase letter", noService: "Bad"},
 		{name: "taken name", method: "POST", path: svc, body: create("bi-lead", `,"plan":"business-4"`), status: 409, code: "conflict", msg: `service name "bi-lead" is taken`},
 
 		// Registering an existing cluster.

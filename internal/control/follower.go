@@ -9,6 +9,7 @@ import (
 	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/internal/provision"
+	"github.com/osccr/osccr/internal/rules"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -102,19 +103,14 @@ func (c *Control) followerInput(ctx context.Context, req CreateFollowerRequest) 
 }
 
 // followerPlans applies the plan rules to a follower of leader on the named plan (the leader's
-// when empty), and returns the leader's plan and the follower's. Breaking them is ErrInvalid.
+// when empty), and returns the leader's plan and the follower's (rules.FollowerPlans). Breaking
+// them is ErrInvalid.
 func followerPlans(leader workflows.ServiceState, name string) (leaderPlan, followerPlan plan.Plan, err error) {
-	catalog := plan.Default()
-	if leaderPlan, err = catalog.Lookup(leader.Plan); err != nil {
-		return leaderPlan, followerPlan, fmt.Errorf("leader %s: %w", leader.Name, err)
+	leaderPlan, followerPlan, err = rules.FollowerPlans(leader.Name, leader.Plan, orDefault(name, leader.Plan))
+	if err != nil && leaderPlan.Name != "" { // a leader on an unknown plan is not the caller's error
+		err = fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if followerPlan, err = catalog.Lookup(orDefault(name, leader.Plan)); err != nil {
-		return leaderPlan, followerPlan, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if err = plan.CheckFollowerPlan(leaderPlan, followerPlan); err != nil {
-		return leaderPlan, followerPlan, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	return leaderPlan, followerPlan, nil
+	return leaderPlan, followerPlan, err
 }
 
 // ListFollowers lists the live followers of a leader: one visibility query.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/provision"
+	"github.com/osccr/osccr/internal/rules"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -155,13 +156,10 @@ func (c *Control) integrationPair(ctx context.Context, req CreateIntegrationRequ
 	return leader, dest, nil
 }
 
-// checkLeader applies the rules a leader must meet to get a follower.
+// checkLeader applies the rules a leader must meet to get a follower (rules.CanLead).
 func checkLeader(leader workflows.ServiceState) error {
-	switch {
-	case leader.Role == workflows.RoleFollower:
-		return fmt.Errorf("%w: %s is itself a follower (of %s): a follower of a follower is not allowed; follow %s instead", ErrInvalid, leader.Name, leader.Leader, leader.Leader)
-	case leader.State != workflows.StateRunning:
-		return fmt.Errorf("%w: leader %s is %s; it must be RUNNING to get a follower", ErrInvalid, leader.Name, leader.State)
+	if err := rules.CanLead(leader.RuleView()); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/internal/provision"
+	"github.com/osccr/osccr/internal/rules"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -41,16 +42,9 @@ type CreateServiceRequest struct {
 // SecurityNone asks for a plain-HTTP local service without users: the opt-out of the default.
 const SecurityNone = activities.SecurityNone
 
-// securityMode resolves a requested security mode: secured unless "none" is asked for.
-func securityMode(asked string) (string, error) {
-	switch asked {
-	case "", activities.SecurityPlugin:
-		return activities.SecurityPlugin, nil
-	case activities.SecurityNone:
-		return activities.SecurityNone, nil
-	}
-	return "", fmt.Errorf("security %q: give %q for a plain-HTTP service, or leave it out for a secured one (the default)", asked, activities.SecurityNone)
-}
+// securityMode resolves a requested security mode: secured unless "none" is asked for
+// (rules.SecurityMode).
+func securityMode(asked string) (string, error) { return rules.SecurityMode(asked) }
 
 // RegisterServiceRequest attaches an existing cluster as a service (the static backend).
 type RegisterServiceRequest struct {
@@ -74,10 +68,8 @@ type ServiceSummary struct {
 	Leader string `json:"leader,omitempty"`
 }
 
-// MaxExtraDiskGB is the most extra disk a service may add on top of its plan's, in GB (per
-// service, as ExtraDiskGB is): 64 TB, well past any real request, so that a typo of a few
-// digits is refused instead of provisioned.
-const MaxExtraDiskGB = 65536
+// MaxExtraDiskGB is the most extra disk a service may add on top of its plan's, in GB.
+const MaxExtraDiskGB = rules.MaxExtraDiskGB
 
 // CreateService starts provisioning a service on the local backend. It refuses, with
 // ErrInvalid or ErrConflict and nothing created, an invalid name, an unknown plan, extra disk
@@ -118,16 +110,9 @@ func (c *Control) checkMachine(ctx context.Context, machine string) error {
 	return nil
 }
 
-// checkExtraDisk refuses extra disk that is negative or more than MaxExtraDiskGB.
-func checkExtraDisk(gb int) error {
-	switch {
-	case gb < 0:
-		return fmt.Errorf("extra disk %d GB is negative", gb)
-	case gb > MaxExtraDiskGB:
-		return fmt.Errorf("extra disk %d GB is more than %d GB, the most a service can add", gb, MaxExtraDiskGB)
-	}
-	return nil
-}
+// checkExtraDisk refuses extra disk that is negative or more than MaxExtraDiskGB
+// (rules.CheckExtraDisk).
+func checkExtraDisk(gb int) error { return rules.CheckExtraDisk(gb) }
 
 // RegisterService attaches an existing cluster as a service. The URL and transport address
 // are checked for form here; the worker checks the cluster answers while provisioning.

@@ -166,6 +166,14 @@ func newTemporalServer(cfg Config, ports servicePorts, st stores, sec *security,
 		PublicClient: config.PublicClient{HostPort: addr(ports.Frontend)},
 	}
 
+	dynamic := dynamicconfig.StaticClient{
+		// Search attributes registered at startup must be usable at once, not after the
+		// cache refresh interval.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+	}
+	if cfg.SuggestContinueAsNewAfter > 0 {
+		dynamic[dynamicconfig.HistoryCountSuggestContinueAsNew.Key()] = cfg.SuggestContinueAsNewAfter
+	}
 	opts := []temporal.ServerOption{
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
@@ -176,11 +184,7 @@ func newTemporalServer(cfg Config, ports servicePorts, st stores, sec *security,
 			primitives.WorkerService:   static.SingleLocalHost(addr(ports.Worker)),
 		}),
 		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			// Search attributes registered at startup must be usable at once, not after the
-			// cache refresh interval.
-			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
-		}),
+		temporal.WithDynamicConfigClient(dynamic),
 	}
 	if sec != nil {
 		// The frontend's TLS (and the system worker's side of it) comes from a provider of

@@ -97,6 +97,9 @@ func newDevServer(lc fx.Lifecycle, cfg Config, logger *slog.Logger) (Endpoint, e
 	srv := new(*devserver.Server)
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
+			if err := checkStateDir(cfg.StateDir); err != nil {
+				return err
+			}
 			var err error
 			*srv, err = devserver.Start(ctx, dcfg)
 			return err
