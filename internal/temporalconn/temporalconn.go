@@ -4,8 +4,9 @@
 // the process presents to Temporal, which Temporal records on every command it starts.
 //
 // Credentials are given by reference, a file path or the name of an environment variable, so
-// no secret appears in a process's arguments or in a log line. Files are read again when a
-// connection is made, so a rotated certificate or key takes effect without a restart.
+// no secret appears in a process's arguments or in a log line. The client certificate and key
+// are read again at each handshake and the API key at each call, so rotating them takes effect
+// without a restart.
 //
 // It depends on the Temporal SDK only: the CLI must not link the Temporal server.
 package temporalconn
