@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"os/user"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/demo"
+	"github.com/osccr/osccr/internal/temporalconn"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -80,10 +80,10 @@ func app() *cli.App {
 		Name:      "osccr",
 		Usage:     "control plane for OpenSearch cross-cluster replication",
 		UsageText: "osccr [--temporal-address 127.0.0.1:7233] [--namespace default] COMMAND [ARGS]; e.g. osccr service list",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "temporal-address", Value: "127.0.0.1:7233", EnvVars: []string{"OSCCR_TEMPORAL_ADDRESS"}, Usage: "Temporal frontend host:port"},
 			&cli.StringFlag{Name: "namespace", Value: "default", EnvVars: []string{"OSCCR_NAMESPACE"}, Usage: "Temporal namespace"},
-		},
+		}, temporalconn.Flags()...),
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			serviceCommand(),
@@ -129,19 +129,35 @@ func withControl(action func(*cli.Context, *control.Control) error) cli.ActionFu
 }
 
 func dial(c *cli.Context) (*control.Control, func(), error) {
+	opts, err := temporalconn.FromFlags(c, temporalconn.Identity(program(c), "")).ClientOptions()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	opts.Logger = quietLogger{}
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
 	defer cancel()
-	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:  c.String("temporal-address"),
-		Namespace: c.String("namespace"),
-		Identity:  cliIdentity(c),
-		Logger:    quietLogger{},
-	})
+	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: cannot reach Temporal at %s (start it with `make run` or pass --temporal-address): %v",
-			control.ErrUnreachable, c.String("temporal-address"), err)
+		hint := "start it with `make run` or pass --temporal-address"
+		if opts.ConnectionOptions.TLS != nil || opts.Credentials != nil || strings.Contains(err.Error(), "tls") || strings.Contains(err.Error(), "broken pipe") {
+			// A TLS refusal often surfaces as a bare EOF or broken pipe.
+			hint = "check --temporal-tls-ca/-cert/-key or the API key against what the server requires"
+		}
+		return nil, nil, fmt.Errorf("%w: cannot reach Temporal at %s (%s): %v",
+			control.ErrUnreachable, c.String("temporal-address"), hint, err)
 	}
 	return control.New(tc), tc.Close, nil
+}
+
+// program names this process in its Temporal identity: "osccr-serve" for the console and
+// API server (a long-running client), "osccr" for a one-off command.
+func program(c *cli.Context) string {
+	for _, l := range c.Lineage() {
+		if l.Command != nil && l.Command.Name == "serve" {
+			return "osccr-serve"
+		}
+	}
+	return "osccr"
 }
 
 func replicateCommand() *cli.Command {
@@ -275,19 +291,3 @@ func (quietLogger) Debug(string, ...any) {}
 func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
-
-// cliIdentity is the Temporal client identity of this CLI, which Temporal records with every
-// workflow it starts, signals or updates: who did it, for the audit of what came through the
-// CLI rather than through osccr serve's audit log.
-func cliIdentity(c *cli.Context) string {
-	who := os.Getenv("USER")
-	if u, err := user.Current(); err == nil {
-		who = u.Username
-	}
-	host, _ := os.Hostname()
-	cmd := "osccr"
-	if c.Args().Present() {
-		cmd += " " + c.Args().First()
-	}
-	return fmt.Sprintf("%s@%s (%s, pid %d)", who, host, cmd, os.Getpid())
-}

@@ -43,6 +43,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"completion", "tcsh"}, exitUsage, "use bash, zsh or fish"},
 		{[]string{"--temporal-address", unreachable, "follower", "status", "orders-eu"}, exitUnreachable, "cannot reach Temporal"},
 		{[]string{"--temporal-address", unreachable, "status", "--index", "x"}, exitUnreachable, "cannot reach Temporal at " + unreachable},
+		{[]string{"--temporal-tls-cert", "/nonexistent/me.pem", "service", "list"}, exitUsage, "--temporal-tls-cert and --temporal-tls-key go together"},
+		{[]string{"--temporal-api-key-file", "/nonexistent/key", "service", "list"}, exitUsage, "--temporal-api-key-file: open /nonexistent/key"},
+		{[]string{"--temporal-api-key-env", "OSCCR_TEST_NO_SUCH_VAR", "service", "list"}, exitUsage, "OSCCR_TEST_NO_SUCH_VAR is not set"},
+		{[]string{"--temporal-address", unreachable, "--temporal-tls", "service", "list"}, exitUnreachable, "cannot reach Temporal at " + unreachable},
 		{[]string{"--temporal-address", unreachable, "replicate", "--leader-url", "http://127.0.0.1:1", "--leader-transport", "127.0.0.1:2", "--follower-url", "http://127.0.0.1:3", "--index", "x"}, exitUnreachable, "control plane unreachable"},
 	}
 	for _, tt := range tests {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/devserver"
+	"github.com/osccr/osccr/internal/temporalconn"
 	"github.com/osccr/osccr/internal/workerapp"
 	"github.com/osccr/osccr/workflows"
 )
@@ -23,7 +24,7 @@ func main() {
 	app := &cli.App{
 		Name:  "osccr-worker",
 		Usage: "run the osccr Temporal worker (workflows and activities)",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "dev", EnvVars: []string{"OSCCR_DEV"},
 				Usage: "run an embedded Temporal dev server and Web UI instead of dialing --temporal-address"},
 			&cli.StringFlag{Name: "state-dir", Value: workerapp.DefaultStateDir, EnvVars: []string{"OSCCR_STATE_DIR"},
@@ -50,7 +51,19 @@ func main() {
 				Usage: "the prefix of the environment variables a password_env may name"},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"OSCCR_LOG_LEVEL"},
 				Usage: "debug, info, warn or error"},
-		},
+			&cli.StringFlag{Name: "temporal-db", EnvVars: []string{"OSCCR_TEMPORAL_DB"},
+				Usage: "the dev server's database: postgres://USER@HOST:PORT/DB[?sslmode=...] (DB and DB_visibility get their schema on first start); default SQLite in --state-dir (--dev only)"},
+			&cli.StringFlag{Name: "temporal-db-password-file", EnvVars: []string{"OSCCR_TEMPORAL_DB_PASSWORD_FILE"},
+				Usage: "file holding the PostgreSQL password of --temporal-db (--dev only)"},
+			&cli.StringFlag{Name: "dev-tls-cert", EnvVars: []string{"OSCCR_DEV_TLS_CERT"},
+				Usage: "PEM certificate the dev server's frontend serves TLS with (--dev only)"},
+			&cli.StringFlag{Name: "dev-tls-key", EnvVars: []string{"OSCCR_DEV_TLS_KEY"},
+				Usage: "PEM key of --dev-tls-cert (--dev only)"},
+			&cli.StringFlag{Name: "dev-tls-client-ca", EnvVars: []string{"OSCCR_DEV_TLS_CLIENT_CA"},
+				Usage: "require clients of the dev server to present a certificate signed by a CA in this PEM file (mTLS; --dev only)"},
+			&cli.StringFlag{Name: "dev-api-keys-file", EnvVars: []string{"OSCCR_DEV_API_KEYS_FILE"},
+				Usage: "require every client of the dev server to send one of the API keys in this file, one per line as KEY or NAME KEY (needs --dev-tls-cert; --dev only)"},
+		}, temporalconn.Flags()...),
 		Action: run,
 	}
 	if err := app.Run(os.Args); err != nil {
@@ -65,8 +78,19 @@ func run(c *cli.Context) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if c.Bool("dev") && c.IsSet("temporal-address") {
-		logger.Warn("--temporal-address is ignored with --dev")
+	if c.Bool("dev") {
+		for _, name := range []string{"temporal-address", "temporal-tls", "temporal-tls-ca", "temporal-tls-cert", "temporal-tls-key", "temporal-tls-server-name", "temporal-api-key-file", "temporal-api-key-env"} {
+			if c.IsSet(name) {
+				logger.Warn("--" + name + " is ignored with --dev: the worker uses its own dev server")
+			}
+		}
+	}
+	var devTLS *devserver.TLSConfig
+	if c.String("dev-tls-cert") != "" || c.String("dev-tls-key") != "" || c.String("dev-tls-client-ca") != "" {
+		devTLS = &devserver.TLSConfig{CertFile: c.String("dev-tls-cert"), KeyFile: c.String("dev-tls-key"), ClientCAFile: c.String("dev-tls-client-ca")}
+		if devTLS.CertFile == "" || devTLS.KeyFile == "" {
+			return fmt.Errorf("--dev-tls-cert and --dev-tls-key are both needed to serve TLS")
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
@@ -74,10 +98,17 @@ func run(c *cli.Context) error {
 	// After the first signal the default action is back: a second Ctrl-C kills at once.
 	context.AfterFunc(ctx, stop)
 	return workerapp.Run(ctx, workerapp.Config{
-		Dev:               c.Bool("dev"),
-		StateDir:          c.String("state-dir"),
-		PKIDir:            c.String("pki-dir"),
-		TemporalAddress:   c.String("temporal-address"),
+		Dev:             c.Bool("dev"),
+		StateDir:        c.String("state-dir"),
+		PKIDir:          c.String("pki-dir"),
+		TemporalAddress: c.String("temporal-address"),
+		Connection:      temporalconn.FromFlags(c, ""),
+
+		TemporalDB:             c.String("temporal-db"),
+		TemporalDBPasswordFile: c.String("temporal-db-password-file"),
+		TemporalTLS:            devTLS,
+		TemporalAPIKeysFile:    c.String("dev-api-keys-file"),
+
 		Namespace:         c.String("namespace"),
 		TemporalPort:      c.Int("temporal-port"),
 		UIPort:            c.Int("ui-port"),

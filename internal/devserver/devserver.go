@@ -1,6 +1,9 @@
-// Package devserver runs a Temporal server and its Web UI inside the current process, persisted
-// to a SQLite file, so `osccr-worker --dev` needs nothing else installed. It is for development
-// and demos: one process, one history shard, no TLS, no authorization.
+// Package devserver runs a Temporal server and its Web UI inside the current process, so
+// `osccr-worker --dev` needs nothing else installed. By default it is persisted to a SQLite
+// file and open to anyone who reaches its port: development and demos. It can also keep its
+// state in PostgreSQL (Config.Database), serve TLS, require client certificates
+// (Config.TLS) and require API keys (Config.APIKeysFile), for several workers on one
+// Temporal.
 package devserver
 
 import (
@@ -56,6 +59,17 @@ type Config struct {
 	// continue as new; 0 keeps the server's default. The history recorder lowers it to record
 	// continue-as-new on short runs.
 	SuggestContinueAsNewAfter int
+
+	// Database is "" for SQLite in StateDir, or postgres://USER@HOST:PORT/DB[?sslmode=...]:
+	// DB and DB_visibility are created with their schema on first start.
+	Database string
+	// DatabasePasswordFile holds the PostgreSQL password ("" for none).
+	DatabasePasswordFile string
+	// TLS serves the frontend over TLS, and with TLS.ClientCAFile requires client
+	// certificates; nil serves plain gRPC.
+	TLS *TLSConfig
+	// APIKeysFile lists the API keys a request must carry one of (needs TLS).
+	APIKeysFile string
 }
 
 func (c Config) withDefaults() Config {
@@ -78,7 +92,8 @@ type Server struct {
 	uiURL     string
 
 	temporal temporal.Server
-	ui       *webUI // nil when disabled
+	ui       *webUI    // nil when disabled
+	sec      *security // nil without TLS
 	logLevel *slog.LevelVar
 	unlock   func() error
 
@@ -136,13 +151,17 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.hostPort = net.JoinHostPort(cfg.Host, strconv.Itoa(ports.Frontend))
 
-	store := sqliteStore(filepath.Join(stateDir, "temporal.db"))
-	if err := prepareDatabase(store, cfg.Namespace, cfg.SearchAttributes); err != nil {
+	if s.sec, err = newSecurity(cfg); err != nil {
 		return nil, err
 	}
 
 	s.logLevel.Set(slog.LevelWarn)
-	srv, err := newTemporalServer(cfg, ports, store, newServerLogger(cfg.Logger, s.logLevel))
+	logger := newServerLogger(cfg.Logger, s.logLevel)
+	stores, err := prepareStores(cfg, stateDir, logger)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := newTemporalServer(cfg, ports, stores, s.sec, logger)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
@@ -156,7 +175,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 
 	if ports.UI > 0 {
-		s.ui, err = startWebUI(ctx, cfg.Host, ports.UI, s.hostPort, cfg.Namespace)
+		s.ui, err = startWebUI(ctx, cfg.Host, ports.UI, s.hostPort, cfg.Namespace, s.sec)
 		if err != nil {
 			return nil, fmt.Errorf("devserver: %w", err)
 		}
@@ -195,9 +214,10 @@ func (s *Server) awaitFrontend(ctx context.Context, cfg Config) error {
 
 func (s *Server) registerSearchAttributes(ctx context.Context, cfg Config) error {
 	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  s.hostPort,
-		Namespace: cfg.Namespace,
-		Logger:    sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+		HostPort:          s.hostPort,
+		Namespace:         cfg.Namespace,
+		Logger:            sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+		ConnectionOptions: client.ConnectionOptions{TLS: s.ClientTLS()},
 	})
 	if err != nil {
 		return err

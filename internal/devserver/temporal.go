@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
@@ -36,6 +38,35 @@ func sqliteStore(path string) *config.SQL {
 	}
 }
 
+// stores is the persistence of one server: where workflows and where visibility records live.
+type stores struct {
+	main, visibility *config.SQL
+	shards           int32
+}
+
+// prepareStores makes the database ready (schema, namespace) and returns its config.
+func prepareStores(cfg Config, stateDir string, logger log.Logger) (stores, error) {
+	if cfg.Database == "" {
+		store := sqliteStore(filepath.Join(stateDir, "temporal.db"))
+		if err := prepareDatabase(store, cfg.Namespace, cfg.SearchAttributes); err != nil {
+			return stores{}, err
+		}
+		return stores{main: store, visibility: store, shards: 1}, nil
+	}
+	main, visibility, err := postgresStores(cfg.Database, cfg.DatabasePasswordFile)
+	if err != nil {
+		return stores{}, fmt.Errorf("devserver: %w", err)
+	}
+	if err := preparePostgres(main, visibility, logger); err != nil {
+		return stores{}, err
+	}
+	if err := createNamespace(main, cfg.Namespace, cfg.SearchAttributes); err != nil {
+		return stores{}, err
+	}
+	// Fixed for the life of the database: several, so that a busier installation spreads.
+	return stores{main: main, visibility: visibility, shards: 4}, nil
+}
+
 // prepareDatabase creates the schema when the database file does not exist yet, then the
 // namespace when it is missing, with the search attributes already mapped: every service then
 // loads them with the namespace, so no request can meet a service whose namespace cache has not
@@ -56,19 +87,27 @@ func prepareDatabase(store *config.SQL, namespace string, searchAttributes map[s
 		return fmt.Errorf("devserver: %w", err)
 	}
 
+	return createNamespace(store, namespace, searchAttributes)
+}
+
+// createNamespace writes the namespace, with the search attributes mapped, straight into the
+// database when it is missing. The helper lives in the server's SQLite schema package but
+// works through the generic SQL persistence layer, so on PostgreSQL too (both map custom
+// Keyword search attributes to the same visibility columns).
+func createNamespace(store *config.SQL, namespace string, searchAttributes map[string]enumspb.IndexedValueType) error {
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, namespace, false, searchAttributes)
 	if err != nil {
 		return fmt.Errorf("devserver: namespace %q: %w", namespace, err)
 	}
 	if err := sqliteschema.CreateNamespaces(store, ns); err != nil {
-		return fmt.Errorf("devserver: create namespace %q in %s: %w", namespace, path, err)
+		return fmt.Errorf("devserver: create namespace %q in %s: %w", namespace, store.DatabaseName, err)
 	}
 	return nil
 }
 
 // newTemporalServer builds (does not start) the four Temporal services in one process. Static
 // hosts replace ringpop: every service is here, so there is nothing to discover.
-func newTemporalServer(cfg Config, ports servicePorts, store *config.SQL, logger log.Logger) (temporal.Server, error) {
+func newTemporalServer(cfg Config, ports servicePorts, st stores, sec *security, logger log.Logger) (temporal.Server, error) {
 	addr := func(port int) string { return net.JoinHostPort(cfg.Host, strconv.Itoa(port)) }
 	service := func(grpc, membership, http int) config.Service {
 		return config.Service{RPC: config.RPC{
@@ -84,11 +123,12 @@ func newTemporalServer(cfg Config, ports servicePorts, store *config.SQL, logger
 			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: cfg.Host},
 		},
 		Persistence: config.Persistence{
-			DefaultStore:     sqliteplugin.PluginName,
-			VisibilityStore:  sqliteplugin.PluginName,
-			NumHistoryShards: 1, // fixed for the life of the database
+			DefaultStore:     "main",
+			VisibilityStore:  "visibility",
+			NumHistoryShards: st.shards,
 			DataStores: map[string]config.DataStore{
-				sqliteplugin.PluginName: {SQL: store},
+				"main":       {SQL: st.main},
+				"visibility": {SQL: st.visibility},
 			},
 		},
 		ClusterMetadata: &cluster.Config{
@@ -134,7 +174,7 @@ func newTemporalServer(cfg Config, ports servicePorts, store *config.SQL, logger
 	if cfg.SuggestContinueAsNewAfter > 0 {
 		dynamic[dynamicconfig.HistoryCountSuggestContinueAsNew.Key()] = cfg.SuggestContinueAsNewAfter
 	}
-	return temporal.NewServer(
+	opts := []temporal.ServerOption{
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(map[primitives.ServiceName]static.Hosts{
@@ -145,5 +185,17 @@ func newTemporalServer(cfg Config, ports servicePorts, store *config.SQL, logger
 		}),
 		temporal.WithLogger(logger),
 		temporal.WithDynamicConfigClient(dynamic),
-	)
+	}
+	if sec != nil {
+		// The frontend's TLS (and the system worker's side of it) comes from a provider of
+		// ours rather than config.Global.TLS: the server's own clients then use a certificate
+		// that exists only in memory (see security).
+		opts = append(opts, temporal.WithTLSConfigFactory(tlsProvider{sec}))
+		if len(sec.keys) > 0 {
+			opts = append(opts,
+				temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper{sec} }),
+				temporal.WithAuthorizer(authorization.NewDefaultAuthorizer()))
+		}
+	}
+	return temporal.NewServer(opts...)
 }

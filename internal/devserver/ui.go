@@ -24,7 +24,7 @@ type webUI struct {
 // startWebUI serves the Web UI on host:port, talking to the frontend at grpcAddr, and returns
 // once it answers HTTP. The port must have been checked free: on a listen error the UI server
 // exits the process.
-func startWebUI(ctx context.Context, host string, port int, grpcAddr, namespace string) (ui *webUI, err error) {
+func startWebUI(ctx context.Context, host string, port int, grpcAddr, namespace string, sec *security) (ui *webUI, err error) {
 	defer func() {
 		// NewServer panics on a bad config instead of returning an error.
 		if r := recover(); r != nil {
@@ -32,7 +32,16 @@ func startWebUI(ctx context.Context, host string, port int, grpcAddr, namespace 
 		}
 	}()
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	var tlsCfg uiconfig.TLS
+	if sec != nil {
+		// The frontend may require a client certificate: the UI presents the internal one.
+		// The UI server verifies no name here (EnableHostVerification false): it dials this
+		// process's own frontend on loopback.
+		tlsCfg.CertData, tlsCfg.KeyData = sec.uiTLS()
+		tlsCfg.ServerName = "localhost"
+	}
 	srv := uiserver.NewServer(server_options.WithConfigProvider(&uiconfig.Config{
+		TLS:                 tlsCfg,
 		Host:                host,
 		Port:                port,
 		TemporalGRPCAddress: grpcAddr,

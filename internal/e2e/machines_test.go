@@ -30,15 +30,16 @@ type workerProcess struct {
 
 // startWorkerProcess builds osccr-worker and runs it against ep as the machine named machine,
 // with its local services under stateDir, until the test ends (SIGTERM, then SIGKILL, by pid).
-// It returns once the worker says it polls.
-func startWorkerProcess(t *testing.T, ep workerapp.Endpoint, machine, stateDir string) workerProcess {
+// It returns once the worker says it polls. extra are more flags (TLS, credentials).
+func startWorkerProcess(t *testing.T, ep workerapp.Endpoint, machine, stateDir string, extra ...string) workerProcess {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "osccr-worker")
 	build := exec.Command("go", "build", "-o", bin, "github.com/osccr/osccr/worker")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build osccr-worker: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "--temporal-address", ep.HostPort, "--namespace", ep.Namespace, "--machine", machine, "--state-dir", stateDir, "--log-level", "warn")
+	args := append([]string{"--temporal-address", ep.HostPort, "--namespace", ep.Namespace, "--machine", machine, "--state-dir", stateDir, "--log-level", "warn"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = os.Environ()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -133,7 +134,7 @@ func checkOnMachine(t *testing.T, queues map[string][]string, w workerProcess, n
 			switch {
 			case strings.HasPrefix(g, "queue ") && g != wantQueue:
 				t.Errorf("%s scheduled on %s, want %s", name, g, wantQueue)
-			case strings.HasPrefix(g, "worker ") && !strings.HasPrefix(g, fmt.Sprintf("worker %d@", w.Pid)):
+			case strings.HasPrefix(g, "worker ") && g != "worker "+workerapp.WorkerIdentityOf(w.Machine, w.Pid):
 				t.Errorf("%s started by %s, want the worker process of machine %s (pid %d)", name, g, w.Machine, w.Pid)
 			}
 		}

@@ -38,6 +38,13 @@ type Plane struct {
 // local services need a directory the node account can reach (testcluster.Dir).
 func Start(t testing.TB, stateDir string) Plane {
 	t.Helper()
+	return StartWith(t, stateDir, nil)
+}
+
+// StartWith is Start with the worker's Config adjusted by adjust (a database, TLS, API keys)
+// before it starts; nil changes nothing.
+func StartWith(t testing.TB, stateDir string, adjust func(*workerapp.Config)) Plane {
+	t.Helper()
 	var p Plane
 	// The worker's log goes to worker.log in the state directory, as an operator's would: a
 	// test can read it (the secret scan does).
@@ -47,8 +54,12 @@ func Start(t testing.TB, stateDir string) Plane {
 	}
 	t.Cleanup(func() { _ = logFile.Close() })
 	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg := workerapp.Config{Dev: true, StateDir: stateDir, Logger: logger, Stdout: io.Discard}
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	app := fxtest.New(t,
-		workerapp.Module(workerapp.Config{Dev: true, StateDir: stateDir, Logger: logger, Stdout: io.Discard}),
+		workerapp.Module(cfg),
 		fx.Populate(&p.Temporal, &p.Endpoint), fx.NopLogger)
 	app.RequireStart()
 	p.Stop = sync.OnceFunc(app.RequireStop)

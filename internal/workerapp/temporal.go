@@ -2,6 +2,8 @@ package workerapp
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -17,14 +19,20 @@ import (
 	"github.com/osccr/osccr/internal/devserver"
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/searchattr"
+	"github.com/osccr/osccr/internal/temporalconn"
 	"github.com/osccr/osccr/workflows"
 )
 
 // RemoteTemporalModule points the worker at an existing Temporal (Config.TemporalAddress) and
 // makes sure its namespace has osccr's search attributes before the worker starts.
 var RemoteTemporalModule = fx.Module("temporal-remote",
-	fx.Provide(func(cfg Config) Endpoint {
-		return Endpoint{HostPort: cfg.TemporalAddress, Namespace: cfg.Namespace}
+	fx.Provide(func(cfg Config) (Endpoint, error) {
+		conn := cfg.Connection
+		conn.Address, conn.Namespace = cfg.TemporalAddress, cfg.Namespace
+		if err := conn.Validate(); err != nil {
+			return Endpoint{}, fmt.Errorf("temporal connection: %w", err)
+		}
+		return Endpoint{HostPort: cfg.TemporalAddress, Namespace: cfg.Namespace, Connection: conn}, nil
 	}),
 	fx.Invoke(registerSearchAttributes),
 )
@@ -79,42 +87,84 @@ func newDevServer(lc fx.Lifecycle, cfg Config, logger *slog.Logger) (Endpoint, e
 		Namespace:        cfg.Namespace,
 		SearchAttributes: workflows.SearchAttributes(),
 		Logger:           logger.With("component", "temporal-dev-server"),
+
+		Database:             cfg.TemporalDB,
+		DatabasePasswordFile: cfg.TemporalDBPasswordFile,
+		TLS:                  cfg.TemporalTLS,
+		APIKeysFile:          cfg.TemporalAPIKeysFile,
 	}
 
-	var srv *devserver.Server
+	srv := new(*devserver.Server)
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			if err := checkStateDir(cfg.StateDir); err != nil {
 				return err
 			}
 			var err error
-			srv, err = devserver.Start(ctx, dcfg)
+			*srv, err = devserver.Start(ctx, dcfg)
 			return err
 		},
 		OnStop: func(context.Context) error {
-			if srv == nil {
+			if *srv == nil {
 				return nil
 			}
-			return srv.Stop()
+			return (*srv).Stop()
 		},
 	})
 
-	ep := Endpoint{HostPort: net.JoinHostPort(host, strconv.Itoa(port)), Namespace: cfg.Namespace}
+	hostPort := net.JoinHostPort(host, strconv.Itoa(port))
+	ep := Endpoint{HostPort: hostPort, Namespace: cfg.Namespace, devServer: srv,
+		Connection: temporalconn.Options{Address: hostPort, Namespace: cfg.Namespace}}
 	if cfg.UIPort > 0 {
 		ep.UIURL = "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.UIPort))
 	}
 	return ep, nil
 }
 
-func newClient(lc fx.Lifecycle, ep Endpoint, logger *slog.Logger) (client.Client, error) {
-	c, err := client.NewLazyClient(client.Options{
-		HostPort:  ep.HostPort,
-		Namespace: ep.Namespace,
-		Logger:    sdklog.NewStructuredLogger(logger),
-	})
+// newClient builds the lazy client from the endpoint's connection options. For the dev server
+// the TLS settings exist only once it has started, so the TLS config handed to the SDK defers
+// to the server's at the first handshake, which comes after the start hook.
+func newClient(lc fx.Lifecycle, ep Endpoint, cfg Config, logger *slog.Logger) (client.Client, error) {
+	conn := ep.Connection
+	conn.Identity = WorkerIdentity(cfg.Machine)
+	opts, err := conn.ClientOptions()
+	if err != nil {
+		return nil, err
+	}
+	if ep.devServer != nil && cfg.TemporalTLS != nil {
+		srv := ep.devServer
+		opts.ConnectionOptions.TLS = deferredTLS(func() *tls.Config { return (*srv).ClientTLS() })
+	}
+	opts.Logger = sdklog.NewStructuredLogger(logger)
+	c, err := client.NewLazyClient(opts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal client for %s: %w", ep.HostPort, err)
 	}
 	lc.Append(fx.StopHook(c.Close))
 	return c, nil
+}
+
+// deferredTLS is a TLS client config whose certificate and server check are those of get()'s
+// config, looked up at each handshake.
+func deferredTLS(get func() *tls.Config) *tls.Config {
+	errNotStarted := errors.New("the Temporal dev server has not started")
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// VerifyConnection below checks the frontend's certificate (the dev server pins it).
+		InsecureSkipVerify: true,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			c := get()
+			if c == nil || len(c.Certificates) == 0 {
+				return nil, errNotStarted
+			}
+			return &c.Certificates[0], nil
+		},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			c := get()
+			if c == nil || c.VerifyConnection == nil {
+				return errNotStarted
+			}
+			return c.VerifyConnection(cs)
+		},
+	}
 }

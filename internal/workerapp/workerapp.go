@@ -17,6 +17,7 @@ import (
 	"go.uber.org/fx/fxevent"
 
 	"github.com/osccr/osccr/internal/devserver"
+	"github.com/osccr/osccr/internal/temporalconn"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -38,6 +39,19 @@ type Config struct {
 	PKIDir string
 	// TemporalAddress is the frontend of an existing Temporal (ignored with Dev).
 	TemporalAddress string
+	// Connection is how to reach TemporalAddress: TLS, client certificate, API key (its
+	// Address and Namespace are ignored: TemporalAddress and Namespace say them). Ignored with
+	// Dev, whose worker uses the dev server's own credentials.
+	Connection temporalconn.Options
+	// TemporalDB is the dev server's database: "" for SQLite in StateDir, or
+	// postgres://USER@HOST:PORT/DB (dev only); TemporalDBPasswordFile holds its password.
+	TemporalDB, TemporalDBPasswordFile string
+	// TemporalTLS serves the dev server's frontend over TLS, requiring client certificates
+	// when its ClientCAFile is set (dev only).
+	TemporalTLS *devserver.TLSConfig
+	// TemporalAPIKeysFile makes the dev server require one of the API keys it lists (dev only;
+	// needs TemporalTLS).
+	TemporalAPIKeysFile string
 	// Namespace the worker polls; the dev server creates it.
 	Namespace string
 	// TemporalPort is the dev server's frontend port; 0 picks a free port (dev only).
@@ -103,6 +117,21 @@ type Endpoint struct {
 	Namespace string
 	// UIURL is the Web UI of the dev server; "" for a remote Temporal or a disabled UI.
 	UIURL string
+	// Connection holds the credentials for HostPort: the operator's for a remote Temporal;
+	// for the dev server, TLS is filled once it has started (its in-process credential).
+	Connection temporalconn.Options
+	// devServer is the dev server when there is one; its credentials are known only once it
+	// has started, and the client connects lazily, after that.
+	devServer **devserver.Server
+}
+
+// WorkerIdentity is the identity the worker presents to Temporal: its machine and process,
+// which Temporal records on every workflow and activity task it runs.
+func WorkerIdentity(machine string) string { return WorkerIdentityOf(machine, os.Getpid()) }
+
+// WorkerIdentityOf is the identity of the worker process pid on machine.
+func WorkerIdentityOf(machine string, pid int) string {
+	return fmt.Sprintf("osccr-worker@%s[%d]", machine, pid)
 }
 
 // Module is the whole worker process as one fx option:

@@ -18,6 +18,8 @@ import (
 	"go.uber.org/fx/fxtest"
 
 	"github.com/osccr/osccr/internal/devserver"
+	"github.com/osccr/osccr/internal/temporalconn"
+	"github.com/osccr/osccr/internal/testtemporal"
 	"github.com/osccr/osccr/internal/workerapp"
 	"github.com/osccr/osccr/workflows"
 )
@@ -185,4 +187,58 @@ func TestRemoteWorkerRegistersSearchAttributes(t *testing.T) {
 		}
 	}
 	waitForPoller(t, c, testQueue)
+}
+
+// TestWorkersOnMutualTLS: the dev worker reaches its own server when that requires client
+// certificates (with the server's in-memory credential), and a remote worker reaches it with
+// the operator's certificate, identified by its machine; a remote worker with a bad reference
+// fails at start naming the flag.
+func TestWorkersOnMutualTLS(t *testing.T) {
+	certs := testtemporal.NewCerts(t, t.TempDir())
+	var dev client.Client
+	var ep workerapp.Endpoint
+	devApp := fxtest.New(t, workerapp.Module(workerapp.Config{
+		Dev:         true,
+		StateDir:    t.TempDir(),
+		TaskQueue:   testQueue,
+		Machine:     "m-dev",
+		TemporalTLS: &devserver.TLSConfig{CertFile: certs.ServerCert, KeyFile: certs.ServerKey, ClientCAFile: certs.CA},
+		Logger:      testLogger(),
+		Stdout:      io.Discard,
+	}), fx.Populate(&dev, &ep), fx.NopLogger)
+	devApp.RequireStart()
+	defer devApp.RequireStop()
+	waitForPoller(t, dev, testQueue)
+
+	var remote client.Client
+	remoteApp := fxtest.New(t, workerapp.Module(workerapp.Config{
+		TemporalAddress: ep.HostPort,
+		Namespace:       ep.Namespace,
+		TaskQueue:       "remote-queue",
+		Machine:         "m-remote",
+		Connection:      temporalconn.Options{CAFile: certs.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey},
+		Logger:          testLogger(),
+		Stdout:          io.Discard,
+	}), fx.Populate(&remote), fx.NopLogger)
+	remoteApp.RequireStart()
+	defer remoteApp.RequireStop()
+	waitForPoller(t, dev, "remote-queue")
+	resp, err := dev.DescribeTaskQueue(t.Context(), "remote-queue", enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := resp.GetPollers()[0].GetIdentity(), workerapp.WorkerIdentity("m-remote"); got != want {
+		t.Errorf("remote worker polls as %q, want %q", got, want)
+	}
+
+	bad := fx.New(workerapp.Module(workerapp.Config{
+		TemporalAddress: ep.HostPort,
+		Namespace:       ep.Namespace,
+		Connection:      temporalconn.Options{CertFile: certs.ClientCert},
+		Logger:          testLogger(),
+		Stdout:          io.Discard,
+	}), fx.NopLogger)
+	if err := bad.Err(); err == nil || !strings.Contains(err.Error(), "--temporal-tls-key") {
+		t.Errorf("a certificate without its key: %v, want a refusal naming --temporal-tls-key", err)
+	}
 }
