@@ -101,6 +101,35 @@ type PromotionReport struct {
 	// Problems are what the promotion could not do (an index that could not be stopped, the
 	// remote connection left in place): they need an operator.
 	Problems []Problem `json:"problems,omitempty"`
+	// Loss is what the promoted service lacks of its former leader, per index and in total, as
+	// last known when replication stopped. The workflow never sets it: the application layer
+	// adds it to the answer (control.Promote), from the checkpoints the integration read as it
+	// stopped.
+	Loss *PromotionLoss `json:"loss,omitempty"`
+}
+
+// PromotionLoss is what a promotion lost: the operations the leader had acknowledged that the
+// follower had not applied when replication stopped, and how far behind in time it was.
+type PromotionLoss struct {
+	// Operations sums the indexes'; Seconds is the worst index's (nil when unknown).
+	Operations int64    `json:"operations"`
+	Seconds    *float64 `json:"seconds,omitempty"`
+	// AtLeast says the leader did not answer: the figures are from what was last known of it
+	// (the leader watch's last sample), so the promoted service lacks at least that much, and
+	// also whatever the leader acknowledged after LeaderLastSeen.
+	AtLeast        bool      `json:"at_least,omitempty"`
+	LeaderLastSeen time.Time `json:"leader_last_seen,omitzero"`
+	// LeaderLastSeenBefore is how long before replication stopped the leader last answered.
+	LeaderLastSeenBefore time.Duration `json:"leader_last_seen_before_ns,omitempty"`
+	Indexes              []IndexLoss   `json:"indexes"`
+}
+
+// IndexLoss is one follower index's part of a PromotionLoss.
+type IndexLoss struct {
+	Index             string   `json:"index"`
+	Operations        int64    `json:"operations"`
+	Seconds           *float64 `json:"seconds,omitempty"`
+	LeaderUnreachable bool     `json:"leader_unreachable,omitempty"`
 }
 
 // FollowSpec makes a new service the follower of a leader.
