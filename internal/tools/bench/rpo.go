@@ -185,8 +185,8 @@ func (b *bench) pluginFollower(ctx context.Context, indexes []string) (*opensear
 func rpoRun(ctx context.Context, lc *opensearch.Client, l rpoLayout, r rpoRate, d time.Duration, followers ...*rpoFollower) (int, error) {
 	var mu sync.Mutex
 	pollCtx, stopPoll := context.WithCancel(ctx)
-	defer stopPoll()
 	var wg sync.WaitGroup
+	defer func() { stopPoll(); wg.Wait() }()
 	wg.Go(func() {
 		tick := time.NewTicker(rpoPollEvery)
 		defer tick.Stop()
@@ -211,7 +211,6 @@ func rpoRun(ctx context.Context, lc *opensearch.Client, l rpoLayout, r rpoRate, 
 			}
 		}
 	})
-	defer wg.Wait()
 
 	writes, n, turn := 0, 0, 0
 	tick := time.NewTicker(r.tick)
