@@ -216,7 +216,7 @@ func (c *Control) PreviewPromotion(ctx context.Context, name string) (PromotionP
 	}
 	out.Leader, out.Indexes, out.LagOps, out.Irreversible = st.Leader, status.Indexes, status.LagOps, true
 	out.Steps = []string{
-		fmt.Sprintf("stop replication of %d follower indexes, in parallel: each becomes an ordinary, writable index (%d operations behind %s now)", len(status.Indexes), status.LagOps, st.Leader),
+		fmt.Sprintf("stop replication of %d follower indexes, in parallel: each becomes an ordinary, writable index (the follower is %s)", len(status.Indexes), status.LagSummary(time.Now())),
 		fmt.Sprintf("remove the remote connection to %s", st.Leader),
 		fmt.Sprintf("end integration %s; %s drops %s from its followers", IntegrationID(st.Leader, name), st.Leader, name),
 		fmt.Sprintf("%s becomes a standalone service for good: it can never follow again", name),
