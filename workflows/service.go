@@ -102,34 +102,10 @@ type PromotionReport struct {
 	// remote connection left in place): they need an operator.
 	Problems []Problem `json:"problems,omitempty"`
 	// Loss is what the promoted service lacks of its former leader, per index and in total, as
-	// last known when replication stopped. The workflow never sets it: the application layer
-	// adds it to the answer (control.Promote), from the checkpoints the integration read as it
-	// stopped.
+	// last known when replication stopped (loss.go). Set from version 1 of the service
+	// workflow; for a promotion of an earlier version the application layer adds it to the
+	// answer (control.Promote), from the statuses in the integration's history.
 	Loss *PromotionLoss `json:"loss,omitempty"`
-}
-
-// PromotionLoss is what a promotion lost: the operations the leader had acknowledged that the
-// follower had not applied when replication stopped, and how far behind in time it was.
-type PromotionLoss struct {
-	// Operations sums the indexes'; Seconds is the worst index's (nil when unknown).
-	Operations int64    `json:"operations"`
-	Seconds    *float64 `json:"seconds,omitempty"`
-	// AtLeast says the leader did not answer: the figures are from what was last known of it
-	// (the leader watch's last sample), so the promoted service lacks at least that much, and
-	// also whatever the leader acknowledged after LeaderLastSeen.
-	AtLeast        bool      `json:"at_least,omitempty"`
-	LeaderLastSeen time.Time `json:"leader_last_seen,omitzero"`
-	// LeaderLastSeenBefore is how long before replication stopped the leader last answered.
-	LeaderLastSeenBefore time.Duration `json:"leader_last_seen_before_ns,omitempty"`
-	Indexes              []IndexLoss   `json:"indexes"`
-}
-
-// IndexLoss is one follower index's part of a PromotionLoss.
-type IndexLoss struct {
-	Index             string   `json:"index"`
-	Operations        int64    `json:"operations"`
-	Seconds           *float64 `json:"seconds,omitempty"`
-	LeaderUnreachable bool     `json:"leader_unreachable,omitempty"`
 }
 
 // FollowSpec makes a new service the follower of a leader.
@@ -388,9 +364,10 @@ const promotionStopTimeout = 3 * time.Minute
 //     integration cannot be told, the promotion fails with the reason, and the service goes
 //     back to the state it was in (promoting again retries);
 //  3. the report carries what the stop could not do and the indexes it deleted (still
-//     restoring: the plugin's _stop deletes them); the leader drops the follower from its
+//     restoring: the plugin's _stop deletes them), and (version 1) what the promoted service
+//     lacks of its leader, which its reason says too; the leader drops the follower from its
 //     list, and the service is standalone and RUNNING for good.
-func promoteFollower(ctx workflow.Context, st *ServiceState, set func(string, string) error) (PromotionReport, error) {
+func promoteFollower(ctx workflow.Context, st *ServiceState, version workflow.Version, set func(string, string) error) (PromotionReport, error) {
 	began := workflow.Now(ctx)
 	report := PromotionReport{FormerLeader: st.Leader}
 	wasState := st.State
@@ -424,6 +401,17 @@ func promoteFollower(ctx workflow.Context, st *ServiceState, set func(string, st
 		report.IndexesDeleted, report.Problems = slices.Clone(r.DeletedRestoring), slices.Clone(r.Problems)
 		if len(r.Problems) > 0 || len(r.DeletedRestoring) > 0 {
 			note = r.Reason
+		}
+		if version >= 1 && r.Loss != nil {
+			loss := *r.Loss
+			loss.Indexes = slices.Clone(r.Loss.Indexes)
+			report.Loss, report.LagOps = &loss, loss.Operations
+			summary := fmt.Sprintf("promoted from %s: %s", st.Leader, report.LossSummary())
+			if note == "" {
+				note = summary
+			} else {
+				note = summary + "; " + note
+			}
 		}
 	}
 	return becomeStandalone(ctx, st, report, began, note, set)

@@ -181,7 +181,7 @@ func (s *service) promote(ctx workflow.Context) (PromotionReport, error) {
 	}
 	s.enter(phasePromoting)
 	defer s.leave(phasePromoting)
-	return promoteFollower(ctx, &s.st, s.set)
+	return promoteFollower(ctx, &s.st, s.version, s.set)
 }
 
 // onFollow is the follow update's handler (service_follow.go).

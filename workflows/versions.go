@@ -22,12 +22,17 @@ const (
 
 // The newest version of each workflow type: what a run started by this code takes.
 const (
-	serviceVersion          = workflow.DefaultVersion
-	integrationVersion      = workflow.DefaultVersion
-	indexReplicationVersion = workflow.DefaultVersion
-	verifyVersion           = workflow.DefaultVersion
-	preflightVersion        = workflow.DefaultVersion
-	localPreflightVersion   = workflow.DefaultVersion
+	// 1: a promotion's report carries the loss its integration measured (per index, "at
+	// least" with the leader last seen when it was gone), and the promoted service's reason
+	// says it.
+	serviceVersion workflow.Version = 1
+	// 1: the stop of a promotion records the loss, per index and in total, from the statuses
+	// it reads (IntegrationProgress.Loss).
+	integrationVersion      workflow.Version = 1
+	indexReplicationVersion                  = workflow.DefaultVersion
+	verifyVersion                            = workflow.DefaultVersion
+	preflightVersion                         = workflow.DefaultVersion
+	localPreflightVersion                    = workflow.DefaultVersion
 )
 
 // readVersion is the version a run of a workflow type takes: the newest for a new run, the one

@@ -3,9 +3,6 @@ package control
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -55,67 +52,9 @@ func (c *Control) promotionLoss(ctx context.Context, leader, follower string, st
 	if len(statuses) == 0 {
 		return nil, nil
 	}
-	return lossOf(statuses, stoppedAt), nil
+	return workflows.LossOf(statuses, stoppedAt), nil
 }
 
-// lossOf sums the follower indexes' statuses read as replication stopped at stoppedAt.
-func lossOf(statuses map[string]activities.IndexStatus, stoppedAt time.Time) *workflows.PromotionLoss {
-	out := &workflows.PromotionLoss{Indexes: []workflows.IndexLoss{}}
-	for _, name := range slices.Sorted(maps.Keys(statuses)) {
-		st := statuses[name]
-		ix := workflows.IndexLoss{Index: name, Operations: st.LagOps(), Seconds: st.LagSeconds, LeaderUnreachable: st.LeaderUnreachable}
-		out.Indexes = append(out.Indexes, ix)
-		out.Operations += ix.Operations
-		if ix.Seconds != nil && (out.Seconds == nil || *ix.Seconds > *out.Seconds) {
-			worst := *ix.Seconds
-			out.Seconds = &worst
-		}
-		if st.LeaderUnreachable {
-			out.AtLeast = true
-			if !st.LeaderSeenAt.IsZero() && (out.LeaderLastSeen.IsZero() || st.LeaderSeenAt.Before(out.LeaderLastSeen)) {
-				out.LeaderLastSeen = st.LeaderSeenAt
-			}
-		}
-	}
-	if out.AtLeast && !out.LeaderLastSeen.IsZero() {
-		out.LeaderLastSeenBefore = max(stoppedAt.Sub(out.LeaderLastSeen), 0)
-	}
-	return out
-}
-
-// LossSummary says in words what a promotion lost, for the CLI, the console and the service's
-// reason: "412 operations, 9.8 s behind" when the leader answered, "at least 251 operations
-// (leader last seen 5.2 s before promotion)" when it did not; never 0 while the follower was
-// behind.
-func LossSummary(r workflows.PromotionReport) string {
-	l := r.Loss
-	if l == nil {
-		return fmt.Sprintf("%d operations behind at promotion", r.LagOps)
-	}
-	var b strings.Builder
-	if l.AtLeast {
-		b.WriteString("at least ")
-	}
-	fmt.Fprintf(&b, "%d operations", l.Operations)
-	if l.Seconds != nil && !l.AtLeast {
-		fmt.Fprintf(&b, ", %.1f s", *l.Seconds)
-	}
-	b.WriteString(" behind at promotion")
-	switch {
-	case l.AtLeast && !l.LeaderLastSeen.IsZero():
-		fmt.Fprintf(&b, " (leader %s unreachable, last seen %.1f s before promotion: writes it acknowledged after that are lost too)",
-			r.FormerLeader, l.LeaderLastSeenBefore.Seconds())
-	case l.AtLeast:
-		fmt.Fprintf(&b, " (leader %s unreachable and never seen by this worker: figures from the plugin's last fetch)", r.FormerLeader)
-	}
-	var behind []string
-	for _, ix := range l.Indexes {
-		if ix.Operations > 0 {
-			behind = append(behind, fmt.Sprintf("%s %d", ix.Index, ix.Operations))
-		}
-	}
-	if len(behind) > 0 && len(l.Indexes) > 1 {
-		fmt.Fprintf(&b, "; by index: %s", strings.Join(behind, ", "))
-	}
-	return b.String()
-}
+// LossSummary says in words what a promotion lost (PromotionReport.LossSummary), for the CLI
+// and the console.
+func LossSummary(r workflows.PromotionReport) string { return r.LossSummary() }

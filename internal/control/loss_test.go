@@ -36,7 +36,7 @@ func TestLossOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			loss := lossOf(tt.statuses, stopped)
+			loss := workflows.LossOf(tt.statuses, stopped)
 			if loss.Operations != tt.wantOps || loss.AtLeast != tt.atLeast || len(loss.Indexes) != len(tt.statuses) {
 				t.Fatalf("loss %+v, want %d operations, at least %v, %d indexes", loss, tt.wantOps, tt.atLeast, len(tt.statuses))
 			}
