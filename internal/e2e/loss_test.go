@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -151,5 +152,8 @@ func TestPromotionReportsLoss(t *testing.T) {
 	st, err := ctl.GetService(ctx, follower)
 	if err != nil || st.Role != workflows.RoleStandalone || st.Promotion == nil || st.Promotion.Loss == nil || st.Promotion.Loss.Operations != l.Operations {
 		t.Errorf("service after promotion: %+v (%v), want standalone with the same loss", st.Promotion, err)
+	}
+	if want := fmt.Sprintf("promoted from %s: at least %d operations behind at promotion", leader, l.Operations); !strings.HasPrefix(st.Reason, want) {
+		t.Errorf("promoted service's reason %q, want it to start %q", st.Reason, want)
 	}
 }
