@@ -272,18 +272,58 @@ func (a *Activities) ReplicationStatus(ctx context.Context, in IndexInput) (Inde
 	}
 	st, err := follower.ReplicationStatus(ctx, in.FollowerIndex)
 	if err != nil {
-		return IndexStatus{}, classify(fmt.Errorf("status of %s on %s: %w", in.FollowerIndex, in.Follower.Name, err))
+		err = classify(fmt.Errorf("status of %s on %s: %w", in.FollowerIndex, in.Follower.Name, err))
+		// The plugin answers its status with a 5xx while the leader is unreachable, which is
+		// when what the follower lacks matters most: the failure carries the checkpoints.
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.NonRetryable() {
+			return IndexStatus{}, err
+		}
+		out := IndexStatus{Index: in.FollowerIndex, Status: StatusUnknown, Reason: err.Error()}
+		a.lagSeconds(in, &out)
+		if a.clusterCheckpoints(ctx, follower, in, &out) {
+			return IndexStatus{}, temporal.NewApplicationErrorWithCause(err.Error(), ErrTypeStatusUnavailable, err, out)
+		}
+		return IndexStatus{}, err
 	}
 	out := toIndexStatus(in.FollowerIndex, st)
-	if a.Lag != nil {
-		if l, ok := a.Lag.Lag(in.Follower.Name, time.Now()); ok {
-			if ix, ok := l.Indexes[in.FollowerIndex]; ok {
-				out.LagSeconds = &ix.Seconds
-			}
-		}
-	}
+	a.lagSeconds(in, &out)
 	a.clusterCheckpoints(ctx, follower, in, &out)
 	return out, nil
+}
+
+// StatusUnknown is the status of a follower index whose plugin status could not be read.
+const StatusUnknown = "UNKNOWN"
+
+// ErrTypeStatusUnavailable is a ReplicationStatus failure (retryable) that carries, as its
+// details, the index's IndexStatus with its checkpoints (see StatusFromError).
+const ErrTypeStatusUnavailable = "StatusUnavailable"
+
+// StatusFromError returns the IndexStatus a failed ReplicationStatus carries (the plugin's
+// status unknown, the clusters' checkpoints read); false when it carries none.
+func StatusFromError(err error) (IndexStatus, bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeStatusUnavailable || !appErr.HasDetails() {
+		return IndexStatus{}, false
+	}
+	var st IndexStatus
+	if appErr.Details(&st) != nil {
+		return IndexStatus{}, false
+	}
+	return st, true
+}
+
+// lagSeconds sets the index's lag in seconds from the watch's samples, when this worker has
+// them.
+func (a *Activities) lagSeconds(in IndexInput, out *IndexStatus) {
+	if a.Lag == nil {
+		return
+	}
+	if l, ok := a.Lag.Lag(in.Follower.Name, time.Now()); ok {
+		if ix, ok := l.Indexes[in.FollowerIndex]; ok {
+			out.LagSeconds = &ix.Seconds
+		}
+	}
 }
 
 // leaderCheckpointTimeout bounds the read of the leader's checkpoints in ReplicationStatus: a
@@ -303,10 +343,12 @@ const leaderCheckpointTimeout = 1500 * time.Millisecond
 //  3. otherwise the most recent of the watch's last sample of the leader and the plugin's
 //     leader_checkpoint, flagged LeaderUnreachable with when the leader was last seen: the
 //     operations behind are then "at least".
-func (a *Activities) clusterCheckpoints(ctx context.Context, follower Cluster, in IndexInput, out *IndexStatus) {
+//
+// It reports whether it read the follower's checkpoints (else the plugin's figures stand).
+func (a *Activities) clusterCheckpoints(ctx context.Context, follower Cluster, in IndexInput, out *IndexStatus) bool {
 	have, err := follower.PrimarySeqNos(ctx, in.FollowerIndex)
 	if err != nil || len(have) == 0 {
-		return // the plugin's figures stand
+		return false
 	}
 	var sample lag.LeaderSample
 	sampled := false
@@ -330,7 +372,7 @@ func (a *Activities) clusterCheckpoints(ctx context.Context, follower Cluster, i
 					out.FollowerCheckpoint += f
 				}
 				out.LeaderSeenAt = time.Now()
-				return
+				return true
 			}
 		}
 	}
@@ -343,6 +385,7 @@ func (a *Activities) clusterCheckpoints(ctx context.Context, follower Cluster, i
 		out.LeaderCheckpoint = max(out.LeaderCheckpoint, sample.Checkpoint)
 		out.LeaderSeenAt = sample.LastContact
 	}
+	return true
 }
 
 // PauseReplication pauses a follower index; pausing a paused index is not an error.

@@ -47,8 +47,13 @@ func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
 	})
 	out := IntegrationStatus{IntegrationProgress: w.st.Progress, PausedBy: maps.Clone(w.st.PausedBy), QueuedPauses: maps.Clone(w.st.QueuedPauses), Indexes: make([]activities.IndexStatus, len(indexes))}
 	for i, f := range futures {
-		if err := f.Get(ctx, &out.Indexes[i]); err != nil {
-			out.Indexes[i] = activities.IndexStatus{Index: indexes[i], Status: "UNKNOWN", Reason: failureReason(err)}
+		err := f.Get(ctx, &out.Indexes[i])
+		if known, ok := activities.StatusFromError(err); ok && w.version >= 1 {
+			out.Indexes[i] = known // the plugin's status unknown (the leader gone), the checkpoints read
+			continue
+		}
+		if err != nil {
+			out.Indexes[i] = activities.IndexStatus{Index: indexes[i], Status: activities.StatusUnknown, Reason: failureReason(err)}
 		}
 	}
 	return out, nil
@@ -124,6 +129,10 @@ func (w *integration) stop(ctx workflow.Context) error {
 	for i, f := range statuses {
 		var st activities.IndexStatus
 		err := f.Get(ctx, &st)
+		if known, ok := activities.StatusFromError(err); ok && w.version >= 1 {
+			read[indexes[i]] = known // the plugin's status unknown (the leader gone), the checkpoints read
+			p.LagOps += known.LagOps()
+		}
 		switch {
 		case err == nil:
 			p.LagOps += st.LagOps()

@@ -27,7 +27,9 @@ const (
 	// says it.
 	serviceVersion workflow.Version = 1
 	// 1: the stop of a promotion records the loss, per index and in total, from the statuses
-	// it reads (IntegrationProgress.Loss).
+	// it reads (IntegrationProgress.Loss); a status that failed while the leader was gone
+	// still gives the checkpoints it carries (activities.StatusFromError), there and in the
+	// status update.
 	integrationVersion      workflow.Version = 1
 	indexReplicationVersion                  = workflow.DefaultVersion
 	verifyVersion                            = workflow.DefaultVersion
