@@ -59,7 +59,7 @@ chaos: opensearch
 ## bench: osccr side by side with the CCR plugin's own ways (new-index pickup vs autofollow, deletion, idle cost) through the real workflow and plugin; writes bench/results/
 ##   BENCH_ONLY=P2,P4 runs only those parts and merges their rows into bench/results/results.json;
 ##   BENCH_ARGS passes sizes (-boot-indexes, -boot-docs, -rate, -steady, -promote-indexes,
-##   -meta-trials, -followers; the issue's by default)
+##   -meta-trials, -followers, -rpo-for; the issue's by default)
 BENCH_TRIALS ?= 30
 BENCH_IDLE ?= 2m
 BENCH_ONLY ?=

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/opensearch"
 )
 
@@ -148,6 +149,12 @@ type IndexStatus struct {
 	// reached (0: caught up; while the leader does not answer, the time since it last did),
 	// from the checkpoints this worker's watch samples; nil when it has none.
 	LagSeconds *float64 `json:"lag_seconds,omitempty"`
+	// LeaderUnreachable says the leader did not answer: LeaderCheckpoint is then the most
+	// recent known (the watch's last sample of the leader, or the plugin's last fetch), so
+	// LagOps is a lower bound of what the follower lacks. LeaderSeenAt is when the leader last
+	// answered the watch (zero when this worker never saw it).
+	LeaderUnreachable bool      `json:"leader_unreachable,omitempty"`
+	LeaderSeenAt      time.Time `json:"leader_seen_at,omitzero"`
 }
 
 // LagOps is how many operations the follower is behind the leader.
@@ -265,17 +272,120 @@ func (a *Activities) ReplicationStatus(ctx context.Context, in IndexInput) (Inde
 	}
 	st, err := follower.ReplicationStatus(ctx, in.FollowerIndex)
 	if err != nil {
-		return IndexStatus{}, classify(fmt.Errorf("status of %s on %s: %w", in.FollowerIndex, in.Follower.Name, err))
+		err = classify(fmt.Errorf("status of %s on %s: %w", in.FollowerIndex, in.Follower.Name, err))
+		// The plugin answers its status with a 5xx while the leader is unreachable, which is
+		// when what the follower lacks matters most: the failure carries the checkpoints.
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.NonRetryable() {
+			return IndexStatus{}, err
+		}
+		out := IndexStatus{Index: in.FollowerIndex, Status: StatusUnknown, Reason: err.Error()}
+		a.lagSeconds(in, &out)
+		if a.clusterCheckpoints(ctx, follower, in, &out) {
+			return IndexStatus{}, temporal.NewApplicationErrorWithCause(err.Error(), ErrTypeStatusUnavailable, err, out)
+		}
+		return IndexStatus{}, err
 	}
 	out := toIndexStatus(in.FollowerIndex, st)
+	a.lagSeconds(in, &out)
+	a.clusterCheckpoints(ctx, follower, in, &out)
+	return out, nil
+}
+
+// StatusUnknown is the status of a follower index whose plugin status could not be read.
+const StatusUnknown = "UNKNOWN"
+
+// ErrTypeStatusUnavailable is a ReplicationStatus failure (retryable) that carries, as its
+// details, the index's IndexStatus with its checkpoints (see StatusFromError).
+const ErrTypeStatusUnavailable = "StatusUnavailable"
+
+// StatusFromError returns the IndexStatus a failed ReplicationStatus carries (the plugin's
+// status unknown, the clusters' checkpoints read); false when it carries none.
+func StatusFromError(err error) (IndexStatus, bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeStatusUnavailable || !appErr.HasDetails() {
+		return IndexStatus{}, false
+	}
+	var st IndexStatus
+	if appErr.Details(&st) != nil {
+		return IndexStatus{}, false
+	}
+	return st, true
+}
+
+// lagSeconds sets the index's lag in seconds from the watch's samples, when this worker has
+// them.
+func (a *Activities) lagSeconds(in IndexInput, out *IndexStatus) {
+	if a.Lag == nil {
+		return
+	}
+	if l, ok := a.Lag.Lag(in.Follower.Name, time.Now()); ok {
+		if ix, ok := l.Indexes[in.FollowerIndex]; ok {
+			out.LagSeconds = &ix.Seconds
+		}
+	}
+}
+
+// leaderCheckpointTimeout bounds the read of the leader's checkpoints in ReplicationStatus: a
+// leader that does not answer within it is taken as unreachable (the status is read while
+// promoting away from a dead leader, and must not wait on it).
+const leaderCheckpointTimeout = 1500 * time.Millisecond
+
+// clusterCheckpoints replaces the plugin's checkpoints in out with the clusters' own, which
+// are what a promotion loses. The plugin's leader_checkpoint is the leader's checkpoint as of
+// the follower's last fetch: it trails the leader by every operation not yet fetched (ten
+// seconds of writes at low write rates, see docs/rpo.md) and freezes when the leader goes, so
+// it reads "0 behind" exactly when the follower lacks the most. Instead:
+//
+//  1. the follower's local checkpoints, read now (what the follower index holds);
+//  2. the leader's global checkpoints, read now when it answers within
+//     leaderCheckpointTimeout; the operations behind are then exact, shard by shard;
+//  3. otherwise the most recent of the watch's last sample of the leader and the plugin's
+//     leader_checkpoint, flagged LeaderUnreachable with when the leader was last seen: the
+//     operations behind are then "at least".
+//
+// It reports whether it read the follower's checkpoints (else the plugin's figures stand).
+func (a *Activities) clusterCheckpoints(ctx context.Context, follower Cluster, in IndexInput, out *IndexStatus) bool {
+	have, err := follower.PrimarySeqNos(ctx, in.FollowerIndex)
+	if err != nil || len(have) == 0 {
+		return false
+	}
+	var sample lag.LeaderSample
+	sampled := false
 	if a.Lag != nil {
-		if l, ok := a.Lag.Lag(in.Follower.Name, time.Now()); ok {
-			if ix, ok := l.Indexes[in.FollowerIndex]; ok {
-				out.LagSeconds = &ix.Seconds
+		sample, sampled = a.Lag.Latest(in.Follower.Name, in.FollowerIndex, time.Now())
+	}
+	if in.Leader.URL != "" && !(sampled && sample.LeaderDown) {
+		if leader, err := a.client(in.Leader); err == nil {
+			lctx, cancel := context.WithTimeout(ctx, leaderCheckpointTimeout)
+			goal, err := leader.PrimarySeqNos(lctx, in.LeaderIndex)
+			cancel()
+			if err == nil && len(goal) > 0 {
+				out.LeaderCheckpoint, out.FollowerCheckpoint = 0, 0
+				for shard, g := range goal {
+					h, ok := have[shard]
+					f := min(h.LocalCheckpoint, g.GlobalCheckpoint) // a shard ahead does not hide one behind
+					if !ok {
+						f = -1
+					}
+					out.LeaderCheckpoint += g.GlobalCheckpoint
+					out.FollowerCheckpoint += f
+				}
+				out.LeaderSeenAt = time.Now()
+				return true
 			}
 		}
 	}
-	return out, nil
+	out.LeaderUnreachable = true
+	out.FollowerCheckpoint = 0
+	for _, h := range have {
+		out.FollowerCheckpoint += h.LocalCheckpoint
+	}
+	if sampled {
+		out.LeaderCheckpoint = max(out.LeaderCheckpoint, sample.Checkpoint)
+		out.LeaderSeenAt = sample.LastContact
+	}
+	return true
 }
 
 // PauseReplication pauses a follower index; pausing a paused index is not an error.

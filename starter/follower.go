@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -93,7 +94,7 @@ func followerCommand() *cli.Command {
 						}
 						for _, r := range [][2]string{
 							{"follower", st.Service}, {"leader", st.Leader}, {"integration", st.IntegrationID}, {"state", st.State}, {"reason", dash(st.Reason)},
-							{"paused by", dash(strings.Join(pausedBy, "; "))}, {"lag", fmt.Sprintf("%d operations, %s s", st.LagOps, seconds(st.LagSeconds))},
+							{"paused by", dash(strings.Join(pausedBy, "; "))}, {"lag", st.LagSummary(time.Now())},
 						} {
 							fmt.Fprintf(w, "%s\t%s\n", r[0], r[1])
 						}
@@ -200,8 +201,8 @@ func followerCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					fmt.Printf("%s promoted: standalone and writable; was a follower of %s; %d indexes stopped, %d operations behind at promotion; took %s\n",
-						name, r.FormerLeader, r.IndexesStopped, r.LagOps, r.Duration)
+					fmt.Printf("%s promoted: standalone and writable; was a follower of %s; %d indexes stopped; %s; took %s\n",
+						name, r.FormerLeader, r.IndexesStopped, control.LossSummary(r), r.Duration)
 					return nil
 				}),
 			},

@@ -120,6 +120,9 @@ type IntegrationProgress struct {
 	// many operations they were behind their leader indexes when they were stopped.
 	Stopped int   `json:"stopped,omitempty"`
 	LagOps  int64 `json:"lag_ops,omitempty"`
+	// Loss is set with STOPPED (version 1): what the follower lacked of its leader, per index
+	// and in total, as the stop read it.
+	Loss *PromotionLoss `json:"loss,omitempty"`
 	// DeletedRestoring, set with STOPPED, are the follower indexes that were still restoring
 	// from the leader when replication was stopped: the plugin's _stop deletes such an index.
 	DeletedRestoring []string `json:"deleted_restoring,omitempty"`

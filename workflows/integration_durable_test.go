@@ -196,7 +196,16 @@ func TestIntegrationStopDisconnectsFirstWhenLeaderDown(t *testing.T) {
 		t.Run(fmt.Sprintf("leader down %v", down), func(t *testing.T) {
 			env := newEnv(t)
 			h := newSyncHarness(t, env, map[string]string{"a": "ua", "b": "ub"}, syncAfter)
-			h.at(90*time.Second, func() { h.leaderDown = down })
+			seen := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			h.at(90*time.Second, func() {
+				h.leaderDown = down
+				if down { // the plugin's status fails; the failure carries the checkpoints read
+					for _, ix := range []string{"a", "b"} {
+						known := activities.IndexStatus{Index: ix, Status: activities.StatusUnknown, LeaderCheckpoint: 30, FollowerCheckpoint: 20, LeaderUnreachable: true, LeaderSeenAt: seen}
+						h.statusErr[ix] = temporal.NewApplicationErrorWithCause("status of "+ix+": 503", activities.ErrTypeStatusUnavailable, nil, known)
+					}
+				}
+			})
 			h.signal(2*time.Minute, SignalStopIntegration, nil)
 			env.ExecuteWorkflow(IntegrationWorkflow, h.in)
 			if err := env.GetWorkflowError(); err != nil {
@@ -230,6 +239,9 @@ func TestIntegrationStopDisconnectsFirstWhenLeaderDown(t *testing.T) {
 			final := h.reports[len(h.reports)-1]
 			if final.State != StateStopped || final.Stopped != 2 || strings.Contains(final.Reason, "did not answer") != down {
 				t.Errorf("last report %+v: want STOPPED, 2 stopped, saying the leader did not answer only when it did not", final)
+			}
+			if l := final.Loss; l == nil || l.AtLeast != down || len(l.Indexes) != 2 || (down && (l.Operations != 20 || !l.LeaderLastSeen.Equal(seen))) {
+				t.Errorf("loss %+v: want both indexes, 'at least' (10 operations each, leader last seen %s) only with the leader down", l, seen)
 			}
 		})
 	}

@@ -47,8 +47,13 @@ func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
 	})
 	out := IntegrationStatus{IntegrationProgress: w.st.Progress, PausedBy: maps.Clone(w.st.PausedBy), QueuedPauses: maps.Clone(w.st.QueuedPauses), Indexes: make([]activities.IndexStatus, len(indexes))}
 	for i, f := range futures {
-		if err := f.Get(ctx, &out.Indexes[i]); err != nil {
-			out.Indexes[i] = activities.IndexStatus{Index: indexes[i], Status: "UNKNOWN", Reason: failureReason(err)}
+		err := f.Get(ctx, &out.Indexes[i])
+		if known, ok := activities.StatusFromError(err); ok && w.version >= 1 {
+			out.Indexes[i] = known // the plugin's status unknown (the leader gone), the checkpoints read
+			continue
+		}
+		if err != nil {
+			out.Indexes[i] = activities.IndexStatus{Index: indexes[i], Status: activities.StatusUnknown, Reason: failureReason(err)}
 		}
 	}
 	return out, nil
@@ -84,7 +89,8 @@ func budgetOpts(ctx workflow.Context, budget time.Duration) workflow.Context {
 //  1. every step under way is cancelled at once (index starts, waits for SYNCING, template
 //     syncs, the watch): with the leader down they would only run out their retries;
 //  2. the status of every index osccr started (or may have: a cancelled start) is read, once
-//     and briefly, for the ops lag and to learn which were still restoring;
+//     and briefly, for the ops lag (version 1: the loss, per index, from both clusters'
+//     checkpoints or the leader as last seen) and to learn which were still restoring;
 //  3. every such index is stopped, all at once, each within stopIndexBudget; the plugin's _stop
 //     deletes a follower index still restoring, and those are named in the report;
 //  4. the remote connection is removed, within stopDisconnectBudget;
@@ -99,6 +105,7 @@ func (w *integration) stop(ctx workflow.Context) error {
 	w.awaitSteps(ctx)
 	p := &w.st.Progress
 	p.Problems, p.DeletedRestoring = nil, nil
+	stopping := workflow.Now(ctx)
 	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
 	var problems []Problem
 	// The plugin's _stop removes the follower's retention leases on the leader and waits for
@@ -118,12 +125,18 @@ func (w *integration) stop(ctx workflow.Context) error {
 		return indexStatusCall(budgetOpts(ctx, stopStatusBudget), w.in.index(indexes[i]))
 	})
 	var restoring, toStop []string
+	read := map[string]activities.IndexStatus{}
 	for i, f := range statuses {
 		var st activities.IndexStatus
 		err := f.Get(ctx, &st)
+		if known, ok := activities.StatusFromError(err); ok && w.version >= 1 {
+			read[indexes[i]] = known // the plugin's status unknown (the leader gone), the checkpoints read
+			p.LagOps += known.LagOps()
+		}
 		switch {
 		case err == nil:
 			p.LagOps += st.LagOps()
+			read[indexes[i]] = st
 			if st.Status == pluginBootstrapping {
 				restoring = append(restoring, indexes[i])
 			}
@@ -133,6 +146,9 @@ func (w *integration) stop(ctx workflow.Context) error {
 			restoring = append(restoring, indexes[i]) // status unknown, and it never synced
 		}
 		toStop = append(toStop, indexes[i])
+	}
+	if w.version >= 1 && len(read) > 0 {
+		p.Loss = LossOf(read, stopping)
 	}
 	stops := fanOut(ctx, len(toStop), fanOutLimit, func(i int) workflow.Future {
 		return stopIndexCall(budgetOpts(ctx, stopIndexBudget), w.in.index(toStop[i]))

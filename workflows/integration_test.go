@@ -290,6 +290,9 @@ func TestIntegrationWorkflow(t *testing.T) {
 			if final.Stopped != len(tt.wantStopped) || final.LagOps != int64(2*len(tt.wantStopped)) {
 				t.Errorf("STOPPED report %+v: want %d stopped, lag %d ops", final, len(tt.wantStopped), 2*len(tt.wantStopped))
 			}
+			if l := final.Loss; l == nil || l.Operations != final.LagOps || len(l.Indexes) != len(tt.wantStopped) || l.AtLeast {
+				t.Errorf("STOPPED loss %+v: want the lag of each of %v, the leader answering", l, tt.wantStopped)
+			}
 			if !slices.Contains(h.between(time.Hour, 2*time.Hour), "disconnect") {
 				t.Error("the remote connection was not removed")
 			}

@@ -116,6 +116,11 @@ type PromotionReport struct {
 	// Problems are what the promotion could not do (an index that could not be stopped, the
 	// remote connection left in place): they need an operator.
 	Problems []Problem `json:"problems,omitempty"`
+	// Loss is what the promoted service lacks of its former leader, per index and in total, as
+	// last known when replication stopped (loss.go). Set from version 2 of the service
+	// workflow; for a promotion of an earlier version the application layer adds it to the
+	// answer (control.Promote), from the statuses in the integration's history.
+	Loss *PromotionLoss `json:"loss,omitempty"`
 }
 
 // FollowSpec makes a new service the follower of a leader.

@@ -73,8 +73,9 @@ const promotionStopTimeout = 3 * time.Minute
 //     integration cannot be told, the promotion fails with the reason, and the service goes
 //     back to the state it was in (promoting again retries);
 //  3. the report carries what the stop could not do and the indexes it deleted (still
-//     restoring: the plugin's _stop deletes them); the leader drops the follower from its
-//     list, and the service is standalone and RUNNING for good.
+//     restoring: the plugin's _stop deletes them), and (serviceVersion 2) what the promoted
+//     service lacks of its leader, which its reason says too; the leader drops the follower
+//     from its list, and the service is standalone and RUNNING for good.
 func (s *service) promoteFollower(ctx workflow.Context) (PromotionReport, error) {
 	began := workflow.Now(ctx)
 	report := PromotionReport{FormerLeader: s.st.Leader}
@@ -109,6 +110,17 @@ func (s *service) promoteFollower(ctx workflow.Context) (PromotionReport, error)
 		report.IndexesDeleted, report.Problems = slices.Clone(r.DeletedRestoring), slices.Clone(r.Problems)
 		if len(r.Problems) > 0 || len(r.DeletedRestoring) > 0 {
 			note = r.Reason
+		}
+		if s.version >= 2 && r.Loss != nil {
+			loss := *r.Loss
+			loss.Indexes = slices.Clone(r.Loss.Indexes)
+			report.Loss, report.LagOps = &loss, loss.Operations
+			summary := fmt.Sprintf("promoted from %s: %s", s.st.Leader, report.LossSummary())
+			if note == "" {
+				note = summary
+			} else {
+				note = summary + "; " + note
+			}
 		}
 	}
 	return s.becomeStandalone(ctx, report, began, note)

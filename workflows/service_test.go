@@ -238,7 +238,10 @@ func TestServicePromote(t *testing.T) {
 			env.RegisterDelayedCallback(func() { during = queryService(t, env) }, 90*time.Second)
 			// The integration reports it stopped (in reality, after stopping every index).
 			env.RegisterDelayedCallback(func() {
-				env.SignalWorkflow(SignalIntegrationProgress, IntegrationProgress{State: StateStopped, Stopped: 2, LagOps: 5})
+				env.SignalWorkflow(SignalIntegrationProgress, IntegrationProgress{State: StateStopped, Stopped: 2, LagOps: 5, Loss: &PromotionLoss{
+					Operations: 51, AtLeast: true, LeaderLastSeen: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), LeaderLastSeenBefore: 5200 * time.Millisecond,
+					Indexes: []IndexLoss{{Index: "a", Operations: 50, LeaderUnreachable: true}, {Index: "b", Operations: 1, LeaderUnreachable: true}},
+				}})
 			}, 2*time.Minute)
 			env.RegisterDelayedCallback(promote, 3*time.Minute) // again: idempotent
 			env.RegisterDelayedCallback(func() { after = queryService(t, env); env.CancelWorkflow() }, 4*time.Minute)
@@ -260,8 +263,12 @@ func TestServicePromote(t *testing.T) {
 			if after.State != StateRunning || after.Role != RoleStandalone || after.Leader != "" || after.Promotion == nil {
 				t.Fatalf("after promotion %+v, want a RUNNING standalone service with a promotion report", after)
 			}
-			if p := *after.Promotion; p.FormerLeader != "main" || p.IndexesStopped != 2 || p.LagOps != 5 || p.Duration != time.Minute {
-				t.Errorf("report %+v, want former leader main, 2 indexes stopped, 5 ops lag, 1m", p)
+			if p := *after.Promotion; p.FormerLeader != "main" || p.IndexesStopped != 2 || p.LagOps != 51 || p.Duration != time.Minute ||
+				p.Loss == nil || len(p.Loss.Indexes) != 2 || !p.Loss.AtLeast {
+				t.Errorf("report %+v, want former leader main, 2 indexes stopped, the loss (at least 51 ops, 2 indexes), 1m", p)
+			}
+			if want := "promoted from main: at least 51 operations behind at promotion (leader main unreachable, last seen 5.2 s before promotion"; !strings.HasPrefix(after.Reason, want) {
+				t.Errorf("reason %q, want it to start %q", after.Reason, want)
 			}
 			if !tt.viaSignal && (len(reports) != 2 || !reflect.DeepEqual(reports[0], reports[1])) {
 				t.Errorf("reports %+v, want the same report twice", reports)

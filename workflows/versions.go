@@ -25,8 +25,14 @@ const (
 const (
 	// serviceVersion 1: termination protection (as Aiven's): the termination-protection update
 	// turns it on or off, and the delete update is refused while it is on.
-	serviceVersion          workflow.Version = 1
-	integrationVersion                       = workflow.DefaultVersion
+	// 2: a promotion's report carries the loss its integration measured (per index, "at least"
+	// with the leader last seen when it was gone), and the promoted service's reason says it.
+	serviceVersion workflow.Version = 2
+	// integrationVersion 1: the stop of a promotion records the loss, per index and in total,
+	// from the statuses it reads (IntegrationProgress.Loss); a status that failed while the
+	// leader was gone still gives the checkpoints it carries (activities.StatusFromError), there
+	// and in the status update.
+	integrationVersion      workflow.Version = 1
 	indexReplicationVersion                  = workflow.DefaultVersion
 	verifyVersion                            = workflow.DefaultVersion
 	preflightVersion                         = workflow.DefaultVersion

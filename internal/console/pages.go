@@ -331,8 +331,8 @@ func (c *Console) promote(w http.ResponseWriter, r *http.Request, sess *session)
 		c.render(w, r, status(err), "promote.html", c.view(sess, "Promote "+name, view{Error: message(err), Data: d}))
 		return
 	}
-	text := fmt.Sprintf("%s is now a standalone service: replication from %s stopped on %s (%d operations behind) in %s.",
-		name, report.FormerLeader, plural(report.IndexesStopped, "index", "indexes"), report.LagOps, report.Duration.Round(100*time.Millisecond))
+	text := fmt.Sprintf("%s is now a standalone service: replication from %s stopped on %s (%s) in %s.",
+		name, report.FormerLeader, plural(report.IndexesStopped, "index", "indexes"), control.LossSummary(report), report.Duration.Round(100*time.Millisecond))
 	if len(report.IndexesDeleted) > 0 {
 		text += fmt.Sprintf(" Indexes still restoring were deleted: %s.", strings.Join(report.IndexesDeleted, ", "))
 	}

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/humanize"
@@ -23,6 +24,9 @@ var funcs = template.FuncMap{
 	"dict":       dict,
 	"plural":     plural,
 	"maxDisk":    func() int { return control.MaxExtraDiskGB },
+	// What a promotion lost, and how far behind a follower is, in the CLI's words.
+	"lossSummary": control.LossSummary,
+	"lagSummary":  func(s control.FollowerStatus) string { return s.LagSummary(time.Now()) },
 	"pct": func(done, total int) int {
 		if total == 0 {
 			return 100

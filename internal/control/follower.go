@@ -128,10 +128,13 @@ func (c *Control) ListFollowers(ctx context.Context, leader string) ([]ServiceSu
 // drops it from its followers. Promoting a promoted service answers with the same report.
 // Refused (ErrConflict, nothing changed) for a service that is not a follower.
 //
-// The report says how many seconds behind its leader the follower was when replication stopped
-// (LagSecondsAtPromotion): its leader watch's last figure, read just before the promotion
-// cancels the watch; with the leader down it is the time since the leader last answered, the
-// data the promotion may have lost. Promoting again answers without it (the watch is gone).
+// The report says what the promoted service lacks of its leader (Loss), per index and in
+// total, from the checkpoints the integration read as it stopped replication: both clusters'
+// when the leader answered; the follower's and the leader's last known (the leader watch's
+// last sample) when it did not, as "at least" with when the leader was last seen. It also says
+// how many seconds behind its leader the follower was (LagSecondsAtPromotion): the worst
+// index's at the stop, else the leader watch's last figure, read just before the promotion
+// cancels the watch. Promoting again answers with the same loss.
 func (c *Control) Promote(ctx context.Context, name string) (workflows.PromotionReport, error) {
 	var before *lag.Follower
 	if st, err := c.GetService(ctx, name); err == nil && st.Promotion == nil {
@@ -139,9 +142,34 @@ func (c *Control) Promote(ctx context.Context, name string) (workflows.Promotion
 	}
 	var report workflows.PromotionReport
 	err := c.updateService(ctx, name, "promote", workflows.UpdatePromote, true, &report)
-	if err == nil && before != nil && report.LagSecondsAtPromotion == nil {
+	if err != nil {
+		return report, err
+	}
+	c.addLoss(ctx, name, &report)
+	if report.LagSecondsAtPromotion == nil && before != nil {
 		seconds := before.Seconds // brought to the moment it was read, right before the stop began
 		report.LagSecondsAtPromotion = &seconds
 	}
-	return report, err
+	return report, nil
+}
+
+// addLoss adds what a promotion lost to its report, when the integration's history tells; a
+// report without it says only the workflow's total (LagOps).
+func (c *Control) addLoss(ctx context.Context, name string, report *workflows.PromotionReport) {
+	if report.Loss != nil || report.FormerLeader == "" || report.PromotedAt.IsZero() {
+		return
+	}
+	loss, err := c.promotionLoss(ctx, report.FormerLeader, name, report.PromotedAt.Add(-report.Duration))
+	if err != nil || loss == nil {
+		return
+	}
+	report.Loss = loss
+	report.LagOps = loss.Operations
+	if loss.Seconds != nil {
+		seconds := *loss.Seconds
+		if loss.AtLeast {
+			seconds = max(seconds, loss.LeaderLastSeenBefore.Seconds())
+		}
+		report.LagSecondsAtPromotion = &seconds
+	}
 }

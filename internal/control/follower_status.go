@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -40,6 +41,27 @@ type FollowerStatus struct {
 	// LagSeconds is the worst index's lag in seconds (see activities.IndexStatus.LagSeconds);
 	// nil when no index has one.
 	LagSeconds *float64 `json:"lag_seconds,omitempty"`
+	// LeaderUnreachable says the leader did not answer: LagOps is then at least what the
+	// follower lacks, from the leader as last seen (LeaderLastSeen, zero when never seen).
+	LeaderUnreachable bool      `json:"leader_unreachable,omitempty"`
+	LeaderLastSeen    time.Time `json:"leader_last_seen,omitzero"`
+}
+
+// LagSummary says in words how far behind the follower is: "12 operations, 0.8 s behind",
+// or, when the leader does not answer, "at least 251 operations behind (leader unreachable,
+// last seen 5.2 s ago)".
+func (s FollowerStatus) LagSummary(now time.Time) string {
+	seconds := "?"
+	if s.LagSeconds != nil {
+		seconds = fmt.Sprintf("%.1f", *s.LagSeconds)
+	}
+	if !s.LeaderUnreachable {
+		return fmt.Sprintf("%d operations, %s s behind", s.LagOps, seconds)
+	}
+	if s.LeaderLastSeen.IsZero() {
+		return fmt.Sprintf("at least %d operations behind (leader %s unreachable, never seen by this worker)", s.LagOps, s.Leader)
+	}
+	return fmt.Sprintf("at least %d operations behind (leader %s unreachable, last seen %.1f s ago)", s.LagOps, s.Leader, now.Sub(s.LeaderLastSeen).Seconds())
 }
 
 // FollowerStatus returns a follower's state and the live status and checkpoints of each of its
@@ -81,6 +103,12 @@ func (c *Control) followerStatus(ctx context.Context, st workflows.ServiceState)
 		if ix.LagSeconds != nil && (out.LagSeconds == nil || *ix.LagSeconds > *out.LagSeconds) {
 			worst := *ix.LagSeconds
 			out.LagSeconds = &worst
+		}
+		if ix.LeaderUnreachable {
+			out.LeaderUnreachable = true
+			if !ix.LeaderSeenAt.IsZero() && (out.LeaderLastSeen.IsZero() || ix.LeaderSeenAt.Before(out.LeaderLastSeen)) {
+				out.LeaderLastSeen = ix.LeaderSeenAt
+			}
 		}
 	}
 	return out, nil
@@ -188,7 +216,7 @@ func (c *Control) PreviewPromotion(ctx context.Context, name string) (PromotionP
 	}
 	out.Leader, out.Indexes, out.LagOps, out.Irreversible = st.Leader, status.Indexes, status.LagOps, true
 	out.Steps = []string{
-		fmt.Sprintf("stop replication of %d follower indexes, in parallel: each becomes an ordinary, writable index (%d operations behind %s now)", len(status.Indexes), status.LagOps, st.Leader),
+		fmt.Sprintf("stop replication of %d follower indexes, in parallel: each becomes an ordinary, writable index (the follower is %s)", len(status.Indexes), status.LagSummary(time.Now())),
 		fmt.Sprintf("remove the remote connection to %s", st.Leader),
 		fmt.Sprintf("end integration %s; %s drops %s from its followers", IntegrationID(st.Leader, name), st.Leader, name),
 		fmt.Sprintf("%s becomes a standalone service for good: it can never follow again", name),

@@ -232,6 +232,9 @@ func (c *Control) GetService(ctx context.Context, name string) (workflows.Servic
 	if st.Role == workflows.RoleFollower && st.Leader != "" {
 		st.Lag = c.watchedLag(ctx, workflows.IntegrationWorkflowID(st.Leader, name))
 	}
+	if st.Promotion != nil {
+		c.addLoss(ctx, name, st.Promotion)
+	}
 	return st, nil
 }
 

@@ -220,6 +220,33 @@ func reached(samples []sample, cp int64) time.Time {
 	return before.at.Add(time.Duration(frac * float64(after.at.Sub(before.at))))
 }
 
+// LeaderSample is the leader's latest checkpoint of one index as the watch sampled it.
+type LeaderSample struct {
+	// Checkpoint is the leader's global checkpoint (summed over primaries), read at At.
+	Checkpoint int64
+	At         time.Time
+	// LeaderDown says the leader has not answered since; LastContact is when it last did.
+	LeaderDown  bool
+	LastContact time.Time
+}
+
+// Latest returns the leader's latest sampled checkpoint of a follower's index: what is known
+// of the leader when it no longer answers. False when there is no recent sample.
+func (t *Tracker) Latest(followerName, index string, now time.Time) (LeaderSample, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.followers[followerName]
+	if f == nil || now.Sub(f.updated) > Stale || f.lastContact.IsZero() {
+		return LeaderSample{}, false
+	}
+	ix := f.indexes[index]
+	if ix == nil || len(ix.samples) == 0 {
+		return LeaderSample{}, false
+	}
+	last := ix.samples[len(ix.samples)-1]
+	return LeaderSample{Checkpoint: last.cp, At: last.at, LeaderDown: f.leaderDown, LastContact: f.lastContact}, true
+}
+
 // Since brings a lag read at then to now: a follower behind (or a leader not answering) then
 // is that much further behind now, until a new reading says otherwise.
 func (f Follower) Since(then, now time.Time) Follower {

@@ -80,3 +80,26 @@ func TestLagStale(t *testing.T) {
 		t.Error("an unknown follower has a lag")
 	}
 }
+
+func TestLatest(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr := New()
+	if _, ok := tr.Latest("f", "a", t0); ok {
+		t.Fatal("a sample before any was taken")
+	}
+	tr.Leader("f", "l", t0, map[string]int64{"a": 10})
+	tr.Leader("f", "l", t0.Add(time.Second), map[string]int64{"a": 25})
+	tr.Leader("f", "l", t0.Add(2*time.Second), map[string]int64{"a": 25}) // no write since: still answering
+	tr.LeaderUnreachable("f", "l", t0.Add(3*time.Second))
+	got, ok := tr.Latest("f", "a", t0.Add(4*time.Second))
+	want := LeaderSample{Checkpoint: 25, At: t0.Add(time.Second), LeaderDown: true, LastContact: t0.Add(2 * time.Second)}
+	if !ok || got != want {
+		t.Errorf("Latest = %+v %v, want %+v", got, ok, want)
+	}
+	if _, ok := tr.Latest("f", "b", t0.Add(4*time.Second)); ok {
+		t.Error("a sample of an index never sampled")
+	}
+	if _, ok := tr.Latest("f", "a", t0.Add(3*time.Second+Stale+time.Second)); ok {
+		t.Error("a stale sample")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -122,24 +123,47 @@ type IndexCheckpoints struct {
 // Checkpoints reads the checkpoints of every open index in one call (the shard statistics
 // filtered to the primaries' sequence numbers).
 func (c *Client) Checkpoints(ctx context.Context) (map[string]IndexCheckpoints, error) {
+	shards, err := c.ShardCheckpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]IndexCheckpoints, len(shards))
+	for name, byShard := range shards {
+		var sum IndexCheckpoints
+		for _, cp := range byShard {
+			sum.GlobalCheckpoint += cp.GlobalCheckpoint
+			sum.LocalCheckpoint += cp.LocalCheckpoint
+			sum.MaxSeqNo += cp.MaxSeqNo
+		}
+		out[name] = sum
+	}
+	return out, nil
+}
+
+// ShardCheckpoints reads where every primary shard of every open index stands, by index and
+// shard number, in one call: what tells, shard by shard, whether a follower index has every
+// operation its leader index had at some moment (sums over shards cannot).
+func (c *Client) ShardCheckpoints(ctx context.Context) (map[string]map[int]ShardSeqNo, error) {
 	var res shardStats
 	q := url.Values{"level": {"shards"}, "filter_path": {"indices.*.shards.*.routing.primary,indices.*.shards.*.seq_no"}}
 	if err := c.do(ctx, request{op: "read checkpoints", method: http.MethodGet, path: "/_stats/docs", query: q}, &res); err != nil {
 		return nil, err
 	}
-	out := make(map[string]IndexCheckpoints, len(res.Indices))
+	out := make(map[string]map[int]ShardSeqNo, len(res.Indices))
 	for name, ix := range res.Indices {
-		var sum IndexCheckpoints
-		for _, copies := range ix.Shards {
+		byShard := make(map[int]ShardSeqNo, len(ix.Shards))
+		for shard, copies := range ix.Shards {
+			n, err := strconv.Atoi(shard)
+			if err != nil {
+				return nil, fmt.Errorf("read checkpoints of %q: unexpected shard %q", name, shard)
+			}
 			for _, cp := range copies {
 				if cp.Routing.Primary {
-					sum.GlobalCheckpoint += cp.SeqNo.GlobalCheckpoint
-					sum.LocalCheckpoint += cp.SeqNo.LocalCheckpoint
-					sum.MaxSeqNo += cp.SeqNo.MaxSeqNo
+					byShard[n] = cp.SeqNo
 				}
 			}
 		}
-		out[name] = sum
+		out[name] = byShard
 	}
 	return out, nil
 }

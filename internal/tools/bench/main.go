@@ -13,7 +13,10 @@
 //   - P7 the control plane's cost per idle follower, with 1, 5 and 10 followers: the leader's
 //     REST requests a second (counted by the leader itself, _nodes/usage, less the leader
 //     alone), history events an hour of the integration workflows, and the CPU and memory of
-//     this process (the whole control plane: Temporal and the worker) while idle.
+//     this process (the whole control plane: Temporal and the worker) while idle;
+//   - P8 the recovery point: each write's lag from the leader's acknowledgement to the
+//     follower, one document every 50 ms and 2000 documents/s, on 1 index x 1 shard and on 5
+//     indexes x 3 shards, osccr's follower and the plugin alone following at once (rpo.go).
 //
 // It starts its own control plane (embedded Temporal and worker, as `osccr-worker --dev` does)
 // and local services, prints a table, merges its rows into bench/results/results.json (the
@@ -58,7 +61,7 @@ func main() {
 	flag.IntVar(&cfg.trials, "trials", 30, "trials of each measurement (P1: of osccr and of autofollow each; P5 as many)")
 	flag.DurationVar(&cfg.idle, "idle", 2*time.Minute, "how long P7 watches the idle control plane, for each follower count")
 	flag.StringVar(&cfg.out, "out", "bench/results", "where the results are written (merged into an existing results.json)")
-	only := flag.String("only", "", "the parts to run, comma-separated (P1,P2,P3,P4,P5,P6,P7); empty: all")
+	only := flag.String("only", "", "the parts to run, comma-separated (P1,P2,P3,P4,P5,P6,P7,P8); empty: all")
 	flag.IntVar(&cfg.bootIndexes, "boot-indexes", 50, "P2: leader indexes to bootstrap")
 	flag.IntVar(&cfg.bootDocs, "boot-docs", 20000, "P2: documents in each of them")
 	flag.IntVar(&cfg.rate, "rate", 2000, "P3: documents a second written to the leader")
@@ -66,6 +69,7 @@ func main() {
 	flag.IntVar(&cfg.promoteIndexes, "promote-indexes", 100, "P4: follower indexes to promote")
 	flag.StringVar(&cfg.plan, "plan", "business-4", "the plan of every service the bench creates (its local heap: business-4 256 MB, business-8 384 MB, business-16 512 MB)")
 	flag.IntVar(&cfg.metaTrials, "meta-trials", 10, "P6: trials of each change (mapping, alias, setting)")
+	flag.DurationVar(&cfg.rpoFor, "rpo-for", 60*time.Second, "P8: how long each write rate lasts on each layout")
 	followers := flag.String("followers", "1,5,10", "P7: idle follower counts measured, ascending")
 	redraw := flag.Bool("redraw", false, "run nothing: write results.md and chart.png again from the results.json under -out")
 	flag.Parse()
@@ -106,10 +110,11 @@ type config struct {
 	metaTrials     int
 	followers      []int
 	plan           string
+	rpoFor         time.Duration
 }
 
 // allParts are the parts, in the order they run and are shown.
-var allParts = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7"}
+var allParts = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"}
 
 func (c config) runs(part string) bool { return c.only == nil || c.only[part] }
 
@@ -143,8 +148,8 @@ func parseCounts(s string) ([]int, error) {
 }
 
 func run(ctx context.Context, cfg config) error {
-	if cfg.trials < 1 || cfg.bootIndexes < 1 || cfg.bootDocs < 1 || cfg.rate < 10 || cfg.steady < time.Second || cfg.promoteIndexes < 1 || cfg.metaTrials < 1 {
-		return fmt.Errorf("sizes too small: -trials, -boot-indexes, -boot-docs, -promote-indexes and -meta-trials want at least 1, -rate 10, -steady 1s")
+	if cfg.trials < 1 || cfg.bootIndexes < 1 || cfg.bootDocs < 1 || cfg.rate < 10 || cfg.steady < time.Second || cfg.promoteIndexes < 1 || cfg.metaTrials < 1 || cfg.rpoFor < time.Second {
+		return fmt.Errorf("sizes too small: -trials, -boot-indexes, -boot-docs, -promote-indexes and -meta-trials want at least 1, -rate 10, -steady and -rpo-for 1s")
 	}
 	dist, err := localnode.DistributionFromEnv()
 	if err != nil {
@@ -203,6 +208,13 @@ func run(ctx context.Context, cfg config) error {
 			return fmt.Errorf("P4: %w", err)
 		}
 		ran["P4"] = true
+		b.cleanUp()
+	}
+	if cfg.runs("P8") {
+		if err := b.rpo(ctx, cfg, res); err != nil {
+			return fmt.Errorf("P8: %w", err)
+		}
+		ran["P8"] = true
 		b.cleanUp()
 	}
 	res.Finished = time.Now().UTC()

@@ -181,10 +181,20 @@ func shortName(contender string) string {
 	return name
 }
 
-// chartLabel names a row's box: its contender, and for P6 the kind of change.
+// chartLabel names a row's box: its contender, for P6 the kind of change, for P8 the rate and
+// the layout.
 func chartLabel(x row) string {
 	if _, kind, ok := strings.Cut(x.Measurement, "leader index "); ok && x.ID == "P6" {
 		return strings.Fields(kind)[0] + ", " + shortName(x.Contender)
+	}
+	if x.ID == "P8" {
+		// "write acknowledged ... follower, <rate>, <layout>, <duration>"
+		if parts := strings.Split(x.Measurement, ", "); len(parts) >= 4 {
+			rate := strings.Replace(parts[1], "one document every 50 ms", "1 doc/50 ms", 1)
+			rate = strings.Replace(rate, " documents/s", " docs/s", 1)
+			layout := strings.Replace(strings.Replace(parts[2], " indexes", "", 1), " index", "", 1)
+			return rate + ", " + strings.Replace(layout, " shards", "", 1) + ", " + shortName(x.Contender)
+		}
 	}
 	return shortName(x.Contender)
 }

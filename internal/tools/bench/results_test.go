@@ -19,7 +19,8 @@ func TestParseParts(t *testing.T) {
 		{in: "", want: nil},
 		{in: "P2", want: []string{"P2"}},
 		{in: "p3, P4", want: []string{"P3", "P4"}},
-		{in: "P8", wantErr: true},
+		{in: "P8", want: []string{"P8"}},
+		{in: "P9", wantErr: true},
 		{in: "P1,,P2", wantErr: true},
 	} {
 		got, err := parseParts(tc.in)
