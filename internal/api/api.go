@@ -124,6 +124,9 @@ func (s *server) wrap(h func(*server, http.ResponseWriter, *http.Request) error)
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		if err := h(s, w, r); err != nil {
 			status, code := classify(err)
+			if code == "in_progress" {
+				w.Header().Set("Retry-After", "5")
+			}
 			writeError(w, status, code, err.Error())
 		}
 	}
@@ -153,6 +156,9 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, control.ErrUnreachable):
 		return http.StatusServiceUnavailable, "unavailable"
+	case errors.Is(err, control.ErrInProgress):
+		// A 5xx: the Aiven clients retry it, and the same request waits for the same work.
+		return http.StatusServiceUnavailable, "in_progress"
 	}
 	return http.StatusInternalServerError, "internal"
 }
