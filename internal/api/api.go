@@ -66,6 +66,10 @@ func Routes() []Route {
 		{"GET", p + "/service_types", (*server).listServiceTypes},
 		{"GET", p + "/service-types/{service_type}", (*server).getServiceType},
 		{"GET", p + "/vpcs", (*server).listVPCs},
+		{"GET", p + "/service-types/{service_type}/plans/{plan}", (*server).getServicePlan},
+		{"GET", p + "/static-ips", (*server).listStaticIPs},
+		{"GET", p + "/service/{service}/tags", (*server).getServiceTags},
+		{"PUT", p + "/service/{service}/tags", (*server).replaceServiceTags},
 	}
 }
 

@@ -312,7 +312,7 @@ func waitState(t *testing.T, call func(method, path, token, body string) (int, m
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		status, body := call("GET", "/v1/project/acme/service/"+service, "s3cret", "")
-		if status == 200 && inner(body, "service")["state"] == state {
+		if status == 200 && inner(body, "service")["osccr_state"] == state {
 			return
 		}
 		if time.Now().After(deadline) {
