@@ -1,5 +1,3 @@
-//go:build terraform
-
 package api_test
 
 import (
@@ -72,7 +70,7 @@ resource "aiven_service_integration" "orders_ccr" {
 }
 `
 
-// TestTerraform (build tag terraform: outside make test until it is seen passing) runs Terraform with the official Aiven provider against osccr's API on a real
+// TestTerraform runs Terraform with the official Aiven provider against osccr's API on a real
 // control plane and real nodes: apply (a leader, a service, the CCR integration) ends with the
 // follower RUNNING and the leader's documents on it; a plan right after shows no change; the
 // integration's removal promotes the follower; destroy removes the rest. It logs each phase's
