@@ -104,7 +104,8 @@ func TestIntegrationAndFollowerCommands(t *testing.T) {
 		t.Errorf("integration list -o json:\n%s", out)
 	}
 	expect(0, "ccr.cli-ldr.cli-dst", "integration", "list", "cli-ldr")
-	expect(exitRefused, "delete the follower (osccr service delete cli-dst) or promote it", "integration", "delete", "ccr.cli-ldr.cli-dst", "--yes")
+	expect(exitUsage, "promotes its follower, which cannot be undone, and there is no terminal to confirm it: pass --yes", "integration", "delete", "ccr.cli-ldr.cli-dst")
+	expect(exitRefused, "it is the leader of cli-dst (RUNNING): delete or promote its followers first", "service", "delete", "cli-ldr", "--yes")
 	expect(exitUsage, "ccr.<source>.<dest>", "integration", "delete", "cli-dst", "--yes")
 
 	out = expect(0, `"integration_id": "ccr.cli-ldr.cli-dst"`, "follower", "status", "cli-dst", "-o", "json")
@@ -139,6 +140,9 @@ func TestIntegrationAndFollowerCommands(t *testing.T) {
 	expect(exitUsage, `unknown plan "gold"`, "service", "update", "cli-ldr", "--plan", "gold")
 	expect(exitRefused, "business or premium", "service", "update", "cli-ldr", "--plan", "startup-4")
 
+	// Deleting the integration promotes its follower; a second delete finds no integration.
+	expect(0, "integration ccr.cli-ldr.cli-dst deleted: cli-dst promoted: standalone and writable; was a follower of cli-ldr; 1 indexes stopped", "integration", "delete", "ccr.cli-ldr.cli-dst", "--yes")
+	expect(exitRefused, "service cli-dst does not follow cli-ldr", "integration", "delete", "ccr.cli-ldr.cli-dst", "--yes")
 	expect(0, "cli-dst promoted", "follower", "promote", "cli-dst", "--yes")
 	expect(0, "[]", "integration", "list", "cli-ldr", "-o", "json")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -81,16 +82,37 @@ func integrationCommand() *cli.Command {
 			},
 			{
 				Name: "delete",
-				Usage: "delete an integration: a cross-cluster replication integration ends only with its follower, " +
-					"so this is refused, saying to delete or promote the follower (osccr service delete / osccr follower promote)",
+				Usage: "delete an integration: its follower is promoted (irreversibly) to a standalone, writable service " +
+					"and stays; returns once the promotion is done, with its report (as osccr follower promote does)",
 				UsageText: "osccr integration delete ccr.orders.orders-dr --yes",
 				ArgsUsage: "ID",
-				Before:    requireArgAndFlags(),
-				Flags:     []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"}},
+				Before: func(c *cli.Context) error {
+					if err := requireArgAndFlags()(c); err != nil {
+						return err
+					}
+					if !c.Bool("yes") && !isTerminal(os.Stdin) {
+						return fmt.Errorf("%w: deleting integration %s promotes its follower, which cannot be undone, and there is no terminal to confirm it: pass --yes", errUsage, c.Args().First())
+					}
+					return nil
+				},
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"}, outputFlag()},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
-					// A CCR integration ends with its follower: the application layer always
-					// refuses, saying how (exit 1), or does not know it.
-					return ctl.DeleteIntegration(c.Context, c.Args().First())
+					id := c.Args().First()
+					in, err := ctl.GetIntegration(c.Context, id)
+					if err != nil {
+						return err
+					}
+					if !c.Bool("yes") && !confirm(c, fmt.Sprintf("Delete %s? %s stops following %s and is promoted to a standalone service; this cannot be undone.", in.ID, in.Dest, in.Source)) {
+						return fmt.Errorf("%w: not confirmed; nothing changed", errUsage)
+					}
+					r, err := ctl.DeleteIntegration(c.Context, id)
+					if err != nil {
+						return err
+					}
+					return render(c, r, func(w io.Writer) {
+						fmt.Fprintf(w, "integration %s deleted: %s promoted: standalone and writable; was a follower of %s; %d indexes stopped, %d operations behind at promotion; took %s\n",
+							in.ID, in.Dest, r.FormerLeader, r.IndexesStopped, r.LagOps, r.Duration)
+					})
 				}),
 			},
 		},

@@ -47,7 +47,54 @@ type Service struct {
 	// service is the explicit request to reveal them); lists, creates and updates never do.
 	ServiceURI       string            `json:"service_uri,omitempty"`
 	ServiceURIParams map[string]string `json:"service_uri_params,omitempty"`
+	// State is Aiven's state of the service (AivenState), what Aiven's clients wait on;
+	// OsccrState is osccr's own (PROVISIONING, REBUILDING, RUNNING, PAUSED, PROMOTING, ...).
+	State      string `json:"state"`
+	OsccrState string `json:"osccr_state"`
+	// Maintenance is always present, as in Aiven's answers (its clients read it without a
+	// check): osccr installs no updates on its own, so its day is "never".
+	Maintenance Maintenance `json:"maintenance"`
+	// ConnectionInfo is always present too; its opensearch URIs are filled in, like
+	// service_uri, only in the answer to a GET of this one service.
+	ConnectionInfo ConnectionInfo `json:"connection_info"`
+	ProjectVPCID   string         `json:"project_vpc_id"`
+	GroupList      []string       `json:"group_list"`
 	workflows.ServiceState
+}
+
+// Maintenance is Aiven's maintenance window of a service.
+type Maintenance struct {
+	Dow     string `json:"dow"`
+	Time    string `json:"time"`
+	Enabled bool   `json:"enabled"`
+	Updates []any  `json:"updates"`
+}
+
+// ConnectionInfo is Aiven's connection_info of an OpenSearch service.
+type ConnectionInfo struct {
+	OpenSearch         []string `json:"opensearch"`
+	OpenSearchUsername string   `json:"opensearch_username,omitempty"`
+	OpenSearchPassword string   `json:"opensearch_password,omitempty"`
+}
+
+// AivenState maps osccr's state of a service onto Aiven's service states (RUNNING,
+// REBUILDING, REBALANCING, POWEROFF), which Aiven's clients know and wait on:
+//
+//	osccr                          Aiven
+//	PROVISIONING, REBUILDING       REBUILDING  (being built; a follower bootstrapping)
+//	RUNNING                        RUNNING
+//	PAUSED, PROMOTING              REBALANCING (running, replication held or ending)
+//	DELETING, FAILED, anything else POWEROFF   (not serving; a wait fails at once)
+func AivenState(osccrState string) string {
+	switch osccrState {
+	case workflows.StateRunning:
+		return "RUNNING"
+	case workflows.StateProvisioning, workflows.StateRebuilding:
+		return "REBUILDING"
+	case workflows.StatePaused, workflows.StatePromoting:
+		return "REBALANCING"
+	}
+	return "POWEROFF"
 }
 
 // ServiceListItem is one service of GET /service, under "services": what the visibility store
@@ -55,6 +102,9 @@ type Service struct {
 type ServiceListItem struct {
 	ServiceName string `json:"service_name"`
 	ServiceType string `json:"service_type"`
+	// State is Aiven's (AivenState), OsccrState osccr's own.
+	State      string `json:"state"`
+	OsccrState string `json:"osccr_state"`
 	control.ServiceSummary
 }
 
@@ -80,10 +130,11 @@ func (s *server) serviceIntegration(in control.Integration) ServiceIntegration {
 	return ServiceIntegration{
 		ServiceIntegrationID: in.ID, SourceProject: s.cfg.Project, DestProject: s.cfg.Project,
 		SourceServiceType: ServiceTypeOpenSearch, DestServiceType: ServiceTypeOpenSearch,
-		// An integration exists as long as its follower follows; it is active while it
-		// replicates or rebuilds (not PAUSED, FAILED or on the way out).
+		// An integration exists as long as its follower follows; it is active once its
+		// follower is RUNNING (Aiven's clients wait for active: not while it rebuilds, nor
+		// PAUSED, FAILED or on the way out).
 		Enabled:     true,
-		Active:      in.State == workflows.StateRunning || in.State == workflows.StateRebuilding,
+		Active:      in.State == workflows.StateRunning,
 		Description: fmt.Sprintf("cross-cluster replication of %s into %s", in.Source, in.Dest),
 		UserConfig:  map[string]any{}, Integration: in,
 	}
@@ -101,7 +152,9 @@ func (s *server) serviceIntegrations(list []control.Integration) []ServiceIntegr
 // when not looked up).
 func serviceView(st workflows.ServiceState, integrations []ServiceIntegration) Service {
 	v := Service{ServiceName: st.Name, ServiceType: ServiceTypeOpenSearch, CloudName: st.Cloud, UserConfig: map[string]any{},
-		TerminationProtection: st.TerminationProtection, ServiceIntegrations: integrations, ServiceState: st}
+		TerminationProtection: st.TerminationProtection, ServiceIntegrations: integrations, ServiceState: st, State: AivenState(st.State), OsccrState: st.State,
+		Maintenance:    Maintenance{Dow: "never", Time: "00:00:00", Updates: []any{}},
+		ConnectionInfo: ConnectionInfo{OpenSearch: []string{}}, GroupList: []string{"default"}}
 	if p, err := plan.Default().Lookup(st.Plan); err == nil {
 		v.DiskSpaceMB = (p.DiskGB + st.ExtraDiskGB) * 1024
 	}
@@ -125,10 +178,13 @@ func (v *Service) revealConnection(user *url.Userinfo) {
 	u.User = user
 	v.ServiceURI = u.String()
 	v.ServiceURIParams = map[string]string{"host": u.Hostname(), "port": u.Port()}
+	v.ConnectionInfo.OpenSearch = []string{v.ServiceURI}
 	if user != nil {
 		v.ServiceURIParams["user"] = user.Username()
+		v.ConnectionInfo.OpenSearchUsername = user.Username()
 		if pw, ok := user.Password(); ok {
 			v.ServiceURIParams["password"] = pw
+			v.ConnectionInfo.OpenSearchPassword = pw
 		}
 	}
 }

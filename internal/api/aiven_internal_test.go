@@ -217,6 +217,13 @@ func TestServiceConnectionDetails(t *testing.T) {
 		}
 	}
 
+	if m, _ := hidden["maintenance"].(map[string]any); m["dow"] != "never" || hidden["osccr_state"] != "RUNNING" {
+		t.Errorf("service view: maintenance %v, osccr_state %v; want dow never (Aiven's clients read it unchecked) and RUNNING", hidden["maintenance"], hidden["osccr_state"])
+	}
+	if ci, _ := hidden["connection_info"].(map[string]any); ci == nil || ci["opensearch"] == nil || len(ci["opensearch"].([]any)) != 0 {
+		t.Errorf("service view not revealing its connection: connection_info %v, want an empty opensearch list", hidden["connection_info"])
+	}
+
 	plain := serviceView(st, nil)
 	plain.revealConnection(nil)
 	if plain.ServiceURI != "http://127.0.0.1:9250" || !reflect.DeepEqual(plain.ServiceURIParams, map[string]string{"host": "127.0.0.1", "port": "9250"}) {
@@ -227,11 +234,28 @@ func TestServiceConnectionDetails(t *testing.T) {
 	if secured.ServiceURI != "http://admin:pw@127.0.0.1:9250" || secured.ServiceURIParams["user"] != "admin" || secured.ServiceURIParams["password"] != "pw" {
 		t.Errorf("revealed with credentials: %q %v", secured.ServiceURI, secured.ServiceURIParams)
 	}
+	if ci := secured.ConnectionInfo; !reflect.DeepEqual(ci.OpenSearch, []string{secured.ServiceURI}) || ci.OpenSearchUsername != "admin" || ci.OpenSearchPassword != "pw" {
+		t.Errorf("connection_info revealed with credentials: %+v", ci)
+	}
 
 	item := reflect.TypeOf(ServiceListItem{})
 	for _, f := range reflect.VisibleFields(item) {
 		if tag := f.Tag.Get("json"); strings.HasPrefix(tag, "service_uri") || strings.HasPrefix(tag, "endpoints") {
 			t.Errorf("a service list item has the field %s (%s)", f.Name, tag)
+		}
+	}
+}
+
+// TestAivenState: every state osccr gives a service maps onto one of Aiven's, the one Aiven's
+// clients treat alike (RUNNING done, REBUILDING and REBALANCING pending, POWEROFF not serving).
+func TestAivenState(t *testing.T) {
+	for osccr, aiven := range map[string]string{
+		workflows.StateProvisioning: "REBUILDING", workflows.StateRebuilding: "REBUILDING", workflows.StateRunning: "RUNNING",
+		workflows.StatePaused: "REBALANCING", workflows.StatePromoting: "REBALANCING",
+		workflows.StateDeleting: "POWEROFF", workflows.StateFailed: "POWEROFF", "": "POWEROFF",
+	} {
+		if got := AivenState(osccr); got != aiven {
+			t.Errorf("AivenState(%q) = %q, want %q", osccr, got, aiven)
 		}
 	}
 }
@@ -265,6 +289,12 @@ func TestAivenHandler(t *testing.T) {
 		{name: "an integration into another project", method: "POST", path: p + "/integration", auth: "aivenv1 tok",
 			body:   `{"source_service":"a","dest_service":"b","dest_project":"other","integration_type":"opensearch_cross_cluster_replication"}`,
 			status: 400, want: `dest_project \"other\": this control plane serves project \"default\" only`},
+		{name: "a plan's specification", method: "GET", path: p + "/service-types/opensearch/plans/business-4", auth: "aivenv1 tok", status: 200,
+			want: `"disk_space_mb":81920,"disk_space_step_mb":1024`},
+		{name: "an unknown plan", method: "GET", path: p + "/service-types/opensearch/plans/gold", auth: "aivenv1 tok", status: 404, want: `unknown plan \"gold\"`},
+		{name: "the project's static IPs", method: "GET", path: p + "/static-ips", auth: "aivenv1 tok", status: 200, want: `{"static_ips":[]}`},
+		{name: "tags osccr cannot keep", method: "PUT", path: p + "/service/s1/tags", auth: "aivenv1 tok", body: `{"tags":{"team":"search"}}`, status: 400,
+			want: `tags {\"team\":\"search\"} are not supported: osccr keeps no tags on a service`},
 		{name: "PUT on the services", method: "PUT", path: p + "/service", auth: "aivenv1 tok", body: avnCreate, status: 405, want: `"status":405,"error_code":"method_not_allowed"`},
 	}
 	for _, tt := range tests {

@@ -86,6 +86,10 @@ func Routes() []Route {
 		{"GET", p + "/service_types", read, (*server).listServiceTypes},
 		{"GET", p + "/service-types/{service_type}", read, (*server).getServiceType},
 		{"GET", p + "/vpcs", read, (*server).listVPCs},
+		{"GET", p + "/service-types/{service_type}/plans/{plan}", read, (*server).getServicePlan},
+		{"GET", p + "/static-ips", read, (*server).listStaticIPs},
+		{"GET", p + "/service/{service}/tags", read, (*server).getServiceTags},
+		{"PUT", p + "/service/{service}/tags", op, (*server).replaceServiceTags},
 	}
 }
 
@@ -224,6 +228,9 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, rt Route, rec *ac
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if err := rt.handle(s, w, r); err != nil {
 		status, code := classify(err)
+		if code == "in_progress" {
+			w.Header().Set("Retry-After", "5")
+		}
 		writeError(w, status, code, err.Error())
 		if errors.Is(err, errForbidden) {
 			return "roles", err.Error()
@@ -271,6 +278,9 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, control.ErrUnreachable):
 		return http.StatusServiceUnavailable, "unavailable"
+	case errors.Is(err, control.ErrInProgress):
+		// A 5xx: the Aiven clients retry it, and the same request waits for the same work.
+		return http.StatusServiceUnavailable, "in_progress"
 	}
 	return http.StatusInternalServerError, "internal"
 }

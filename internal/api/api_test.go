@@ -252,8 +252,8 @@ func checkIntegrationAPI(t *testing.T, call func(method, path, token, body strin
 			t.Errorf("GET %s = %d %v, want the integration", path, status, body)
 		}
 	}
-	if status, body := call("DELETE", integ+"/ccr.api-src.api-svc", "s3cret", ""); status != 409 || !strings.Contains(msg(body), "osccr service delete api-svc") {
-		t.Errorf("delete integration = %d %v, want 409 saying to delete or promote the follower", status, body)
+	if status, body := call("DELETE", svc+"/api-src", "s3cret", ""); status != 409 || !strings.Contains(msg(body), "it is the leader of api-svc (RUNNING)") {
+		t.Errorf("delete a leader whose follower stays = %d %v, want 409 naming it", status, body)
 	}
 	if status, body := call("GET", svc+"/api-svc/replication", "s3cret", ""); status != 200 || body["leader"] != "api-src" || body["integration_id"] != "ccr.api-src.api-svc" {
 		t.Errorf("replication status = %d %v", status, body)
@@ -274,6 +274,13 @@ func checkIntegrationAPI(t *testing.T, call func(method, path, token, body strin
 	}
 	if status, body := call("POST", svc+"/api-svc/promote?dry_run=true", "s3cret", ""); status != 200 || body["irreversible"] != true || body["leader"] != "api-src" {
 		t.Errorf("promotion dry run = %d %v", status, body)
+	}
+	// Deleting the integration promotes the follower, once; promoting again answers the report.
+	if status, body := call("DELETE", integ+"/ccr.api-src.api-svc", "s3cret", ""); status != 200 || inner(body, "promotion")["former_leader"] != "api-src" || !strings.Contains(msg(body), "api-svc was promoted") {
+		t.Fatalf("delete integration = %d %v, want 200 with the promotion's report", status, body)
+	}
+	if status, body := call("DELETE", integ+"/ccr.api-src.api-svc", "s3cret", ""); status != 404 {
+		t.Errorf("delete integration again = %d %v, want 404", status, body)
 	}
 	if status, body := call("POST", svc+"/api-svc/promote", "s3cret", ""); status != 200 || body["former_leader"] != "api-src" {
 		t.Fatalf("promote = %d %v", status, body)
@@ -305,7 +312,7 @@ func waitState(t *testing.T, call func(method, path, token, body string) (int, m
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		status, body := call("GET", "/v1/project/acme/service/"+service, "s3cret", "")
-		if status == 200 && inner(body, "service")["state"] == state {
+		if status == 200 && inner(body, "service")["osccr_state"] == state {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -30,10 +30,11 @@ const aivenClientVersion = "4.18.0"
 // TestAivenClient drives osccr's API with the official Aiven client, as an operator with
 // scripts written for Aiven would: AIVEN_WEB_URL at the API, AIVEN_AUTH_TOKEN its token (sent
 // as "aivenv1 <token>"). On a real control plane and two real OpenSearch nodes it creates a
-// leader and a second service, waits for both, makes the second the leader's follower with an
-// integration, lists the integration, sees the follower RUNNING with the leader's document,
-// and terminates both; and it checks that what osccr cannot honour is refused with a message
-// the client shows.
+// leader and two more services, waits for them, makes both the leader's followers with
+// integrations, lists them, sees a follower RUNNING with the leader's document; deletes one
+// integration, which promotes its follower (standalone and writable; a second delete is a 404),
+// and terminates the other follower and the leader in one command; and it checks that what osccr
+// cannot honour is refused with a message the client shows.
 func TestAivenClient(t *testing.T) {
 	python := installAivenClient(t)
 	testcluster.Distribution(t)
@@ -106,22 +107,22 @@ func TestAivenClient(t *testing.T) {
 	refused("unknown plan \"business-5\"", "service", "create", "avn-x", "--project", "default", "-t", "opensearch", "--plan", "business-5", "--cloud", "local")
 	plane.NoService(t, "avn-x")
 
-	// Two services at once, as a script would: the leader and the one that becomes its
-	// follower (on the leader's plan).
+	// Three services at once, as a script would: the leader and the two that become its
+	// followers (on the leader's plan).
 	began := time.Now()
 	step := func(what string) {
 		t.Logf("%5.1fs %s", time.Since(began).Seconds(), what)
 	}
-	for _, name := range []string{"avn-lead", "avn-fol"} {
+	for _, name := range []string{"avn-lead", "avn-fol", "avn-dr"} {
 		args := []string{"service", "create", name, "--project", "default", "-t", "opensearch", "--plan", "business-4", "--cloud", "local"}
 		if name == "avn-fol" { // as Aiven's: a delete is refused while it is on
 			args = append(args, "--enable-termination-protection")
 		}
 		must(args...)
-		cleanup(name) // the follower's cleanup runs first: a leader with followers cannot go
+		cleanup(name) // the followers' cleanups run first
 	}
-	must("service", "wait", "avn-lead", "avn-fol", "--project", "default", "--timeout", wait)
-	step("both services RUNNING")
+	must("service", "wait", "avn-lead", "avn-fol", "avn-dr", "--project", "default", "--timeout", wait)
+	step("three services RUNNING")
 	lead := get("avn-lead")
 	if lead["state"] != "RUNNING" || lead["service_type"] != "opensearch" || lead["cloud_name"] != "local" || lead["role"] != "standalone" || lead["service_uri"] == nil {
 		t.Fatalf("avn service get avn-lead: %v", lead)
@@ -132,8 +133,10 @@ func TestAivenClient(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	must("service", "integration-create", "--project", "default", "-t", "opensearch_cross_cluster_replication", "-s", "avn-lead", "-d", "avn-fol")
-	step("integration created")
+	for _, dest := range []string{"avn-fol", "avn-dr"} {
+		must("service", "integration-create", "--project", "default", "-t", "opensearch_cross_cluster_replication", "-s", "avn-lead", "-d", dest)
+	}
+	step("integrations created")
 	var integrations []map[string]any
 	if err := json.Unmarshal([]byte(must("service", "integration-list", "avn-fol", "--project", "default", "--json")), &integrations); err != nil {
 		t.Fatal(err)
@@ -142,8 +145,8 @@ func TestAivenClient(t *testing.T) {
 		integrations[0]["dest_service"] != "avn-fol" || integrations[0]["integration_type"] != "opensearch_cross_cluster_replication" || integrations[0]["enabled"] != true {
 		t.Errorf("avn service integration-list avn-fol: %v", integrations)
 	}
-	must("service", "wait", "avn-fol", "--project", "default", "--timeout", wait)
-	step("follower RUNNING")
+	must("service", "wait", "avn-fol", "avn-dr", "--project", "default", "--timeout", wait)
+	step("followers RUNNING")
 	fol := get("avn-fol")
 	if fol["state"] != "RUNNING" || fol["role"] != "follower" || fol["leader"] != "avn-lead" {
 		t.Fatalf("avn service get avn-fol: %v", fol)
@@ -170,7 +173,7 @@ func TestAivenClient(t *testing.T) {
 			t.Errorf("a service listing carries connection details: %v", s)
 		}
 	}
-	if len(services) != 2 || !names["avn-lead"] || !names["avn-fol"] {
+	if len(services) != 3 || !names["avn-lead"] || !names["avn-fol"] || !names["avn-dr"] {
 		t.Errorf("avn service list: %v", services)
 	}
 
@@ -179,9 +182,8 @@ func TestAivenClient(t *testing.T) {
 	must("service", "update", "avn-lead", "--project", "default", "--plan", "business-4")
 
 	// What osccr does otherwise is refused, saying what to do.
-	refused("delete the follower", "service", "integration-delete", "--project", "default", "ccr.avn-lead.avn-fol")
 	refused("powered false is not supported", "service", "update", "avn-fol", "--project", "default", "--power-off")
-	refused("delete or promote its followers first", "service", "terminate", "--project", "default", "--force", "avn-lead")
+	refused("it is the leader of avn-fol (RUNNING), avn-dr (RUNNING): delete or promote its followers first", "service", "terminate", "--project", "default", "--force", "avn-lead")
 	if fol["termination_protection"] != true || lead["termination_protection"] != false {
 		t.Errorf("termination_protection: avn-fol %v, avn-lead %v; want true, false", fol["termination_protection"], lead["termination_protection"])
 	}
@@ -195,9 +197,29 @@ func TestAivenClient(t *testing.T) {
 		t.Errorf("avn-fol after --disable-termination-protection: %v", fol["termination_protection"])
 	}
 
-	// Terminate both: the follower first, since a leader with followers cannot go.
+	// Deleting an integration promotes its follower, which stays: standalone, RUNNING, writable.
+	must("service", "integration-delete", "--project", "default", "ccr.avn-lead.avn-dr")
+	step("integration ccr.avn-lead.avn-dr deleted")
+	dr := get("avn-dr")
+	promotion, _ := dr["promotion"].(map[string]any)
+	if formerLeader, _ := dr["leader"].(string); dr["state"] != "RUNNING" || dr["role"] != "standalone" || formerLeader != "" || promotion["former_leader"] != "avn-lead" {
+		t.Errorf("avn service get avn-dr after its integration was deleted: %v, want a RUNNING standalone service promoted from avn-lead", dr)
+	}
+	if err := openSearch(t, dr).IndexDocument(ctx, "orders", "2", map[string]any{"item": "pen"}, opensearch.WithRefresh()); err != nil {
+		t.Errorf("write to avn-dr after its integration was deleted: %v", err)
+	}
+	refused("status 404", "service", "integration-delete", "--project", "default", "ccr.avn-lead.avn-dr")
+	if err := json.Unmarshal([]byte(must("service", "integration-list", "avn-lead", "--project", "default", "--json")), &integrations); err != nil {
+		t.Fatal(err)
+	}
+	if len(integrations) != 1 || integrations[0]["service_integration_id"] != "ccr.avn-lead.avn-fol" {
+		t.Errorf("avn service integration-list avn-lead after one was deleted: %v, want ccr.avn-lead.avn-fol alone", integrations)
+	}
+
+	// A follower and its leader in one command: the leader's delete waits for the follower's.
+	must("service", "terminate", "--project", "default", "--force", "avn-fol", "avn-lead")
+	step("avn-fol and avn-lead terminated (accepted)")
 	for _, name := range []string{"avn-fol", "avn-lead"} {
-		must("service", "terminate", "--project", "default", "--force", name)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		err := plane.Control.WaitServiceGone(ctx, name)
 		cancel()
@@ -207,7 +229,17 @@ func TestAivenClient(t *testing.T) {
 		if _, err := avn("service", "get", name, "--project", "default"); err == nil || !strings.Contains(err.Error(), "status 404") {
 			t.Errorf("avn service get %s after terminate: %v, want 404", name, err)
 		}
-		step(name + " terminated")
+	}
+	step("avn-fol and avn-lead gone")
+	// The promoted service was never touched by its leader's end.
+	if dr := get("avn-dr"); dr["state"] != "RUNNING" || dr["role"] != "standalone" {
+		t.Errorf("avn-dr after its former leader was terminated: %v, want RUNNING standalone", dr)
+	}
+	must("service", "terminate", "--project", "default", "--force", "avn-dr")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := plane.Control.WaitServiceGone(ctx, "avn-dr"); err != nil {
+		t.Fatal(err)
 	}
 }
 

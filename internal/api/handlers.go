@@ -40,7 +40,7 @@ func (s *server) listServices(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]ServiceListItem, 0, len(services))
 	for _, sv := range services {
-		out = append(out, ServiceListItem{ServiceName: sv.Name, ServiceType: ServiceTypeOpenSearch, ServiceSummary: sv})
+		out = append(out, ServiceListItem{ServiceName: sv.Name, ServiceType: ServiceTypeOpenSearch, State: AivenState(sv.State), OsccrState: sv.State, ServiceSummary: sv})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"services": out})
 	return nil
@@ -333,10 +333,27 @@ func (s *server) getIntegration(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// IntegrationDeleted answers the delete of a CCR integration: its follower was promoted.
+type IntegrationDeleted struct {
+	Message   string                    `json:"message"`
+	Promotion workflows.PromotionReport `json:"promotion"`
+}
+
+// deleteIntegration ends a CCR integration by promoting its follower (as Aiven's API does); it
+// answers once the promotion is done, with its report. One still under way after the
+// application layer's wait is a 503 the Aiven client retries; a second delete is a 404.
 func (s *server) deleteIntegration(w http.ResponseWriter, r *http.Request) error {
-	// A CCR integration ends with its follower: the application layer always refuses, saying
-	// how (409), or does not know it (404).
-	return s.ctl.DeleteIntegration(r.Context(), r.PathValue("integration"))
+	id := r.PathValue("integration")
+	report, err := s.ctl.DeleteIntegration(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	_, follower, _ := control.ParseIntegrationID(id)
+	writeJSON(w, http.StatusOK, IntegrationDeleted{
+		Message:   fmt.Sprintf("integration %s deleted: %s was promoted to a standalone, writable service (it followed %s)", id, follower, report.FormerLeader),
+		Promotion: report,
+	})
+	return nil
 }
 
 // boolParam reads an optional boolean query parameter.

@@ -356,7 +356,7 @@ func status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, control.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, control.ErrUnreachable):
+	case errors.Is(err, control.ErrUnreachable), errors.Is(err, control.ErrInProgress):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -369,7 +369,7 @@ var errBadForm = errors.New("bad form")
 // category prefix its callers branch on.
 func message(err error) string {
 	msg := err.Error()
-	for _, prefix := range []error{control.ErrInvalid, control.ErrConflict, errBadForm} {
+	for _, prefix := range []error{control.ErrInvalid, control.ErrConflict, control.ErrInProgress, errBadForm} {
 		msg = strings.TrimPrefix(msg, prefix.Error()+": ")
 	}
 	return msg

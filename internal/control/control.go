@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -27,12 +28,30 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrUnreachable: the control plane (Temporal) cannot be reached.
 	ErrUnreachable = errors.New("control plane unreachable")
+	// ErrInProgress: what the request waits for was still under way when the wait ended; it
+	// goes on, and asking again waits for it again.
+	ErrInProgress = errors.New("still in progress")
 )
 
 // Control runs osccr's use cases against a Temporal namespace.
 type Control struct {
 	Temporal  client.Client
 	TaskQueue string
+	// DeleteWait bounds how long a delete waits for what must finish before it (an
+	// integration's promotion, a leader's followers leaving); 0 is DefaultDeleteWait.
+	DeleteWait time.Duration
+}
+
+// DefaultDeleteWait is how long a delete waits, by default, for what must finish before it:
+// within the HTTP API's write timeout and below an HTTP client's usual patience, long past a
+// promotion's or a follower delete's usual second or two.
+const DefaultDeleteWait = time.Minute
+
+func (c *Control) deleteWait() time.Duration {
+	if c.DeleteWait > 0 {
+		return c.DeleteWait
+	}
+	return DefaultDeleteWait
 }
 
 // New returns a Control that starts workflows on the osccr task queue.

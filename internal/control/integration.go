@@ -219,14 +219,31 @@ func (c *Control) GetIntegration(ctx context.Context, id string) (Integration, e
 	return integrationOf(st), nil
 }
 
-// DeleteIntegration refuses, with ErrConflict, to delete a CCR integration on its own: the
-// integration is the follower's reason to exist, it ends when the follower is deleted or
-// promoted. An unknown integration is ErrNotFound.
-func (c *Control) DeleteIntegration(ctx context.Context, id string) error {
+// DeleteIntegration ends a CCR integration the way the managed offerings do: by promoting its
+// follower (Promote), which stays as a standalone, writable service. It returns once the
+// promotion is done, with its report. An unknown integration, or one whose follower was already
+// promoted or deleted, is ErrNotFound (so a second delete of the same integration is). A
+// follower that cannot be promoted now (PROVISIONING, being deleted) is ErrConflict with the
+// reason. A promotion still under way after DeleteWait is ErrInProgress: the promotion goes on,
+// and asking again waits for the same promotion (promoting is idempotent).
+func (c *Control) DeleteIntegration(ctx context.Context, id string) (workflows.PromotionReport, error) {
 	in, err := c.GetIntegration(ctx, id)
 	if err != nil {
-		return err
+		return workflows.PromotionReport{}, err
 	}
-	return fmt.Errorf("%w: integration %s replicates %s into its follower %s and ends only with the follower: delete the follower (osccr service delete %s) or promote it to a standalone service (osccr follower promote %s)",
-		ErrConflict, in.ID, in.Source, in.Dest, in.Dest, in.Dest)
+	wctx, cancel := context.WithTimeout(ctx, c.deleteWait())
+	defer cancel()
+	report, err := c.Promote(wctx, in.Dest)
+	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+		state := "PROMOTING"
+		if st, gerr := c.GetService(ctx, in.Dest); gerr == nil {
+			state = st.State + " (" + st.Reason + ")"
+		}
+		return report, fmt.Errorf("%w: delete integration %s: the promotion of its follower %s is still under way after %s (it is %s); ask again: the same delete waits for the same promotion",
+			ErrInProgress, in.ID, in.Dest, c.deleteWait(), state)
+	}
+	if err != nil {
+		return report, fmt.Errorf("delete integration %s (which promotes its follower %s): %w", in.ID, in.Dest, err)
+	}
+	return report, nil
 }

@@ -343,12 +343,14 @@ func (c *Control) listServices(ctx context.Context, filter string) ([]ServiceSum
 	return out, nil
 }
 
-// DeleteService deletes a service: the workflow's validator refuses it (nothing changed) while
-// the service leads followers; otherwise the service goes DELETING at once and its workflow
-// removes what osccr runs and ends.
-//
-// A service under termination protection is refused (ErrConflict, naming it) before the
-// workflow is asked.
+// DeleteService deletes a service: it goes DELETING at once and its workflow removes what
+// osccr runs and ends. A service under termination protection is refused (ErrConflict, naming
+// it) before the workflow is asked. A leader goes with its followers, as `avn service terminate
+// FOLLOWER LEADER` asks: when every follower it has is already being deleted or promoted (or
+// gone), the delete waits, at most DeleteWait, for them to leave its list (ErrInProgress on
+// expiry, naming each and its state); a follower that stays refuses the delete (ErrConflict,
+// naming it, nothing changed), and so does the workflow's own validator if one arrives
+// meanwhile.
 func (c *Control) DeleteService(ctx context.Context, name string) error {
 	if err := provision.ValidateServiceName(name); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -357,10 +359,62 @@ func (c *Control) DeleteService(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if st.TerminationProtection { // the workflow's validator refuses it too (version 1)
+	if st.TerminationProtection { // the workflow's validator refuses it too (serviceVersion 1)
 		return fmt.Errorf("%w: %w", ErrConflict, workflows.TerminationProtected(name))
 	}
+	if err := c.awaitFollowersLeaving(ctx, name); err != nil {
+		return err
+	}
 	return c.updateService(ctx, name, "delete", workflows.UpdateDelete, true, nil)
+}
+
+// awaitFollowersLeaving returns once the service leads no follower, waiting while each one it
+// has is leaving: being deleted, being promoted, promoted already or gone (they tell their
+// leader when done). A follower that stays is ErrConflict; followers still leaving after
+// DeleteWait are ErrInProgress. A service osccr cannot read is left to the delete's own answer.
+func (c *Control) awaitFollowersLeaving(ctx context.Context, name string) error {
+	st, err := c.GetService(ctx, name)
+	if err != nil {
+		return nil
+	}
+	deadline := time.Now().Add(c.deleteWait())
+	tick := newTicker()
+	defer tick.Stop()
+	for len(st.Followers) > 0 {
+		var staying, leaving []string
+		for _, f := range st.Followers {
+			fs, err := c.GetService(ctx, f)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				leaving = append(leaving, f+" (deleted)")
+			case err != nil:
+				return err
+			case fs.Role != workflows.RoleFollower || fs.Leader != name:
+				leaving = append(leaving, f+" (promoted)")
+			case fs.State == workflows.StateDeleting || fs.State == workflows.StatePromoting:
+				leaving = append(leaving, fmt.Sprintf("%s (%s: %s)", f, fs.State, fs.Reason))
+			default:
+				staying = append(staying, fmt.Sprintf("%s (%s)", f, fs.State))
+			}
+		}
+		if len(staying) > 0 {
+			return fmt.Errorf("%w: delete %s: it is the leader of %s: delete or promote its followers first (a leader whose followers are all being deleted or promoted waits for them)",
+				ErrConflict, name, strings.Join(staying, ", "))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: delete %s: its followers are still leaving after %s: %s; ask again: the delete waits for them again",
+				ErrInProgress, name, c.deleteWait(), strings.Join(leaving, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("delete %s: waiting for its followers %s to leave: %w", name, strings.Join(leaving, ", "), ctx.Err())
+		case <-tick.C:
+		}
+		if st, err = c.GetService(ctx, name); err != nil {
+			return nil
+		}
+	}
+	return nil
 }
 
 // updateService sends an update to a service's workflow: with wait it returns once the update

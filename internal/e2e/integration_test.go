@@ -164,8 +164,12 @@ func TestIntegrationLifecycle(t *testing.T) {
 			t.Errorf("get integration %s: %v, want %v", id, err, want)
 		}
 	}
-	if err := ctl.DeleteIntegration(ctx, "ccr.src.dst"); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "osccr service delete dst") || !strings.Contains(err.Error(), "osccr follower promote dst") {
-		t.Errorf("delete integration: %v, want ErrConflict saying to delete or promote dst", err)
+	if _, err := ctl.DeleteIntegration(ctx, "ccr.src.nobody"); !errors.Is(err, control.ErrNotFound) {
+		t.Errorf("delete an unknown integration: %v, want ErrNotFound", err)
+	}
+	// A leader whose follower stays is not deleted, and says which follower.
+	if err := ctl.DeleteService(ctx, "src"); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "leader of dst (RUNNING)") {
+		t.Errorf("delete a leader with a follower that stays: %v, want ErrConflict naming dst", err)
 	}
 
 	// Status, pause, resume: refused for what is not a follower.
@@ -233,9 +237,20 @@ func TestIntegrationLifecycle(t *testing.T) {
 		return err == nil && n == 350, fmt.Sprintf("%d (%v)", n, err)
 	})
 
-	// Promotion, after which dst never follows again.
-	if _, err := ctl.Promote(ctx, "dst"); err != nil {
-		t.Fatalf("promote: %v", err)
+	// Deleting the integration promotes dst, after which it never follows again; a second
+	// delete finds no integration.
+	report, err := ctl.DeleteIntegration(ctx, "ccr.src.dst")
+	if err != nil || report.FormerLeader != "src" || report.IndexesStopped != 1 || report.PromotedAt.IsZero() {
+		t.Fatalf("delete integration: %+v (%v), want dst promoted from src, 1 index stopped", report, err)
+	}
+	if st, err := ctl.GetService(ctx, "dst"); err != nil || st.Role != workflows.RoleStandalone || st.State != workflows.StateRunning || st.Promotion == nil {
+		t.Fatalf("dst after its integration was deleted: %s %s (%v), want a RUNNING standalone service with its promotion report", st.Role, st.State, err)
+	}
+	if err := dc.IndexDocument(ctx, "orders", "after-promotion", map[string]any{"n": 1}); err != nil {
+		t.Errorf("write to dst after its integration was deleted: %v", err)
+	}
+	if _, err := ctl.DeleteIntegration(ctx, "ccr.src.dst"); !errors.Is(err, control.ErrNotFound) {
+		t.Errorf("delete the integration again: %v, want ErrNotFound", err)
 	}
 	eventually(t, 30*time.Second, "src standalone", func() (bool, string) {
 		l, err := ctl.GetService(ctx, "src")
