@@ -125,5 +125,3 @@ func TestMakeDemoPipe(t *testing.T) {
 		t.Errorf("the Temporal port %d still accepts connections", temporalPort)
 	}
 }
-	}
-}
