@@ -46,7 +46,19 @@ func pauseIndex(ctx, call workflow.Context, ix activities.IndexInput) error {
 // stopIndex ends a follower index's replication for good: it becomes an ordinary, writable
 // index (the plugin deletes one still restoring).
 func stopIndex(ctx, call workflow.Context, ix activities.IndexInput) error {
-	return workflow.ExecuteActivity(call, acts.StopReplication, ix).Get(ctx, nil)
+	return stopIndexCall(call, ix).Get(ctx, nil)
+}
+
+// stopIndexCall is stopIndex for a caller that stops many indexes at once: it returns the
+// call's future.
+func stopIndexCall(call workflow.Context, ix activities.IndexInput) workflow.Future {
+	return workflow.ExecuteActivity(call, acts.StopReplication, ix)
+}
+
+// indexStatusCall reads a follower index's replication status (the plugin's _status); it
+// returns the call's future.
+func indexStatusCall(call workflow.Context, ix activities.IndexInput) workflow.Future {
+	return workflow.ExecuteActivity(call, acts.ReplicationStatus, ix)
 }
 
 // awaitSyncing waits until the follower index is SYNCING and caught up.

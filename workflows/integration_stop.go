@@ -43,7 +43,7 @@ func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
 	opts := budgetOpts(ctx, statusBudget)
 	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
 	futures := fanOut(ctx, len(indexes), fanOutLimit, func(i int) workflow.Future {
-		return workflow.ExecuteActivity(opts, acts.ReplicationStatus, w.in.index(indexes[i]))
+		return indexStatusCall(opts, w.in.index(indexes[i]))
 	})
 	out := IntegrationStatus{IntegrationProgress: w.st.Progress, PausedBy: maps.Clone(w.st.PausedBy), QueuedPauses: maps.Clone(w.st.QueuedPauses), Indexes: make([]activities.IndexStatus, len(indexes))}
 	for i, f := range futures {
@@ -115,7 +115,7 @@ func (w *integration) stop(ctx workflow.Context) error {
 	}
 	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
 	statuses := fanOut(ctx, len(indexes), fanOutLimit, func(i int) workflow.Future {
-		return workflow.ExecuteActivity(budgetOpts(ctx, stopStatusBudget), acts.ReplicationStatus, w.in.index(indexes[i]))
+		return indexStatusCall(budgetOpts(ctx, stopStatusBudget), w.in.index(indexes[i]))
 	})
 	var restoring, toStop []string
 	for i, f := range statuses {
@@ -135,7 +135,7 @@ func (w *integration) stop(ctx workflow.Context) error {
 		toStop = append(toStop, indexes[i])
 	}
 	stops := fanOut(ctx, len(toStop), fanOutLimit, func(i int) workflow.Future {
-		return workflow.ExecuteActivity(budgetOpts(ctx, stopIndexBudget), acts.StopReplication, w.in.index(toStop[i]))
+		return stopIndexCall(budgetOpts(ctx, stopIndexBudget), w.in.index(toStop[i]))
 	})
 	for i, f := range stops {
 		if err := f.Get(ctx, nil); err != nil {

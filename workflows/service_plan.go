@@ -66,14 +66,34 @@ func CheckPlanChange(st ServiceState, req PlanChange) error {
 	return nil
 }
 
-// firstError returns the first error that is not nil.
-func firstError(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+// validatePlan is the plan update's validator: the phase, and the rule.
+func (s *service) validatePlan(req PlanChange) error {
+	return firstError(s.busy(phaseIdle), CheckPlanChange(s.st, req))
+}
+
+// onPlan is the plan update's handler (service_plan.go).
+func (s *service) onPlan(ctx workflow.Context, req PlanChange) (ServiceState, error) {
+	s.enter(phaseReplanning)
+	defer s.leave(phaseReplanning)
+	err := s.changePlan(ctx, req)
+	s.st.Reason = ""
+	if err != nil {
+		s.st.Reason = fmt.Sprintf("plan change to %s failed: %v", req.Plan, err)
 	}
-	return nil
+	return s.st, err
+}
+
+// onPlanSignal takes a leader's plan change: the follower changes first and answers.
+func (s *service) onPlanSignal(ctx workflow.Context, req PlanChange) {
+	refused := s.validatePlan(req)
+	if refused == nil {
+		s.enter(phaseReplanning)
+	}
+	s.answerPlanChange(ctx, req, refused, func() {
+		if refused == nil {
+			s.leave(phaseReplanning)
+		}
+	})
 }
 
 // changePlan is the plan update's handler. A leader's followers change first, one at a time,
@@ -82,24 +102,24 @@ func firstError(errs ...error) error {
 // followers already changed; running the same change again completes it (a service already on
 // the plan restarts nothing). A pause that cannot be delivered refuses the change of this
 // service's own nodes, as it refuses a node recycle.
-func changePlan(ctx workflow.Context, st *ServiceState, req PlanChange, answers workflow.ReceiveChannel) error {
+func (s *service) changePlan(ctx workflow.Context, req PlanChange) error {
 	var changed []string
-	for _, f := range slices.Clone(st.Followers) {
-		ask := PlanChange{Plan: req.Plan, Leader: st.Name}
+	for _, f := range slices.Clone(s.st.Followers) {
+		ask := PlanChange{Plan: req.Plan, Leader: s.st.Name}
 		if err := workflow.SignalExternalWorkflow(ctx, ServiceWorkflowID(f), "", SignalChangePlan, ask).Get(ctx, nil); err != nil {
 			continue // a follower that is gone has no plan to change
 		}
-		answer, err := awaitPlanChanged(ctx, answers, f, req.Plan)
+		answer, err := awaitPlanChanged(ctx, s.planAnswers, f, req.Plan)
 		if err == nil && answer.Error != "" {
 			err = errors.New(answer.Error)
 		}
 		if err != nil {
 			return fmt.Errorf("follower %s did not change to plan %s: %v (followers changed so far: %v; %s stays on %s); fix that and run the same change again",
-				f, req.Plan, err, changed, st.Name, st.Plan)
+				f, req.Plan, err, changed, s.st.Name, s.st.Plan)
 		}
 		changed = append(changed, f)
 	}
-	return applyPlan(ctx, st, req.Plan)
+	return s.applyPlan(ctx, req.Plan)
 }
 
 // awaitPlanChanged waits for follower's answer about plan, ignoring stale answers.
@@ -127,39 +147,39 @@ func awaitPlanChanged(ctx workflow.Context, answers workflow.ReceiveChannel, fol
 // with the new plan's resources, replication on the affected followers paused meanwhile as for
 // a node recycle; a registered cluster's plan is only recorded. The state shows the new plan
 // once it is applied.
-func applyPlan(ctx workflow.Context, st *ServiceState, planName string) error {
-	if planName == st.Plan {
+func (s *service) applyPlan(ctx workflow.Context, planName string) error {
+	if planName == s.st.Plan {
 		return nil
 	}
 	var a *activities.Activities
-	spec := st.ServiceSpec
+	spec := s.st.ServiceSpec
 	spec.Plan = planName
 	change := func() error {
 		return workflow.ExecuteActivity(onMachine(withIO(ctx, 30*time.Minute, activities.LifecycleHeartbeatTimeout), spec), a.ChangeServicePlan, spec).Get(ctx, nil)
 	}
 	var err error
-	if st.Backend == activities.BackendLocal {
-		err = withReplicationPaused(ctx, st, fmt.Sprintf("plan change of %s from %s to %s: its nodes restart one at a time", st.Name, st.Plan, planName), change)
+	if s.st.Backend == activities.BackendLocal {
+		err = s.withReplicationPaused(ctx, fmt.Sprintf("plan change of %s from %s to %s: its nodes restart one at a time", s.st.Name, s.st.Plan, planName), change)
 	} else {
 		err = change()
 	}
 	if err != nil {
 		return errors.New(failureReason(err))
 	}
-	st.Plan = planName
+	s.st.Plan = planName
 	return workflow.UpsertTypedSearchAttributes(ctx, SearchPlan.ValueSet(planName))
 }
 
 // answerPlanChange runs a leader's plan change on this follower, in the background of the main
 // loop (the integration's progress must keep flowing meanwhile), and answers the leader.
-func answerPlanChange(ctx workflow.Context, st *ServiceState, req PlanChange, refused error, done func()) {
+func (s *service) answerPlanChange(ctx workflow.Context, req PlanChange, refused error, done func()) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		err := refused
 		if err == nil {
-			err = applyPlan(ctx, st, req.Plan)
+			err = s.applyPlan(ctx, req.Plan)
 		}
 		done()
-		answer := PlanChanged{Service: st.Name, Plan: req.Plan}
+		answer := PlanChanged{Service: s.st.Name, Plan: req.Plan}
 		if err != nil {
 			answer.Error = err.Error()
 		}

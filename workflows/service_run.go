@@ -3,11 +3,8 @@ package workflows
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/osccr/osccr/activities"
 )
 
 // One run of ServiceWorkflow: its state, the one request under way (its phase, which every
@@ -114,23 +111,6 @@ func (s *service) busy(allowed servicePhase) error {
 	return fmt.Errorf("service %s is busy (%s)", name, p)
 }
 
-// Validators of the updates: each is the request's own rule, and the phase.
-func (s *service) validateDelete() error {
-	return firstError(canDelete(s.st, s.deleting()), s.busy(phaseIdle))
-}
-func (s *service) validateRecycle(string) error {
-	return firstError(canRecycle(s.st, s.deleting(), s.phase == phaseRecycling), s.busy(phaseIdle))
-}
-func (s *service) validatePromote() error {
-	return firstError(canPromote(s.st, s.deleting()), s.busy(phasePromoting))
-}
-func (s *service) validateFollow(req FollowRequest) error {
-	return firstError(s.busy(phaseIdle), canFollow(s.st, req))
-}
-func (s *service) validatePlan(req PlanChange) error {
-	return firstError(s.busy(phaseIdle), CheckPlanChange(s.st, req))
-}
-
 // register sets the query and the update handlers.
 func (s *service) register(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryService, func() (ServiceState, error) { return s.st, nil }); err != nil {
@@ -154,90 +134,6 @@ func (s *service) register(ctx workflow.Context) error {
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdatePlan, s.onPlan,
 		workflow.UpdateHandlerOptions{Validator: s.validatePlan})
-}
-
-// onDelete is the delete update's handler: the main loop ends and step 4 runs.
-func (s *service) onDelete(workflow.Context) (ServiceState, error) {
-	s.enter(phaseDeleting)
-	s.deleteRequested.SendAsync(true)
-	return s.st, s.set(StateDeleting, "deletion requested")
-}
-
-// onRecycle is the recycle-node update's handler.
-func (s *service) onRecycle(ctx workflow.Context, node string) (ServiceState, error) {
-	s.enter(phaseRecycling)
-	defer s.leave(phaseRecycling)
-	return s.st, recycleNode(ctx, &s.st, node)
-}
-
-// promote is the promote update's handler, and runs the promotions started by signal. A second
-// promotion waits for the one under way and reports it.
-func (s *service) promote(ctx workflow.Context) (PromotionReport, error) {
-	if err := workflow.Await(ctx, func() bool { return s.phase != phasePromoting }); err != nil {
-		return PromotionReport{}, err
-	}
-	if s.st.Promotion != nil { // idempotent: promoting again reports the promotion that was
-		return *s.st.Promotion, nil
-	}
-	s.enter(phasePromoting)
-	defer s.leave(phasePromoting)
-	return promoteFollower(ctx, &s.st, s.set)
-}
-
-// onFollow is the follow update's handler (service_follow.go).
-func (s *service) onFollow(ctx workflow.Context, req FollowRequest) (ServiceState, error) {
-	s.enter(phaseFollowing)
-	defer s.leave(phaseFollowing)
-	return s.st, followLeader(ctx, &s.st, req, s.set)
-}
-
-// onPlan is the plan update's handler (service_plan.go).
-func (s *service) onPlan(ctx workflow.Context, req PlanChange) (ServiceState, error) {
-	s.enter(phaseReplanning)
-	defer s.leave(phaseReplanning)
-	err := changePlan(ctx, &s.st, req, s.planAnswers)
-	s.st.Reason = ""
-	if err != nil {
-		s.st.Reason = fmt.Sprintf("plan change to %s failed: %v", req.Plan, err)
-	}
-	return s.st, err
-}
-
-// provision is step 1: the backend makes the cluster exist and answer; a follower then starts
-// following. A delete while provisioning (say, an unreachable cluster being retried) cancels it.
-func (s *service) provision(ctx workflow.Context) error {
-	var a *activities.Activities
-	pctx, cancelProvision := workflow.WithCancel(ctx)
-	var err error
-	if s.st.Backend == activities.BackendLocal && s.st.Machine == "" {
-		// Placed first, so that every retry of the provision (and everything after it) reaches
-		// the same machine: a retry elsewhere would leave the first machine's nodes orphaned.
-		err = s.untilDeleted(ctx, workflow.ExecuteActivity(withIO(pctx, time.Minute, 0), a.PlaceService, s.st.ServiceSpec), cancelProvision, &s.st.Machine)
-	}
-	if err == nil && !s.deleting() {
-		pctx := onMachine(withIO(pctx, 15*time.Minute, activities.LifecycleHeartbeatTimeout), s.st.ServiceSpec)
-		err = s.untilDeleted(ctx, workflow.ExecuteActivity(pctx, a.ProvisionService, s.st.ServiceSpec), cancelProvision, &s.st.Endpoints)
-	}
-	switch {
-	case s.deleting(): // on to step 4
-		return nil
-	case err != nil:
-		return s.set(StateFailed, failureReason(err))
-	case s.st.Follow == nil:
-		s.st.RunningAt = workflow.Now(ctx)
-		return s.set(StateRunning, "")
-	}
-	return startFollowing(ctx, &s.st, s.set)
-}
-
-// untilDeleted waits for a provisioning step, cancelling it when a delete is accepted meanwhile,
-// and gets its result into out.
-func (s *service) untilDeleted(ctx workflow.Context, f workflow.Future, cancel workflow.CancelFunc, out any) error {
-	sel := workflow.NewSelector(ctx)
-	sel.AddFuture(f, func(workflow.Future) {})
-	sel.AddReceive(s.deleteRequested, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); cancel() })
-	sel.Select(ctx)
-	return f.Get(ctx, out)
 }
 
 // serve is steps 2-3: it takes the integration's progress, promotions by signal, the leader's
@@ -278,13 +174,13 @@ func (s *service) serve(ctx workflow.Context) error {
 			if !slices.Contains(s.st.Followers, name) {
 				s.st.Followers = append(s.st.Followers, name)
 			}
-			setRole(ctx, &s.st)
+			s.setRole(ctx)
 		})
 		sel.AddReceive(removes, func(c workflow.ReceiveChannel, _ bool) {
 			var name string
 			c.Receive(ctx, &name)
 			s.st.Followers = slices.DeleteFunc(s.st.Followers, func(f string) bool { return f == name })
-			setRole(ctx, &s.st)
+			s.setRole(ctx)
 		})
 		sel.AddReceive(planChanges, func(c workflow.ReceiveChannel, _ bool) {
 			var req PlanChange
@@ -322,55 +218,44 @@ func (s *service) continueAsNew(ctx workflow.Context) error {
 // onProgress takes the integration's progress report.
 func (s *service) onProgress(ctx workflow.Context, p IntegrationProgress) {
 	promoting := s.phase == phasePromoting
-	onIntegrationProgress(ctx, &s.st, p, s.set, s.deleting() || promoting)
+	s.onIntegrationProgress(ctx, p, s.deleting() || promoting)
 	if p.State == StateStopped && !s.deleting() && !promoting && s.st.Role == RoleFollower {
 		// A promotion that gave up waiting: its stop finished after all.
 		_ = s.set(s.st.State, "replication stopped and the integration ended, but the promotion that asked for it gave up waiting; promote again to finish it ("+p.Reason+")")
 	}
 }
 
-// onPromoteSignal starts a promotion asked for by signal (from the Temporal Web UI, say), when
-// the promote update would accept it; it runs beside the main loop, which receives the
-// integration's report it waits for.
-func (s *service) onPromoteSignal(ctx workflow.Context) {
-	if s.validatePromote() != nil {
+// onIntegrationProgress maps the integration's state onto the follower's.
+func (s *service) onIntegrationProgress(ctx workflow.Context, p IntegrationProgress, deleting bool) {
+	s.st.Replication = &p
+	if deleting {
 		return
 	}
-	s.promotionsBySignal++
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		_, _ = s.promote(ctx)
-		s.promotionsBySignal--
-	})
-}
-
-// onPlanSignal takes a leader's plan change: the follower changes first and answers.
-func (s *service) onPlanSignal(ctx workflow.Context, req PlanChange) {
-	refused := s.validatePlan(req)
-	if refused == nil {
-		s.enter(phaseReplanning)
-	}
-	answerPlanChange(ctx, &s.st, req, refused, func() {
-		if refused == nil {
-			s.leave(phaseReplanning)
+	switch p.State {
+	case StateConnecting:
+		_ = s.set(StateRebuilding, "connecting to leader "+s.st.Leader)
+	case StateRebuilding:
+		_ = s.set(StateRebuilding, fmt.Sprintf("%d of %d indexes syncing", p.Syncing, p.Total))
+	case StateRunning:
+		if s.st.RunningAt.IsZero() {
+			s.st.RunningAt = workflow.Now(ctx)
 		}
-	})
+		_ = s.set(StateRunning, p.Reason) // "" unless some index needs attention
+	case StatePaused:
+		_ = s.set(StatePaused, p.Reason)
+	case StateFailed:
+		_ = s.set(StateFailed, p.Reason)
+	}
 }
 
-// delete is step 4: a follower first stops replicating and leaves its leader's list; the
-// backend removes what osccr runs.
-func (s *service) delete(ctx workflow.Context) error {
-	var a *activities.Activities
-	note := ""
-	if s.st.Follow != nil && s.st.Replication != nil {
-		note = stopFollowing(ctx, &s.st, s.progress)
+// setRole makes a service with followers a leader and one without them standalone again.
+func (s *service) setRole(ctx workflow.Context) {
+	if s.st.Role == RoleFollower {
+		return
 	}
-	dctx := onMachine(withIO(ctx, 5*time.Minute, activities.LifecycleHeartbeatTimeout), s.st.ServiceSpec)
-	if err := workflow.ExecuteActivity(dctx, a.DeprovisionService, s.st.ServiceSpec).Get(ctx, nil); err != nil {
-		return err
+	s.st.Role = RoleStandalone
+	if len(s.st.Followers) > 0 {
+		s.st.Role = RoleLeader
 	}
-	s.st.Reason = "deleted"
-	if note != "" {
-		s.st.Reason += "; " + note
-	}
-	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchRole.ValueSet(s.st.Role))
 }

@@ -40,6 +40,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
@@ -288,8 +289,18 @@ func (r *recorder) mainPaths(ctx context.Context) error {
 	if err := r.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "rec-doomed", Plan: "business-4", Security: control.SecurityNone}); err != nil {
 		return err
 	}
-	if st, err := r.ctl.GetService(ctx, "rec-doomed"); err != nil || st.State != workflows.StateProvisioning {
-		return fmt.Errorf("rec-doomed is %s (%v), want PROVISIONING when its delete is asked for", st.State, err)
+	// The delete comes while the node is starting: ProvisionService is under way, and is
+	// cancelled.
+	if err := waitFor(ctx, "rec-doomed's node to be starting", func() (bool, error) {
+		d, err := r.c.DescribeWorkflowExecution(ctx, workflows.ServiceWorkflowID("rec-doomed"), "")
+		if err != nil {
+			return false, err
+		}
+		return slices.ContainsFunc(d.GetPendingActivities(), func(a *workflowpb.PendingActivityInfo) bool {
+			return a.GetActivityType().GetName() == "ProvisionService"
+		}), nil
+	}); err != nil {
+		return err
 	}
 	return r.delete(ctx, "rec-doomed")
 }
@@ -329,12 +340,10 @@ func (r *recorder) continueAsNew(ctx context.Context) error {
 		if err := index(ctx, lc, name, 0, 1); err != nil {
 			return err
 		}
+		// Read by query, which adds nothing to the history (the status update would).
 		if err := waitFor(ctx, "rec-can-follower to follow "+name, func() (bool, error) {
-			fs, err := r.ctl.FollowerStatus(ctx, "rec-can-follower")
-			if err != nil {
-				return false, nil
-			}
-			return slices.ContainsFunc(fs.Indexes, func(ix control.IndexStatus) bool { return ix.Index == name && ix.Status == "SYNCING" }), nil
+			st, err := r.ctl.GetService(ctx, "rec-can-follower")
+			return err == nil && st.Replication != nil && st.Replication.Syncing == i+2, nil
 		}); err != nil {
 			return err
 		}
@@ -464,7 +473,7 @@ func index(ctx context.Context, c *opensearch.Client, name string, from, to int)
 	return c.Bulk(ctx, name, opensearch.DocsFromMap(docs), opensearch.WithRefresh())
 }
 
-// waitFor polls cond until it holds, for at most 5 minutes.
+// waitFor polls cond every second until it holds, for at most 5 minutes.
 func waitFor(ctx context.Context, what string, cond func() (bool, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
@@ -479,7 +488,7 @@ func waitFor(ctx context.Context, what string, cond func() (bool, error)) error 
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(time.Second):
 		}
 	}
 }
