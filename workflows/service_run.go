@@ -42,6 +42,9 @@ type service struct {
 	// progress receives the integration's reports; planAnswers a follower's answer to a plan
 	// change.
 	progress, planAnswers workflow.ReceiveChannel
+	// health is the health watch under way, repair the repair under way, healthPause and
+	// repairRetry the timers after a failed watch or repair (service_health.go; version >= 1).
+	health, repair, healthPause, repairRetry workflow.Future
 }
 
 func newService(ctx workflow.Context, in ServiceInput) *service {
@@ -154,10 +157,13 @@ func (s *service) serve(ctx workflow.Context) error {
 		return progress.Len() + promotes.Len() + adds.Len() + removes.Len() + planChanges.Len()
 	}
 	idle := func() bool {
-		return workflow.AllHandlersFinished(ctx) && s.phase != phaseReplanning && s.promotionsBySignal == 0
+		return workflow.AllHandlersFinished(ctx) && s.phase != phaseReplanning && s.promotionsBySignal == 0 && s.repair == nil
 	}
 	for !s.deleting() {
 		sel := workflow.NewSelector(ctx)
+		if s.version >= 1 {
+			s.addHealth(ctx, sel)
+		}
 		sel.AddReceive(s.deleteRequested, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 		sel.AddReceive(progress, func(c workflow.ReceiveChannel, _ bool) {
 			var p IntegrationProgress
@@ -228,7 +234,7 @@ func (s *service) onProgress(ctx workflow.Context, p IntegrationProgress) {
 // onIntegrationProgress maps the integration's state onto the follower's.
 func (s *service) onIntegrationProgress(ctx workflow.Context, p IntegrationProgress, deleting bool) {
 	s.st.Replication = &p
-	if deleting {
+	if deleting || s.version >= 1 && s.down() { // back from down, the health watch sets it
 		return
 	}
 	switch p.State {

@@ -22,7 +22,10 @@ const (
 
 // The newest version of each workflow type: what a run started by this code takes.
 const (
-	serviceVersion          = workflow.DefaultVersion
+	// 1: the service's cluster is watched (WatchServiceHealth); a service that is down or red
+	// is UNHEALTHY or REPAIRING, never RUNNING, and a local service's dead nodes are started
+	// again (RepairService) on its machine (service_health.go).
+	serviceVersion workflow.Version = 1
 	integrationVersion      = workflow.DefaultVersion
 	indexReplicationVersion = workflow.DefaultVersion
 	verifyVersion           = workflow.DefaultVersion
