@@ -25,12 +25,12 @@ const (
 	// 1: the service's cluster is watched (WatchServiceHealth); a service that is down or red
 	// is UNHEALTHY or REPAIRING, never RUNNING, and a local service's dead nodes are started
 	// again (RepairService) on its machine (service_health.go).
-	serviceVersion workflow.Version = 1
-	integrationVersion      = workflow.DefaultVersion
-	indexReplicationVersion = workflow.DefaultVersion
-	verifyVersion           = workflow.DefaultVersion
-	preflightVersion        = workflow.DefaultVersion
-	localPreflightVersion   = workflow.DefaultVersion
+	serviceVersion          workflow.Version = 1
+	integrationVersion                       = workflow.DefaultVersion
+	indexReplicationVersion                  = workflow.DefaultVersion
+	verifyVersion                            = workflow.DefaultVersion
+	preflightVersion                         = workflow.DefaultVersion
+	localPreflightVersion                    = workflow.DefaultVersion
 )
 
 // readVersion is the version a run of a workflow type takes: the newest for a new run, the one
