@@ -48,7 +48,7 @@ test-unit:
 ##   down under writes, injected divergence; after the e2e fault and bad-input tests it reports on.
 ##   Prints the table (scenario, runs, passed, what was checked). make test runs a reduced set.
 chaos: opensearch
-	$(GO) test -count=1 -timeout 30m -run 'TestFollowerNodeKilled|TestRecycleNode' ./internal/e2e/
+	$(GO) test -count=1 -timeout 30m -run 'TestNodeKilledRepaired|TestRecycleNode' ./internal/e2e/
 	$(GO) test -count=1 -timeout 10m -run 'TestBadInput' ./internal/api/ ./starter/
 	OSCCR_CHAOS=full $(GO) test -count=1 -timeout 90m -run TestChaos -v ./internal/chaos/
 
