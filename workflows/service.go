@@ -46,6 +46,9 @@ const (
 const (
 	QueryService = "service"
 	UpdateDelete = "delete"
+	// UpdateForceDelete ends a service whose machine or cluster is gone (version >= 1): its
+	// deprovision is bounded, and its failure does not keep the service.
+	UpdateForceDelete = "force-delete"
 	// UpdatePromote and SignalPromote make a follower a standalone, writable service, for good.
 	// The update answers with a PromotionReport; the signal is for callers that want no answer.
 	UpdatePromote = "promote"
@@ -171,10 +174,15 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			return s.st, err
 		}
 	}
-	if err := s.serve(ctx); err != nil { // steps 2-3, until deleted
-		return s.st, err // continue-as-new
+	for {
+		if err := s.serve(ctx); err != nil { // steps 2-3, until deleted
+			return s.st, err // continue-as-new
+		}
+		retry, err := s.delete(ctx) // step 4
+		if !retry {
+			return s.st, err
+		}
 	}
-	return s.st, s.delete(ctx) // step 4
 }
 
 // failureReason is the operator-facing reason of a failed step: the application error's own

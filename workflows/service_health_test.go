@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,5 +123,37 @@ func TestServiceHealth(t *testing.T) {
 				t.Errorf("recorded states %v, want %v", states, wantSeq)
 			}
 		})
+	}
+}
+
+// TestServiceDeleteFailsThenForced: a deprovision that fails leaves the service listed, FAILED
+// with the reason (not a failed workflow that drops out of every list); a force-delete then
+// ends it, naming the node it could not stop.
+func TestServiceDeleteFailsThenForced(t *testing.T) {
+	env := newEnv(t)
+	var a *activities.Activities
+	env.OnActivity(a.DeprovisionService, mock.Anything, mock.Anything).Return(temporal.NewNonRetryableApplicationError("machine m1 is gone", "Gone", nil))
+	st := ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning,
+		Endpoints: activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", Nodes: []activities.NodeEndpoint{{Name: "orders-0", HTTPURL: "http://127.0.0.1:9200"}}}}
+	st.Machine = testMachine
+	var failed ServiceState
+	env.RegisterDelayedCallback(func() { sendDelete(env) }, time.Minute)
+	env.RegisterDelayedCallback(func() {
+		failed = queryService(t, env)
+		env.UpdateWorkflow(UpdateForceDelete, "", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Errorf("force-delete rejected: %v", err) }})
+	}, 2*time.Minute)
+	env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+	if failed.State != StateFailed || !strings.Contains(failed.Reason, "deletion failed: machine m1 is gone") {
+		t.Errorf("after the failed delete: %s %q, want FAILED with the reason", failed.State, failed.Reason)
+	}
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("force-delete did not end the workflow: %v", env.GetWorkflowError())
+	}
+	var end ServiceState
+	if err := env.GetWorkflowResult(&end); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(end.Reason, "orders-0 (http://127.0.0.1:9200) may still run on machine \"m1\"") {
+		t.Errorf("last reason %q, want the node it could not stop named", end.Reason)
 	}
 }

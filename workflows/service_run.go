@@ -45,6 +45,9 @@ type service struct {
 	// health is the health watch under way, repair the repair under way, healthPause and
 	// repairRetry the timers after a failed watch or repair (service_health.go; version >= 1).
 	health, repair, healthPause, repairRetry workflow.Future
+	// force is set by a force-delete; forceRequested cuts a deprovision under way (version >= 1).
+	force          bool
+	forceRequested workflow.Channel
 }
 
 func newService(ctx workflow.Context, in ServiceInput) *service {
@@ -62,6 +65,7 @@ func newService(ctx workflow.Context, in ServiceInput) *service {
 		s.phase = phaseDeleting
 	}
 	s.deleteRequested = workflow.NewChannel(ctx)
+	s.forceRequested = workflow.NewBufferedChannel(ctx, 1)
 	s.progress = workflow.GetSignalChannel(ctx, SignalIntegrationProgress)
 	s.planAnswers = workflow.GetSignalChannel(ctx, SignalPlanChanged)
 	return s
@@ -122,6 +126,12 @@ func (s *service) register(ctx workflow.Context) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDelete, s.onDelete,
 		workflow.UpdateHandlerOptions{Validator: s.validateDelete}); err != nil {
 		return err
+	}
+	if s.version >= 1 {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateForceDelete, s.onForceDelete,
+			workflow.UpdateHandlerOptions{Validator: s.validateForceDelete}); err != nil {
+			return err
+		}
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecycleNode, s.onRecycle,
 		workflow.UpdateHandlerOptions{Validator: s.validateRecycle}); err != nil {
