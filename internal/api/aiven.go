@@ -47,7 +47,22 @@ type Service struct {
 	// service is the explicit request to reveal them); lists, creates and updates never do.
 	ServiceURI       string            `json:"service_uri,omitempty"`
 	ServiceURIParams map[string]string `json:"service_uri_params,omitempty"`
+	// State is the state in Aiven's words (AivenState); OsccrState is osccr's own.
+	State      string `json:"state"`
+	OsccrState string `json:"osccr_state"`
 	workflows.ServiceState
+}
+
+// AivenState is a service state in Aiven's vocabulary: osccr's UNHEALTHY and REPAIRING (its
+// cluster is down or red) are REBUILDING, Aiven's state while a service's nodes are being
+// replaced; every other state is passed as osccr has it (mapping those is the Terraform
+// provider's work).
+func AivenState(state string) string {
+	switch state {
+	case workflows.StateUnhealthy, workflows.StateRepairing:
+		return "REBUILDING"
+	}
+	return state
 }
 
 // ServiceListItem is one service of GET /service, under "services": what the visibility store
@@ -55,6 +70,9 @@ type Service struct {
 type ServiceListItem struct {
 	ServiceName string `json:"service_name"`
 	ServiceType string `json:"service_type"`
+	// State is the state in Aiven's words (AivenState); OsccrState is osccr's own.
+	State      string `json:"state"`
+	OsccrState string `json:"osccr_state"`
 	control.ServiceSummary
 }
 
@@ -101,7 +119,7 @@ func (s *server) serviceIntegrations(list []control.Integration) []ServiceIntegr
 // when not looked up).
 func serviceView(st workflows.ServiceState, integrations []ServiceIntegration) Service {
 	v := Service{ServiceName: st.Name, ServiceType: ServiceTypeOpenSearch, CloudName: st.Cloud, UserConfig: map[string]any{},
-		ServiceIntegrations: integrations, ServiceState: st}
+		ServiceIntegrations: integrations, ServiceState: st, State: AivenState(st.State), OsccrState: st.State}
 	if p, err := plan.Default().Lookup(st.Plan); err == nil {
 		v.DiskSpaceMB = (p.DiskGB + st.ExtraDiskGB) * 1024
 	}

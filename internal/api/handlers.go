@@ -39,7 +39,7 @@ func (s *server) listServices(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]ServiceListItem, 0, len(services))
 	for _, sv := range services {
-		out = append(out, ServiceListItem{ServiceName: sv.Name, ServiceType: ServiceTypeOpenSearch, ServiceSummary: sv})
+		out = append(out, ServiceListItem{ServiceName: sv.Name, ServiceType: ServiceTypeOpenSearch, State: AivenState(sv.State), OsccrState: sv.State, ServiceSummary: sv})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"services": out})
 	return nil
