@@ -261,8 +261,14 @@ func TestNodeKilledRepaired(t *testing.T) {
 			t.Fatalf("kill the node of %s: %v", service, err)
 		}
 		killed := time.Now()
-		wctx, wcancel := context.WithTimeout(ctx, 4*time.Minute) // the plugin backs off up to 60 s after leader errors
-		st, err := ctl.WaitServiceState(wctx, service, workflows.StateRunning, nil)
+		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+		st, err := ctl.WaitServiceState(wctx, service, workflows.StateRepairing, nil)
+		wcancel()
+		if err != nil {
+			t.Fatalf("%s after its node was killed: %s %q (%v), want REPAIRING", service, st.State, st.Reason, err)
+		}
+		wctx, wcancel = context.WithTimeout(ctx, 4*time.Minute) // the plugin backs off up to 60 s after leader errors
+		st, err = ctl.WaitServiceState(wctx, service, workflows.StateRunning, nil)
 		wcancel()
 		if err != nil {
 			t.Fatalf("%s after its node was killed: %s %q (%v), want RUNNING again, repaired by osccr", service, st.State, st.Reason, err)
