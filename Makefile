@@ -51,7 +51,7 @@ test-unit:
 ##   on one Temporal whose PostgreSQL restarts under a follower) it reports on.
 ##   Prints the table (scenario, runs, passed, what was checked). make test runs a reduced set.
 chaos: opensearch
-	$(GO) test -count=1 -timeout 30m -run 'TestFollowerNodeKilled|TestRecycleNode' ./internal/e2e/
+	$(GO) test -count=1 -timeout 30m -run 'TestNodeKilledRepaired|TestRecycleNode' ./internal/e2e/
 	$(GO) test -count=1 -timeout 10m -run 'TestBadInput' ./internal/api/ ./starter/
 	$(GO) test -count=1 -timeout 15m -v -run 'TestTwoWorkersOnPostgres$$' ./internal/e2e/
 	OSCCR_CHAOS=full $(GO) test -count=1 -timeout 90m -run TestChaos -v ./internal/chaos/

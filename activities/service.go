@@ -154,14 +154,7 @@ func (a *Activities) ProvisionService(ctx context.Context, spec ServiceSpec) (Se
 	if err != nil {
 		return ServiceEndpoints{}, classifyProvision(fmt.Errorf("provision service %s: %w", spec.Name, err))
 	}
-	out := ServiceEndpoints{HTTPURL: ep.HTTPURL, TransportAddress: ep.TransportAddress, PlannedNodes: ep.PlannedNodes}
-	if c := ep.Credentials; c != nil {
-		out.Auth = ClusterAuth{Username: c.Username, PasswordFile: c.PasswordFile, CAFile: c.CAFile}
-	}
-	for _, n := range ep.Nodes {
-		out.Nodes = append(out.Nodes, NodeEndpoint{Name: n.Name, HTTPURL: n.HTTPURL, TransportAddress: n.TransportAddress})
-	}
-	return out, nil
+	return serviceEndpoints(ep), nil
 }
 
 // DeprovisionService removes what osccr runs for the service: the local backend stops and
@@ -263,4 +256,49 @@ func (a *Activities) ChangeServicePlan(ctx context.Context, spec ServiceSpec) er
 		return classifyProvision(fmt.Errorf("change plan of service %s to %s: %w", spec.Name, spec.Plan, err))
 	}
 	return nil
+}
+
+// RepairReport says what RepairService did: the service's endpoints after it (new ports when
+// some moved), the nodes it started again and those of them whose ports moved.
+type RepairReport struct {
+	Endpoints ServiceEndpoints `json:"endpoints"`
+	Restarted []string         `json:"restarted,omitempty"`
+	Moved     []string         `json:"moved,omitempty"`
+}
+
+// RepairService starts again, on the worker that runs them, every node of a local service that
+// is no longer running (killed, crashed): same data directory, same ports where still free
+// (provision.Local.Repair, with its own bounded retries). Running nodes are left alone, so a
+// repair of a service that came back by itself changes nothing. A registered cluster is not
+// osccr's to restart: that is refused, non-retryable.
+func (a *Activities) RepairService(ctx context.Context, spec ServiceSpec) (RepairReport, error) {
+	defer heartbeating(ctx)()
+	if spec.Backend != BackendLocal {
+		return RepairReport{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("service %s is a registered cluster: osccr does not run its nodes and cannot restart them", spec.Name), ErrTypeBadRequest, nil)
+	}
+	if _, _, err := a.provisioner(spec); err != nil {
+		return RepairReport{}, err
+	}
+	rep, err := a.Local.Repair(ctx, spec.Name)
+	if err != nil {
+		return RepairReport{}, classifyProvision(err)
+	}
+	out := RepairReport{Endpoints: serviceEndpoints(rep.Endpoints), Restarted: rep.Restarted, Moved: rep.Moved}
+	if len(rep.Restarted) > 0 {
+		activity.GetLogger(ctx).Info("repaired service", "service", spec.Name, "restarted", rep.Restarted, "moved", rep.Moved)
+	}
+	return out, nil
+}
+
+// serviceEndpoints translates the provisioner's endpoints.
+func serviceEndpoints(ep provision.Endpoints) ServiceEndpoints {
+	out := ServiceEndpoints{HTTPURL: ep.HTTPURL, TransportAddress: ep.TransportAddress, PlannedNodes: ep.PlannedNodes}
+	if c := ep.Credentials; c != nil {
+		out.Auth = ClusterAuth{Username: c.Username, PasswordFile: c.PasswordFile, CAFile: c.CAFile}
+	}
+	for _, n := range ep.Nodes {
+		out.Nodes = append(out.Nodes, NodeEndpoint{Name: n.Name, HTTPURL: n.HTTPURL, TransportAddress: n.TransportAddress})
+	}
+	return out
 }

@@ -14,6 +14,9 @@ setsid ./bin/osccr-worker --dev --state-dir "$state" >"$state/worker.log" 2>&1 <
 worker=$!
 
 stop_worker() {
+  # Output may be a pipe whose reader is gone (Ctrl-C on `make demo | tee demo.log` ends tee
+  # too): a failed echo must not end this function before the control plane is stopped.
+  trap '' PIPE
   kill -0 "$worker" 2>/dev/null || return 0
   kill "$worker" 2>/dev/null || true
   for _ in $(seq 1 300); do # 30 s, then the hard way
@@ -21,11 +24,11 @@ stop_worker() {
     sleep 0.1
   done
   if kill -0 "$worker" 2>/dev/null; then
-    echo "demo: the control plane did not stop within 30 s: killing it (pid $worker)"
+    echo "demo: the control plane did not stop within 30 s: killing it (pid $worker)" 2>/dev/null || true
     kill -9 "$worker" 2>/dev/null || true
   fi
   wait "$worker" 2>/dev/null || true
-  echo "demo: stopped the control plane (pid $worker)"
+  echo "demo: stopped the control plane (pid $worker)" 2>/dev/null || true
 }
 trap stop_worker EXIT
 # Bash runs this once `osccr demo` (which has the Ctrl-C too) has finished its clean-up.

@@ -271,6 +271,10 @@ func demoCommand() *cli.Command {
 			&cli.BoolFlag{Name: "promote", Usage: "once the follower is RUNNING, promote it to a standalone service and write to it"},
 		},
 		Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+			// `make demo | tee demo.log` and Ctrl-C: tee dies first, and the demo's next line
+			// (saying it cleans up) would kill it of SIGPIPE before it deleted its services.
+			// Ignored, a write to the closed pipe fails, and demo.Run ignores that failure.
+			signal.Ignore(syscall.SIGPIPE)
 			return demo.Run(c.Context, demo.Options{
 				Control:      ctl,
 				Docs:         c.Int("docs"),

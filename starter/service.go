@@ -214,13 +214,20 @@ func serviceCommand() *cli.Command {
 				UsageText: "osccr service delete orders --yes",
 				ArgsUsage: "NAME",
 				Before:    requireArgAndFlags(),
-				Flags:     []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"}},
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"},
+					&cli.BoolFlag{Name: "force", Usage: "end the service even if its machine or cluster is gone (also while a delete is stuck): nodes that cannot be stopped are named, not waited for"},
+				},
 				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 					name := c.Args().First()
 					if !c.Bool("yes") && !confirm(c, fmt.Sprintf("Delete service %s and the nodes osccr runs for it?", name)) {
 						return fmt.Errorf("%w: not confirmed; pass --yes to delete without asking", errUsage)
 					}
-					if err := ctl.DeleteService(c.Context, name); err != nil {
+					del := ctl.DeleteService
+					if c.Bool("force") {
+						del = ctl.ForceDeleteService
+					}
+					if err := del(c.Context, name); err != nil {
 						return err
 					}
 					if err := ctl.WaitServiceGone(c.Context, name); err != nil {

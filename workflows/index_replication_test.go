@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"testing"
@@ -30,7 +31,18 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivity(&activities.Activities{})
 	var a *activities.Activities
 	env.OnActivity(a.PlaceService, mock.Anything, mock.Anything).Return(testMachine, nil)
+	quietHealth(env)
 	return env
+}
+
+// quietHealth makes every service's health watch see a green cluster that never changes: it
+// reports so once, then after each maximum wait.
+func quietHealth(env *testsuite.TestWorkflowEnvironment) {
+	var a *activities.Activities
+	env.OnActivity(a.WatchServiceHealth, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.HealthInput) (activities.ClusterHealth, error) {
+			return activities.ClusterHealth{Status: "green"}, nil
+		}).After(activities.DefaultHealthMaxWait)
 }
 
 // testMachine is where the tests' local services are placed.

@@ -3,6 +3,8 @@
 package workflows
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -21,12 +23,23 @@ func MachineTaskQueue(machine string) string { return TaskQueue + "/machine/" + 
 // onMachine routes an activity bound to a service's nodes to the task queue of the machine that
 // runs them; a service that was never placed (static, or created before placement) stays on the
 // shared queue.
+//
+// Work put there waits at most MachineQueueBound for the machine's worker to take it, then
+// fails naming the machine (failureReason): a machine that is gone must not hold a service in
+// PROVISIONING or DELETING for ever.
 func onMachine(ctx workflow.Context, spec activities.ServiceSpec) workflow.Context {
 	if spec.Backend != activities.BackendLocal || spec.Machine == "" {
 		return ctx
 	}
-	return workflow.WithTaskQueue(ctx, MachineTaskQueue(spec.Machine))
+	opts := workflow.GetActivityOptions(ctx)
+	opts.TaskQueue = MachineTaskQueue(spec.Machine)
+	opts.ScheduleToStartTimeout = MachineQueueBound
+	return workflow.WithActivityOptions(ctx, opts)
 }
+
+// MachineQueueBound is how long work on a machine's task queue waits for that machine's worker:
+// enough for a worker restart (or a deploy), not for a machine that is gone.
+const MachineQueueBound = 5 * time.Minute
 
 // Register adds every osccr workflow to a worker.
 func Register(r worker.WorkflowRegistry) {

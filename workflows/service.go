@@ -8,8 +8,10 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -24,6 +26,13 @@ const (
 	StateDeleting     = rules.StateDeleting
 	StateFailed       = "FAILED"
 	StatePromoting    = "PROMOTING"
+	// StateUnhealthy: the service's cluster does not answer, or is red (Health says which and
+	// since when); nothing osccr can do about it now (a registered cluster, or a repair that
+	// failed and waits to be tried again). StateRepairing: it is down and osccr is starting its
+	// dead nodes again. A service in either is never RUNNING: it returns to the state it would
+	// have (RUNNING, or a follower's replication state) once its cluster answers green or yellow.
+	StateUnhealthy = "UNHEALTHY"
+	StateRepairing = "REPAIRING"
 	// StateRunning, StatePaused and StateRebuilding are shared with replication.
 )
 
@@ -38,6 +47,9 @@ const (
 const (
 	QueryService = "service"
 	UpdateDelete = "delete"
+	// UpdateForceDelete ends a service whose machine or cluster is gone (serviceVersion 3): its
+	// deprovision is bounded, and its failure does not keep the service.
+	UpdateForceDelete = "force-delete"
 	// UpdatePromote and SignalPromote make a follower a standalone, writable service, for good.
 	// The update answers with a PromotionReport; the signal is for callers that want no answer.
 	UpdatePromote = "promote"
@@ -76,6 +88,20 @@ type ServiceState struct {
 	// Lag is a follower's lag in seconds as its leader watch last reported it. The workflow
 	// never sets it: the application layer fills it in when it shows a service.
 	Lag *lag.Follower `json:"lag,omitempty"`
+	// Health is the service's cluster health as its health watch last reported it (nil before
+	// the first report, and in runs older than health watching).
+	Health *activities.ClusterHealth `json:"health,omitempty"`
+	// Repair is the last repair of the service's nodes osccr made.
+	Repair *RepairRecord `json:"repair,omitempty"`
+}
+
+// RepairRecord says what the last repair did, and when.
+type RepairRecord struct {
+	At        time.Time `json:"at"`
+	Restarted []string  `json:"restarted,omitempty"`
+	Moved     []string  `json:"moved,omitempty"`
+	// Error is why it failed ("" when it did not).
+	Error string `json:"error,omitempty"`
 }
 
 // ClusterRef is how activities reach the service's cluster: with the spec's references (a
@@ -167,15 +193,24 @@ func ServiceWorkflow(ctx workflow.Context, in ServiceInput) (ServiceState, error
 			return s.st, err
 		}
 	}
-	if err := s.serve(ctx); err != nil { // steps 2-3, until deleted
-		return s.st, err // continue-as-new
+	for {
+		if err := s.serve(ctx); err != nil { // steps 2-3, until deleted
+			return s.st, err // continue-as-new
+		}
+		retry, err := s.delete(ctx) // step 4
+		if !retry {
+			return s.st, err
+		}
 	}
-	return s.st, s.delete(ctx) // step 4
 }
 
 // failureReason is the operator-facing reason of a failed step: the application error's own
 // message, without the SDK's wrapping.
 func failureReason(err error) string {
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) && timeout.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START {
+		return fmt.Sprintf("no worker took the work from the machine's task queue within %s: is osccr-worker running on that machine? (%v)", MachineQueueBound, err)
+	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		return appErr.Message()

@@ -42,6 +42,12 @@ type service struct {
 	// progress receives the integration's reports; planAnswers a follower's answer to a plan
 	// change.
 	progress, planAnswers workflow.ReceiveChannel
+	// health is the health watch under way, repair the repair under way, healthPause and
+	// repairRetry the timers after a failed watch or repair (service_health.go; version >= 3).
+	health, repair, healthPause, repairRetry workflow.Future
+	// force is set by a force-delete; forceRequested cuts a deprovision under way (version >= 3).
+	force          bool
+	forceRequested workflow.Channel
 }
 
 func newService(ctx workflow.Context, in ServiceInput) *service {
@@ -59,6 +65,7 @@ func newService(ctx workflow.Context, in ServiceInput) *service {
 		s.phase = phaseDeleting
 	}
 	s.deleteRequested = workflow.NewChannel(ctx)
+	s.forceRequested = workflow.NewBufferedChannel(ctx, 1)
 	s.progress = workflow.GetSignalChannel(ctx, SignalIntegrationProgress)
 	s.planAnswers = workflow.GetSignalChannel(ctx, SignalPlanChanged)
 	return s
@@ -120,6 +127,12 @@ func (s *service) register(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: s.validateDelete}); err != nil {
 		return err
 	}
+	if s.version >= 3 {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateForceDelete, s.onForceDelete,
+			workflow.UpdateHandlerOptions{Validator: s.validateForceDelete}); err != nil {
+			return err
+		}
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecycleNode, s.onRecycle,
 		workflow.UpdateHandlerOptions{Validator: s.validateRecycle}); err != nil {
 		return err
@@ -160,10 +173,13 @@ func (s *service) serve(ctx workflow.Context) error {
 		return progress.Len() + promotes.Len() + adds.Len() + removes.Len() + planChanges.Len()
 	}
 	idle := func() bool {
-		return workflow.AllHandlersFinished(ctx) && s.phase != phaseReplanning && s.promotionsBySignal == 0
+		return workflow.AllHandlersFinished(ctx) && s.phase != phaseReplanning && s.promotionsBySignal == 0 && s.repair == nil
 	}
 	for !s.deleting() {
 		sel := workflow.NewSelector(ctx)
+		if s.version >= 3 {
+			s.addHealth(ctx, sel)
+		}
 		sel.AddReceive(s.deleteRequested, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 		sel.AddReceive(progress, func(c workflow.ReceiveChannel, _ bool) {
 			var p IntegrationProgress
@@ -234,7 +250,7 @@ func (s *service) onProgress(ctx workflow.Context, p IntegrationProgress) {
 // onIntegrationProgress maps the integration's state onto the follower's.
 func (s *service) onIntegrationProgress(ctx workflow.Context, p IntegrationProgress, deleting bool) {
 	s.st.Replication = &p
-	if deleting {
+	if deleting || s.version >= 3 && s.down() { // back from down, the health watch sets it
 		return
 	}
 	switch p.State {

@@ -27,7 +27,10 @@ const (
 	// turns it on or off, and the delete update is refused while it is on.
 	// 2: a promotion's report carries the loss its integration measured (per index, "at least"
 	// with the leader last seen when it was gone), and the promoted service's reason says it.
-	serviceVersion workflow.Version = 2
+	// 3: the service's cluster is watched (WatchServiceHealth); a service that is down or red
+	// is UNHEALTHY or REPAIRING, never RUNNING, and a local service's dead nodes are started
+	// again (RepairService) on its machine (service_health.go); force-delete.
+	serviceVersion workflow.Version = 3
 	// integrationVersion 1: the stop of a promotion records the loss, per index and in total,
 	// from the statuses it reads (IntegrationProgress.Loss); a status that failed while the
 	// leader was gone still gives the checkpoints it carries (activities.StatusFromError), there

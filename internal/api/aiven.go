@@ -89,7 +89,9 @@ func AivenState(osccrState string) string {
 	switch osccrState {
 	case workflows.StateRunning:
 		return "RUNNING"
-	case workflows.StateProvisioning, workflows.StateRebuilding:
+	case workflows.StateProvisioning, workflows.StateRebuilding, workflows.StateUnhealthy, workflows.StateRepairing:
+		// UNHEALTHY and REPAIRING: its cluster is down or red, Aiven's state while a
+		// service's nodes are being replaced.
 		return "REBUILDING"
 	case workflows.StatePaused, workflows.StatePromoting:
 		return "REBALANCING"

@@ -125,7 +125,11 @@ func connectionUser(st workflows.ServiceState, admin bool) *url.Userinfo {
 
 func (s *server) deleteService(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("service")
-	if err := s.ctl.DeleteService(r.Context(), name); err != nil {
+	del := s.ctl.DeleteService
+	if r.URL.Query().Get("force") == "true" { // ends a service whose machine or cluster is gone
+		del = s.ctl.ForceDeleteService
+	}
+	if err := del(r.Context(), name); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, Accepted{Service: name, State: "DELETING", Message: "the service's workflow removes what osccr runs and ends"})

@@ -861,7 +861,7 @@ func (c *chaos) printTable() {
 		fmt.Fprintf(&b, "| %s | %d | %d | %s |\n", r.scenario, r.runs, r.passed, r.checked)
 	}
 	if full() {
-		b.WriteString("| follower node killed, and recycled, under writes | - | - | internal/e2e TestFollowerNodeKilled, TestRecycleNode (run by make chaos before this suite) |\n")
+		b.WriteString("| follower and leader nodes killed (repaired by osccr), and recycled, under writes | - | - | internal/e2e TestNodeKilledRepaired, TestRecycleNode (run by make chaos before this suite) |\n")
 		b.WriteString("| bad inputs through the CLI and the API (126) | - | - | internal/api TestBadInputAPI, starter TestBadInputCLI (run by make chaos before this suite) |\n")
 	}
 	b.WriteString("\nFigures:\n")

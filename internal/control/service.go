@@ -417,6 +417,14 @@ func (c *Control) awaitFollowersLeaving(ctx context.Context, name string) error 
 	return nil
 }
 
+// ForceDeleteService ends a service whose machine or cluster is gone, also while a delete is
+// stuck: its deprovision is tried once within a bound, and when it fails the service ends all
+// the same, its last reason naming the nodes that may still run. A service that leads followers
+// is refused, as by DeleteService.
+func (c *Control) ForceDeleteService(ctx context.Context, name string) error {
+	return c.updateService(ctx, name, "force-delete", workflows.UpdateForceDelete, true, nil)
+}
+
 // updateService sends an update to a service's workflow: with wait it returns once the update
 // is done (its result in out), otherwise once it is accepted. A request the workflow refuses
 // (its validator changes nothing) or fails is ErrConflict with the workflow's own reason.

@@ -15,6 +15,10 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
@@ -205,16 +209,18 @@ func TestFollowerKeepsInSync(t *testing.T) {
 	}
 }
 
-// TestFollowerNodeKilled kills the follower's node while a writer keeps writing to the leader:
-// the integration must notice by itself (no recycle was asked for) and say PAUSED with the
-// reason; once the node is back it must resume, end RUNNING, and the follower hold exactly the
-// leader's documents.
-func TestFollowerNodeKilled(t *testing.T) {
+// TestNodeKilledRepaired kills (SIGKILL, out of band) the follower's node, then the leader's,
+// while a writer keeps writing to the leader. Nobody restarts them by hand: osccr must see each
+// service down (REPAIRING), start its node again on its machine, and bring it back to RUNNING,
+// and the follower must end holding every document the leader acknowledged. That a service
+// was never RUNNING while down is read from the state transitions its workflow recorded
+// (its search attribute upserts), not by polling.
+func TestNodeKilledRepaired(t *testing.T) {
 	d := testcluster.Distribution(t)
 	testcluster.RequireCCR(t, d)
 	base := testcluster.Dir(t)
-	ctl, _ := controlPlane(t, base)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctl, tc := controlPlane(t, base)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	lc, fc := leaderAndFollower(t, ctx, ctl, "kill-l", "kill-f", func(lc *opensearch.Client) {
 		must(t, lc.CreateIndex(ctx, "events", oneShard))
@@ -223,7 +229,7 @@ func TestFollowerNodeKilled(t *testing.T) {
 
 	// The writer: one document at a time on the leader, each retried until acknowledged.
 	var mu sync.Mutex
-	writes := 0
+	var acked []string
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -234,61 +240,134 @@ func TestFollowerNodeKilled(t *testing.T) {
 				return
 			default:
 			}
-			if err := lc.IndexDocument(ctx, "events", fmt.Sprintf("live-%06d", i), map[string]any{"n": i}); err != nil {
+			id := fmt.Sprintf("live-%06d", i)
+			if err := lc.IndexDocument(ctx, "events", id, map[string]any{"n": i}); err != nil {
 				i--
-				time.Sleep(20 * time.Millisecond) // the leader is not the one restarting; back off anyway
+				time.Sleep(50 * time.Millisecond) // the leader may be the one restarting
 				continue
 			}
 			mu.Lock()
-			writes++
+			acked = append(acked, id)
 			mu.Unlock()
 		}
 	}()
-	written := func() int { mu.Lock(); defer mu.Unlock(); return writes }
+	written := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	eventually(t, 30*time.Second, "writes flowing", func() (bool, string) { return written() > 50, fmt.Sprint(written()) })
 
-	node, err := localnode.Find(filepath.Join(base, "services", "kill-f", "kill-f-0"))
-	must(t, err)
-	if err := syscall.Kill(node.PID, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill the follower's node: %v", err)
+	for _, service := range []string{"kill-f", "kill-l"} {
+		node, err := localnode.Find(filepath.Join(base, "services", service, service+"-0"))
+		must(t, err)
+		if err := syscall.Kill(node.PID, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill the node of %s: %v", service, err)
+		}
+		killed := time.Now()
+		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+		st, err := ctl.WaitServiceState(wctx, service, workflows.StateRepairing, nil)
+		wcancel()
+		if err != nil {
+			t.Fatalf("%s after its node was killed: %s %q (%v), want REPAIRING", service, st.State, st.Reason, err)
+		}
+		wctx, wcancel = context.WithTimeout(ctx, 4*time.Minute) // the plugin backs off up to 60 s after leader errors
+		st, err = ctl.WaitServiceState(wctx, service, workflows.StateRunning, nil)
+		wcancel()
+		if err != nil {
+			t.Fatalf("%s after its node was killed: %s %q (%v), want RUNNING again, repaired by osccr", service, st.State, st.Reason, err)
+		}
+		after, err := localnode.Find(node.Dir)
+		must(t, err)
+		if after.PID == node.PID || !after.Running() {
+			t.Fatalf("%s: node pid %d after the repair (killed: %d), want a new running process", service, after.PID, node.PID)
+		}
+		tr := transitions(t, ctx, tc, workflows.ServiceWorkflowID(service), killed)
+		t.Logf("%s killed: detected (REPAIRING) after %s, repair done after %s, RUNNING after %s; recorded: %v",
+			service, tr.down.Sub(killed).Round(time.Millisecond), tr.repaired.Sub(killed).Round(time.Millisecond), tr.running.Sub(killed).Round(time.Millisecond), tr.states)
+		if st.Repair == nil || len(st.Repair.Restarted) != 1 {
+			t.Errorf("%s: repair record %+v, want its node restarted", service, st.Repair)
+		}
+		atRepair := written()
+		eventually(t, time.Minute, "writes after the repair of "+service, func() (bool, string) { return written() > atRepair+20, fmt.Sprint(written()) })
 	}
-	killed := time.Now()
-	var seen []string
-	st, err := ctl.WaitServiceState(ctx, "kill-f", workflows.StatePaused, func(st workflows.ServiceState) { seen = append(seen, st.State+" "+st.Reason) })
-	if err != nil || st.Reason != "follower cluster kill-f is unreachable" {
-		t.Fatalf("after the kill: %s %q (%v), want PAUSED saying the follower is unreachable", st.State, st.Reason, err)
+	wctx, wcancel := context.WithTimeout(ctx, 3*time.Minute)
+	if st, err := ctl.WaitServiceState(wctx, "kill-f", workflows.StateRunning, nil); err != nil {
+		t.Fatalf("follower after both repairs: %s %q (%v), want RUNNING", st.State, st.Reason, err)
 	}
-	t.Logf("PAUSED %s after the kill (%d documents written so far)", time.Since(killed).Round(time.Millisecond), written())
-	atPause := written()
-	eventually(t, 30*time.Second, "writes while the follower is down", func() (bool, string) { return written() > atPause+50, fmt.Sprint(written()) })
-
-	restarted := time.Now()
-	if _, err := d.Start(ctx, node.Spec); err != nil {
-		t.Fatalf("restart the follower's node: %v", err)
-	}
-	wctx, wcancel := context.WithTimeout(ctx, 4*time.Minute)
-	defer wcancel()
-	st, err = ctl.WaitServiceState(wctx, "kill-f", workflows.StateRunning, func(st workflows.ServiceState) { seen = append(seen, st.State+" "+st.Reason) })
-	if err != nil {
-		status, serr := ctl.FollowerStatus(ctx, "kill-f")
-		t.Fatalf("after the restart: %s %q (%v), want RUNNING; states seen %q; status %+v (%v)", st.State, st.Reason, err, seen, status, serr)
-	}
-	t.Logf("RUNNING %s after the node was started again; states seen: %q", time.Since(restarted).Round(time.Millisecond), seen)
-	atResume := written()
-	eventually(t, 30*time.Second, "writes after the resume", func() (bool, string) { return written() > atResume+50, fmt.Sprint(written()) })
+	wcancel()
 	close(stop)
 	<-done
 	must(t, lc.Refresh(ctx, "events"))
-	eventually(t, 2*time.Minute, "the follower holds exactly the leader's documents", func() (bool, string) {
+	eventually(t, 3*time.Minute, "the follower holds every acknowledged document", func() (bool, string) {
 		if err := fc.Refresh(ctx, "events"); err != nil {
 			return false, err.Error()
 		}
-		return sameIDs(ctx, lc, fc, "events")
+		ids, err := fc.DocumentIDs(ctx, "events")
+		if err != nil {
+			return false, err.Error()
+		}
+		slices.Sort(ids)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range acked {
+			if _, ok := slices.BinarySearch(ids, id); !ok {
+				return false, fmt.Sprintf("%s missing (%d on the follower, %d acknowledged)", id, len(ids), len(acked))
+			}
+		}
+		return true, ""
 	})
-	if rs, err := fc.ReplicationStatus(ctx, "events"); err != nil || rs.Status != opensearch.StatusSyncing {
-		t.Errorf("follower index after it all: %+v (%v), want SYNCING", rs, err)
+	if ok, why := sameIDs(ctx, lc, fc, "events"); !ok {
+		t.Errorf("leader and follower differ: %s", why)
 	}
-	t.Logf("%d documents written by the writer, all on the follower", written())
+	t.Logf("%d documents acknowledged by the leader, all on the follower", written())
+}
+
+// recorded is what a service's workflow recorded after a kill: the states it upserted, when it
+// left RUNNING, when its repair completed and when it was RUNNING again.
+type recorded struct {
+	states                  []string
+	down, repaired, running time.Time
+}
+
+// transitions reads a service workflow's history from since: its state upserts and the
+// completion of its repair, and fails the test when the service was RUNNING again before the
+// repair completed, or never left RUNNING.
+func transitions(t *testing.T, ctx context.Context, tc client.Client, id string, since time.Time) recorded {
+	t.Helper()
+	var r recorded
+	scheduled := map[int64]string{}
+	it := tc.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		must(t, err)
+		at := ev.GetEventTime().AsTime()
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			scheduled[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			if at.After(since) && r.repaired.IsZero() && scheduled[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()] == "RepairService" {
+				r.repaired = at
+			}
+		case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+			p, ok := ev.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()[workflows.SearchState.GetName()]
+			if !ok || !at.After(since) {
+				continue
+			}
+			var state string
+			must(t, converter.GetDefaultDataConverter().FromPayload(p, &state))
+			r.states = append(r.states, state)
+			switch {
+			case state == workflows.StateRepairing && r.down.IsZero():
+				r.down = at
+			case state == workflows.StateRunning && r.running.IsZero() && !r.down.IsZero():
+				r.running = at
+				if r.repaired.IsZero() {
+					t.Errorf("%s: RUNNING recorded at %s, before its repair completed: %v", id, at, r.states)
+				}
+			}
+		}
+	}
+	if r.down.IsZero() || r.running.IsZero() {
+		t.Errorf("%s: recorded states after the kill %v, want REPAIRING then RUNNING", id, r.states)
+	}
+	return r
 }
 
 // TestWorkerRestartDuringRebuild stops the control plane (worker and its embedded Temporal, as

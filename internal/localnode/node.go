@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -157,8 +158,11 @@ func (d Distribution) Start(ctx context.Context, spec Spec) (*Node, error) {
 		if existing.alive() {
 			return existing, existing.WaitHealthy(ctx)
 		}
-		// Stopped: restart with the recorded ports, so the address others know stays valid.
-		spec.HTTPPort, spec.TransportPort = existing.HTTPPort, existing.TransportPort
+		// Stopped: restart with the recorded ports, so the address others know stays valid
+		// (unless the caller gives others: Revive, for a port taken meanwhile).
+		if spec.HTTPPort == 0 && spec.TransportPort == 0 {
+			spec.HTTPPort, spec.TransportPort = existing.HTTPPort, existing.TransportPort
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -189,6 +193,55 @@ func (d Distribution) Start(ctx context.Context, spec Spec) (*Node, error) {
 		}
 		spec.HTTPPort, spec.TransportPort = 0, 0
 	}
+}
+
+// Revive starts again the node that spec describes and its directory records, when it no
+// longer runs (killed, crashed): its data and, where they are still free, its recorded ports; a
+// port some other process took meanwhile is replaced by a free one, which the returned node
+// shows (moved says whether any was). A node that runs is returned as it is. Unlike Start,
+// which keeps a stopped node's recorded ports or fails, Revive prefers a node that answers on
+// a new port to one that stays down: the caller tells whoever knew the old address.
+func (d Distribution) Revive(ctx context.Context, spec Spec) (node *Node, moved bool, err error) {
+	if err := spec.normalize(); err != nil {
+		return nil, false, err
+	}
+	n, err := Find(spec.Dir)
+	if err != nil {
+		return nil, false, err
+	}
+	if n.alive() {
+		return n, false, n.WaitHealthy(ctx)
+	}
+	for attempt := 1; ; attempt++ {
+		spec.HTTPPort, spec.TransportPort = n.HTTPPort, n.TransportPort
+		for _, p := range []*int{&spec.HTTPPort, &spec.TransportPort} {
+			if *p != 0 && !portFree(*p) {
+				*p = 0
+			}
+		}
+		if err := assignPorts(&spec); err != nil {
+			return nil, false, err
+		}
+		moved = spec.HTTPPort != n.HTTPPort || spec.TransportPort != n.TransportPort
+		started, err := d.Start(ctx, spec)
+		if err == nil {
+			return started, moved, nil
+		}
+		// Taken between the check and the bind: check again.
+		if attempt == bindAttempts || ctx.Err() != nil || !strings.Contains(err.Error(), "BindException") {
+			return nil, moved, err
+		}
+	}
+}
+
+// portFree reports whether a loopback port can be listened on now.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	return true
 }
 
 // bindAttempts bounds how often a node whose ports osccr picked is started again on new ports

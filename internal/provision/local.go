@@ -105,16 +105,9 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (Endpoints, error) {
 
 	nodes := make([]*localnode.Node, 0, len(rec.Nodes))
 	for _, name := range rec.Nodes {
-		nspec := localnode.Spec{
-			Dir:     l.nodeDir(spec.Service, name),
-			Cluster: spec.Service,
-			Name:    name,
-			HeapMB:  spec.Plan.LocalHeapMB(),
-		}
-		if spec.Secured {
-			if err := l.secureNode(&nspec, spec.Service); err != nil {
-				return Endpoints{}, fmt.Errorf("provision service %q: %w", spec.Service, err)
-			}
+		nspec, err := l.nodeSpec(spec, name)
+		if err != nil {
+			return Endpoints{}, fmt.Errorf("provision service %q: %w", spec.Service, err)
 		}
 		n, err := dist.Start(ctx, nspec)
 		if err != nil {
@@ -130,6 +123,115 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (Endpoints, error) {
 		e.Credentials = l.credentials(spec.Service)
 	}
 	return e, nil
+}
+
+// nodeSpec is how a node of the service is started.
+func (l *Local) nodeSpec(spec Spec, name string) (localnode.Spec, error) {
+	nspec := localnode.Spec{
+		Dir:     l.nodeDir(spec.Service, name),
+		Cluster: spec.Service,
+		Name:    name,
+		HeapMB:  spec.Plan.LocalHeapMB(),
+	}
+	if spec.Secured {
+		if err := l.secureNode(&nspec, spec.Service); err != nil {
+			return nspec, err
+		}
+	}
+	return nspec, nil
+}
+
+// Repair bounds: a node that will not start is tried repairAttempts times, repairBackoff
+// apart (doubling), before Repair gives up with the last failure.
+const (
+	repairAttempts = 3
+	repairBackoff  = 2 * time.Second
+)
+
+// RepairReport says what a repair did.
+type RepairReport struct {
+	// Endpoints are the service's endpoints after the repair: new ports when some moved.
+	Endpoints Endpoints
+	// Restarted are the nodes that were not running and were started again.
+	Restarted []string
+	// Moved are the restarted nodes whose HTTP or transport port changed (the old one was
+	// taken by another process meanwhile): whoever knew the old address must be told.
+	Moved []string
+}
+
+// Repair starts again every node of the service that is no longer running (killed, crashed,
+// the machine rebooted), with its data directory and, where they are still free, its ports
+// (localnode.Revive); running nodes are left alone, so a repair of a healthy service changes
+// nothing. A node that fails to start is tried again, repairAttempts times in all with a
+// doubling backoff from repairBackoff; then Repair fails with the node's own reason. It
+// returns once every node is healthy (yellow or green), or ctx ends.
+func (l *Local) Repair(ctx context.Context, service string) (RepairReport, error) {
+	if err := ValidateServiceName(service); err != nil {
+		return RepairReport{}, err
+	}
+	unlock, err := l.lock(ctx, service)
+	if err != nil {
+		return RepairReport{}, err
+	}
+	defer unlock()
+
+	rec, err := l.readRecord(service)
+	if err != nil {
+		return RepairReport{}, err
+	}
+	dist, err := l.distFor(rec.Spec)
+	if err != nil {
+		return RepairReport{}, err
+	}
+	var report RepairReport
+	nodes := make([]*localnode.Node, 0, len(rec.Nodes))
+	for _, name := range rec.Nodes {
+		nspec, err := l.nodeSpec(rec.Spec, name)
+		if err != nil {
+			return report, fmt.Errorf("repair service %q: %w", service, err)
+		}
+		was, err := localnode.Find(nspec.Dir)
+		if err != nil {
+			return report, fmt.Errorf("repair service %q: %w", service, err)
+		}
+		if was.Running() {
+			nodes = append(nodes, was)
+			continue
+		}
+		var n *localnode.Node
+		var moved bool
+		wait := repairBackoff
+		for attempt := 1; ; attempt++ {
+			n, moved, err = dist.Revive(ctx, nspec)
+			if err == nil {
+				err = l.awaitSecurity(ctx, rec, n)
+			}
+			if err == nil || attempt == repairAttempts || ctx.Err() != nil {
+				break
+			}
+			if n != nil {
+				_ = stopNode(ctx, n) // started but not usable: start it afresh
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
+		if err != nil {
+			return report, fmt.Errorf("repair service %q: node %s did not start again after %d attempts: %w", service, name, repairAttempts, err)
+		}
+		report.Restarted = append(report.Restarted, name)
+		if moved {
+			report.Moved = append(report.Moved, name)
+		}
+		nodes = append(nodes, n)
+	}
+	report.Endpoints = localEndpoints(rec, nodes)
+	if rec.Spec.Secured {
+		report.Endpoints.Credentials = l.credentials(service)
+	}
+	return report, nil
 }
 
 // Deprovision stops the service's nodes by pid (SIGTERM, SIGKILL after stopTimeout) and removes

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -251,5 +254,89 @@ func TestLocalLifecycle(t *testing.T) {
 	}
 	if _, err := l.Health(dctx, service); !errors.Is(err, provision.ErrUnknownService) {
 		t.Errorf("Health after Deprovision = %v, want ErrUnknownService", err)
+	}
+}
+
+// TestLocalRepair: a node killed with SIGKILL is started again by Repair with its data; its
+// transport port, still free, is kept; its HTTP port, taken by another process meanwhile, is
+// replaced, and the report says so. A repair of a service whose nodes run changes nothing.
+func TestLocalRepair(t *testing.T) {
+	dist := testcluster.Distribution(t)
+	l := provision.NewLocal(dist, testcluster.Dir(t))
+	const service = "repair-me"
+	spec := provision.Spec{Service: service, Plan: lookup(t, "business-4")}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*step)
+	defer cancel()
+	var pids []int
+	t.Cleanup(func() {
+		if err := l.Deprovision(context.Background(), service); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		for _, pid := range pids {
+			waitGone(t, pid)
+		}
+	})
+	first, err := l.Provision(ctx, spec)
+	if err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
+	pids = append(pids, first.Nodes[0].PID)
+	client, err := opensearch.New(opensearch.Config{URLs: []string{first.HTTPURL}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CreateIndex(ctx, "kept", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Bulk(ctx, "kept", opensearch.DocsFromMap(map[string]any{"1": map[string]any{"v": 1}})); err != nil {
+		t.Fatal(err)
+	}
+
+	same, err := l.Repair(ctx, service)
+	if err != nil || len(same.Restarted) != 0 || same.Endpoints.Nodes[0].PID != first.Nodes[0].PID {
+		t.Fatalf("Repair of a running service = %+v, %v; want nothing restarted", same, err)
+	}
+
+	if err := syscall.Kill(first.Nodes[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, first.Nodes[0].PID)
+	httpPort := first.HTTPURL[strings.LastIndex(first.HTTPURL, ":")+1:]
+	var taken net.Listener
+	for deadline := time.Now().Add(30 * time.Second); ; { // the dead process's sockets close
+		if taken, err = net.Listen("tcp", "127.0.0.1:"+httpPort); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		out, _ := exec.Command("ss", "-tanp").CombinedOutput()
+		t.Fatalf("take the dead node's HTTP port %s: %v\n%s", httpPort, err, out)
+	}
+	defer taken.Close()
+
+	began := time.Now()
+	rep, err := l.Repair(ctx, service)
+	if err != nil {
+		t.Fatalf("Repair: %v", err)
+	}
+	pids = append(pids, rep.Endpoints.Nodes[0].PID)
+	t.Logf("repair of a killed node: %s -> %+v", time.Since(began).Round(time.Millisecond), rep)
+	if !reflect.DeepEqual(rep.Restarted, []string{service + "-0"}) || !reflect.DeepEqual(rep.Moved, rep.Restarted) {
+		t.Errorf("report %+v, want the node restarted and moved", rep)
+	}
+	if rep.Endpoints.HTTPURL == first.HTTPURL || rep.Endpoints.TransportAddress != first.TransportAddress {
+		t.Errorf("endpoints %s %s after repair, want a new HTTP port (the old one is taken) and the transport address %s kept",
+			rep.Endpoints.HTTPURL, rep.Endpoints.TransportAddress, first.TransportAddress)
+	}
+	after, err := opensearch.New(opensearch.Config{URLs: []string{rep.Endpoints.HTTPURL}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := after.Refresh(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := after.Count(ctx, "kept"); err != nil || n != 1 {
+		t.Errorf("documents after repair = %d, %v; want the 1 written before the kill", n, err)
 	}
 }
