@@ -77,6 +77,7 @@ func (in IndexReplicationInput) validate() error {
 //     leader, and resume catches up from where the follower stopped;
 //  4. stop: the follower index becomes an ordinary, writable index and the workflow ends.
 func IndexReplicationWorkflow(ctx workflow.Context, in IndexReplicationInput) (IndexReplicationState, error) {
+	_ = readVersion(ctx, changeIndexReplication, indexReplicationVersion) // branch on it once the workflow changes
 	now := workflow.Now(ctx)
 	st := IndexReplicationState{State: StateConnecting, StartedAt: now, LastChanged: now}
 	set := func(state, reason string) {

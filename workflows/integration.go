@@ -42,8 +42,7 @@ type PauseRequest struct {
 	Reason string `json:"reason,omitempty"`
 	// ReplyTo, on a pause, is the workflow that waits for it to take effect: the integration
 	// signals it SignalPauseApplied once replication has stopped (PAUSED), or at once when
-	// nothing replicates yet (the pause is queued before any index started)
-	// (changeIntegrationConfirmPause, changeIntegrationConfirmAppliedPause).
+	// nothing replicates yet (the pause is queued before any index started).
 	ReplyTo string `json:"reply_to,omitempty"`
 }
 
@@ -211,7 +210,7 @@ type FollowedIndex struct {
 // is signalled to the follower's service workflow, which holds the state operators see.
 func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
 	w := newIntegration(ctx, in)
-	w.v = readIntegrationVersions(ctx)
+	w.version = readVersion(ctx, changeIntegration, integrationVersion)
 	if err := workflow.SetUpdateHandler(ctx, UpdateIntegrationStatus, w.status); err != nil {
 		return err
 	}

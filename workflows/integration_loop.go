@@ -28,7 +28,8 @@ func indexKey(name string) string { return "index/" + name }
 type integration struct {
 	in IntegrationInput
 	st IntegrationState
-	v  integrationVersions
+	// version is the run's version of IntegrationWorkflow (versions.go).
+	version workflow.Version
 	// busy holds the keys of the steps under way; done receives each finished step, whose
 	// function applies its outcome to the state.
 	busy map[string]bool
@@ -44,8 +45,7 @@ type integration struct {
 	// waits is cancelled when stopping: it ends the waits for SYNCING under way.
 	waits       workflow.Context
 	cancelWaits workflow.CancelFunc
-	// steps is the context of the steps under way (with changeIntegrationBoundedStop): stopping
-	// cancels them all at once rather than waiting for their retries to run out.
+	// steps is the context of the steps under way: stopping cancels them all at once rather than waiting for their retries to run out.
 	steps       workflow.Context
 	cancelSteps workflow.CancelFunc
 	watch       workflow.Future
@@ -53,8 +53,8 @@ type integration struct {
 	watchRetry  workflow.Future
 	watchErr    string
 	reported    *IntegrationProgress
-	// quiet is set once no handler runs, while the run waits to continue as new
-	// (changeIntegrationDrainBeforeContinue); quietNow says it just was.
+	// quiet is set once no handler runs, while the run waits to continue as new; quietNow says
+	// it just was.
 	quiet    workflow.Future
 	quietNow bool
 }
@@ -104,11 +104,9 @@ func (w *integration) serve(ctx workflow.Context) error {
 	for {
 		w.reconcile(ctx)
 		w.report(ctx)
-		if w.v.confirmPause {
-			w.confirmPauses(ctx)
-		}
+		w.confirmPauses(ctx)
 		pending := func() int { return stop.Len() + pauses.Len() + resumes.Len() }
-		if w.watch == nil && w.watchRetry == nil && w.watching() && w.v.drainBeforeContinue {
+		if w.watch == nil && w.watchRetry == nil && w.watching() {
 			// Continuing as new waits for the handlers (beside this loop, which keeps taking
 			// signals meanwhile: a stop must not wait on a status update), and only then checks
 			// that no signal is pending: one that arrived meanwhile is handled first.
@@ -128,16 +126,6 @@ func (w *integration) serve(ctx workflow.Context) error {
 					settle.Set(nil, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }))
 				})
 			}
-		} else if w.watch == nil && w.watchRetry == nil && w.watching() {
-			if w.historyLong(ctx) && len(w.busy) == 0 && pending() == 0 {
-				if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-					return err
-				}
-				next := w.in
-				next.State = &w.st
-				return workflow.NewContinueAsNewError(ctx, IntegrationWorkflow, next)
-			}
-			w.startWatch(ctx)
 		}
 
 		stopped := false
@@ -150,10 +138,10 @@ func (w *integration) serve(ctx workflow.Context) error {
 			// Until then the pause waits in the queue (settle applies it).
 			if s := w.st.Progress.State; s == StateRunning || s == StatePaused {
 				w.st.PausedBy[req.Source] = req.Reason
-			} else if w.v.queuePauses {
+			} else {
 				w.st.QueuedPauses[req.Source] = req.Reason
 			}
-			if w.v.confirmPause && req.ReplyTo != "" {
+			if req.ReplyTo != "" {
 				w.st.Replies[req.Source] = append(w.st.Replies[req.Source], req.ReplyTo)
 			}
 		})
@@ -247,10 +235,8 @@ func (w *integration) due(key string) bool { return !w.busy[key] && !w.deferred[
 // launch runs a step beside the watch; its outcome is applied when the main loop receives it.
 func (w *integration) launch(ctx workflow.Context, key string, step func(workflow.Context) func()) {
 	w.busy[key] = true
-	if w.v.boundedStop {
-		ctx = w.steps // stopping cancels the step (Send does not heed the cancellation)
-	}
-	workflow.Go(ctx, func(ctx workflow.Context) {
+	// The step runs in w.steps: stopping cancels it (Send does not heed the cancellation).
+	workflow.Go(w.steps, func(ctx workflow.Context) {
 		apply := step(ctx)
 		w.done.Send(ctx, stepDone{key: key, apply: apply})
 	})
@@ -275,7 +261,7 @@ func (w *integration) confirmPauses(ctx workflow.Context) {
 		if held && state != StatePaused {
 			continue // RUNNING until every index is paused
 		}
-		if queued && state == StateRebuilding && w.v.confirmAppliedPause {
+		if queued && state == StateRebuilding {
 			continue // indexes started by the rebuild replicate: answered once PAUSED
 		}
 		if !held && !queued && (state == StateRunning || state == StatePaused) {

@@ -195,8 +195,7 @@ func (w *integration) settle() {
 	if p.State != StateRunning && p.State != StatePaused {
 		return
 	}
-	// Pauses queued before the integration was RUNNING apply now (only runs with
-	// changeIntegrationQueuePauses queue any).
+	// Pauses queued before the integration was RUNNING apply now.
 	maps.Copy(w.st.PausedBy, w.st.QueuedPauses)
 	clear(w.st.QueuedPauses)
 	held := false
@@ -215,14 +214,14 @@ func (w *integration) settle() {
 	}
 }
 
-// stillReplicating reports whether a pause has yet to stop an index: one is being paused, or
-// (with changeIntegrationConfirmAppliedPause) a SYNCING index of a reachable follower is not
-// paused yet, its pause not even started (the state settles before the pauses are launched).
+// stillReplicating reports whether a pause has yet to stop an index: one is being paused, or a
+// SYNCING index of a reachable follower is not paused yet, its pause not even started (the
+// state settles before the pauses are launched).
 func (w *integration) stillReplicating() bool {
 	if len(w.pausing) > 0 {
 		return true
 	}
-	if !w.v.confirmAppliedPause || w.st.Observed == nil || !w.st.Observed.Follower.Reachable() {
+	if w.st.Observed == nil || !w.st.Observed.Follower.Reachable() {
 		return false
 	}
 	for _, ix := range w.st.Indexes {

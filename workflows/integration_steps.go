@@ -53,7 +53,7 @@ func (w *integration) start(name, uuid string) func(workflow.Context) func() {
 		return func() {
 			delete(w.starting, name)
 			key := indexKey(name)
-			if _, recorded := w.st.Indexes[name]; w.v.boundedStop && !recorded && temporal.IsCanceledError(err) {
+			if _, recorded := w.st.Indexes[name]; !recorded && temporal.IsCanceledError(err) {
 				// Stopping cancelled the start: it may have reached the plugin, so stopping undoes it.
 				w.st.Indexes[name] = FollowedIndex{UUID: uuid}
 			}
@@ -145,8 +145,8 @@ func (w *integration) syncTemplates(ctx workflow.Context) func() {
 	return func() {
 		// Once per observation: the one this sync started from may show a change the sync
 		// already made. An observation that arrived while it ran may show a newer change: that
-		// one is synced at once (with changeIntegrationFreshTemplateLook).
-		if !w.v.freshTemplateLook || w.looks == from || err != nil {
+		// one is synced at once.
+		if w.looks == from || err != nil {
 			w.deferred[templatesKey] = true
 		}
 		if err != nil {

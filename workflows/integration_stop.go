@@ -15,48 +15,6 @@ import (
 	"github.com/osccr/osccr/activities"
 )
 
-// stop is step 5: every step under way is finished (waits for SYNCING are abandoned), then
-// every index osccr started is stopped, all at once, noting how far behind each was.
-func (w *integration) stop(ctx workflow.Context) error {
-	if w.v.boundedStop {
-		return w.stopBounded(ctx)
-	}
-	if w.cancelWatch != nil {
-		w.cancelWatch()
-	}
-	w.cancelWaits()
-	w.awaitSteps(ctx)
-	p := &w.st.Progress
-	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
-	statuses := make([]workflow.Future, len(indexes))
-	for i, index := range indexes {
-		statuses[i] = workflow.ExecuteActivity(callOpts(ctx), acts.ReplicationStatus, w.in.index(index))
-	}
-	for _, f := range statuses {
-		var st activities.IndexStatus
-		if f.Get(ctx, &st) == nil { // best effort: the lag is a report, not a precondition
-			p.LagOps += st.LagOps()
-		}
-	}
-	stops := make([]workflow.Future, len(indexes))
-	for i, index := range indexes {
-		stops[i] = workflow.ExecuteActivity(callOpts(ctx), acts.StopReplication, w.in.index(index))
-	}
-	for _, f := range stops {
-		if err := f.Get(ctx, nil); err != nil {
-			return err
-		}
-	}
-	p.Stopped = len(indexes)
-	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
-	if err := workflow.ExecuteActivity(callOpts(ctx), acts.DisconnectRemote, connect).Get(ctx, nil); err != nil {
-		return err
-	}
-	p.State, p.Reason = StateStopped, "replication stopped and the remote connection removed"
-	w.report(ctx)
-	return nil
-}
-
 // awaitSteps waits until every step under way has finished, applying each one's result.
 func (w *integration) awaitSteps(ctx workflow.Context) {
 	for len(w.busy) > 0 {
@@ -84,7 +42,7 @@ func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
 	// answer (that index UNKNOWN, with the reason) rather than a timeout.
 	opts := budgetOpts(ctx, statusBudget)
 	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
-	futures := fanOut(ctx, len(indexes), w.fanOutLimit(), func(i int) workflow.Future {
+	futures := fanOut(ctx, len(indexes), fanOutLimit, func(i int) workflow.Future {
 		return workflow.ExecuteActivity(opts, acts.ReplicationStatus, w.in.index(indexes[i]))
 	})
 	out := IntegrationStatus{IntegrationProgress: w.st.Progress, PausedBy: maps.Clone(w.st.PausedBy), QueuedPauses: maps.Clone(w.st.QueuedPauses), Indexes: make([]activities.IndexStatus, len(indexes))}
@@ -96,7 +54,7 @@ func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
 	return out, nil
 }
 
-// Budgets of the calls of a bounded stop (changeIntegrationBoundedStop), retries included. With
+// Budgets of the calls of a stop, retries included. With
 // the leader down or black-holed, stopping still has to end: the follower is what it talks to,
 // and together they stay well within promotionStopTimeout. The status is only for the report
 // (the lag, the indexes still restoring), and the plugin answers it with a 5xx while the leader
@@ -121,7 +79,7 @@ func budgetOpts(ctx workflow.Context, budget time.Duration) workflow.Context {
 	})
 }
 
-// stopBounded is step 5 with changeIntegrationBoundedStop:
+// stop is step 5:
 //
 //  1. every step under way is cancelled at once (index starts, waits for SYNCING, template
 //     syncs, the watch): with the leader down they would only run out their retries;
@@ -132,7 +90,7 @@ func budgetOpts(ctx workflow.Context, budget time.Duration) workflow.Context {
 //  4. the remote connection is removed, within stopDisconnectBudget;
 //  5. STOPPED is reported whatever failed, with what failed as problems; the run then ends
 //     with an error when something did.
-func (w *integration) stopBounded(ctx workflow.Context) error {
+func (w *integration) stop(ctx workflow.Context) error {
 	if w.cancelWatch != nil {
 		w.cancelWatch()
 	}
@@ -143,23 +101,20 @@ func (w *integration) stopBounded(ctx workflow.Context) error {
 	p.Problems, p.DeletedRestoring = nil, nil
 	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
 	var problems []Problem
-	leaderDown := false
-	if w.v.disconnectFirst {
-		// The plugin's _stop removes the follower's retention leases on the leader and waits
-		// for its answer; a leader that is down or black-holed never gives one. Without the
-		// remote connection the plugin skips that step at once, and the leases expire on the
-		// leader by themselves (index.soft_deletes.retention_lease.period, 12 h by default).
-		var reachable bool
-		_ = workflow.ExecuteActivity(budgetOpts(ctx, leaderProbeBudget), acts.LeaderReachable, w.in.Leader).Get(ctx, &reachable)
-		if !reachable {
-			leaderDown = true
-			if err := workflow.ExecuteActivity(budgetOpts(ctx, stopDisconnectBudget), acts.DisconnectRemote, connect).Get(ctx, nil); err != nil {
-				problems = append(problems, Problem{Status: ProblemDisconnectFailed, Reason: failureReason(err)})
-			}
+	// The plugin's _stop removes the follower's retention leases on the leader and waits for
+	// its answer; a leader that is down or black-holed never gives one. Without the remote
+	// connection the plugin skips that step at once, and the leases expire on the leader by
+	// themselves (index.soft_deletes.retention_lease.period, 12 h by default).
+	var reachable bool
+	_ = workflow.ExecuteActivity(budgetOpts(ctx, leaderProbeBudget), acts.LeaderReachable, w.in.Leader).Get(ctx, &reachable)
+	leaderDown := !reachable
+	if leaderDown {
+		if err := workflow.ExecuteActivity(budgetOpts(ctx, stopDisconnectBudget), acts.DisconnectRemote, connect).Get(ctx, nil); err != nil {
+			problems = append(problems, Problem{Status: ProblemDisconnectFailed, Reason: failureReason(err)})
 		}
 	}
 	indexes := slices.Sorted(maps.Keys(w.st.Indexes))
-	statuses := fanOut(ctx, len(indexes), w.fanOutLimit(), func(i int) workflow.Future {
+	statuses := fanOut(ctx, len(indexes), fanOutLimit, func(i int) workflow.Future {
 		return workflow.ExecuteActivity(budgetOpts(ctx, stopStatusBudget), acts.ReplicationStatus, w.in.index(indexes[i]))
 	})
 	var restoring, toStop []string
@@ -179,7 +134,7 @@ func (w *integration) stopBounded(ctx workflow.Context) error {
 		}
 		toStop = append(toStop, indexes[i])
 	}
-	stops := fanOut(ctx, len(toStop), w.fanOutLimit(), func(i int) workflow.Future {
+	stops := fanOut(ctx, len(toStop), fanOutLimit, func(i int) workflow.Future {
 		return workflow.ExecuteActivity(budgetOpts(ctx, stopIndexBudget), acts.StopReplication, w.in.index(toStop[i]))
 	})
 	for i, f := range stops {
@@ -214,25 +169,17 @@ func (w *integration) stopBounded(ctx workflow.Context) error {
 }
 
 // fanOutLimit is how many calls, one per index, the status update and the stop keep under way
-// at once (changeIntegrationBoundedFanOut): enough to stop a hundred indexes in a few seconds,
-// few enough that a follower with thousands does not get thousands of requests at once. 0 (a
-// run recorded before the change) means all at once.
+// at once: enough to stop a hundred indexes in a few seconds, few enough that a follower with
+// thousands does not get thousands of requests at once.
 const fanOutLimit = 16
 
-func (w *integration) fanOutLimit() int {
-	if w.v.boundedFanOut {
-		return fanOutLimit
-	}
-	return 0
-}
-
-// fanOut starts call(i) for every i below n, keeping at most limit under way (all at once when
-// limit is 0): before starting call(i) it waits for call(i-limit). It returns the futures in
+// fanOut starts call(i) for every i below n, keeping at most limit under way: before starting
+// call(i) it waits for call(i-limit). It returns the futures in
 // order, the last ones possibly still running.
 func fanOut(ctx workflow.Context, n, limit int, call func(i int) workflow.Future) []workflow.Future {
 	futures := make([]workflow.Future, n)
 	for i := range n {
-		if limit > 0 && i >= limit {
+		if i >= limit {
 			_ = futures[i-limit].Get(ctx, nil) // its outcome is read by the caller
 		}
 		futures[i] = call(i)

@@ -15,6 +15,7 @@ func PreflightWorkflowID(follower string) string { return "preflight/" + followe
 // PreflightWorkflow checks, on the real clusters, what a replication between them needs
 // (activities.Preflight), before the follower is asked to follow. It changes nothing.
 func PreflightWorkflow(ctx workflow.Context, in activities.PreflightInput) (activities.PreflightReport, error) {
+	_ = readVersion(ctx, changePreflight, preflightVersion) // branch on it once the workflow changes
 	var a *activities.Activities
 	var report activities.PreflightReport
 	err := workflow.ExecuteActivity(withIO(ctx, time.Minute, 0), a.Preflight, in).Get(ctx, &report)
@@ -24,6 +25,7 @@ func PreflightWorkflow(ctx workflow.Context, in activities.PreflightInput) (acti
 // LocalFollowerPreflightWorkflow is the preflight of a local follower before it is provisioned
 // (activities.PreflightLocalFollower): `follower create --dry-run`. It changes nothing.
 func LocalFollowerPreflightWorkflow(ctx workflow.Context, in activities.LocalFollowerPreflightInput) (activities.PreflightReport, error) {
+	_ = readVersion(ctx, changeLocalPreflight, localPreflightVersion) // branch on it once the workflow changes
 	var a *activities.Activities
 	var report activities.PreflightReport
 	err := workflow.ExecuteActivity(withIO(ctx, time.Minute, 0), a.PreflightLocalFollower, in).Get(ctx, &report)

@@ -247,8 +247,7 @@ func stopFollowing(ctx workflow.Context, st *ServiceState, progress workflow.Rec
 }
 
 // pauseConfirmTimeout bounds how long a restart waits for the integrations it paused to say
-// replication has stopped. An integration recorded before changeIntegrationConfirmPause never
-// answers: the restart then goes on, as it did before, and says so.
+// replication has stopped: past it the restart goes on, and says so.
 const pauseConfirmTimeout = 2 * time.Minute
 
 // awaitPauses waits until every integration in affected answers that the pause of source took
@@ -284,10 +283,10 @@ func awaitPauses(ctx workflow.Context, applied workflow.ReceiveChannel, affected
 // the restart affects (the service itself if it is a follower, its followers if it leads any)
 // and resumed once the service is healthy again; the leader keeps every operation meanwhile,
 // so nothing is lost.
-func recycleNode(ctx workflow.Context, st *ServiceState, node string, v serviceVersions) error {
+func recycleNode(ctx workflow.Context, st *ServiceState, node string) error {
 	var a *activities.Activities
 	reason := fmt.Sprintf("node %q of %s is being recycled", node, st.Name)
-	err := withReplicationPaused(ctx, st, reason, v.pauseRule(), func() error {
+	err := withReplicationPaused(ctx, st, reason, func() error {
 		return workflow.ExecuteActivity(onMachine(withIO(ctx, 10*time.Minute, activities.LifecycleHeartbeatTimeout), st.ServiceSpec), a.RecycleServiceNode, activities.RecycleInput{Spec: st.ServiceSpec, Node: node}).Get(ctx, nil)
 	})
 	if err != nil {
@@ -298,11 +297,11 @@ func recycleNode(ctx workflow.Context, st *ServiceState, node string, v serviceV
 
 // withReplicationPaused runs restart (a node recycle, a plan change) with replication paused on
 // every follower it affects (the service itself if it is a follower, its followers if it leads
-// any), and resumes them after, whatever restart returned. When checked, a pause that cannot be
-// delivered (the integration is gone, or Temporal refused the signal) refuses the restart, with
+// any), and resumes them after, whatever restart returned. A pause that cannot be delivered
+// (the integration is gone, or Temporal refused the signal) refuses the restart, with
 // the reason, after lifting the pauses already delivered: a node must not restart with
 // replication running.
-func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string, pr pauseRule, restart func() error) error {
+func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string, restart func() error) error {
 	var affected []string
 	if st.Role == RoleFollower {
 		affected = append(affected, IntegrationWorkflowID(st.Leader, st.Name))
@@ -312,7 +311,7 @@ func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string
 	}
 	pause := PauseRequest{Source: RecyclePauseSource(st.Name), Reason: reason}
 	var applied workflow.ReceiveChannel
-	if pr.confirm && len(affected) > 0 {
+	if len(affected) > 0 {
 		applied = workflow.GetSignalChannel(ctx, SignalPauseApplied)
 		for applied.ReceiveAsync(nil) { // answers to an earlier request that stopped waiting
 		}
@@ -320,14 +319,13 @@ func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string
 	}
 	for i, id := range affected {
 		err := workflow.SignalExternalWorkflow(ctx, id, "", SignalPauseIntegration, pause).Get(ctx, nil)
-		if pr.checked && err != nil {
+		if err != nil {
 			for _, paused := range affected[:i] {
 				_ = workflow.SignalExternalWorkflow(ctx, paused, "", SignalResumeIntegration, PauseRequest{Source: pause.Source}).Get(ctx, nil)
 			}
 			return fmt.Errorf("could not pause replication of %s (%s): nothing was restarted; try again once the integration is running, or delete the follower first",
 				id, failureReason(err))
 		}
-		// Unchecked (runs recorded before changeServiceCheckedPause): the failure is ignored.
 	}
 	if applied != nil {
 		if note := awaitPauses(ctx, applied, affected, pause.Source); note != "" {
@@ -346,38 +344,15 @@ func withReplicationPaused(ctx workflow.Context, st *ServiceState, reason string
 	return err
 }
 
-// promoteFollower makes a follower standalone: every follower index stops replicating (in
-// parallel) and becomes writable, the remote connection is removed, the integration ends, the
-// leader drops it from its followers, and the service is a standalone, writable service for
-// good. It waits on the integration's STOPPED report, which the main loop records.
-func promoteFollower(ctx workflow.Context, st *ServiceState, set func(string, string) error) (PromotionReport, error) {
-	began := workflow.Now(ctx)
-	report := PromotionReport{FormerLeader: st.Leader}
-	if err := set(StatePromoting, "promoting to standalone"); err != nil {
-		return report, err
-	}
-	if st.Replication != nil && st.Replication.State != StateStopped {
-		id := IntegrationWorkflowID(st.Leader, st.Name)
-		if err := workflow.SignalExternalWorkflow(ctx, id, "", SignalStopIntegration, nil).Get(ctx, nil); err != nil {
-			return report, fmt.Errorf("stop integration %s: %w", id, err)
-		}
-		if err := workflow.Await(ctx, func() bool { return st.Replication.State == StateStopped }); err != nil {
-			return report, err
-		}
-	}
-	if st.Replication != nil {
-		report.IndexesStopped, report.LagOps = st.Replication.Stopped, st.Replication.LagOps
-	}
-	return becomeStandalone(ctx, st, report, began, "", set)
-}
-
 // promotionStopTimeout bounds how long a promotion waits for the integration's STOPPED report.
 // The integration's stop cancels what it was doing at once and gives each of its calls a budget
 // (stopIndexBudget, stopDisconnectBudget), so this is only reached when its worker is gone or
 // the follower cluster does not answer.
 const promotionStopTimeout = 3 * time.Minute
 
-// promoteFollowerBounded is promoteFollower with changeServiceBoundedPromotion:
+// promoteFollower makes a follower standalone: every follower index stops replicating and
+// becomes writable, the remote connection is removed, the integration ends, the leader drops
+// it from its followers, and the service is a standalone, writable service for good:
 //
 //  1. PROMOTING; the integration is told to stop (it cancels its pending work at once);
 //  2. its STOPPED report is waited for, at most promotionStopTimeout: on expiry, or when the
@@ -386,7 +361,7 @@ const promotionStopTimeout = 3 * time.Minute
 //  3. the report carries what the stop could not do and the indexes it deleted (still
 //     restoring: the plugin's _stop deletes them); the leader drops the follower from its
 //     list, and the service is standalone and RUNNING for good.
-func promoteFollowerBounded(ctx workflow.Context, st *ServiceState, set func(string, string) error) (PromotionReport, error) {
+func promoteFollower(ctx workflow.Context, st *ServiceState, set func(string, string) error) (PromotionReport, error) {
 	began := workflow.Now(ctx)
 	report := PromotionReport{FormerLeader: st.Leader}
 	wasState := st.State

@@ -64,10 +64,10 @@ func canFollow(st ServiceState, req FollowRequest) error {
 // holds user indexes. It then takes the path a created follower takes after PROVISIONING:
 // register with the leader, start the integration.
 //
-// When checked (changeServiceNoStrandedState), a follow whose integration cannot start (the
+// A follow whose integration cannot start (the
 // leader is gone, the integration workflow cannot be started) is undone: the leader's list is
 // left, and the service is the standalone service it was; the update fails with the reason.
-func followLeader(ctx workflow.Context, st *ServiceState, req FollowRequest, set func(string, string) error, checked bool) error {
+func followLeader(ctx workflow.Context, st *ServiceState, req FollowRequest, set func(string, string) error) error {
 	var a *activities.Activities
 	self := st.ClusterRef()
 	// The caller waits for the answer: a few quick tries, not the minutes of withIO.
@@ -92,9 +92,6 @@ func followLeader(ctx workflow.Context, st *ServiceState, req FollowRequest, set
 	st.Role, st.Leader = RoleFollower, req.Leader.Name
 	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchRole.ValueSet(RoleFollower), SearchLeader.ValueSet(st.Leader)); err != nil {
 		return err
-	}
-	if !checked {
-		return startFollowing(ctx, st, set)
 	}
 	err := startIntegration(ctx, st, set)
 	if err == nil {

@@ -80,11 +80,9 @@ func firstError(errs ...error) error {
 // each answering before the next starts: a follower must never have less than its leader. Then
 // the service changes itself. A follower that fails stops the change there, saying which
 // followers already changed; running the same change again completes it (a service already on
-// the plan restarts nothing).
-//
-// pr.checked (changeServiceCheckedPause): a pause that cannot be delivered refuses the change
-// of this service's own nodes, as it refuses a node recycle.
-func changePlan(ctx workflow.Context, st *ServiceState, req PlanChange, answers workflow.ReceiveChannel, pr pauseRule) error {
+// the plan restarts nothing). A pause that cannot be delivered refuses the change of this
+// service's own nodes, as it refuses a node recycle.
+func changePlan(ctx workflow.Context, st *ServiceState, req PlanChange, answers workflow.ReceiveChannel) error {
 	var changed []string
 	for _, f := range slices.Clone(st.Followers) {
 		ask := PlanChange{Plan: req.Plan, Leader: st.Name}
@@ -101,7 +99,7 @@ func changePlan(ctx workflow.Context, st *ServiceState, req PlanChange, answers 
 		}
 		changed = append(changed, f)
 	}
-	return applyPlan(ctx, st, req.Plan, pr)
+	return applyPlan(ctx, st, req.Plan)
 }
 
 // awaitPlanChanged waits for follower's answer about plan, ignoring stale answers.
@@ -129,7 +127,7 @@ func awaitPlanChanged(ctx workflow.Context, answers workflow.ReceiveChannel, fol
 // with the new plan's resources, replication on the affected followers paused meanwhile as for
 // a node recycle; a registered cluster's plan is only recorded. The state shows the new plan
 // once it is applied.
-func applyPlan(ctx workflow.Context, st *ServiceState, planName string, pr pauseRule) error {
+func applyPlan(ctx workflow.Context, st *ServiceState, planName string) error {
 	if planName == st.Plan {
 		return nil
 	}
@@ -141,7 +139,7 @@ func applyPlan(ctx workflow.Context, st *ServiceState, planName string, pr pause
 	}
 	var err error
 	if st.Backend == activities.BackendLocal {
-		err = withReplicationPaused(ctx, st, fmt.Sprintf("plan change of %s from %s to %s: its nodes restart one at a time", st.Name, st.Plan, planName), pr, change)
+		err = withReplicationPaused(ctx, st, fmt.Sprintf("plan change of %s from %s to %s: its nodes restart one at a time", st.Name, st.Plan, planName), change)
 	} else {
 		err = change()
 	}
@@ -154,11 +152,11 @@ func applyPlan(ctx workflow.Context, st *ServiceState, planName string, pr pause
 
 // answerPlanChange runs a leader's plan change on this follower, in the background of the main
 // loop (the integration's progress must keep flowing meanwhile), and answers the leader.
-func answerPlanChange(ctx workflow.Context, st *ServiceState, req PlanChange, refused error, pr pauseRule, done func()) {
+func answerPlanChange(ctx workflow.Context, st *ServiceState, req PlanChange, refused error, done func()) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		err := refused
 		if err == nil {
-			err = applyPlan(ctx, st, req.Plan, pr)
+			err = applyPlan(ctx, st, req.Plan)
 		}
 		done()
 		answer := PlanChanged{Service: st.Name, Plan: req.Plan}

@@ -30,7 +30,8 @@ const (
 // service is one run of ServiceWorkflow.
 type service struct {
 	st ServiceState
-	v  serviceVersions
+	// version is the run's version of ServiceWorkflow (versions.go).
+	version workflow.Version
 	// root is the workflow's context: search attributes are upserted with it.
 	root workflow.Context
 	// phase is the request under way (phaseIdle when none).
@@ -47,7 +48,7 @@ type service struct {
 }
 
 func newService(ctx workflow.Context, in ServiceInput) *service {
-	s := &service{v: readServiceVersions(ctx), root: ctx}
+	s := &service{root: ctx, version: readVersion(ctx, changeService, serviceVersion)}
 	if in.State != nil {
 		s.st = *in.State
 	} else {
@@ -57,7 +58,7 @@ func newService(ctx workflow.Context, in ServiceInput) *service {
 		}
 	}
 	// A run carried DELETING from one that continued as new mid-delete goes on deleting.
-	if s.v.noStrandedState && s.st.State == StateDeleting {
+	if s.st.State == StateDeleting {
 		s.phase = phaseDeleting
 	}
 	s.deleteRequested = workflow.NewChannel(ctx)
@@ -74,8 +75,7 @@ func (s *service) set(state, reason string) error {
 
 func (s *service) deleting() bool { return s.phase == phaseDeleting }
 
-// enter starts a request's phase; leave ends it, unless another phase took over (a delete
-// accepted, by a run recorded before changeServiceNoStrandedState, while a recycle ran).
+// enter starts a request's phase; leave ends it, unless another phase took over.
 func (s *service) enter(p servicePhase) { s.phase = p }
 func (s *service) leave(p servicePhase) {
 	if s.phase == p {
@@ -167,7 +167,7 @@ func (s *service) onDelete(workflow.Context) (ServiceState, error) {
 func (s *service) onRecycle(ctx workflow.Context, node string) (ServiceState, error) {
 	s.enter(phaseRecycling)
 	defer s.leave(phaseRecycling)
-	return s.st, recycleNode(ctx, &s.st, node, s.v)
+	return s.st, recycleNode(ctx, &s.st, node)
 }
 
 // promote is the promote update's handler, and runs the promotions started by signal. A second
@@ -181,9 +181,6 @@ func (s *service) promote(ctx workflow.Context) (PromotionReport, error) {
 	}
 	s.enter(phasePromoting)
 	defer s.leave(phasePromoting)
-	if s.v.boundedPromotion {
-		return promoteFollowerBounded(ctx, &s.st, s.set)
-	}
 	return promoteFollower(ctx, &s.st, s.set)
 }
 
@@ -191,14 +188,14 @@ func (s *service) promote(ctx workflow.Context) (PromotionReport, error) {
 func (s *service) onFollow(ctx workflow.Context, req FollowRequest) (ServiceState, error) {
 	s.enter(phaseFollowing)
 	defer s.leave(phaseFollowing)
-	return s.st, followLeader(ctx, &s.st, req, s.set, s.v.noStrandedState)
+	return s.st, followLeader(ctx, &s.st, req, s.set)
 }
 
 // onPlan is the plan update's handler (service_plan.go).
 func (s *service) onPlan(ctx workflow.Context, req PlanChange) (ServiceState, error) {
 	s.enter(phaseReplanning)
 	defer s.leave(phaseReplanning)
-	err := changePlan(ctx, &s.st, req, s.planAnswers, s.v.pauseRule())
+	err := changePlan(ctx, &s.st, req, s.planAnswers)
 	s.st.Reason = ""
 	if err != nil {
 		s.st.Reason = fmt.Sprintf("plan change to %s failed: %v", req.Plan, err)
@@ -212,7 +209,7 @@ func (s *service) provision(ctx workflow.Context) error {
 	var a *activities.Activities
 	pctx, cancelProvision := workflow.WithCancel(ctx)
 	var err error
-	if s.v.machineQueues && s.st.Backend == activities.BackendLocal && s.st.Machine == "" {
+	if s.st.Backend == activities.BackendLocal && s.st.Machine == "" {
 		// Placed first, so that every retry of the provision (and everything after it) reaches
 		// the same machine: a retry elsewhere would leave the first machine's nodes orphaned.
 		err = s.untilDeleted(ctx, workflow.ExecuteActivity(withIO(pctx, time.Minute, 0), a.PlaceService, s.st.ServiceSpec), cancelProvision, &s.st.Machine)
@@ -252,7 +249,7 @@ func (s *service) serve(ctx workflow.Context) error {
 	adds := workflow.GetSignalChannel(ctx, SignalAddFollower)
 	removes := workflow.GetSignalChannel(ctx, SignalRemoveFollower)
 	planChanges := workflow.GetSignalChannel(ctx, SignalChangePlan)
-	// quiet is set (with changeServiceDrainBeforeContinue) once continuing as new was suggested
+	// quiet is set once continuing as new was suggested
 	// and no handler, plan change or promotion is under way; the loop keeps serving meanwhile,
 	// since a promotion waits for the integration's report, which the loop receives.
 	var quiet workflow.Future
@@ -298,31 +295,21 @@ func (s *service) serve(ctx workflow.Context) error {
 			sel.AddFuture(quiet, func(workflow.Future) { quiet, quietNow = nil, true })
 		}
 		sel.Select(ctx)
-		if s.v.drainBeforeContinue {
-			if s.deleting() || !workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-				continue
-			}
-			if quietNow {
-				quietNow = false
-				if pending() == 0 && idle() { // signals that arrived meanwhile are handled before
-					return s.continueAsNew(ctx)
-				}
-			}
-			if quiet == nil {
-				f, settle := workflow.NewFuture(ctx)
-				quiet = f
-				workflow.Go(ctx, func(ctx workflow.Context) {
-					settle.Set(nil, workflow.Await(ctx, idle))
-				})
-			}
+		if s.deleting() || !workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			continue
 		}
-		if !s.deleting() && workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !sel.HasPending() {
-			// A leader's plan change runs in the background of this loop: it ends in this run.
-			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && s.phase != phaseReplanning }); err != nil {
-				return err
+		if quietNow {
+			quietNow = false
+			if pending() == 0 && idle() { // signals that arrived meanwhile are handled before
+				return s.continueAsNew(ctx)
 			}
-			return s.continueAsNew(ctx)
+		}
+		if quiet == nil {
+			f, settle := workflow.NewFuture(ctx)
+			quiet = f
+			workflow.Go(ctx, func(ctx workflow.Context) {
+				settle.Set(nil, workflow.Await(ctx, idle))
+			})
 		}
 	}
 	return nil
@@ -336,7 +323,7 @@ func (s *service) continueAsNew(ctx workflow.Context) error {
 func (s *service) onProgress(ctx workflow.Context, p IntegrationProgress) {
 	promoting := s.phase == phasePromoting
 	onIntegrationProgress(ctx, &s.st, p, s.set, s.deleting() || promoting)
-	if s.v.boundedPromotion && p.State == StateStopped && !s.deleting() && !promoting && s.st.Role == RoleFollower {
+	if p.State == StateStopped && !s.deleting() && !promoting && s.st.Role == RoleFollower {
 		// A promotion that gave up waiting: its stop finished after all.
 		_ = s.set(s.st.State, "replication stopped and the integration ended, but the promotion that asked for it gave up waiting; promote again to finish it ("+p.Reason+")")
 	}
@@ -349,14 +336,10 @@ func (s *service) onPromoteSignal(ctx workflow.Context) {
 	if s.validatePromote() != nil {
 		return
 	}
-	if s.v.drainBeforeContinue {
-		s.promotionsBySignal++
-	}
+	s.promotionsBySignal++
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		_, _ = s.promote(ctx)
-		if s.v.drainBeforeContinue {
-			s.promotionsBySignal--
-		}
+		s.promotionsBySignal--
 	})
 }
 
@@ -366,7 +349,7 @@ func (s *service) onPlanSignal(ctx workflow.Context, req PlanChange) {
 	if refused == nil {
 		s.enter(phaseReplanning)
 	}
-	answerPlanChange(ctx, &s.st, req, refused, s.v.pauseRule(), func() {
+	answerPlanChange(ctx, &s.st, req, refused, func() {
 		if refused == nil {
 			s.leave(phaseReplanning)
 		}

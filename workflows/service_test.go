@@ -350,8 +350,8 @@ func placed(spec activities.ServiceSpec) activities.ServiceSpec {
 	return spec
 }
 
-// TestServiceRecycleUnconfirmedPause: an integration that never answers the pause (one
-// recorded before it could) holds the restart back at most pauseConfirmTimeout, then the node
+// TestServiceRecycleUnconfirmedPause: an integration that never answers the pause (its worker
+// is gone, say) holds the restart back at most pauseConfirmTimeout, then the node
 // restarts and the reason says so.
 func TestServiceRecycleUnconfirmedPause(t *testing.T) {
 	env := newEnv(t)

@@ -16,6 +16,7 @@ func VerifyWorkflowID(follower string) string { return "verify/" + follower }
 // of the document ids, mappings), and returns the report. It only reads, so it runs beside the
 // follower's own workflows without touching them.
 func VerifyWorkflow(ctx workflow.Context, in activities.VerifyInput) (activities.VerifyReport, error) {
+	_ = readVersion(ctx, changeVerify, verifyVersion) // branch on it once the workflow changes
 	var a *activities.Activities
 	var report activities.VerifyReport
 	// Reading every document id of a large index takes a while; the activity heartbeats after

@@ -52,6 +52,10 @@ type Config struct {
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// Logger receives the server's warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// SuggestContinueAsNewAfter is the history length at which the server suggests that a run
+	// continue as new; 0 keeps the server's default. The history recorder lowers it to record
+	// continue-as-new on short runs.
+	SuggestContinueAsNewAfter int
 }
 
 func (c Config) withDefaults() Config {

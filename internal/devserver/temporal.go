@@ -126,6 +126,14 @@ func newTemporalServer(cfg Config, ports servicePorts, store *config.SQL, logger
 		PublicClient: config.PublicClient{HostPort: addr(ports.Frontend)},
 	}
 
+	dynamic := dynamicconfig.StaticClient{
+		// Search attributes registered at startup must be usable at once, not after the
+		// cache refresh interval.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+	}
+	if cfg.SuggestContinueAsNewAfter > 0 {
+		dynamic[dynamicconfig.HistoryCountSuggestContinueAsNew.Key()] = cfg.SuggestContinueAsNewAfter
+	}
 	return temporal.NewServer(
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
@@ -136,10 +144,6 @@ func newTemporalServer(cfg Config, ports servicePorts, store *config.SQL, logger
 			primitives.WorkerService:   static.SingleLocalHost(addr(ports.Worker)),
 		}),
 		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			// Search attributes registered at startup must be usable at once, not after the
-			// cache refresh interval.
-			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
-		}),
+		temporal.WithDynamicConfigClient(dynamic),
 	)
 }

@@ -84,6 +84,9 @@ func newDevServer(lc fx.Lifecycle, cfg Config, logger *slog.Logger) (Endpoint, e
 	var srv *devserver.Server
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
+			if err := checkStateDir(cfg.StateDir); err != nil {
+				return err
+			}
 			var err error
 			srv, err = devserver.Start(ctx, dcfg)
 			return err

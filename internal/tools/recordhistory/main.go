@@ -1,56 +1,71 @@
-// Command recordhistory records the histories of osccr's workflows over whole lifecycles (index
-// replication; a standalone service; a leader, its follower and their integration, which
-// picks up a new leader index and removes a deleted one) on an embedded Temporal server, into
-// workflows/testdata, for the replay test that guards determinism. The activities are stubs
-// that answer at once: the history is real, the I/O is not needed. Run it from the repository
-// root after a deliberate, versioned workflow change (workflows/versions.go), with a tag naming
-// that version:
+// Command recordhistory records, from real runs, the histories the replay test
+// (workflows/replay_test.go) replays: the real worker with its real activities, real OpenSearch
+// nodes with the CCR plugin (from `make opensearch`) and an embedded Temporal server. It drives
+// every path of every workflow type through the application layer, as the CLI and the API do,
+// then writes each workflow run's history as workflows/testdata/<type>_<path>_<tag>.json. The tag
+// names the workflow version the histories belong to (v0 is the v0.1.0 baseline,
+// workflow.DefaultVersion of every type; see docs/workflow-versions.md). It never overwrites a
+// file: the histories of earlier versions stay, and keep passing.
 //
-//	go run ./internal/tools/recordhistory -tag v2
+//	make opensearch && go run ./internal/tools/recordhistory -tag v1
 //
-// Each history is written as <name>_<tag>.json beside those of the earlier versions, which
-// stay: they are what proves that running executions of those versions still replay. It never
-// overwrites a file.
+// The paths, in the order they run (about 5 minutes on 2 cores):
+//
+//   - a leader and a follower: create (local-follower preflight first), REBUILDING, RUNNING, a
+//     new leader index picked up and a deleted one removed, the status update, verify, an
+//     operator's pause and resume, a node recycle, a plan change (the follower first), a
+//     promotion with the leader up, both deleted;
+//   - one index replicated between two services (IndexReplicationWorkflow): pause, resume, stop;
+//   - an existing cluster registered, then deleted;
+//   - an existing service made a follower (preflight, then the integration), then promoted with
+//     its leader killed;
+//   - a service deleted while it is provisioning;
+//   - on a second Temporal server that suggests continuing as new early: a follower whose
+//     service and integration workflows continue as new, then deleted.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
+	"syscall"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
-	"go.temporal.io/sdk/activity"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
+	"go.uber.org/fx"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/devserver"
+	"github.com/osccr/osccr/internal/localnode"
+	"github.com/osccr/osccr/internal/opensearch"
+	"github.com/osccr/osccr/internal/workerapp"
 	"github.com/osccr/osccr/workflows"
 )
 
-const testdata = "workflows/testdata"
+var (
+	tagPattern = regexp.MustCompile(`^v[0-9]+$`)
+	tag        = flag.String("tag", "", "the workflow version these histories record: v0 for the v0.1.0 baseline, vN after; files are written as TYPE_PATH_TAG.json")
+	out        = flag.String("out", "workflows/testdata", "where the histories are written")
+)
 
-var tagPattern = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
-
-// tag names the workflow version the recorded histories belong to (-tag).
-var tag = flag.String("tag", "", "the workflow version these histories record, e.g. v2: files are written as NAME_TAG.json")
+// oneShard is the settings of every index the recorder creates.
+var oneShard = map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0}}
 
 func main() {
 	flag.Parse()
 	if !tagPattern.MatchString(*tag) {
-		fmt.Fprintln(os.Stderr, "recordhistory: -tag is required (letters, digits, '-'), e.g. -tag v2: the histories of earlier versions are kept, never overwritten")
+		fmt.Fprintln(os.Stderr, "recordhistory: -tag is required, v0 for the v0.1.0 baseline or vN (the workflow versions the histories record): the histories of earlier versions are kept, never overwritten")
 		os.Exit(2)
 	}
 	if err := run(); err != nil {
@@ -60,323 +75,503 @@ func main() {
 }
 
 func run() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	dir, err := os.MkdirTemp("", "recordhistory-")
+	dist, err := localnode.DistributionFromEnv()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := devserver.Start(ctx, devserver.Config{StateDir: dir, SearchAttributes: workflows.SearchAttributes(), Logger: slog.New(slog.DiscardHandler)})
+	if !dist.HasPlugin(localnode.CCRPluginName) {
+		return fmt.Errorf("the OpenSearch distribution at %s has no %s plugin: run `make opensearch` first", dist.Home, localnode.CCRPluginName)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	// The nodes run as an unprivileged account: their directory must be reachable by it.
+	base, err := os.MkdirTemp("", "osccr-recordhistory-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(base)
+	if err := os.Chmod(base, 0o755); err != nil {
+		return err
+	}
+	defer stopNodes(base)
+
+	r := &recorder{paths: map[string]string{}}
+	if err := r.withPlane(ctx, filepath.Join(base, "main"), 0, r.mainPaths); err != nil {
+		return err
+	}
+	// Continuing as new is suggested at 4k events by default; at 150 a follower's runs do.
+	if err := r.withPlane(ctx, filepath.Join(base, "can"), 150, r.continueAsNew); err != nil {
+		return err
+	}
+	return nil
+}
+
+// recorder drives the paths; paths names the path each workflow ID records.
+type recorder struct {
+	ctl   *control.Control
+	c     client.Client
+	base  string
+	paths map[string]string
+}
+
+// withPlane runs paths on a fresh control plane (an embedded Temporal server, the worker with
+// its real activities), then saves the history of every run it holds.
+func (r *recorder) withPlane(ctx context.Context, dir string, suggestContinueAsNew int, paths func(context.Context) error) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	srv, err := devserver.Start(ctx, devserver.Config{StateDir: filepath.Join(dir, "temporal"), SearchAttributes: workflows.SearchAttributes(),
+		SuggestContinueAsNewAfter: suggestContinueAsNew})
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
-	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	c, err := client.Dial(client.Options{HostPort: srv.HostPort(), Namespace: srv.Namespace(), Logger: quiet})
+	logFile, err := os.Create(filepath.Join(dir, "worker.log"))
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer logFile.Close()
+	var c client.Client
+	app := workerapp.New(workerapp.Config{
+		StateDir: dir, TemporalAddress: srv.HostPort(), Namespace: srv.Namespace(), Machine: "recorder",
+		Logger: slog.New(slog.NewTextHandler(logFile, nil)), Stdout: io.Discard,
+	}, fx.Populate(&c))
+	if err := app.Start(ctx); err != nil {
+		return fmt.Errorf("start the worker: %w", err)
+	}
+	defer func() { _ = app.Stop(context.Background()) }()
+	r.ctl, r.c, r.base = control.New(c), c, dir
+	if err := paths(ctx); err != nil {
+		return fmt.Errorf("%w (worker log: %s)", err, logFile.Name())
+	}
+	return r.saveAll(ctx)
+}
 
-	// The shared queue's worker, and the one of the machine the local services are placed on:
-	// every stub answers on both.
-	const machine = "recorder"
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	wm := worker.New(c, workflows.MachineTaskQueue(machine), worker.Options{DisableWorkflowWorker: true})
-	workflows.Register(w)
-	stub := func(name string, fn any) {
-		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-		wm.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+// mainPaths runs every path but continue-as-new.
+func (r *recorder) mainPaths(ctx context.Context) error {
+	// A leader, and a follower created after its preflight.
+	lc, err := r.service(ctx, "rec-leader", "")
+	if err != nil {
+		return err
 	}
-	stub("PlaceService", func(context.Context, activities.ServiceSpec) (string, error) { return machine, nil })
-	synced := activities.IndexStatus{Index: "orders", Status: "SYNCING", LeaderCheckpoint: 99, FollowerCheckpoint: 99}
-	stub("ConnectRemote", func(context.Context, activities.ConnectInput) error { return nil })
-	stub("StartReplication", func(context.Context, activities.IndexInput) error { return nil })
-	stub("WaitSyncing", func(context.Context, activities.IndexInput) (activities.IndexStatus, error) { return synced, nil })
-	for _, name := range []string{"PauseReplication", "ResumeReplication", "StopReplication"} {
-		stub(name, func(context.Context, activities.IndexInput) error { return nil })
+	if err := index(ctx, lc, "orders", 0, 50); err != nil {
+		return err
 	}
-	stub("ProvisionService", func(context.Context, activities.ServiceSpec) (activities.ServiceEndpoints, error) {
-		return activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300", PlannedNodes: 3}, nil
-	})
-	stub("DeprovisionService", func(context.Context, activities.ServiceSpec) error { return nil })
-	leaderIndexes := map[string]string{"customers": "uuid-c", "orders": "uuid-o"}
-	stub("ListLeaderIndexes", func(_ context.Context, c activities.ClusterRef) (activities.IndexPlan, error) {
-		if c.Name == "events-dr" { // the empty service that becomes a follower
-			return activities.IndexPlan{}, nil
+	if err := index(ctx, lc, "customers", 0, 20); err != nil {
+		return err
+	}
+	want := control.CreateFollowerRequest{Leader: "rec-leader", Name: "rec-follower"}
+	r.paths["preflight/rec-follower"] = "create"
+	if rep, err := r.ctl.PreviewFollower(ctx, want); err != nil || !rep.OK {
+		return fmt.Errorf("preview follower: %v %+v", err, rep)
+	}
+	r.paths[workflows.ServiceWorkflowID("rec-follower")] = "follower-lifecycle"
+	r.paths[workflows.IntegrationWorkflowID("rec-leader", "rec-follower")] = "lifecycle"
+	if err := r.ctl.CreateFollower(ctx, want); err != nil {
+		return err
+	}
+	if _, err := r.ctl.WaitService(ctx, "rec-follower", nil); err != nil {
+		return err
+	}
+	// While RUNNING: a new leader index is picked up, a deleted one removed.
+	if err := index(ctx, lc, "invoices", 0, 10); err != nil {
+		return err
+	}
+	if err := r.followed(ctx, "rec-follower", "customers", "invoices", "orders"); err != nil {
+		return err
+	}
+	if err := lc.DeleteIndex(ctx, "customers"); err != nil {
+		return err
+	}
+	if err := r.followed(ctx, "rec-follower", "invoices", "orders"); err != nil {
+		return err
+	}
+	r.paths[workflows.VerifyWorkflowID("rec-follower")] = "follower"
+	if rep, err := r.ctl.VerifyFollower(ctx, "rec-follower"); err != nil || rep.Diverged != 0 {
+		return fmt.Errorf("verify: %v %+v", err, rep)
+	}
+	// An operator's pause and resume.
+	if err := r.ctl.PauseFollower(ctx, "rec-follower", "recording a pause"); err != nil {
+		return err
+	}
+	if _, err := r.ctl.WaitServiceState(ctx, "rec-follower", workflows.StatePaused, nil); err != nil {
+		return err
+	}
+	if err := r.ctl.ResumeFollower(ctx, "rec-follower"); err != nil {
+		return err
+	}
+	if _, err := r.ctl.WaitServiceState(ctx, "rec-follower", workflows.StateRunning, nil); err != nil {
+		return err
+	}
+	// A node recycle of the follower, then a plan change of the leader (the follower first).
+	if err := r.ctl.RecycleNode(ctx, "rec-follower", "", true); err != nil {
+		return fmt.Errorf("recycle: %w", err)
+	}
+	if _, err := r.ctl.WaitServiceState(ctx, "rec-follower", workflows.StateRunning, nil); err != nil {
+		return err
+	}
+	r.paths[workflows.ServiceWorkflowID("rec-leader")] = "leader-lifecycle"
+	if _, err := r.ctl.UpdatePlan(ctx, "rec-leader", "business-8", true); err != nil {
+		return fmt.Errorf("plan change: %w", err)
+	}
+	if _, err := r.ctl.WaitServiceState(ctx, "rec-follower", workflows.StateRunning, nil); err != nil {
+		return err
+	}
+	// One index replicated by IndexReplicationWorkflow into a standalone service.
+	tc, err := r.service(ctx, "rec-target", "standalone-lifecycle")
+	if err != nil {
+		return err
+	}
+	if err := r.indexReplication(ctx, "rec-leader", "rec-target", tc); err != nil {
+		return err
+	}
+	// An existing cluster registered, then deleted.
+	target, err := r.ctl.GetService(ctx, "rec-target")
+	if err != nil {
+		return err
+	}
+	r.paths[workflows.ServiceWorkflowID("rec-registered")] = "registered-lifecycle"
+	if err := r.ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "rec-registered", Plan: "business-4", URL: target.Endpoints.HTTPURL, TransportAddress: target.Endpoints.TransportAddress}); err != nil {
+		return err
+	}
+	if _, err := r.ctl.WaitService(ctx, "rec-registered", nil); err != nil {
+		return err
+	}
+	// The promotion with the leader up, then both deleted.
+	if _, err := r.ctl.Promote(ctx, "rec-follower"); err != nil {
+		return fmt.Errorf("promote: %w", err)
+	}
+	for _, name := range []string{"rec-registered", "rec-target", "rec-follower", "rec-leader"} {
+		if err := r.delete(ctx, name); err != nil {
+			return err
 		}
-		return activities.IndexPlan{Replicate: []string{"customers", "orders"}, UUIDs: leaderIndexes, Excluded: []activities.Exclusion{{Index: ".kibana_1", Reason: "system"}}, Bytes: 4096}, nil
-	})
-	stub("ChangeServicePlan", func(context.Context, activities.ServiceSpec) error { return nil })
-	stub("DisconnectRemote", func(context.Context, activities.ConnectInput) error { return nil })
-	stub("SyncTemplates", func(context.Context, activities.SyncTemplatesInput) (activities.TemplateSync, error) {
-		return activities.TemplateSync{Fingerprint: "tpl-1", Managed: []string{"index/catalog"}, Put: []string{"index/catalog"}}, nil
-	})
-	stub("WatchLeader", watchLeader(leaderIndexes))
-	stub("RemoveFollowerIndex", func(context.Context, activities.IndexInput) error { return nil })
-	stub("ReplicationStatus", func(_ context.Context, in activities.IndexInput) (activities.IndexStatus, error) {
-		return activities.IndexStatus{Index: in.FollowerIndex, Status: "SYNCING", LeaderCheckpoint: 12, FollowerCheckpoint: 10}, nil
-	})
-	if err := w.Start(); err != nil {
-		return err
 	}
-	defer w.Stop()
-	if err := wm.Start(); err != nil {
-		return err
-	}
-	defer wm.Stop()
 
-	in := workflows.IndexReplicationInput{
-		Leader:      activities.ClusterRef{Name: "leader", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"},
-		Follower:    activities.ClusterRef{Name: "follower", URL: "http://127.0.0.1:9201"},
-		LeaderAlias: "leader", LeaderIndex: "orders", FollowerIndex: "orders",
+	// An existing service made a follower, then promoted with its leader killed.
+	ec, err := r.service(ctx, "rec-events", "leader-killed")
+	if err != nil {
+		return err
 	}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: in.WorkflowID(), TaskQueue: workflows.TaskQueue}, workflows.IndexReplicationWorkflow, in)
+	if err := index(ctx, ec, "events", 0, 30); err != nil {
+		return err
+	}
+	if _, err := r.service(ctx, "rec-events-dr", "follow-promote-leader-down"); err != nil {
+		return err
+	}
+	follow := control.CreateIntegrationRequest{Type: control.IntegrationTypeCCR, Source: "rec-events", Dest: "rec-events-dr"}
+	r.paths["preflight/rec-events-dr"] = "follow" // the integration's create runs it first
+	r.paths[workflows.IntegrationWorkflowID("rec-events", "rec-events-dr")] = "promote-leader-down"
+	if _, err := r.ctl.CreateIntegration(ctx, follow); err != nil {
+		return err
+	}
+	if _, err := r.ctl.WaitServiceState(ctx, "rec-events-dr", workflows.StateRunning, nil); err != nil {
+		return err
+	}
+	node, err := localnode.Find(filepath.Join(r.base, "services", "rec-events", "rec-events-0"))
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(node.PID, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill the leader's node: %w", err)
+	}
+	if _, err := r.ctl.Promote(ctx, "rec-events-dr"); err != nil {
+		return fmt.Errorf("promote with the leader down: %w", err)
+	}
+	for _, name := range []string{"rec-events-dr", "rec-events"} {
+		if err := r.delete(ctx, name); err != nil {
+			return err
+		}
+	}
+
+	// A service deleted while it is provisioning.
+	r.paths[workflows.ServiceWorkflowID("rec-doomed")] = "delete-while-provisioning"
+	if err := r.ctl.CreateService(ctx, control.CreateServiceRequest{Name: "rec-doomed", Plan: "business-4", Security: control.SecurityNone}); err != nil {
+		return err
+	}
+	if st, err := r.ctl.GetService(ctx, "rec-doomed"); err != nil || st.State != workflows.StateProvisioning {
+		return fmt.Errorf("rec-doomed is %s (%v), want PROVISIONING when its delete is asked for", st.State, err)
+	}
+	return r.delete(ctx, "rec-doomed")
+}
+
+// continueAsNew runs a follower on a server that suggests continuing as new early: its service
+// and integration workflows continue as new while it rebuilds and runs.
+func (r *recorder) continueAsNew(ctx context.Context) error {
+	lc, err := r.service(ctx, "rec-can-leader", "leader-continue-as-new")
+	if err != nil {
+		return err
+	}
+	if err := index(ctx, lc, "orders", 0, 10); err != nil {
+		return err
+	}
+	r.paths[workflows.ServiceWorkflowID("rec-can-follower")] = "follower-continue-as-new"
+	r.paths[workflows.IntegrationWorkflowID("rec-can-leader", "rec-can-follower")] = "continue-as-new"
+	if err := r.ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: "rec-can-leader", Name: "rec-can-follower"}); err != nil {
+		return err
+	}
+	if _, err := r.ctl.WaitService(ctx, "rec-can-follower", nil); err != nil {
+		return err
+	}
+	// New indexes, one at a time, until the service has continued as new (the integration's
+	// progress reports wake its loop).
+	for i := 0; ; i++ {
+		runs, err := r.runs(ctx, workflows.ServiceWorkflowID("rec-can-follower"))
+		if err != nil {
+			return err
+		}
+		if len(runs) > 1 {
+			break
+		}
+		if i == 20 {
+			return fmt.Errorf("the follower's service workflow did not continue as new after %d new indexes", i)
+		}
+		name := fmt.Sprintf("more-%02d", i)
+		if err := index(ctx, lc, name, 0, 1); err != nil {
+			return err
+		}
+		if err := waitFor(ctx, "rec-can-follower to follow "+name, func() (bool, error) {
+			fs, err := r.ctl.FollowerStatus(ctx, "rec-can-follower")
+			if err != nil {
+				return false, nil
+			}
+			return slices.ContainsFunc(fs.Indexes, func(ix control.IndexStatus) bool { return ix.Index == name && ix.Status == "SYNCING" }), nil
+		}); err != nil {
+			return err
+		}
+	}
+	// The integration continues as new once quiet: at the latest when its watch ends without a
+	// change (activities.DefaultWatchMaxWait).
+	if err := waitFor(ctx, "the integration to continue as new", func() (bool, error) {
+		runs, err := r.runs(ctx, workflows.IntegrationWorkflowID("rec-can-leader", "rec-can-follower"))
+		return len(runs) > 1, err
+	}); err != nil {
+		return err
+	}
+	for _, name := range []string{"rec-can-follower", "rec-can-leader"} {
+		if err := r.delete(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexReplication replicates leader's orders into target as orders-copy: pause, resume, stop.
+func (r *recorder) indexReplication(ctx context.Context, leader, target string, tc *opensearch.Client) error {
+	ls, err := r.ctl.GetService(ctx, leader)
+	if err != nil {
+		return err
+	}
+	ts, err := r.ctl.GetService(ctx, target)
+	if err != nil {
+		return err
+	}
+	in := workflows.IndexReplicationInput{Leader: ls.ClusterRef(), Follower: ts.ClusterRef(), LeaderAlias: leader, LeaderIndex: "orders", FollowerIndex: "orders-copy"}
+	r.paths[in.WorkflowID()] = "lifecycle"
+	id, err := r.ctl.StartIndexReplication(ctx, in)
 	if err != nil {
 		return err
 	}
 	waitState := func(want string) error {
-		for {
-			v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.QueryState)
-			if err == nil {
-				var st workflows.IndexReplicationState
-				if v.Get(&st) == nil && st.State == want {
-					return nil
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for %s: %w", want, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+		return waitFor(ctx, id+" "+want, func() (bool, error) {
+			st, err := r.ctl.IndexReplicationState(ctx, id)
+			return err == nil && st.State == want, nil
+		})
 	}
-	steps := []struct{ signal, arg, then string }{
-		{"", "", workflows.StateRunning},
-		{workflows.SignalPause, "node recycle", workflows.StatePaused},
-		{workflows.SignalResume, "", workflows.StateRunning},
-	}
-	for _, s := range steps {
-		if s.signal != "" {
-			if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), s.signal, s.arg); err != nil {
-				return err
-			}
-		}
-		if err := waitState(s.then); err != nil {
-			return err
-		}
-	}
-	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalStop, nil); err != nil {
+	if err := waitState(workflows.StateRunning); err != nil {
 		return err
 	}
-	if err := run.Get(ctx, nil); err != nil {
+	if err := r.ctl.PauseIndexReplication(ctx, id, "recording a pause"); err != nil {
 		return err
 	}
-
-	if err := save(ctx, c, run, "index_replication_lifecycle.json"); err != nil {
+	if err := waitState(workflows.StatePaused); err != nil {
 		return err
 	}
-
-	standalone := activities.ServiceSpec{Name: "orders", Plan: "business-4", Cloud: "local", Region: "local", Backend: activities.BackendLocal}
-	svc, err := startService(ctx, c, workflows.ServiceInput{Spec: standalone})
-	if err != nil {
+	if err := r.ctl.ResumeIndexReplication(ctx, id); err != nil {
 		return err
 	}
-	if err := deleteService(ctx, c, svc); err != nil {
+	if err := waitState(workflows.StateRunning); err != nil {
 		return err
 	}
-	if err := save(ctx, c, svc, "service_lifecycle.json"); err != nil {
+	if err := r.ctl.StopIndexReplication(ctx, id); err != nil {
 		return err
 	}
-
-	// A leader and its follower: registration, rebuild of two indexes, delete of the follower
-	// (integration stopped, leader untagged), delete of the leader.
-	leaderSpec := standalone
-	leaderSpec.Name = "catalog"
-	leader, err := startService(ctx, c, workflows.ServiceInput{Spec: leaderSpec})
-	if err != nil {
-		return err
+	if err := r.c.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+		return fmt.Errorf("%s: %w", id, err)
 	}
-	followerSpec := standalone
-	followerSpec.Name = "catalog-replica"
-	follow := &workflows.FollowSpec{Leader: activities.ClusterRef{Name: "catalog", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"}}
-	follower, err := startService(ctx, c, workflows.ServiceInput{Spec: followerSpec, Follow: follow})
-	if err != nil {
-		return err
-	}
-	// While RUNNING, the watch sees a new leader index, then a deleted one (see watchLeader).
-	if err := waitIndexes(ctx, c, workflows.IntegrationWorkflowID("catalog", "catalog-replica"), []string{"invoices", "orders"}); err != nil {
-		return err
-	}
-	if err := deleteService(ctx, c, follower); err != nil {
-		return err
-	}
-	if err := deleteService(ctx, c, leader); err != nil {
-		return err
-	}
-	integration := c.GetWorkflow(ctx, workflows.IntegrationWorkflowID("catalog", "catalog-replica"), "")
-	if err := integration.Get(ctx, nil); err != nil {
-		return err
-	}
-	for name, run := range map[string]client.WorkflowRun{"service_leader.json": leader, "service_follower.json": follower, "integration.json": integration} {
-		if err := save(ctx, c, run, name); err != nil {
-			return err
-		}
-	}
-	return recordFollowAndPlan(ctx, c, standalone)
-}
-
-// recordFollowAndPlan records an existing service made a follower (integration create), then a
-// plan change of its leader that moves the follower first, then both deleted.
-func recordFollowAndPlan(ctx context.Context, c client.Client, standalone activities.ServiceSpec) error {
-	leaderSpec, destSpec := standalone, standalone
-	leaderSpec.Name, destSpec.Name = "events", "events-dr"
-	leader, err := startService(ctx, c, workflows.ServiceInput{Spec: leaderSpec})
-	if err != nil {
-		return err
-	}
-	dest, err := startService(ctx, c, workflows.ServiceInput{Spec: destSpec})
-	if err != nil {
-		return err
-	}
-	req := workflows.FollowRequest{Leader: activities.ClusterRef{Name: "events", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"}, LeaderPlan: leaderSpec.Plan}
-	if err := update(ctx, c, dest, workflows.UpdateFollow, req); err != nil {
-		return err
-	}
-	if err := waitRunning(ctx, c, dest); err != nil {
-		return err
-	}
-	if err := update(ctx, c, leader, workflows.UpdatePlan, workflows.PlanChange{Plan: "business-8"}); err != nil {
-		return err
-	}
-	for _, run := range []client.WorkflowRun{dest, leader} {
-		if err := deleteService(ctx, c, run); err != nil {
-			return err
-		}
-	}
-	for name, run := range map[string]client.WorkflowRun{"service_follow_leader.json": leader, "service_follow_follower.json": dest} {
-		if err := save(ctx, c, run, name); err != nil {
-			return err
-		}
+	n, err := tc.Count(ctx, "orders-copy")
+	if err != nil || n != 50 {
+		return fmt.Errorf("orders-copy holds %d documents (%v), want 50", n, err)
 	}
 	return nil
 }
 
-// update runs an update on a service and waits for its answer.
-func update(ctx context.Context, c client.Client, run client.WorkflowRun, name string, arg any) error {
-	upd, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: run.GetID(), RunID: run.GetRunID(), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	if err != nil {
-		return fmt.Errorf("%s update of %s: %w", name, run.GetID(), err)
+// service creates a plain local service, waits until it is RUNNING and returns its client; path
+// names its workflow's history ("" when another step names it).
+func (r *recorder) service(ctx context.Context, name, path string) (*opensearch.Client, error) {
+	if path != "" {
+		r.paths[workflows.ServiceWorkflowID(name)] = path
 	}
-	if err := upd.Get(ctx, nil); err != nil {
-		return fmt.Errorf("%s update of %s: %w", name, run.GetID(), err)
+	if err := r.ctl.CreateService(ctx, control.CreateServiceRequest{Name: name, Plan: "business-4", Security: control.SecurityNone}); err != nil {
+		return nil, err
 	}
-	return nil
-}
-
-// watchLeader stubs the leader watch: the first watch sees the leader as the rebuild planned
-// it, the next a new index (invoices), the next one deleted (customers); later ones see no
-// change and wait, heartbeating, until cancelled.
-func watchLeader(initial map[string]string) func(context.Context, activities.WatchInput) (activities.Observation, error) {
-	view := func(indexes map[string]string) activities.Observation {
-		v := &activities.LeaderView{Indexes: maps.Clone(indexes), Replicate: slices.Sorted(maps.Keys(indexes)), Excluded: []activities.Exclusion{{Index: ".kibana_1", Reason: "system"}}, Templates: "tpl-1"}
-		v.Indexes[".kibana_1"] = "uuid-k"
-		return activities.Observation{Leader: v, Follower: activities.ClusterHealth{Status: "green"}}
-	}
-	withNew := maps.Clone(initial)
-	withNew["invoices"] = "uuid-i"
-	withoutOld := maps.Clone(withNew)
-	delete(withoutOld, "customers")
-	return func(ctx context.Context, in activities.WatchInput) (activities.Observation, error) {
-		known := in.Known
-		switch {
-		case known == nil || known.Leader == nil || known.Follower.Status == "":
-			return view(initial), nil
-		case known.Leader.Indexes["invoices"] == "":
-			return view(withNew), nil
-		case known.Leader.Indexes["customers"] != "":
-			return view(withoutOld), nil
-		}
-		for {
-			select {
-			case <-ctx.Done():
-				return *known, ctx.Err()
-			case <-time.After(100 * time.Millisecond):
-				activity.RecordHeartbeat(ctx)
-			}
-		}
-	}
-}
-
-// waitIndexes waits until the integration replicates exactly the given follower indexes.
-func waitIndexes(ctx context.Context, c client.Client, id string, want []string) error {
-	for {
-		upd, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateIntegrationStatus, WaitForStage: client.WorkflowUpdateStageCompleted})
-		if err == nil {
-			var st workflows.IntegrationStatus
-			if upd.Get(ctx, &st) == nil && st.Syncing == len(want) {
-				var got []string
-				for _, ix := range st.Indexes {
-					got = append(got, ix.Index)
-				}
-				if slices.Equal(got, want) {
-					return nil
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s to replicate %v: %w", id, want, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// startService starts a service workflow and waits until it is RUNNING.
-func startService(ctx context.Context, c client.Client, in workflows.ServiceInput) (client.WorkflowRun, error) {
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.ServiceWorkflowID(in.Spec.Name), TaskQueue: workflows.TaskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchService.ValueSet(in.Spec.Name)),
-	}, workflows.ServiceWorkflow, in)
+	st, err := r.ctl.WaitService(ctx, name, nil)
 	if err != nil {
 		return nil, err
 	}
-	return run, waitRunning(ctx, c, run)
+	cfg, err := activities.ClientConfig(st.ClusterRef())
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = time.Minute
+	return opensearch.New(cfg)
 }
 
-// waitRunning waits until a service is RUNNING.
-func waitRunning(ctx context.Context, c client.Client, run client.WorkflowRun) error {
+// delete deletes a service and waits until its workflow has ended.
+func (r *recorder) delete(ctx context.Context, name string) error {
+	if err := r.ctl.DeleteService(ctx, name); err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	return r.ctl.WaitServiceGone(ctx, name)
+}
+
+// followed waits until a follower replicates exactly the given indexes.
+func (r *recorder) followed(ctx context.Context, follower string, want ...string) error {
+	return waitFor(ctx, fmt.Sprintf("%s to follow %v", follower, want), func() (bool, error) {
+		fs, err := r.ctl.FollowerStatus(ctx, follower)
+		if err != nil {
+			return false, nil
+		}
+		var got []string
+		for _, ix := range fs.Indexes {
+			if ix.Status == "SYNCING" {
+				got = append(got, ix.Index)
+			}
+		}
+		slices.Sort(got)
+		return slices.Equal(got, want), nil
+	})
+}
+
+// index creates an index of one shard holding documents from..to.
+func index(ctx context.Context, c *opensearch.Client, name string, from, to int) error {
+	if err := c.CreateIndex(ctx, name, oneShard); err != nil {
+		return err
+	}
+	docs := map[string]any{}
+	for i := from; i < to; i++ {
+		docs[fmt.Sprintf("doc-%05d", i)] = map[string]any{"n": i}
+	}
+	return c.Bulk(ctx, name, opensearch.DocsFromMap(docs), opensearch.WithRefresh())
+}
+
+// waitFor polls cond until it holds, for at most 5 minutes.
+func waitFor(ctx context.Context, what string, cond func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
 	for {
-		v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.QueryService)
-		var st workflows.ServiceState
-		if err == nil && v.Get(&st) == nil && st.State == workflows.StateRunning {
+		ok, err := cond()
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if ok {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", run.GetID(), ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
 
-// deleteService deletes a service and waits until its workflow has ended.
-func deleteService(ctx context.Context, c client.Client, run client.WorkflowRun) error {
-	upd, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: run.GetID(), RunID: run.GetRunID(), UpdateName: workflows.UpdateDelete, WaitForStage: client.WorkflowUpdateStageCompleted})
+// runs lists the runs of a workflow ID, oldest first.
+func (r *recorder) runs(ctx context.Context, id string) ([]*workflowExecution, error) {
+	all, err := r.executions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(e *workflowExecution) bool { return e.id != id }), nil
+}
+
+type workflowExecution struct {
+	id, run, typ string
+	start        time.Time
+}
+
+// executions lists every workflow run the server holds, oldest first.
+func (r *recorder) executions(ctx context.Context) ([]*workflowExecution, error) {
+	var all []*workflowExecution
+	var token []byte
+	for {
+		resp, err := r.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{NextPageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range resp.GetExecutions() {
+			all = append(all, &workflowExecution{id: e.GetExecution().GetWorkflowId(), run: e.GetExecution().GetRunId(), typ: e.GetType().GetName(), start: e.GetStartTime().AsTime()})
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	slices.SortFunc(all, func(a, b *workflowExecution) int { return a.start.Compare(b.start) })
+	return all, nil
+}
+
+// typeNames are the file name prefixes of the workflow types.
+var typeNames = map[string]string{
+	"ServiceWorkflow":                "service",
+	"IntegrationWorkflow":            "integration",
+	"IndexReplicationWorkflow":       "index_replication",
+	"VerifyWorkflow":                 "verify",
+	"PreflightWorkflow":              "preflight",
+	"LocalFollowerPreflightWorkflow": "local_follower_preflight",
+}
+
+// saveAll waits until every run has ended, then writes each one's history. A workflow with
+// several runs (continue-as-new) gets one file a run: PATH-run1, PATH-run2, ...
+func (r *recorder) saveAll(ctx context.Context) error {
+	all, err := r.executions(ctx)
 	if err != nil {
 		return err
 	}
-	if err := upd.Get(ctx, nil); err != nil {
-		return err
+	count := map[string]int{}
+	for _, e := range all {
+		count[e.id]++
 	}
-	return run.Get(ctx, nil)
+	seen := map[string]int{}
+	for _, e := range all {
+		prefix, ok := typeNames[e.typ]
+		if !ok {
+			return fmt.Errorf("workflow type %s has no name in recordhistory's typeNames", e.typ)
+		}
+		path, ok := r.paths[e.id]
+		if !ok {
+			return fmt.Errorf("workflow %s (%s) ran without a path named for it", e.id, e.typ)
+		}
+		seen[e.id]++
+		if count[e.id] > 1 {
+			path = fmt.Sprintf("%s-run%d", path, seen[e.id])
+		}
+		if err := r.save(ctx, e, prefix+"_"+path); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// save writes a finished run's history as JSON into testdata.
-func save(ctx context.Context, c client.Client, run client.WorkflowRun, name string) error {
+// save writes a finished run's history as JSON.
+func (r *recorder) save(ctx context.Context, e *workflowExecution, name string) error {
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	// Every run has ended (a delete waited for its service, the others end by themselves); a
+	// failed run is a recorded path too (a stop's failure with the leader down): only a run
+	// that has not ended is an error.
+	if err := r.c.GetWorkflow(wctx, e.id, e.run).Get(wctx, nil); err != nil && wctx.Err() != nil {
+		return fmt.Errorf("%s run %s has not ended: %w", e.id, e.run, err)
+	}
 	hist := &historypb.History{}
-	iter := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := r.c.GetWorkflowHistory(ctx, e.id, e.run, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {
@@ -388,13 +583,13 @@ func save(ctx context.Context, c client.Client, run client.WorkflowRun, name str
 	if err != nil {
 		return err
 	}
-	out := filepath.Join(testdata, strings.TrimSuffix(name, ".json")+"_"+*tag+".json")
-	if err := os.MkdirAll(testdata, 0o755); err != nil {
+	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	file := filepath.Join(*out, name+"_"+*tag+".json")
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("%w: a recorded history is never overwritten; choose another -tag", err)
+		return fmt.Errorf("%w: a recorded history is never overwritten; record under another -tag", err)
 	}
 	if _, err := f.Write(raw); err != nil {
 		f.Close()
@@ -403,6 +598,18 @@ func save(ctx context.Context, c client.Client, run client.WorkflowRun, name str
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Printf("recorded %d events into %s\n", len(hist.Events), out)
+	fmt.Printf("recorded %4d events: %s\n", len(hist.Events), file)
 	return nil
+}
+
+// stopNodes stops, by pid, every node left under base (a path that failed half-way).
+func stopNodes(base string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, "*", "services", "*", "*"))
+	for _, dir := range dirs {
+		if n, err := localnode.Find(dir); err == nil && n.PID != 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			_ = n.Stop(ctx)
+			cancel()
+		}
+	}
 }
