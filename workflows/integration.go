@@ -123,7 +123,8 @@ type IntegrationProgress struct {
 	// DeletedRestoring, set with STOPPED, are the follower indexes that were still restoring
 	// from the leader when replication was stopped: the plugin's _stop deletes such an index.
 	DeletedRestoring []string `json:"deleted_restoring,omitempty"`
-	// Templates are the index and component templates osccr keeps on the follower.
+	// Templates are the configuration objects (templates, pipelines, stored scripts) osccr
+	// keeps on the follower, each with the digest of what it wrote.
 	Templates []string `json:"templates,omitempty"`
 	// Problems are what needs an operator's attention: follower indexes the plugin paused by
 	// itself (a leader index closed, say) or failed, and steps osccr could not take.
@@ -146,8 +147,11 @@ const (
 	ProblemPauseFailed        = "PAUSE_FAILED"
 	ProblemResumeFailed       = "RESUME_FAILED"
 	ProblemTemplateSyncFailed = "TEMPLATE_SYNC_FAILED"
-	ProblemStopFailed         = "STOP_FAILED"
-	ProblemDisconnectFailed   = "DISCONNECT_FAILED"
+	// ProblemConfigConflict: objects of the follower's configuration osccr did not write
+	// differ from the leader's; osccr left them alone (docs/configuration-sync.md).
+	ProblemConfigConflict   = "CONFIG_CONFLICT"
+	ProblemStopFailed       = "STOP_FAILED"
+	ProblemDisconnectFailed = "DISCONNECT_FAILED"
 )
 
 // IntegrationState is everything the integration knows; it is carried into the next run when

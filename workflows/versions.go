@@ -22,12 +22,14 @@ const (
 
 // The newest version of each workflow type: what a run started by this code takes.
 const (
-	serviceVersion          = workflow.DefaultVersion
-	integrationVersion      = workflow.DefaultVersion
-	indexReplicationVersion = workflow.DefaultVersion
-	verifyVersion           = workflow.DefaultVersion
-	preflightVersion        = workflow.DefaultVersion
-	localPreflightVersion   = workflow.DefaultVersion
+	serviceVersion = workflow.DefaultVersion
+	// 1: objects of the follower's configuration that osccr left alone (it did not write them
+	// and they differ from the leader's) are a CONFIG_CONFLICT problem.
+	integrationVersion      workflow.Version = 1
+	indexReplicationVersion                  = workflow.DefaultVersion
+	verifyVersion                            = workflow.DefaultVersion
+	preflightVersion                         = workflow.DefaultVersion
+	localPreflightVersion                    = workflow.DefaultVersion
 )
 
 // readVersion is the version a run of a workflow type takes: the newest for a new run, the one
