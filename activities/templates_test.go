@@ -133,6 +133,18 @@ func TestSyncTemplates(t *testing.T) {
 		in.Managed = got.Managed
 		switch step.name {
 		case "first sync":
+			// What verify says a failover would lack: the conflicting pipeline only.
+			cmp, err := compareConfiguration(ctx, leader, follower)
+			must(err)
+			for _, c := range cmp {
+				want := []string(nil)
+				if c.Kind == "pipeline" {
+					want = []string{"clash"}
+				}
+				if len(c.Missing) != 0 || !slices.Equal(c.Differing, want) {
+					t.Errorf("verify's %s comparison %+v, want nothing missing and differing %v", c.Kind, c, want)
+				}
+			}
 			// The application on the follower (as after a promotion): its index names the
 			// pipeline, its update the stored script, its search the search template.
 			call(http.MethodPut, "/app", `{"settings":{"number_of_shards":1,"number_of_replicas":0,"index.default_pipeline":"stamp"}}`, nil)
