@@ -234,6 +234,12 @@ func previewTable(w io.Writer, p control.PromotionPreview) {
 	for i, step := range p.Steps {
 		fmt.Fprintf(w, "  %d. %s\n", i+1, step)
 	}
+	for _, lacking := range p.ConfigLacking {
+		fmt.Fprintf(w, "\nThe application would lack configuration of %s: %s\n", p.Leader, lacking)
+	}
+	if len(p.NotCopied) > 0 {
+		fmt.Fprintf(w, "\nNot copied from %s by osccr (have them on %s by other means): %s\n", p.Leader, p.Service, strings.Join(p.NotCopied, "; "))
+	}
 	fmt.Fprintln(w)
 	indexTable(w, p.Indexes)
 }
