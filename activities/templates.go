@@ -17,13 +17,15 @@ import (
 
 // SyncTemplatesInput asks to make the follower's configuration (the kinds of configChain)
 // match the leader's. Managed is what osccr wrote on the follower before (the last sync's
-// result), each entry "<kind>/<name> sha256:<digest>" (or, as recorded before digests,
-// "<kind>/<name>"): only those are ever changed without a conflict or deleted, so objects the
-// follower's own plugins or operators create are left alone.
+// result), as "<kind>/<name>"; Digests the digest of what it wrote, by the same key (a managed
+// object without one, as recorded before digests, is osccr's whatever its body). Only managed
+// objects are ever changed without a conflict or deleted, so objects the follower's own
+// plugins or operators create are left alone.
 type SyncTemplatesInput struct {
-	Leader   ClusterRef `json:"leader"`
-	Follower ClusterRef `json:"follower"`
-	Managed  []string   `json:"managed"`
+	Leader   ClusterRef        `json:"leader"`
+	Follower ClusterRef        `json:"follower"`
+	Managed  []string          `json:"managed"`
+	Digests  map[string]string `json:"digests,omitempty"`
 }
 
 // TemplateSync is what a sync did. Names are "<kind>/<name>", kind one of configChain's
@@ -32,11 +34,12 @@ type TemplateSync struct {
 	// Fingerprint is the leader's configuration fingerprint (as WatchLeader computes it) read
 	// before the sync: when the watch sees another one, a later change needs a sync.
 	Fingerprint string `json:"fingerprint,omitempty"`
-	// Managed are the objects osccr now owns on the follower, with the digest of what it wrote
-	// (the form SyncTemplatesInput.Managed takes back).
-	Managed []string `json:"managed"`
-	Put     []string `json:"put,omitempty"`
-	Deleted []string `json:"deleted,omitempty"`
+	// Managed are the objects osccr now owns on the follower; Digests the digest of what it
+	// wrote of each (what SyncTemplatesInput takes back).
+	Managed []string          `json:"managed"`
+	Digests map[string]string `json:"digests,omitempty"`
+	Put     []string          `json:"put,omitempty"`
+	Deleted []string          `json:"deleted,omitempty"`
 	// Conflicts are objects osccr left alone: the follower has one of the leader's names with
 	// another body and osccr did not write it (or it changed since osccr wrote it).
 	Conflicts []ConfigConflict `json:"conflicts,omitempty"`
@@ -114,7 +117,13 @@ func (a *Activities) SyncTemplates(ctx context.Context, in SyncTemplatesInput) (
 	if err != nil {
 		return TemplateSync{}, err
 	}
-	out := TemplateSync{Managed: []string{}}
+	out := TemplateSync{Managed: []string{}, Digests: map[string]string{}}
+	own := func(key, digest string) {
+		out.Managed = append(out.Managed, key)
+		if digest != "" {
+			out.Digests[key] = digest
+		}
+	}
 	// The fingerprint comes first: a change made while the sync runs then shows as a change.
 	lm, err := leader.ClusterMetadata(ctx)
 	if err != nil {
@@ -125,7 +134,10 @@ func (a *Activities) SyncTemplates(ctx context.Context, in SyncTemplatesInput) (
 	if err != nil {
 		return out, classify(fmt.Errorf("read configuration of follower %s: %w", in.Follower.Name, err))
 	}
-	owned := parseManaged(in.Managed)
+	owned := make(map[string]string, len(in.Managed))
+	for _, key := range in.Managed {
+		owned[key] = in.Digests[key]
+	}
 	desired := map[string]map[string]json.RawMessage{}
 	observed := map[string]map[string]json.RawMessage{}
 	for _, k := range configChain {
@@ -147,20 +159,20 @@ func (a *Activities) SyncTemplates(ctx context.Context, in SyncTemplatesInput) (
 			wrote, isOwned := owned[key]
 			switch {
 			case exists && sameJSON(current, want[name]):
-				out.Managed = append(out.Managed, managedEntry(key, digest))
+				own(key, digest)
 				continue
 			case exists && !isOwned:
 				out.Conflicts = append(out.Conflicts, ConfigConflict{key, "the follower has another " + strings.TrimSuffix(k.prefix, "/") + " of this name, which osccr did not write"})
 				continue
 			case exists && wrote != "" && configDigest(current) != wrote:
-				out.Managed = append(out.Managed, managedEntry(key, wrote))
+				own(key, wrote)
 				out.Conflicts = append(out.Conflicts, ConfigConflict{key, "changed on the follower since osccr wrote it"})
 				continue
 			}
 			if err := k.put(follower, ctx, name, want[name]); err != nil {
 				return out, classify(fmt.Errorf("put %s on follower %s: %w", key, in.Follower.Name, err))
 			}
-			out.Managed = append(out.Managed, managedEntry(key, digest))
+			own(key, digest)
 			out.Put = append(out.Put, key)
 		}
 	}
@@ -178,7 +190,7 @@ func (a *Activities) SyncTemplates(ctx context.Context, in SyncTemplatesInput) (
 				continue
 			}
 			if wrote := owned[key]; wrote != "" && configDigest(current) != wrote {
-				out.Managed = append(out.Managed, managedEntry(key, wrote))
+				own(key, wrote)
 				out.Conflicts = append(out.Conflicts, ConfigConflict{key, "deleted on the leader but changed on the follower since osccr wrote it"})
 				continue
 			}
@@ -190,23 +202,6 @@ func (a *Activities) SyncTemplates(ctx context.Context, in SyncTemplatesInput) (
 	}
 	slices.Sort(out.Managed)
 	return out, nil
-}
-
-// digestMark separates an object's key from the digest of what osccr wrote in a Managed entry
-// (names never contain a space: the client refuses them).
-const digestMark = " sha256:"
-
-func managedEntry(key, digest string) string { return key + digestMark + digest }
-
-// parseManaged maps each owned object's key to the digest of what osccr wrote ("" for an entry
-// recorded before digests: such an object is osccr's whatever its body).
-func parseManaged(managed []string) map[string]string {
-	out := make(map[string]string, len(managed))
-	for _, entry := range managed {
-		key, digest, _ := strings.Cut(entry, digestMark)
-		out[key] = digest
-	}
-	return out
 }
 
 // configDigest hashes an object's body in a canonical form (JSON objects re-encoded with

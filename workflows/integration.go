@@ -124,7 +124,7 @@ type IntegrationProgress struct {
 	// from the leader when replication was stopped: the plugin's _stop deletes such an index.
 	DeletedRestoring []string `json:"deleted_restoring,omitempty"`
 	// Templates are the configuration objects (templates, pipelines, stored scripts) osccr
-	// keeps on the follower, each with the digest of what it wrote.
+	// keeps on the follower, as "<kind>/<name>" (docs/configuration-sync.md).
 	Templates []string `json:"templates,omitempty"`
 	// Problems are what needs an operator's attention: follower indexes the plugin paused by
 	// itself (a leader index closed, say) or failed, and steps osccr could not take.
@@ -169,6 +169,9 @@ type IntegrationState struct {
 	Observed *activities.Observation `json:"observed,omitempty"`
 	// TemplatesSynced is the leader's templates fingerprint at the last template sync.
 	TemplatesSynced string `json:"templates_synced,omitempty"`
+	// ConfigDigests are the digests of what osccr wrote of each object of Progress.Templates
+	// (version 1): an object changed on the follower since is not osccr's to overwrite.
+	ConfigDigests map[string]string `json:"config_digests,omitempty"`
 	// Failures are steps that failed, by step key (see indexKey), for Problems.
 	Failures map[string]Problem `json:"failures,omitempty"`
 	// Replies are the workflows waiting for a pause to take effect, by pause source.

@@ -37,6 +37,7 @@ func (w *integration) setUp(ctx workflow.Context) func() {
 		p.State, p.Bytes, p.Templates = StateRebuilding, plan.Bytes, templates.Managed
 		w.st.TemplatesSynced = templates.Fingerprint
 		if w.version >= 1 {
+			w.st.ConfigDigests = templates.Digests
 			w.noteConflicts(templates.Conflicts)
 		}
 		// Until the first watch answers, the plan is what the leader looks like.
@@ -145,6 +146,9 @@ func (w *integration) resume(name string) func(workflow.Context) func() {
 func (w *integration) syncTemplates(ctx workflow.Context) func() {
 	var sync activities.TemplateSync
 	in := activities.SyncTemplatesInput{Leader: w.in.Leader, Follower: w.in.Follower, Managed: w.st.Progress.Templates}
+	if w.version >= 1 {
+		in.Digests = w.st.ConfigDigests
+	}
 	from := w.looks
 	err := workflow.ExecuteActivity(callOpts(ctx), acts.SyncTemplates, in).Get(ctx, &sync)
 	return func() {
@@ -161,6 +165,7 @@ func (w *integration) syncTemplates(ctx workflow.Context) func() {
 		delete(w.st.Failures, templatesKey)
 		w.st.TemplatesSynced, w.st.Progress.Templates = sync.Fingerprint, sync.Managed
 		if w.version >= 1 {
+			w.st.ConfigDigests = sync.Digests
 			w.noteConflicts(sync.Conflicts)
 		}
 	}

@@ -43,6 +43,8 @@ type syncHarness struct {
 	staleSync string
 	// conflicts are what a template sync of each fingerprint reports it left alone.
 	conflicts map[string][]activities.ConfigConflict
+	// syncs are the template syncs' inputs.
+	syncs     []activities.SyncTemplatesInput
 	health    string // the follower's
 	halted    map[string]activities.IndexStatus
 	failStart map[string]error
@@ -107,15 +109,16 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 			return nil
 		})
 	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, activities.ConnectInput) error { record("connect"); return nil })
-	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).AfterFn(delay("templates")).Return(func(context.Context, activities.SyncTemplatesInput) (activities.TemplateSync, error) {
+	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).AfterFn(delay("templates")).Return(func(_ context.Context, in activities.SyncTemplatesInput) (activities.TemplateSync, error) {
 		record("templates")
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		h.syncs = append(h.syncs, in)
 		fp := h.templates
 		if h.staleSync != "" {
 			fp, h.staleSync = h.staleSync, ""
 		}
-		return activities.TemplateSync{Fingerprint: fp, Managed: []string{"index/tpl-" + fp}, Conflicts: h.conflicts[fp]}, nil
+		return activities.TemplateSync{Fingerprint: fp, Managed: []string{"index/tpl-" + fp}, Digests: map[string]string{"index/tpl-" + fp: "d-" + fp}, Conflicts: h.conflicts[fp]}, nil
 	})
 	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(func(context.Context, activities.ClusterRef) (activities.IndexPlan, error) {
 		record("list")
@@ -566,5 +569,10 @@ func TestIntegrationConfigConflict(t *testing.T) {
 	}
 	if resolved.State != StateRunning || len(resolved.Problems) != 0 {
 		t.Errorf("after a sync without conflicts: %+v, want RUNNING without problems", resolved)
+	}
+	// Each sync is given what the one before wrote, with its digests.
+	if len(h.syncs) != 2 || len(h.syncs[0].Managed) != 0 || !slices.Equal(h.syncs[1].Managed, []string{"index/tpl-t1"}) ||
+		h.syncs[1].Digests["index/tpl-t1"] != "d-t1" {
+		t.Errorf("template syncs given %+v, want the first nothing and the second t1's object and digest", h.syncs)
 	}
 }
