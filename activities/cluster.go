@@ -49,6 +49,14 @@ type Cluster interface {
 	PutComponentTemplate(ctx context.Context, name string, body json.RawMessage) error
 	DeleteComponentTemplate(ctx context.Context, name string) error
 
+	// Pipelines and stored scripts (listed by ClusterMetadata).
+	PutIngestPipeline(ctx context.Context, id string, body json.RawMessage) error
+	DeleteIngestPipeline(ctx context.Context, id string) error
+	PutSearchPipeline(ctx context.Context, id string, body json.RawMessage) error
+	DeleteSearchPipeline(ctx context.Context, id string) error
+	PutStoredScript(ctx context.Context, id string, script json.RawMessage) error
+	DeleteStoredScript(ctx context.Context, id string) error
+
 	// The cross-cluster-replication plugin.
 	StartReplication(ctx context.Context, followerIndex string, req opensearch.StartReplicationRequest) error
 	PauseReplication(ctx context.Context, followerIndex string) error

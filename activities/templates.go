@@ -2,6 +2,8 @@ package activities
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,50 +15,97 @@ import (
 	"github.com/osccr/osccr/internal/opensearch"
 )
 
-// SyncTemplatesInput asks to make the follower's templates match the leader's. Managed are the
-// templates osccr put on the follower before (from the last sync's result): only those are
-// ever deleted, so templates the follower's own plugins create are left alone.
+// SyncTemplatesInput asks to make the follower's configuration (the kinds of configChain)
+// match the leader's. Managed is what osccr wrote on the follower before (the last sync's
+// result), as "<kind>/<name>"; Digests the digest of what it wrote, by the same key (a managed
+// object without one, as recorded before digests, is osccr's whatever its body). Only managed
+// objects are ever changed without a conflict or deleted, so objects the follower's own
+// plugins or operators create are left alone.
 type SyncTemplatesInput struct {
-	Leader   ClusterRef `json:"leader"`
-	Follower ClusterRef `json:"follower"`
-	Managed  []string   `json:"managed"`
+	Leader   ClusterRef        `json:"leader"`
+	Follower ClusterRef        `json:"follower"`
+	Managed  []string          `json:"managed"`
+	Digests  map[string]string `json:"digests,omitempty"`
 }
 
-// TemplateSync is what a sync did. Names are "index/<name>" or "component/<name>".
+// TemplateSync is what a sync did. Names are "<kind>/<name>", kind one of configChain's
+// prefixes (index, component, pipeline, search-pipeline, script).
 type TemplateSync struct {
-	// Fingerprint is the leader's templates fingerprint (as WatchLeader computes it) read
+	// Fingerprint is the leader's configuration fingerprint (as WatchLeader computes it) read
 	// before the sync: when the watch sees another one, a later change needs a sync.
-	Fingerprint string   `json:"fingerprint,omitempty"`
-	Managed     []string `json:"managed"`
-	Put         []string `json:"put,omitempty"`
-	Deleted     []string `json:"deleted,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Managed are the objects osccr now owns on the follower; Digests the digest of what it
+	// wrote of each (what SyncTemplatesInput takes back).
+	Managed []string          `json:"managed"`
+	Digests map[string]string `json:"digests,omitempty"`
+	Put     []string          `json:"put,omitempty"`
+	Deleted []string          `json:"deleted,omitempty"`
+	// Conflicts are objects osccr left alone: the follower has one of the leader's names with
+	// another body and osccr did not write it (or it changed since osccr wrote it).
+	Conflicts []ConfigConflict `json:"conflicts,omitempty"`
 }
 
-// templateKind is one of the two kinds of templates the replication plugin leaves alone.
-type templateKind struct {
+// ConfigConflict is one object of the follower that osccr would change or delete but did not
+// write: an operator decides (delete it on the follower, or make it equal to the leader's, and
+// osccr adopts it).
+type ConfigConflict struct {
+	Object string `json:"object"`
+	Reason string `json:"reason"`
+}
+
+// configKind is one reconciler of the chain: one kind of configuration object the replication
+// plugin leaves alone.
+type configKind struct {
 	prefix string
-	list   func(Cluster, context.Context) (map[string]json.RawMessage, error)
+	// list reads a cluster's objects of the kind; m is the cluster's metadata, read once.
+	list   func(Cluster, context.Context, opensearch.ClusterMetadata) (map[string]json.RawMessage, error)
 	put    func(Cluster, context.Context, string, json.RawMessage) error
 	delete func(Cluster, context.Context, string) error
 }
 
-// Component templates are put before index templates (which may compose them) and deleted
-// after them (one in use cannot be deleted).
+func fromMetadata(pick func(opensearch.ClusterMetadata) map[string]json.RawMessage) func(Cluster, context.Context, opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
+	return func(_ Cluster, _ context.Context, m opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
+		return maps.Clone(pick(m)), nil
+	}
+}
+
+func fromAPI(list func(Cluster, context.Context) (map[string]json.RawMessage, error)) func(Cluster, context.Context, opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
+	return func(c Cluster, ctx context.Context, _ opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
+		return list(c, ctx)
+	}
+}
+
+// Templates are listed with their own API (the cluster state renders them in another form than
+// PUT takes); pipelines and scripts come from the cluster state (stored scripts have no list API).
 var (
-	componentTemplates = templateKind{"component/", Cluster.ListComponentTemplates, Cluster.PutComponentTemplate, Cluster.DeleteComponentTemplate}
-	indexTemplates     = templateKind{"index/", Cluster.ListIndexTemplates, Cluster.PutIndexTemplate, Cluster.DeleteIndexTemplate}
+	storedScripts      = configKind{"script/", fromMetadata(func(m opensearch.ClusterMetadata) map[string]json.RawMessage { return m.StoredScripts }), Cluster.PutStoredScript, Cluster.DeleteStoredScript}
+	ingestPipelines    = configKind{"pipeline/", fromMetadata(func(m opensearch.ClusterMetadata) map[string]json.RawMessage { return m.IngestPipelines }), Cluster.PutIngestPipeline, Cluster.DeleteIngestPipeline}
+	searchPipelines    = configKind{"search-pipeline/", fromMetadata(func(m opensearch.ClusterMetadata) map[string]json.RawMessage { return m.SearchPipelines }), Cluster.PutSearchPipeline, Cluster.DeleteSearchPipeline}
+	componentTemplates = configKind{"component/", fromAPI(Cluster.ListComponentTemplates), Cluster.PutComponentTemplate, Cluster.DeleteComponentTemplate}
+	indexTemplates     = configKind{"index/", fromAPI(Cluster.ListIndexTemplates), Cluster.PutIndexTemplate, Cluster.DeleteIndexTemplate}
 )
 
-// SyncTemplates reconciles the follower's index and component templates with the leader's:
+// configChain is the reconcilers in the order objects are put: what others name comes first
+// (a pipeline's script processor names a stored script, an index template's settings a
+// pipeline, an index template its component templates). Deletions run in the reverse order
+// (a component template in use cannot be deleted).
+var configChain = []configKind{storedScripts, ingestPipelines, searchPipelines, componentTemplates, indexTemplates}
+
+// SyncTemplates reconciles the follower's configuration with the leader's, kind by kind along
+// configChain (templates, pipelines, stored scripts; the activity keeps its first name, which
+// workflow histories record):
 //
-//  0. fingerprint the leader's templates, for the caller to compare with what WatchLeader sees;
-//  1. desired: the leader's templates, less dot-prefixed (system and plugin) ones;
-//  2. observed: the follower's templates;
-//  3. put every desired template the follower lacks or has with another body (component
-//     templates first);
-//  4. delete every template osccr put earlier (Managed) that the leader no longer has (index
-//     templates first);
-//  5. the desired set is what osccr now manages.
+//  0. fingerprint the leader's configuration, for the caller to compare with what WatchLeader
+//     sees;
+//  1. desired: the leader's objects, less dot-prefixed (system and plugin) ones;
+//  2. observed: the follower's objects; owned: what osccr wrote (Managed) with its digest;
+//  3. for each desired object: equal on the follower -> owned (adopted if osccr had not
+//     written it, as after a role swap); absent, or owned and unchanged since osccr wrote it
+//     -> put; otherwise -> a conflict, left alone;
+//  4. for each owned object the leader no longer has: unchanged since osccr wrote it ->
+//     deleted; changed on the follower -> a conflict, left alone (and still owned, so a later
+//     sync deletes it once it is restored or resolved);
+//  5. what osccr now owns is the result's Managed.
 //
 // Each step is idempotent, so a sync interrupted by a crash is finished by the next one.
 func (a *Activities) SyncTemplates(ctx context.Context, in SyncTemplatesInput) (TemplateSync, error) {
@@ -68,50 +117,106 @@ func (a *Activities) SyncTemplates(ctx context.Context, in SyncTemplatesInput) (
 	if err != nil {
 		return TemplateSync{}, err
 	}
-	out := TemplateSync{Managed: []string{}}
+	out := TemplateSync{Managed: []string{}, Digests: map[string]string{}}
+	own := func(key, digest string) {
+		out.Managed = append(out.Managed, key)
+		if digest != "" {
+			out.Digests[key] = digest
+		}
+	}
 	// The fingerprint comes first: a change made while the sync runs then shows as a change.
-	if out.Fingerprint, err = leaderTemplatesFingerprint(ctx, leader); err != nil {
-		return out, classify(fmt.Errorf("read templates of leader %s: %w", in.Leader.Name, err))
+	lm, err := leader.ClusterMetadata(ctx)
+	if err != nil {
+		return out, classify(fmt.Errorf("read configuration of leader %s: %w", in.Leader.Name, err))
+	}
+	out.Fingerprint = templatesFingerprint(lm)
+	fm, err := follower.ClusterMetadata(ctx)
+	if err != nil {
+		return out, classify(fmt.Errorf("read configuration of follower %s: %w", in.Follower.Name, err))
+	}
+	owned := make(map[string]string, len(in.Managed))
+	for _, key := range in.Managed {
+		owned[key] = in.Digests[key]
 	}
 	desired := map[string]map[string]json.RawMessage{}
-	for _, k := range []templateKind{componentTemplates, indexTemplates} {
-		want, err := k.list(leader, ctx)
+	observed := map[string]map[string]json.RawMessage{}
+	for _, k := range configChain {
+		want, err := k.list(leader, ctx, lm)
 		if err != nil {
-			return out, classify(fmt.Errorf("list %stemplates of leader %s: %w", k.prefix, in.Leader.Name, err))
+			return out, classify(fmt.Errorf("list %s objects of leader %s: %w", strings.TrimSuffix(k.prefix, "/"), in.Leader.Name, err))
 		}
 		maps.DeleteFunc(want, func(name string, _ json.RawMessage) bool { return strings.HasPrefix(name, ".") })
 		desired[k.prefix] = want
-		have, err := k.list(follower, ctx)
+		have, err := k.list(follower, ctx, fm)
 		if err != nil {
-			return out, classify(fmt.Errorf("list %stemplates of follower %s: %w", k.prefix, in.Follower.Name, err))
+			return out, classify(fmt.Errorf("list %s objects of follower %s: %w", strings.TrimSuffix(k.prefix, "/"), in.Follower.Name, err))
 		}
+		observed[k.prefix] = have
 		for _, name := range slices.Sorted(maps.Keys(want)) {
-			out.Managed = append(out.Managed, k.prefix+name)
-			if current, ok := have[name]; ok && sameJSON(current, want[name]) {
+			key := k.prefix + name
+			digest := configDigest(want[name])
+			current, exists := have[name]
+			wrote, isOwned := owned[key]
+			switch {
+			case exists && sameJSON(current, want[name]):
+				own(key, digest)
+				continue
+			case exists && !isOwned:
+				out.Conflicts = append(out.Conflicts, ConfigConflict{key, "the follower has another " + strings.TrimSuffix(k.prefix, "/") + " of this name, which osccr did not write"})
+				continue
+			case exists && wrote != "" && configDigest(current) != wrote:
+				own(key, wrote)
+				out.Conflicts = append(out.Conflicts, ConfigConflict{key, "changed on the follower since osccr wrote it"})
 				continue
 			}
 			if err := k.put(follower, ctx, name, want[name]); err != nil {
-				return out, classify(fmt.Errorf("put %s%s on follower %s: %w", k.prefix, name, in.Follower.Name, err))
+				return out, classify(fmt.Errorf("put %s on follower %s: %w", key, in.Follower.Name, err))
 			}
-			out.Put = append(out.Put, k.prefix+name)
+			own(key, digest)
+			out.Put = append(out.Put, key)
 		}
 	}
-	for _, k := range []templateKind{indexTemplates, componentTemplates} {
-		for _, managed := range slices.Sorted(slices.Values(in.Managed)) {
-			name, ok := strings.CutPrefix(managed, k.prefix)
+	for _, k := range slices.Backward(configChain) {
+		for _, key := range slices.Sorted(maps.Keys(owned)) {
+			name, ok := strings.CutPrefix(key, k.prefix)
 			if !ok {
 				continue
 			}
 			if _, still := desired[k.prefix][name]; still {
 				continue
 			}
-			if err := k.delete(follower, ctx, name); err != nil && !errors.Is(err, opensearch.ErrNotFound) {
-				return out, classify(fmt.Errorf("delete %s from follower %s: %w", managed, in.Follower.Name, err))
+			current, exists := observed[k.prefix][name]
+			if !exists {
+				continue
 			}
-			out.Deleted = append(out.Deleted, managed)
+			if wrote := owned[key]; wrote != "" && configDigest(current) != wrote {
+				own(key, wrote)
+				out.Conflicts = append(out.Conflicts, ConfigConflict{key, "deleted on the leader but changed on the follower since osccr wrote it"})
+				continue
+			}
+			if err := k.delete(follower, ctx, name); err != nil && !errors.Is(err, opensearch.ErrNotFound) {
+				return out, classify(fmt.Errorf("delete %s from follower %s: %w", key, in.Follower.Name, err))
+			}
+			out.Deleted = append(out.Deleted, key)
 		}
 	}
+	slices.Sort(out.Managed)
 	return out, nil
+}
+
+// configDigest hashes an object's body in a canonical form (JSON objects re-encoded with
+// sorted keys), so that equal bodies give equal digests whatever their formatting.
+func configDigest(body json.RawMessage) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		v = string(body)
+	}
+	raw, err := json.Marshal(v)
+	if err != nil { // cannot happen: the value came from JSON
+		raw = body
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:12])
 }
 
 // sameJSON compares two JSON documents by value, not by formatting or key order.

@@ -85,9 +85,9 @@ type LeaderView struct {
 	// with the reason (the same sorting as ListLeaderIndexes).
 	Replicate []string    `json:"replicate"`
 	Excluded  []Exclusion `json:"excluded"`
-	// Templates fingerprints the leader's index and component templates (dot-prefixed ones
-	// left out, as SyncTemplates leaves them): it changes when one is created, changed or
-	// deleted.
+	// Templates fingerprints the leader's configuration that SyncTemplates copies: index and
+	// component templates, ingest and search pipelines, stored scripts (dot-prefixed ones left
+	// out, as SyncTemplates leaves them): it changes when one is created, changed or deleted.
 	Templates string `json:"templates"`
 }
 
@@ -514,12 +514,16 @@ func leaderView(m opensearch.ClusterMetadata) LeaderView {
 	return v
 }
 
-// templatesFingerprint hashes the templates SyncTemplates copies, in a canonical form (JSON
-// objects are re-encoded with sorted keys), so that equal templates give equal fingerprints.
+// templatesFingerprint hashes the configuration SyncTemplates copies (templates, pipelines,
+// stored scripts), in a canonical form (JSON objects are re-encoded with sorted keys), so that
+// equal configurations give equal fingerprints.
 func templatesFingerprint(m opensearch.ClusterMetadata) string {
 	all := map[string]any{}
-	for prefix, templates := range map[string]map[string]json.RawMessage{componentTemplates.prefix: m.ComponentTemplates, indexTemplates.prefix: m.IndexTemplates} {
-		for name, body := range templates {
+	for prefix, objects := range map[string]map[string]json.RawMessage{
+		componentTemplates.prefix: m.ComponentTemplates, indexTemplates.prefix: m.IndexTemplates,
+		ingestPipelines.prefix: m.IngestPipelines, searchPipelines.prefix: m.SearchPipelines, storedScripts.prefix: m.StoredScripts,
+	} {
+		for name, body := range objects {
 			if strings.HasPrefix(name, ".") {
 				continue
 			}
@@ -536,13 +540,4 @@ func templatesFingerprint(m opensearch.ClusterMetadata) string {
 	}
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:12])
-}
-
-// leaderTemplatesFingerprint reads the leader's templates fingerprint, as the watch computes it.
-func leaderTemplatesFingerprint(ctx context.Context, leader Cluster) (string, error) {
-	m, err := leader.ClusterMetadata(ctx)
-	if err != nil {
-		return "", err
-	}
-	return templatesFingerprint(m), nil
 }

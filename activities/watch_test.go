@@ -57,6 +57,18 @@ func TestTemplatesFingerprint(t *testing.T) {
 		{"a template of the same body under the other kind", opensearch.ClusterMetadata{
 			IndexTemplates:     map[string]json.RawMessage{"logs": base.IndexTemplates["logs"], "shared": base.ComponentTemplates["shared"]},
 			ComponentTemplates: map[string]json.RawMessage{}}, false},
+		{"an ingest pipeline added", opensearch.ClusterMetadata{
+			IndexTemplates: base.IndexTemplates, ComponentTemplates: base.ComponentTemplates,
+			IngestPipelines: map[string]json.RawMessage{"stamp": raw(`{"processors":[]}`)}}, false},
+		{"a search pipeline added", opensearch.ClusterMetadata{
+			IndexTemplates: base.IndexTemplates, ComponentTemplates: base.ComponentTemplates,
+			SearchPipelines: map[string]json.RawMessage{"stamp": raw(`{"processors":[]}`)}}, false},
+		{"a stored script added", opensearch.ClusterMetadata{
+			IndexTemplates: base.IndexTemplates, ComponentTemplates: base.ComponentTemplates,
+			StoredScripts: map[string]json.RawMessage{"bump": raw(`{"lang":"painless","source":"1"}`)}}, false},
+		{"a dot-prefixed pipeline added", opensearch.ClusterMetadata{
+			IndexTemplates: base.IndexTemplates, ComponentTemplates: base.ComponentTemplates,
+			IngestPipelines: map[string]json.RawMessage{".plugin": raw(`{"processors":[]}`)}}, true},
 	}
 	for _, tt := range tests {
 		if got := templatesFingerprint(tt.m) == fp; got != tt.same {

@@ -106,7 +106,8 @@ func followerCommand() *cli.Command {
 			{
 				Name: "verify",
 				Usage: "compare a follower with its leader, index by index: document counts, a digest of the document ids, mappings " +
-					"(an index that differs gets 30 s to catch up); exit 4 when any index diverged",
+					"(an index that differs gets 30 s to catch up), then the configuration osccr copies, kind by kind (templates, pipelines, stored scripts); " +
+					"exit 4 when any index diverged or a configuration object of the leader is missing or different on the follower",
 				UsageText: "osccr follower verify orders-replica -o json",
 				ArgsUsage: "NAME",
 				Before:    requireArgAndFlags(),
@@ -121,6 +122,9 @@ func followerCommand() *cli.Command {
 					}
 					if report.Diverged > 0 {
 						return fmt.Errorf("%w: %d of %d indexes of %s differ from %s", errDiverged, report.Diverged, len(report.Indexes), report.Follower, report.Leader)
+					}
+					if report.ConfigLacking > 0 {
+						return fmt.Errorf("%w: %d configuration objects of %s are missing or different on %s", errDiverged, report.ConfigLacking, report.Leader, report.Follower)
 					}
 					return nil
 				}),
@@ -233,6 +237,12 @@ func previewTable(w io.Writer, p control.PromotionPreview) {
 	for i, step := range p.Steps {
 		fmt.Fprintf(w, "  %d. %s\n", i+1, step)
 	}
+	for _, lacking := range p.ConfigLacking {
+		fmt.Fprintf(w, "\nThe application would lack configuration of %s: %s\n", p.Leader, lacking)
+	}
+	if len(p.NotCopied) > 0 {
+		fmt.Fprintf(w, "\nNot copied from %s by osccr (have them on %s by other means): %s\n", p.Leader, p.Service, strings.Join(p.NotCopied, "; "))
+	}
 	fmt.Fprintln(w)
 	indexTable(w, p.Indexes)
 }
@@ -254,6 +264,18 @@ func verifyTable(w io.Writer, r activities.VerifyReport) {
 		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", ix.Index, strings.ToUpper(ix.Verdict), ix.LeaderDocs, ix.FollowerDocs, ids, mappings, dash(ix.Detail))
 	}
 	fmt.Fprintf(w, "\n%d of %d indexes of %s match %s (%d excluded, not compared)\n", len(r.Indexes)-r.Diverged, len(r.Indexes), r.Follower, r.Leader, len(r.Excluded))
+	if len(r.Configuration) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nCONFIGURATION\tLEADER\tFOLLOWER\tMISSING ON FOLLOWER\tDIFFERING")
+	for _, c := range r.Configuration {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\n", c.Kind, c.Leader, c.Follower, dash(strings.Join(c.Missing, ",")), dash(strings.Join(c.Differing, ",")))
+	}
+	if r.ConfigLacking > 0 {
+		fmt.Fprintf(w, "\na failover now would lack %d of the leader's configuration objects (missing or different on %s)\n", r.ConfigLacking, r.Follower)
+	} else {
+		fmt.Fprintf(w, "\nthe configuration osccr copies matches (templates, pipelines, stored scripts)\n")
+	}
 }
 
 // seconds shows a lag in seconds, or "-" when there is none.

@@ -126,7 +126,8 @@ type IntegrationProgress struct {
 	// DeletedRestoring, set with STOPPED, are the follower indexes that were still restoring
 	// from the leader when replication was stopped: the plugin's _stop deletes such an index.
 	DeletedRestoring []string `json:"deleted_restoring,omitempty"`
-	// Templates are the index and component templates osccr keeps on the follower.
+	// Templates are the configuration objects (templates, pipelines, stored scripts) osccr
+	// keeps on the follower, as "<kind>/<name>" (docs/configuration-sync.md).
 	Templates []string `json:"templates,omitempty"`
 	// Problems are what needs an operator's attention: follower indexes the plugin paused by
 	// itself (a leader index closed, say) or failed, and steps osccr could not take.
@@ -149,8 +150,11 @@ const (
 	ProblemPauseFailed        = "PAUSE_FAILED"
 	ProblemResumeFailed       = "RESUME_FAILED"
 	ProblemTemplateSyncFailed = "TEMPLATE_SYNC_FAILED"
-	ProblemStopFailed         = "STOP_FAILED"
-	ProblemDisconnectFailed   = "DISCONNECT_FAILED"
+	// ProblemConfigConflict: objects of the follower's configuration osccr did not write
+	// differ from the leader's; osccr left them alone (docs/configuration-sync.md).
+	ProblemConfigConflict   = "CONFIG_CONFLICT"
+	ProblemStopFailed       = "STOP_FAILED"
+	ProblemDisconnectFailed = "DISCONNECT_FAILED"
 )
 
 // IntegrationState is everything the integration knows; it is carried into the next run when
@@ -168,6 +172,9 @@ type IntegrationState struct {
 	Observed *activities.Observation `json:"observed,omitempty"`
 	// TemplatesSynced is the leader's templates fingerprint at the last template sync.
 	TemplatesSynced string `json:"templates_synced,omitempty"`
+	// ConfigDigests are the digests of what osccr wrote of each object of Progress.Templates
+	// (integrationVersion 2): an object changed on the follower since is not osccr's to overwrite.
+	ConfigDigests map[string]string `json:"config_digests,omitempty"`
 	// Failures are steps that failed, by step key (see indexKey), for Problems.
 	Failures map[string]Problem `json:"failures,omitempty"`
 	// Replies are the workflows waiting for a pause to take effect, by pause source.

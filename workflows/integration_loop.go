@@ -19,6 +19,8 @@ import (
 const (
 	setupKey     = "setup"
 	templatesKey = "templates"
+	// configConflictKey keys the problem of the configuration objects a sync left alone.
+	configConflictKey = "config-conflicts"
 )
 
 // indexKey keys the steps of one index: index names cannot hold a '/'.

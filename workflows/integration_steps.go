@@ -4,6 +4,8 @@ package workflows
 // its outcome to the state when the loop receives it.
 
 import (
+	"strings"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -34,6 +36,10 @@ func (w *integration) setUp(ctx workflow.Context) func() {
 		p := &w.st.Progress
 		p.State, p.Bytes, p.Templates = StateRebuilding, plan.Bytes, templates.Managed
 		w.st.TemplatesSynced = templates.Fingerprint
+		if w.version >= 2 {
+			w.st.ConfigDigests = templates.Digests
+			w.noteConflicts(templates.Conflicts)
+		}
 		// Until the first watch answers, the plan is what the leader looks like.
 		view := &activities.LeaderView{Indexes: map[string]string{}, Replicate: plan.Replicate, Excluded: plan.Excluded, Templates: templates.Fingerprint}
 		for _, name := range plan.Replicate {
@@ -140,6 +146,9 @@ func (w *integration) resume(name string) func(workflow.Context) func() {
 func (w *integration) syncTemplates(ctx workflow.Context) func() {
 	var sync activities.TemplateSync
 	in := activities.SyncTemplatesInput{Leader: w.in.Leader, Follower: w.in.Follower, Managed: w.st.Progress.Templates}
+	if w.version >= 2 {
+		in.Digests = w.st.ConfigDigests
+	}
 	from := w.looks
 	err := workflow.ExecuteActivity(callOpts(ctx), acts.SyncTemplates, in).Get(ctx, &sync)
 	return func() {
@@ -155,7 +164,27 @@ func (w *integration) syncTemplates(ctx workflow.Context) func() {
 		}
 		delete(w.st.Failures, templatesKey)
 		w.st.TemplatesSynced, w.st.Progress.Templates = sync.Fingerprint, sync.Managed
+		if w.version >= 2 {
+			w.st.ConfigDigests = sync.Digests
+			w.noteConflicts(sync.Conflicts)
+		}
 	}
+}
+
+// noteConflicts makes the objects the last configuration sync left alone a problem (one for
+// all of them), or clears it. A conflict is not a failed step: nothing is retried until the
+// leader's configuration changes again or an operator resolves it on the follower.
+func (w *integration) noteConflicts(conflicts []activities.ConfigConflict) {
+	if len(conflicts) == 0 {
+		delete(w.st.Failures, configConflictKey)
+		return
+	}
+	parts := make([]string, 0, len(conflicts))
+	for _, c := range conflicts {
+		parts = append(parts, c.Object+" ("+c.Reason+")")
+	}
+	w.st.Failures[configConflictKey] = Problem{Status: ProblemConfigConflict,
+		Reason: "left alone on the follower, which a failover would lack as the leader has them: " + strings.Join(parts, ", ")}
 }
 
 // fail makes the integration FAILED with the reason; it then only waits to be stopped.

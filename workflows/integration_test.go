@@ -41,6 +41,10 @@ type syncHarness struct {
 	// staleSync, when set, is what the next template sync returns instead (it read the leader
 	// before the last change).
 	staleSync string
+	// conflicts are what a template sync of each fingerprint reports it left alone.
+	conflicts map[string][]activities.ConfigConflict
+	// syncs are the template syncs' inputs.
+	syncs     []activities.SyncTemplatesInput
 	health    string // the follower's
 	halted    map[string]activities.IndexStatus
 	failStart map[string]error
@@ -105,15 +109,16 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 			return nil
 		})
 	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, activities.ConnectInput) error { record("connect"); return nil })
-	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).AfterFn(delay("templates")).Return(func(context.Context, activities.SyncTemplatesInput) (activities.TemplateSync, error) {
+	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).AfterFn(delay("templates")).Return(func(_ context.Context, in activities.SyncTemplatesInput) (activities.TemplateSync, error) {
 		record("templates")
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		h.syncs = append(h.syncs, in)
 		fp := h.templates
 		if h.staleSync != "" {
 			fp, h.staleSync = h.staleSync, ""
 		}
-		return activities.TemplateSync{Fingerprint: fp, Managed: []string{"index/tpl-" + fp}}, nil
+		return activities.TemplateSync{Fingerprint: fp, Managed: []string{"index/tpl-" + fp}, Digests: map[string]string{"index/tpl-" + fp: "d-" + fp}, Conflicts: h.conflicts[fp]}, nil
 	})
 	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(func(context.Context, activities.ClusterRef) (activities.IndexPlan, error) {
 		record("list")
@@ -542,5 +547,35 @@ func TestIntegrationTemplateChangeDuringSync(t *testing.T) {
 	}
 	if !slices.Equal(synced.Templates, []string{"index/tpl-t3"}) {
 		t.Errorf("templates %v at 4 min, want t3's", synced.Templates)
+	}
+}
+
+// TestIntegrationConfigConflict: objects a configuration sync left alone (the follower has its
+// own, different ones) are a CONFIG_CONFLICT problem while they last, naming each; the
+// integration keeps RUNNING and the next sync that reports none clears it.
+func TestIntegrationConfigConflict(t *testing.T) {
+	env := newEnv(t)
+	h := newSyncHarness(t, env, map[string]string{"a": "ua"}, syncAfter)
+	h.conflicts = map[string][]activities.ConfigConflict{"t1": {{Object: "pipeline/stamp", Reason: "the follower has another pipeline of this name, which osccr did not write"}}}
+	h.at(70*time.Second, func() { h.templates = "t2" })
+	var conflicted, resolved IntegrationProgress
+	h.snapshot(60*time.Second, &conflicted)
+	h.snapshot(150*time.Second, &resolved)
+	h.signal(4*time.Minute, SignalStopIntegration, nil)
+	env.ExecuteWorkflow(IntegrationWorkflow, h.in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow error: %v", err)
+	}
+	if conflicted.State != StateRunning || len(conflicted.Problems) != 1 || conflicted.Problems[0].Status != ProblemConfigConflict ||
+		!strings.Contains(conflicted.Problems[0].Reason, "pipeline/stamp (the follower has another pipeline") {
+		t.Errorf("with a conflict: %+v, want RUNNING with one CONFIG_CONFLICT problem naming pipeline/stamp", conflicted)
+	}
+	if resolved.State != StateRunning || len(resolved.Problems) != 0 {
+		t.Errorf("after a sync without conflicts: %+v, want RUNNING without problems", resolved)
+	}
+	// Each sync is given what the one before wrote, with its digests.
+	if len(h.syncs) != 2 || len(h.syncs[0].Managed) != 0 || !slices.Equal(h.syncs[1].Managed, []string{"index/tpl-t1"}) ||
+		h.syncs[1].Digests["index/tpl-t1"] != "d-t1" {
+		t.Errorf("template syncs given %+v, want the first nothing and the second t1's object and digest", h.syncs)
 	}
 }

@@ -35,7 +35,7 @@ func (s *service) onDelete(workflow.Context) (ServiceState, error) {
 }
 
 // delete is step 4: a follower first stops replicating and leaves its leader's list; the
-// backend removes what osccr runs. From version 1 a deprovision that fails does not end the
+// backend removes what osccr runs. From serviceVersion 3 a deprovision that fails does not end the
 // workflow (the service would drop out of every list with its nodes perhaps running): the
 // service is FAILED with the reason and can be deleted again, or force-deleted; retry reports
 // that, and ServiceWorkflow serves again.

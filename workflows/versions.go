@@ -35,7 +35,10 @@ const (
 	// from the statuses it reads (IntegrationProgress.Loss); a status that failed while the
 	// leader was gone still gives the checkpoints it carries (activities.StatusFromError), there
 	// and in the status update.
-	integrationVersion      workflow.Version = 1
+	// 2: objects of the follower's configuration that osccr left alone (it did not write them
+	// and they differ from the leader's) are a CONFIG_CONFLICT problem; the digests of what
+	// osccr wrote live in the integration's state (ConfigDigests).
+	integrationVersion      workflow.Version = 2
 	indexReplicationVersion                  = workflow.DefaultVersion
 	verifyVersion                            = workflow.DefaultVersion
 	preflightVersion                         = workflow.DefaultVersion

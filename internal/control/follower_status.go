@@ -190,10 +190,20 @@ type PromotionPreview struct {
 	// Indexes are the follower indexes whose replication would stop, with their lag now.
 	Indexes []IndexStatus `json:"indexes_to_stop"`
 	LagOps  int64         `json:"lag_ops"`
+	// ConfigLacking are the configuration objects of the leader the follower lacks now, as the
+	// integration's last configuration sync left them (the CONFIG_CONFLICT problem): the
+	// application would miss them after a promotion. `follower verify` compares them afresh.
+	ConfigLacking []string `json:"config_would_lack,omitempty"`
+	// NotCopied names the kinds of configuration osccr does not copy yet: a promoted follower
+	// has only what was put on it by other means (docs/configuration-sync.md).
+	NotCopied []string `json:"not_copied"`
 	// Steps are what promotion does, in order.
 	Steps        []string `json:"steps"`
 	Irreversible bool     `json:"irreversible"`
 }
+
+// notCopiedConfiguration are the kinds of configuration a follower does not get from osccr yet.
+var notCopiedConfiguration = []string{"ISM policies", "security roles, role mappings, action groups, tenants and internal users", "persistent cluster settings"}
 
 // PreviewPromotion is a promotion's dry run: the same refusals as Promote (ErrConflict), and
 // otherwise what would be stopped, with each index's lag.
@@ -215,6 +225,14 @@ func (c *Control) PreviewPromotion(ctx context.Context, name string) (PromotionP
 		return out, err
 	}
 	out.Leader, out.Indexes, out.LagOps, out.Irreversible = st.Leader, status.Indexes, status.LagOps, true
+	out.NotCopied = slices.Clone(notCopiedConfiguration)
+	if status.Replication != nil {
+		for _, p := range status.Replication.Problems {
+			if p.Status == workflows.ProblemConfigConflict {
+				out.ConfigLacking = append(out.ConfigLacking, p.Reason)
+			}
+		}
+	}
 	out.Steps = []string{
 		fmt.Sprintf("stop replication of %d follower indexes, in parallel: each becomes an ordinary, writable index (the follower is %s)", len(status.Indexes), status.LagSummary(time.Now())),
 		fmt.Sprintf("remove the remote connection to %s", st.Leader),

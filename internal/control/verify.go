@@ -17,7 +17,8 @@ import (
 // PAUSED one does not catch up, so what differs then is reported at once). It
 // changes nothing. Refused with ErrConflict for a service that is not a follower, or one that
 // is not RUNNING or PAUSED (a follower still rebuilding differs by design). The report's
-// Diverged counts the indexes that differ.
+// Diverged counts the indexes that differ; its Configuration compares the configuration osccr
+// copies kind by kind, and ConfigLacking counts what a failover now would lack of it.
 func (c *Control) VerifyFollower(ctx context.Context, name string) (activities.VerifyReport, error) {
 	st, err := c.follower(ctx, name, "verify")
 	if err != nil {

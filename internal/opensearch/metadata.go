@@ -20,11 +20,15 @@ var metadataFilter = strings.Join([]string{
 	"metadata.indices.*.aliases_version",
 	"metadata.index_template.index_template",
 	"metadata.component_template.component_template",
+	"metadata.ingest.pipeline",
+	"metadata.search_pipeline.pipeline",
+	"metadata.stored_scripts",
 }, ",")
 
 // ClusterMetadata reads, in one cheap call, what a watcher of the cluster needs: every index
 // (hidden and dot-prefixed ones included) with its UUID, state and metadata versions, and the
-// composable index and component templates. Template bodies are the cluster state's rendering,
+// composable index and component templates, the ingest and search pipelines and the stored
+// scripts. Template bodies are the cluster state's rendering,
 // which differs in form from GetIndexTemplate's: compare them with each other, not with that.
 func (c *Client) ClusterMetadata(ctx context.Context) (ClusterMetadata, error) {
 	var res metadataResponse
@@ -40,6 +44,9 @@ func (res metadataResponse) metadata() ClusterMetadata {
 		Indexes:            make([]IndexMetadata, 0, len(res.Metadata.Indices)),
 		IndexTemplates:     res.Metadata.IndexTemplate.Templates,
 		ComponentTemplates: res.Metadata.ComponentTemplate.Templates,
+		IngestPipelines:    res.Metadata.Ingest.byID(),
+		SearchPipelines:    res.Metadata.SearchPipeline.byID(),
+		StoredScripts:      res.Metadata.StoredScripts,
 	}
 	for name, ix := range res.Metadata.Indices {
 		m.Indexes = append(m.Indexes, IndexMetadata{
@@ -58,6 +65,9 @@ func (res metadataResponse) metadata() ClusterMetadata {
 	}
 	if m.ComponentTemplates == nil {
 		m.ComponentTemplates = map[string]json.RawMessage{}
+	}
+	if m.StoredScripts == nil {
+		m.StoredScripts = map[string]json.RawMessage{}
 	}
 	return m
 }

@@ -335,6 +335,12 @@ type ClusterMetadata struct {
 	// state renders it.
 	IndexTemplates     map[string]json.RawMessage
 	ComponentTemplates map[string]json.RawMessage
+	// IngestPipelines, SearchPipelines and StoredScripts map an ID to the object's body as the
+	// cluster state renders it (which PutIngestPipeline, PutSearchPipeline and
+	// PutStoredScript accept). Search templates are stored scripts.
+	IngestPipelines map[string]json.RawMessage
+	SearchPipelines map[string]json.RawMessage
+	StoredScripts   map[string]json.RawMessage
 }
 
 // IndexMetadata is one index as the cluster state records it. The versions grow with every

@@ -190,5 +190,8 @@ type metadataResponse struct {
 		ComponentTemplate struct {
 			Templates map[string]json.RawMessage `json:"component_template"`
 		} `json:"component_template"`
+		Ingest         pipelineList               `json:"ingest"`
+		SearchPipeline pipelineList               `json:"search_pipeline"`
+		StoredScripts  map[string]json.RawMessage `json:"stored_scripts"`
 	} `json:"metadata"`
 }

@@ -91,7 +91,8 @@ var OsccrLeaderRole = Role{
 }
 
 // OsccrFollowerRole is osccr's role on a follower: the reads, plus the remote cluster
-// connection (cluster settings), the templates it copies from the leader, and what the
+// connection (cluster settings), the configuration it copies from the leader (templates,
+// pipelines, stored scripts), and what the
 // whole-cluster sync and a promotion change on follower indexes (delete one whose leader index
 // is gone, aliases, settings).
 var OsccrFollowerRole = Role{
@@ -102,6 +103,12 @@ var OsccrFollowerRole = Role{
 		"indices:admin/index_template/delete",
 		"cluster:admin/component_template/put",
 		"cluster:admin/component_template/delete",
+		"cluster:admin/ingest/pipeline/put",
+		"cluster:admin/ingest/pipeline/delete",
+		"cluster:admin/search/pipeline/put",
+		"cluster:admin/search/pipeline/delete",
+		"cluster:admin/script/put",
+		"cluster:admin/script/delete",
 	),
 	IndexPermissions: []IndexPermission{{IndexPatterns: []string{"*"}, AllowedActions: append(append([]string{}, osccrIndexReads...),
 		"indices:admin/delete",
