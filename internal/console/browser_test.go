@@ -150,7 +150,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.shot("leader-overview")
 
 	// A hobbyist service cannot have a follower, and the form says why.
-	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "hob", URL: leader.Endpoints.HTTPURL, TransportAddress: leader.Endpoints.TransportAddress, Plan: "hobbyist", Auth: leader.ClusterRef().ClusterAuth}); err != nil {
+	// A registered cluster's password file lies in the worker's trusted directory
+	// (<state-dir>/secrets, 0600): osccr refuses a local service's generated file by name.
+	hobAuth := leader.ClusterRef().ClusterAuth
+	password, err := os.ReadFile(hobAuth.PasswordFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(base, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	hobAuth.PasswordFile = filepath.Join(base, "secrets", "hob.password")
+	if err := os.WriteFile(hobAuth.PasswordFile, password, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "hob", URL: leader.Endpoints.HTTPURL, TransportAddress: leader.Endpoints.TransportAddress, Plan: "hobbyist", Auth: hobAuth}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteAndWait(t, ctl, "hob") })
