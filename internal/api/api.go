@@ -176,7 +176,7 @@ func requireRole(r *http.Request, need access.Role, what string) error {
 func (s *server) wrap(rt Route) http.HandlerFunc {
 	action := rt.Method + " " + rt.Pattern
 	return func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &access.StatusWriter{ResponseWriter: w}
 		rec := access.Record{Time: time.Now().UTC(), Via: "api", Action: action, Path: r.URL.Path, Service: r.PathValue("service"), Remote: r.RemoteAddr}
 		if rec.Service == "" && r.Method == http.MethodPost && rt.Pattern == "/v1/project/{project}/service" {
 			rec.Service = "(named in the body)"
@@ -185,8 +185,8 @@ func (s *server) wrap(rt Route) http.HandlerFunc {
 		if !access.StateChanging(r) && rule == "" {
 			return
 		}
-		rec.Status = sw.status
-		rec.Outcome = access.Outcome(sw.status)
+		rec.Status = sw.Status
+		rec.Outcome = access.Outcome(sw.Status)
 		rec.Rule = rule
 		if rec.Outcome != access.OutcomeAccepted {
 			rec.Reason = reason
@@ -238,26 +238,6 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, rt Route, rec *ac
 		return "", err.Error()
 	}
 	return "", ""
-}
-
-// statusWriter remembers the status of the answer.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
 }
 
 // errBadRequest marks a request the API itself cannot read.

@@ -202,12 +202,12 @@ func (c *Console) page(need access.Role, h handler) http.HandlerFunc {
 			c.serve(w, r, need, h)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &access.StatusWriter{ResponseWriter: w}
 		res := &outcome{}
 		r = r.WithContext(context.WithValue(r.Context(), outcomeKey{}, res))
 		c.serve(sw, r, need, h)
 		rec := access.Record{Time: time.Now().UTC(), Via: "console", Action: r.Pattern, Path: r.URL.Path, Service: r.PathValue("name"),
-			Actor: res.who.Name, Status: sw.status, Outcome: access.Outcome(sw.status), Rule: res.rule, Reason: res.reason, Remote: r.RemoteAddr}
+			Actor: res.who.Name, Status: sw.Status, Outcome: access.Outcome(sw.Status), Rule: res.rule, Reason: res.reason, Remote: r.RemoteAddr}
 		if rec.Service == "" {
 			rec.Service = strings.TrimSpace(r.PostFormValue("name"))
 		}
@@ -292,26 +292,6 @@ func refused(r *http.Request, err error) {
 	if err != nil {
 		outcomeOf(r).err = err
 	}
-}
-
-// statusWriter remembers the status of the answer.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
 }
 
 // view completes v with the session's CSRF token and flash message.
