@@ -76,7 +76,9 @@ type Log struct {
 
 // OpenLog opens (creating it and its directory) the audit log at path.
 func OpenLog(path string) (*Log, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	// The directory is searchable by all (it may be the state dir, which the nodes' account
+	// must cross); the log itself is the owner's alone.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("audit log %s: %w", path, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)

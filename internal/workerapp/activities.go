@@ -72,7 +72,12 @@ func secretPolicy(cfg Config, servicesDir string) (activities.SecretPolicy, erro
 	dirs := cfg.TrustedSecretDirs
 	if len(dirs) == 0 {
 		def := filepath.Join(cfg.StateDir, "secrets")
-		if err := os.MkdirAll(def, 0o700); err != nil {
+		// The state dir first, searchable by all: the nodes' account reaches its services/
+		// through it (MkdirAll would create it 0700 along with secrets/).
+		if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+			return p, fmt.Errorf("create the state directory: %w", err)
+		}
+		if err := os.Mkdir(def, 0o700); err != nil && !os.IsExist(err) {
 			return p, fmt.Errorf("create the trusted secrets directory: %w", err)
 		}
 		dirs = []string{def}
