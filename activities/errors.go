@@ -5,34 +5,21 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/opensearch"
-)
-
-// Application error types that workflows branch on. Errors of these types are not retried:
-// retrying cannot fix them, an operator must act.
-const (
-	ErrTypePluginMissing  = "PluginMissing"
-	ErrTypeIndexExists    = "IndexExists"
-	ErrTypeNotFound       = "NotFound"
-	ErrTypeBlocked        = "Blocked"
-	ErrTypeBadRequest     = "BadRequest"
-	ErrTypeUnauthorized   = "Unauthorized"
-	ErrTypeNotReplicating = "NotReplicating"
-	// ErrTypeReplicationFailed: the plugin reports the follower index FAILED.
-	ErrTypeReplicationFailed = "ReplicationFailed"
 )
 
 var nonRetryable = []struct {
 	err      error
 	typeName string
 }{
-	{opensearch.ErrPluginMissing, ErrTypePluginMissing},
-	{opensearch.ErrAlreadyExists, ErrTypeIndexExists},
-	{opensearch.ErrNotFound, ErrTypeNotFound},
-	{opensearch.ErrBlocked, ErrTypeBlocked},
-	{opensearch.ErrBadRequest, ErrTypeBadRequest},
-	{opensearch.ErrUnauthorized, ErrTypeUnauthorized},
-	{opensearch.ErrReplicationNotInProgress, ErrTypeNotReplicating},
+	{opensearch.ErrPluginMissing, contract.ErrTypePluginMissing},
+	{opensearch.ErrAlreadyExists, contract.ErrTypeIndexExists},
+	{opensearch.ErrNotFound, contract.ErrTypeNotFound},
+	{opensearch.ErrBlocked, contract.ErrTypeBlocked},
+	{opensearch.ErrBadRequest, contract.ErrTypeBadRequest},
+	{opensearch.ErrUnauthorized, contract.ErrTypeUnauthorized},
+	{opensearch.ErrReplicationNotInProgress, contract.ErrTypeNotReplicating},
 }
 
 // classify turns a client error into what Temporal should do with it: errors that no retry can
@@ -48,11 +35,4 @@ func classify(err error) error {
 		}
 	}
 	return err
-}
-
-// HasErrorType reports whether err is (or wraps) an application error of the given type, as
-// classify makes them; workflows use it on activity errors too.
-func HasErrorType(err error, typeName string) bool {
-	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == typeName
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/opensearch"
 )
 
@@ -20,13 +21,13 @@ func TestClassify(t *testing.T) {
 		wantType      string // "" means: stays a plain, retryable error
 		wantUnchanged bool
 	}{
-		{"plugin missing", fmt.Errorf("start: %w", opensearch.ErrPluginMissing), ErrTypePluginMissing, false},
-		{"index exists", fmt.Errorf("start: %w", opensearch.ErrAlreadyExists), ErrTypeIndexExists, false},
-		{"not found", opensearch.ErrNotFound, ErrTypeNotFound, false},
-		{"blocked", opensearch.ErrBlocked, ErrTypeBlocked, false},
-		{"bad request", opensearch.ErrBadRequest, ErrTypeBadRequest, false},
-		{"unauthorized", opensearch.ErrUnauthorized, ErrTypeUnauthorized, false},
-		{"not replicating", opensearch.ErrReplicationNotInProgress, ErrTypeNotReplicating, false},
+		{"plugin missing", fmt.Errorf("start: %w", opensearch.ErrPluginMissing), contract.ErrTypePluginMissing, false},
+		{"index exists", fmt.Errorf("start: %w", opensearch.ErrAlreadyExists), contract.ErrTypeIndexExists, false},
+		{"not found", opensearch.ErrNotFound, contract.ErrTypeNotFound, false},
+		{"blocked", opensearch.ErrBlocked, contract.ErrTypeBlocked, false},
+		{"bad request", opensearch.ErrBadRequest, contract.ErrTypeBadRequest, false},
+		{"unauthorized", opensearch.ErrUnauthorized, contract.ErrTypeUnauthorized, false},
+		{"not replicating", opensearch.ErrReplicationNotInProgress, contract.ErrTypeNotReplicating, false},
 		{"cluster unavailable", fmt.Errorf("status: %w", opensearch.ErrUnavailable), "", true},
 		{"leader unreachable", opensearch.ErrLeaderUnreachable, "", true},
 		{"timeout", context.DeadlineExceeded, "", true},
@@ -60,7 +61,7 @@ func TestLagOps(t *testing.T) {
 		leader, follower, want int64
 	}{{10, 10, 0}, {10, 4, 6}, {3, 5, 0}, {-1, -1, 0}}
 	for _, tt := range tests {
-		if got := (IndexStatus{LeaderCheckpoint: tt.leader, FollowerCheckpoint: tt.follower}).LagOps(); got != tt.want {
+		if got := (contract.IndexStatus{LeaderCheckpoint: tt.leader, FollowerCheckpoint: tt.follower}).LagOps(); got != tt.want {
 			t.Errorf("LagOps(%d, %d) = %d, want %d", tt.leader, tt.follower, got, tt.want)
 		}
 	}

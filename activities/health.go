@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/provision"
 )
@@ -20,26 +21,9 @@ const (
 	// DownAfter is how long a cluster must keep failing to answer, or stay red, before the
 	// watch reports it: one slow answer on a loaded machine is not an outage.
 	DownAfter = 5 * time.Second
-	// DefaultHealthMaxWait ends a health watch that saw no change, so that the workflow running
-	// it gets a chance to continue as new; it is also the watch's cost in history: three events
-	// per DefaultHealthMaxWait of a healthy service.
-	DefaultHealthMaxWait = 10 * time.Minute
-	// HealthHeartbeatTimeout is the heartbeat timeout a caller should give the health watch: it
-	// heartbeats on every look.
-	HealthHeartbeatTimeout = 15 * time.Second
 	// healthCallTimeout bounds each look: a hung cluster is unreachable, not waited on.
 	healthCallTimeout = 3 * time.Second
 )
-
-// HealthInput asks WatchServiceHealth to watch a service's cluster.
-type HealthInput struct {
-	Cluster ClusterRef `json:"cluster"`
-	// Known is the health the caller last acted on: the watch returns as soon as the cluster's
-	// class (healthy, red, unreachable) differs from it. A zero Known returns the first look.
-	Known ClusterHealth `json:"known"`
-	// MaxWait ends a watch that saw no change; 0 means DefaultHealthMaxWait.
-	MaxWait time.Duration `json:"max_wait,omitempty"`
-}
 
 // WatchServiceHealth watches one service's cluster, heartbeating on every look, and returns
 // its health as soon as it differs from in.Known (healthy, red or unreachable: green and
@@ -47,14 +31,14 @@ type HealthInput struct {
 // cluster does not answer: that is what it reports. A cluster that goes down is reported once
 // it has been down for DownAfter; one that comes back, at the first look that sees it answer
 // with yellow or green, so that a repaired service is RUNNING again at once.
-func (a *Activities) WatchServiceHealth(ctx context.Context, in HealthInput) (ClusterHealth, error) {
+func (a *Activities) WatchServiceHealth(ctx context.Context, in contract.HealthInput) (contract.ClusterHealth, error) {
 	c, err := a.client(in.Cluster)
 	if err != nil {
-		return ClusterHealth{}, err
+		return contract.ClusterHealth{}, err
 	}
 	maxWait := in.MaxWait
 	if maxWait <= 0 {
-		maxWait = DefaultHealthMaxWait
+		maxWait = contract.DefaultHealthMaxWait
 	}
 	j := healthJudge{known: in.Known}
 	deadline := time.Now().Add(maxWait)
@@ -64,7 +48,7 @@ func (a *Activities) WatchServiceHealth(ctx context.Context, in HealthInput) (Cl
 		now := time.Now()
 		h := lookHealth(ctx, c)
 		if ctx.Err() != nil {
-			return ClusterHealth{}, ctx.Err()
+			return contract.ClusterHealth{}, ctx.Err()
 		}
 		report, changed := j.see(h, now)
 		if changed {
@@ -76,7 +60,7 @@ func (a *Activities) WatchServiceHealth(ctx context.Context, in HealthInput) (Cl
 		activity.RecordHeartbeat(ctx, healthProgress{Looks: looks, Status: h.Status, Reason: h.Reason})
 		select {
 		case <-ctx.Done():
-			return ClusterHealth{}, ctx.Err()
+			return contract.ClusterHealth{}, ctx.Err()
 		case <-tick.C:
 		}
 	}
@@ -89,14 +73,14 @@ type healthProgress struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-func lookHealth(ctx context.Context, c Cluster) ClusterHealth {
+func lookHealth(ctx context.Context, c Cluster) contract.ClusterHealth {
 	hctx, cancel := context.WithTimeout(ctx, healthCallTimeout)
 	defer cancel()
 	h, err := c.Health(hctx)
 	if err != nil {
-		return ClusterHealth{Status: provision.StatusUnreachable, Reason: "the cluster does not answer: " + err.Error()}
+		return contract.ClusterHealth{Status: provision.StatusUnreachable, Reason: "the cluster does not answer: " + err.Error()}
 	}
-	out := ClusterHealth{Status: string(h.Status)}
+	out := contract.ClusterHealth{Status: string(h.Status)}
 	if h.Status == opensearch.HealthRed {
 		out.Reason = fmt.Sprintf("the cluster is red: %d shards unassigned, %d initializing", h.UnassignedShards, h.InitializingShards)
 	}
@@ -106,38 +90,38 @@ func lookHealth(ctx context.Context, c Cluster) ClusterHealth {
 // healthJudge decides what the health watch reports: a change of class from what the caller
 // knows, a bad one only once it has lasted DownAfter.
 type healthJudge struct {
-	known ClusterHealth
+	known contract.ClusterHealth
 	// badSince is when the cluster was first seen in the bad class it is in now (zero: it is
 	// healthy, or the same as known).
 	badSince time.Time
 	badClass string
-	last     ClusterHealth
+	last     contract.ClusterHealth
 }
 
 // settled is what a watch that ends without a change reports: the last look when it is of the
 // known class, else (a bad look that has not lasted DownAfter) the known health.
-func (j *healthJudge) settled() ClusterHealth {
-	if j.last.class() == j.known.class() {
+func (j *healthJudge) settled() contract.ClusterHealth {
+	if healthClass(j.last) == healthClass(j.known) {
 		return j.last
 	}
 	return j.known
 }
 
 // see takes one look and returns what to report, and whether it is a change to report now.
-func (j *healthJudge) see(h ClusterHealth, now time.Time) (ClusterHealth, bool) {
+func (j *healthJudge) see(h contract.ClusterHealth, now time.Time) (contract.ClusterHealth, bool) {
 	j.last = h
 	if j.known.Status == "" {
 		return h, true // the first look, for a caller that knows nothing
 	}
-	if h.class() == j.known.class() {
+	if healthClass(h) == healthClass(j.known) {
 		j.badSince, j.badClass = time.Time{}, ""
 		return h, false
 	}
 	if !h.Unhealthy() {
 		return h, true // back: at once
 	}
-	if j.badClass != h.class() {
-		j.badSince, j.badClass = now, h.class()
+	if j.badClass != healthClass(h) {
+		j.badSince, j.badClass = now, healthClass(h)
 	}
 	return h, now.Sub(j.badSince) >= DownAfter
 }

@@ -3,28 +3,30 @@ package activities
 import (
 	"testing"
 	"time"
+
+	"github.com/osccr/osccr/internal/contract"
 )
 
 // TestHealthJudge: the health watch reports a change of class; a bad one only once it has
 // lasted DownAfter, a recovery at once; a flap shorter than DownAfter is never reported.
 func TestHealthJudge(t *testing.T) {
-	green := ClusterHealth{Status: "green"}
-	yellow := ClusterHealth{Status: "yellow"}
-	red := ClusterHealth{Status: "red", Reason: "1 shard unassigned"}
-	down := ClusterHealth{Status: "unreachable", Reason: "connection refused"}
+	green := contract.ClusterHealth{Status: "green"}
+	yellow := contract.ClusterHealth{Status: "yellow"}
+	red := contract.ClusterHealth{Status: "red", Reason: "1 shard unassigned"}
+	down := contract.ClusterHealth{Status: "unreachable", Reason: "connection refused"}
 	t0 := time.Unix(1000, 0)
 	type look struct {
-		h      ClusterHealth
+		h      contract.ClusterHealth
 		at     time.Duration
 		report bool
 	}
 	tests := []struct {
 		name    string
-		known   ClusterHealth
+		known   contract.ClusterHealth
 		looks   []look
 		settled string
 	}{
-		{"first look for a caller that knows nothing", ClusterHealth{}, []look{{yellow, 0, true}}, "yellow"},
+		{"first look for a caller that knows nothing", contract.ClusterHealth{}, []look{{yellow, 0, true}}, "yellow"},
 		{"green and yellow are the same", green, []look{{yellow, 0, false}, {green, 2 * time.Second, false}}, "green"},
 		{"down is reported after DownAfter", green, []look{{down, 0, false}, {down, 2 * time.Second, false}, {down, DownAfter, true}}, "green"},
 		{"a flap shorter than DownAfter is not", green, []look{{down, 0, false}, {down, 4 * time.Second, false}, {green, 4500 * time.Millisecond, false}, {down, 6 * time.Second, false}}, "green"},

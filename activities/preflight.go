@@ -8,51 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/security"
 )
 
-// PreflightInput names the two clusters of a replication that is about to be set up.
-type PreflightInput struct {
-	Leader   ClusterRef `json:"leader"`
-	Follower ClusterRef `json:"follower"`
-}
-
-// PreflightCheck is one thing a replication needs, checked on the real clusters.
-type PreflightCheck struct {
-	Name string `json:"name"`
-	OK   bool   `json:"ok"`
-	// Detail says what was found; Fix, for a failed check, what to do about it.
-	Detail string `json:"detail"`
-	Fix    string `json:"fix,omitempty"`
-}
-
-// PreflightReport is every check, in order; OK when all passed.
-type PreflightReport struct {
-	OK     bool             `json:"ok"`
-	Checks []PreflightCheck `json:"checks"`
-}
-
-// Failed lists the checks that failed, one line each with its fix.
-func (r PreflightReport) Failed() []string {
-	var out []string
-	for _, c := range r.Checks {
-		if !c.OK {
-			out = append(out, fmt.Sprintf("%s: %s; %s", c.Name, c.Detail, c.Fix))
-		}
-	}
-	return out
-}
-
-// Names of the preflight checks.
+// The transport check's temporary remote alias, and how long it waits for the connection.
 const (
-	CheckCredentials   = "credentials"
-	CheckVersion       = "same OpenSearch version"
-	CheckPlugin        = "cross-cluster-replication plugin"
-	CheckSecurity      = "same security mode"
-	CheckRemoteClient  = "remote_cluster_client role"
-	CheckTransport     = "follower reaches the leader's transport port"
-	CheckSoftDeletes   = "soft deletes on the leader's indexes"
 	preflightAlias     = "osccr-preflight"
 	preflightConnectBy = 15 * time.Second
 )
@@ -68,9 +30,9 @@ const (
 // (preflight_secured.go), and names the CA each side lacks when the connection fails across
 // two CAs; a 403 anywhere names the missing permission and the osccr role to map. It changes
 // nothing that outlives it.
-func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (PreflightReport, error) {
-	var r PreflightReport
-	add := r.add
+func (a *Activities) Preflight(ctx context.Context, in contract.PreflightInput) (contract.PreflightReport, error) {
+	var r contract.PreflightReport
+	add := addTo(&r)
 	leader, err := a.client(in.Leader)
 	if err != nil {
 		return r, err
@@ -86,7 +48,7 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 	if lerr != nil || ferr != nil {
 		return r, nil
 	}
-	add(CheckVersion, li.Version == fi.Version,
+	add(contract.CheckVersion, li.Version == fi.Version,
 		fmt.Sprintf("leader %s runs %s, follower %s runs %s", in.Leader.Name, li.Version, in.Follower.Name, fi.Version),
 		"run the same OpenSearch version on both: the plugin replicates only between equal versions")
 
@@ -104,9 +66,9 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 		} else {
 			fix = fixFor(fmerr, in.Follower, security.Follower, fix)
 		}
-		add(CheckSecurity, false, fmt.Sprintf("cannot read the nodes' security settings: %v", errors.Join(lmerr, fmerr)), fix)
+		add(contract.CheckSecurity, false, fmt.Sprintf("cannot read the nodes' security settings: %v", errors.Join(lmerr, fmerr)), fix)
 	} else {
-		add(CheckSecurity, lm == fm, fmt.Sprintf("leader %s: %s, follower %s: %s", in.Leader.Name, lm, in.Follower.Name, fm),
+		add(contract.CheckSecurity, lm == fm, fmt.Sprintf("leader %s: %s, follower %s: %s", in.Leader.Name, lm, in.Follower.Name, fm),
 			"run the security plugin the same way on both (both secured with TLS trusted both ways, or both plain): a secured leader never accepts a plain follower's transport connections")
 	}
 	// Between two secured clusters: who the replication runs as, whether the leader accepts the
@@ -128,9 +90,9 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 	}
 	switch {
 	case err != nil:
-		add(CheckRemoteClient, false, fmt.Sprintf("cannot list the nodes of %s: %v", in.Follower.Name, err), fixFor(err, in.Follower, security.Follower, "let osccr's user read node info"))
+		add(contract.CheckRemoteClient, false, fmt.Sprintf("cannot list the nodes of %s: %v", in.Follower.Name, err), fixFor(err, in.Follower, security.Follower, "let osccr's user read node info"))
 	default:
-		add(CheckRemoteClient, len(without) == 0, fmt.Sprintf("nodes of %s without it: %s", in.Follower.Name, orNone(without)),
+		add(contract.CheckRemoteClient, len(without) == 0, fmt.Sprintf("nodes of %s without it: %s", in.Follower.Name, orNone(without)),
 			"give every follower node the remote_cluster_client role (node.roles), then restart them")
 	}
 
@@ -147,14 +109,14 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 		}
 		fix = fixFor(reachErr, in.Follower, security.Follower, fix)
 	}
-	add(CheckTransport, reachErr == nil, detail, fix)
+	add(contract.CheckTransport, reachErr == nil, detail, fix)
 
 	softDeletesCheck(ctx, add, in.Leader, leader)
-	return r.settle(), nil
+	return settle(&r), nil
 }
 
 // settle sets OK from the checks and returns the report.
-func (r *PreflightReport) settle() PreflightReport {
+func settle(r *contract.PreflightReport) contract.PreflightReport {
 	r.OK = true
 	for _, c := range r.Checks {
 		r.OK = r.OK && c.OK
@@ -165,30 +127,32 @@ func (r *PreflightReport) settle() PreflightReport {
 // adder appends a check to a report (its fix dropped when it passed).
 type adder func(name string, ok bool, detail, fix string)
 
-func (r *PreflightReport) add(name string, ok bool, detail, fix string) {
-	if ok {
-		fix = ""
+func addTo(r *contract.PreflightReport) adder {
+	return func(name string, ok bool, detail, fix string) {
+		if ok {
+			fix = ""
+		}
+		r.Checks = append(r.Checks, contract.PreflightCheck{Name: name, OK: ok, Detail: detail, Fix: fix})
 	}
-	r.Checks = append(r.Checks, PreflightCheck{Name: name, OK: ok, Detail: detail, Fix: fix})
 }
 
 // credentialsCheck: the cluster answered osccr (err is what its GET / returned).
-func credentialsCheck(add adder, ref ClusterRef, side security.Side, err error) {
+func credentialsCheck(add adder, ref contract.ClusterRef, side security.Side, err error) {
 	fix, forbidden := denied(err, ref, side)
 	switch {
 	case err == nil:
-		add(CheckCredentials, true, fmt.Sprintf("%s answers osccr", ref.Name), "")
+		add(contract.CheckCredentials, true, fmt.Sprintf("%s answers osccr", ref.Name), "")
 	case forbidden:
-		add(CheckCredentials, false, fmt.Sprintf("%s accepts osccr's credentials but denies it a permission (%v)", ref.Name, err), fix)
+		add(contract.CheckCredentials, false, fmt.Sprintf("%s accepts osccr's credentials but denies it a permission (%v)", ref.Name, err), fix)
 	case errors.Is(err, opensearch.ErrUnauthorized):
-		add(CheckCredentials, false, fmt.Sprintf("%s refuses osccr's credentials (%v)", ref.Name, err), "check the user, its password (file or variable on the worker) and its roles")
+		add(contract.CheckCredentials, false, fmt.Sprintf("%s refuses osccr's credentials (%v)", ref.Name, err), "check the user, its password (file or variable on the worker) and its roles")
 	default:
-		add(CheckCredentials, false, fmt.Sprintf("%s does not answer at %s (%v)", ref.Name, ref.URL, err), "check the URL, the CA file and that the cluster is up")
+		add(contract.CheckCredentials, false, fmt.Sprintf("%s does not answer at %s (%v)", ref.Name, ref.URL, err), "check the URL, the CA file and that the cluster is up")
 	}
 }
 
 // pluginCheck: the cluster's plugins (or the error listing them) include the CCR plugin.
-func pluginCheck(add adder, ref ClusterRef, side security.Side, plugins []string, err error) {
+func pluginCheck(add adder, ref contract.ClusterRef, side security.Side, plugins []string, err error) {
 	has := err == nil && slices.Contains(plugins, opensearch.CCRPluginName)
 	detail := fmt.Sprintf("%s has it", ref.Name)
 	if err != nil {
@@ -196,12 +160,12 @@ func pluginCheck(add adder, ref ClusterRef, side security.Side, plugins []string
 	} else if !has {
 		detail = fmt.Sprintf("%s has no %s plugin", ref.Name, opensearch.CCRPluginName)
 	}
-	add(CheckPlugin, has, detail, fixFor(err, ref, side, "install the plugin matching the OpenSearch version on every node, then restart them"))
+	add(contract.CheckPlugin, has, detail, fixFor(err, ref, side, "install the plugin matching the OpenSearch version on every node, then restart them"))
 }
 
 // softDeletesCheck: every index of the leader keeps soft deletes (the plugin replicates from
 // them).
-func softDeletesCheck(ctx context.Context, add adder, ref ClusterRef, leader Cluster) {
+func softDeletesCheck(ctx context.Context, add adder, ref contract.ClusterRef, leader Cluster) {
 	indexes, err := leader.ListIndices(ctx)
 	var hard []string
 	for _, ix := range indexes {
@@ -214,10 +178,10 @@ func softDeletesCheck(ctx context.Context, add adder, ref ClusterRef, leader Clu
 		}
 	}
 	if err != nil {
-		add(CheckSoftDeletes, false, fmt.Sprintf("cannot list the indexes of %s: %v", ref.Name, err), fixFor(err, ref, security.Leader, "let osccr's user read index settings"))
+		add(contract.CheckSoftDeletes, false, fmt.Sprintf("cannot list the indexes of %s: %v", ref.Name, err), fixFor(err, ref, security.Leader, "let osccr's user read index settings"))
 		return
 	}
-	add(CheckSoftDeletes, len(hard) == 0, fmt.Sprintf("indexes of %s without soft deletes: %s", ref.Name, orNone(hard)),
+	add(contract.CheckSoftDeletes, len(hard) == 0, fmt.Sprintf("indexes of %s without soft deletes: %s", ref.Name, orNone(hard)),
 		"reindex them into indexes with index.soft_deletes.enabled: true (it cannot be changed on an existing index)")
 }
 

@@ -12,16 +12,13 @@ import (
 	"slices"
 	"time"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/security"
 )
 
-// Names of the checks only a pair of secured clusters gets.
-const (
-	CheckReplicationUser = "replication user"
-	CheckNodesDN         = "leader allows the follower's node DNs"
-	transportProbeFor    = 3 * time.Second
-)
+// transportProbeFor bounds the TLS probe of a transport port.
+const transportProbeFor = 3 * time.Second
 
 // transportCerts is what a node shows on its transport port: its certificate's subject (the
 // DN other clusters must allow) and issuer (the CA the other side must trust).
@@ -67,7 +64,7 @@ func probeTransport(ctx context.Context, addr string) transportCerts {
 
 // caIn names the file among the worker's that holds the CA with that subject, if any (a
 // cluster's CA file often is its transport CA too).
-func caIn(subject string, refs ...ClusterRef) string {
+func caIn(subject string, refs ...contract.ClusterRef) string {
 	for _, ref := range refs {
 		if ref.CAFile == "" {
 			continue
@@ -93,7 +90,7 @@ func caIn(subject string, refs ...ClusterRef) string {
 
 // denied turns a 403 for want of a permission into what to grant: the permission, the user,
 // and the osccr role of the cluster's side that grants it. ok is false for any other error.
-func denied(err error, ref ClusterRef, side security.Side) (fix string, ok bool) {
+func denied(err error, ref contract.ClusterRef, side security.Side) (fix string, ok bool) {
 	perm, user, ok := opensearch.MissingPermission(err)
 	if !ok {
 		return "", false
@@ -104,7 +101,7 @@ func denied(err error, ref ClusterRef, side security.Side) (fix string, ok bool)
 
 // fixFor is the fix for a check that failed with err: what to grant when the cluster denied a
 // permission, else the check's own fix.
-func fixFor(err error, ref ClusterRef, side security.Side, otherwise string) string {
+func fixFor(err error, ref contract.ClusterRef, side security.Side, otherwise string) string {
 	if fix, ok := denied(err, ref, side); ok {
 		return fix
 	}
@@ -115,9 +112,9 @@ func fixFor(err error, ref ClusterRef, side security.Side, otherwise string) str
 // credentials are accepted and that it is mapped to the replication plugin's role of that side
 // (the role use_roles names), and that both sides name the same user (the plugin runs the
 // leader side as the user that started the replication).
-func replicationUserCheck(ctx context.Context, in PreflightInput, leader, follower Cluster, add adder) {
+func replicationUserCheck(ctx context.Context, in contract.PreflightInput, leader, follower Cluster, add adder) {
 	type sideUser struct {
-		ref  ClusterRef
+		ref  contract.ClusterRef
 		c    Cluster
 		side security.Side
 	}
@@ -129,7 +126,7 @@ func replicationUserCheck(ctx context.Context, in PreflightInput, leader, follow
 			user = s.ref.Username
 		}
 		if s.side == security.Leader && s.ref.ReplicationUsername == "" {
-			add(CheckReplicationUser, true, fmt.Sprintf("%s: the replication user %s must exist there mapped to %s; osccr cannot check it (the leader's service names no replication user)",
+			add(contract.CheckReplicationUser, true, fmt.Sprintf("%s: the replication user %s must exist there mapped to %s; osccr cannot check it (the leader's service names no replication user)",
 				s.ref.Name, names[security.Follower], role), "")
 			continue
 		}
@@ -137,20 +134,20 @@ func replicationUserCheck(ctx context.Context, in PreflightInput, leader, follow
 		switch {
 		case err == nil:
 		case errors.Is(err, opensearch.ErrUnauthorized):
-			add(CheckReplicationUser, false, fmt.Sprintf("%s refuses the replication user %s's credentials (%v)", s.ref.Name, user, err),
+			add(contract.CheckReplicationUser, false, fmt.Sprintf("%s refuses the replication user %s's credentials (%v)", s.ref.Name, user, err),
 				"check the replication user's name and its password (replication_password_file or _env on the worker)")
 			continue
 		default:
-			add(CheckReplicationUser, false, fmt.Sprintf("cannot ask %s who the replication user %s is: %v", s.ref.Name, user, err), "check that the cluster is up")
+			add(contract.CheckReplicationUser, false, fmt.Sprintf("cannot ask %s who the replication user %s is: %v", s.ref.Name, user, err), "check that the cluster is up")
 			continue
 		}
 		names[s.side] = info.User
 		mapped := slices.Contains(info.Roles, role) || slices.Contains(info.Roles, security.RoleAllAccess)
-		add(CheckReplicationUser, mapped, fmt.Sprintf("%s: the replication user %s is mapped to %s", s.ref.Name, info.User, orNone(info.Roles)),
+		add(contract.CheckReplicationUser, mapped, fmt.Sprintf("%s: the replication user %s is mapped to %s", s.ref.Name, info.User, orNone(info.Roles)),
 			fmt.Sprintf("map %s to %s on %s (roles_mapping.yml or the security plugin's API): every _start names it in use_roles", info.User, role, s.ref.Name))
 	}
 	if l, f := names[security.Leader], names[security.Follower]; l != "" && f != "" && l != f {
-		add(CheckReplicationUser, false, fmt.Sprintf("the replication user is %s on %s but %s on %s", f, in.Follower.Name, l, in.Leader.Name),
+		add(contract.CheckReplicationUser, false, fmt.Sprintf("the replication user is %s on %s but %s on %s", f, in.Follower.Name, l, in.Leader.Name),
 			fmt.Sprintf("use the same user on both (the plugin runs the leader side as the user that started the replication): create %s on %s mapped to %s", f, in.Leader.Name, RoleReplicationLeader))
 	}
 }
@@ -159,16 +156,16 @@ func replicationUserCheck(ctx context.Context, in PreflightInput, leader, follow
 // on the follower's transport port) must be in the leader's plugins.security.nodes_dn. That
 // setting is static: without nodes_dn_dynamic_config_enabled (itself static) only a restart
 // adds an entry. When osccr cannot tell, it says what the entry must be.
-func nodesDNCheck(ctx context.Context, in PreflightInput, leader Cluster, fcert transportCerts, add adder) {
+func nodesDNCheck(ctx context.Context, in contract.PreflightInput, leader Cluster, fcert transportCerts, add adder) {
 	static := fmt.Sprintf("add it to plugins.security.nodes_dn in opensearch.yml on every node of %s and restart them (a static setting)", in.Leader.Name)
 	if fcert.err != nil {
-		add(CheckNodesDN, true, fmt.Sprintf("cannot tell (%v): %s must list the DN of %s's node certificates in plugins.security.nodes_dn (static: a restart)",
+		add(contract.CheckNodesDN, true, fmt.Sprintf("cannot tell (%v): %s must list the DN of %s's node certificates in plugins.security.nodes_dn (static: a restart)",
 			fcert.err, in.Leader.Name, in.Follower.Name), "")
 		return
 	}
 	nd, err := leader.NodesDN(ctx)
 	if err != nil {
-		add(CheckNodesDN, false, fmt.Sprintf("cannot read the nodes_dn of %s: %v", in.Leader.Name, err),
+		add(contract.CheckNodesDN, false, fmt.Sprintf("cannot read the nodes_dn of %s: %v", in.Leader.Name, err),
 			fixFor(err, in.Leader, security.Leader, "check that the leader is up"))
 		return
 	}
@@ -176,22 +173,22 @@ func nodesDNCheck(ctx context.Context, in PreflightInput, leader Cluster, fcert 
 	case len(nd.NodesDN) == 0:
 		// Seen on 2.19.4: _nodes/settings does not show the security plugin's nodes_dn (a
 		// filtered setting), so an empty list says nothing.
-		add(CheckNodesDN, true, fmt.Sprintf("cannot tell: the node settings of %s do not show plugins.security.nodes_dn; it must list %q (%s's node DN), a static setting: a restart",
+		add(contract.CheckNodesDN, true, fmt.Sprintf("cannot tell: the node settings of %s do not show plugins.security.nodes_dn; it must list %q (%s's node DN), a static setting: a restart",
 			in.Leader.Name, fcert.Subject, in.Follower.Name), "")
 	case nd.Allows(fcert.Subject):
-		add(CheckNodesDN, true, fmt.Sprintf("%s allows %s", in.Leader.Name, fcert.Subject), "")
+		add(contract.CheckNodesDN, true, fmt.Sprintf("%s allows %s", in.Leader.Name, fcert.Subject), "")
 	case nd.Dynamic:
-		add(CheckNodesDN, true, fmt.Sprintf("%q is not in the static plugins.security.nodes_dn of %s; it takes run-time entries (nodesdn API), which osccr cannot read: if the follower cannot connect, add it there or statically",
+		add(contract.CheckNodesDN, true, fmt.Sprintf("%q is not in the static plugins.security.nodes_dn of %s; it takes run-time entries (nodesdn API), which osccr cannot read: if the follower cannot connect, add it there or statically",
 			fcert.Subject, in.Leader.Name), "")
 	default:
-		add(CheckNodesDN, false, fmt.Sprintf("%s does not allow %s's node DN %q (its nodes_dn: %s)", in.Leader.Name, in.Follower.Name, fcert.Subject, orNone(nd.NodesDN)),
+		add(contract.CheckNodesDN, false, fmt.Sprintf("%s does not allow %s's node DN %q (its nodes_dn: %s)", in.Leader.Name, in.Follower.Name, fcert.Subject, orNone(nd.NodesDN)),
 			fmt.Sprintf("%s; or enable plugins.security.nodes_dn_dynamic_config_enabled (also static) and add it with the nodesdn API", static))
 	}
 }
 
 // transportTrustFix names the missing trust when the follower could not connect and the two
 // sides' transport certificates come from different CAs: each side must trust the other's.
-func transportTrustFix(in PreflightInput, lcert, fcert transportCerts) (detail, fix string, ok bool) {
+func transportTrustFix(in contract.PreflightInput, lcert, fcert transportCerts) (detail, fix string, ok bool) {
 	if lcert.err != nil || fcert.err != nil || lcert.Issuer == fcert.Issuer {
 		return "", "", false
 	}

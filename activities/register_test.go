@@ -5,21 +5,23 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/osccr/osccr/internal/contract"
 )
 
 func TestClusterAuthCheckReplicationUser(t *testing.T) {
 	const url = "https://c.example:9200"
 	for _, c := range []struct {
 		name string
-		auth ClusterAuth
+		auth contract.ClusterAuth
 		want string // "" when accepted
 	}{
-		{"replication user with a file", ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationUsername: "osccr-replication", ReplicationPasswordFile: "/r"}, ""},
-		{"replication user with a variable", ClusterAuth{Username: "osccr", PasswordEnv: "P", ReplicationUsername: "osccr-replication", ReplicationPasswordEnv: "R"}, ""},
-		{"replication password without its user", ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationPasswordFile: "/r"}, "a replication user needs its username and its password"},
-		{"replication user without a password", ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationUsername: "osccr-replication"}, "a replication user needs its username and its password"},
-		{"both a variable and a file", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "R", ReplicationPasswordFile: "/r"}, "not both"},
-		{"relative file", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordFile: "r.password"}, "absolute path"},
+		{"replication user with a file", contract.ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationUsername: "osccr-replication", ReplicationPasswordFile: "/r"}, ""},
+		{"replication user with a variable", contract.ClusterAuth{Username: "osccr", PasswordEnv: "P", ReplicationUsername: "osccr-replication", ReplicationPasswordEnv: "R"}, ""},
+		{"replication password without its user", contract.ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationPasswordFile: "/r"}, "a replication user needs its username and its password"},
+		{"replication user without a password", contract.ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationUsername: "osccr-replication"}, "a replication user needs its username and its password"},
+		{"both a variable and a file", contract.ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "R", ReplicationPasswordFile: "/r"}, "not both"},
+		{"relative file", contract.ClusterAuth{ReplicationUsername: "r", ReplicationPasswordFile: "r.password"}, "absolute path"},
 	} {
 		err := c.auth.Check(url)
 		switch {
@@ -29,7 +31,7 @@ func TestClusterAuthCheckReplicationUser(t *testing.T) {
 			t.Errorf("%s: %v, want a refusal saying %q", c.name, err, c.want)
 		}
 	}
-	if err := (ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "R"}).Check("http://c.example:9200"); err == nil || !strings.Contains(err.Error(), "in clear") {
+	if err := (contract.ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "R"}).Check("http://c.example:9200"); err == nil || !strings.Contains(err.Error(), "in clear") {
 		t.Errorf("replication user over plain HTTP: %v, want a refusal", err)
 	}
 }
@@ -42,16 +44,16 @@ func TestClientConfigReadsTheReplicationPassword(t *testing.T) {
 	t.Setenv("OSCCR_TEST_REPL_PW", "from-env")
 	for _, c := range []struct {
 		name string
-		auth ClusterAuth
+		auth contract.ClusterAuth
 		want string
 		err  string
 	}{
-		{"file", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordFile: file}, "repl-secret", ""},
-		{"variable", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "OSCCR_TEST_REPL_PW"}, "from-env", ""},
-		{"unset variable", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "OSCCR_TEST_NOT_SET"}, "", "not set"},
-		{"missing file", ClusterAuth{ReplicationUsername: "r", ReplicationPasswordFile: file + ".gone"}, "", "replication user's password"},
+		{"file", contract.ClusterAuth{ReplicationUsername: "r", ReplicationPasswordFile: file}, "repl-secret", ""},
+		{"variable", contract.ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "OSCCR_TEST_REPL_PW"}, "from-env", ""},
+		{"unset variable", contract.ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "OSCCR_TEST_NOT_SET"}, "", "not set"},
+		{"missing file", contract.ClusterAuth{ReplicationUsername: "r", ReplicationPasswordFile: file + ".gone"}, "", "replication user's password"},
 	} {
-		cfg, err := ClientConfig(ClusterRef{Name: "c", URL: "https://c.example:9200", ClusterAuth: c.auth})
+		cfg, err := ClientConfig(contract.ClusterRef{Name: "c", URL: "https://c.example:9200", ClusterAuth: c.auth})
 		switch {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.err)
@@ -62,7 +64,7 @@ func TestClientConfigReadsTheReplicationPassword(t *testing.T) {
 }
 
 func TestTransportTrustFix(t *testing.T) {
-	in := PreflightInput{Leader: ClusterRef{Name: "orders"}, Follower: ClusterRef{Name: "replica"}}
+	in := contract.PreflightInput{Leader: contract.ClusterRef{Name: "orders"}, Follower: contract.ClusterRef{Name: "replica"}}
 	a, b := transportCerts{Subject: "CN=l", Issuer: "CN=CA A"}, transportCerts{Subject: "CN=f", Issuer: "CN=CA B"}
 	detail, fix, ok := transportTrustFix(in, a, b)
 	if !ok || !strings.Contains(detail, "two CAs") ||

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/opensearch"
 )
@@ -18,13 +19,6 @@ import (
 // pollInterval is how often the waiting activities look at the cluster. They heartbeat on every
 // look, so a dead worker is noticed within the heartbeat timeout and the wait moves elsewhere.
 const pollInterval = 250 * time.Millisecond
-
-// ConnectInput names the follower to configure and the leader it must reach.
-type ConnectInput struct {
-	Follower    ClusterRef `json:"follower"`
-	Leader      ClusterRef `json:"leader"`
-	LeaderAlias string     `json:"leader_alias"`
-}
 
 // MetadataSyncInterval is how often the CCR plugin copies a follower index's settings, aliases
 // and changed mappings from its leader index: the plugin's minimum (its default is 60 s).
@@ -38,11 +32,11 @@ const metadataSyncSetting = "plugins.replication.follower.metadata_sync_interval
 // MetadataSyncInterval (when the plugin is there: without it StartReplication says what is
 // missing), and waits until the follower reports the connection up. Setting the same values
 // again is harmless, so a retry after a crash is safe.
-func (a *Activities) ConnectRemote(ctx context.Context, in ConnectInput) error {
+func (a *Activities) ConnectRemote(ctx context.Context, in contract.ConnectInput) error {
 	if in.Leader.TransportAddress == "" {
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("leader %s has no transport address: the follower connects to it on the transport port (9300 by default)", in.Leader.Name),
-			ErrTypeBadRequest, nil)
+			contract.ErrTypeBadRequest, nil)
 	}
 	follower, err := a.client(in.Follower)
 	if err != nil {
@@ -78,21 +72,10 @@ const (
 	startRetryFor   = 5 * time.Second
 )
 
-// IndexInput names one follower index and the leader index it replicates.
-type IndexInput struct {
-	Follower ClusterRef `json:"follower"`
-	// Leader, when set, lets WaitSyncing check the follower's sequence numbers against the
-	// leader's own, not only the plugin's status.
-	Leader        ClusterRef `json:"leader,omitzero"`
-	LeaderAlias   string     `json:"leader_alias"`
-	LeaderIndex   string     `json:"leader_index"`
-	FollowerIndex string     `json:"follower_index"`
-}
-
 // StartReplication starts replicating LeaderIndex into FollowerIndex. When the follower index
 // already replicates that leader index (a retry after a crash) it succeeds without a change;
 // when the follower index exists for any other reason it fails without touching it.
-func (a *Activities) StartReplication(ctx context.Context, in IndexInput) error {
+func (a *Activities) StartReplication(ctx context.Context, in contract.IndexInput) error {
 	follower, err := a.client(in.Follower)
 	if err != nil {
 		return err
@@ -135,33 +118,6 @@ const (
 	RoleReplicationFollower = "cross_cluster_replication_follower_full_access"
 )
 
-// IndexStatus is what osccr reports about one follower index.
-type IndexStatus struct {
-	Index              string `json:"index"`
-	Status             string `json:"status"`
-	Reason             string `json:"reason,omitempty"`
-	LeaderCheckpoint   int64  `json:"leader_checkpoint"`
-	FollowerCheckpoint int64  `json:"follower_checkpoint"`
-	// ShardsBehind is how many primary shards had not yet applied every operation the leader's
-	// had acknowledged, when WaitSyncing last compared them.
-	ShardsBehind int `json:"shards_behind,omitempty"`
-	// LagSeconds is how long ago the leader reached the checkpoint the follower index has now
-	// reached (0: caught up; while the leader does not answer, the time since it last did),
-	// from the checkpoints this worker's watch samples; nil when it has none.
-	LagSeconds *float64 `json:"lag_seconds,omitempty"`
-	// LeaderUnreachable says the leader did not answer: LeaderCheckpoint is then the most
-	// recent known (the watch's last sample of the leader, or the plugin's last fetch), so
-	// LagOps is a lower bound of what the follower lacks. LeaderSeenAt is when the leader last
-	// answered the watch (zero when this worker never saw it).
-	LeaderUnreachable bool      `json:"leader_unreachable,omitempty"`
-	LeaderSeenAt      time.Time `json:"leader_seen_at,omitzero"`
-}
-
-// LagOps is how many operations the follower is behind the leader.
-func (s IndexStatus) LagOps() int64 {
-	return opensearch.SyncingDetails{LeaderCheckpoint: s.LeaderCheckpoint, FollowerCheckpoint: s.FollowerCheckpoint}.Lag()
-}
-
 // WaitSyncing waits, heartbeating, until the follower index is SYNCING and has caught up with
 // the leader, and returns that status. It fails at once when replication FAILED, with the
 // plugin's reason.
@@ -173,18 +129,18 @@ func (s IndexStatus) LagOps() int64 {
 // bootstrap, before its shard tasks have fetched from the leader; the shards' sequence numbers
 // cannot. The goal is fixed once: while the leader keeps taking writes a follower is never
 // exactly level with it, and a goal that moves with every look would never be reached.
-func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatus, error) {
+func (a *Activities) WaitSyncing(ctx context.Context, in contract.IndexInput) (contract.IndexStatus, error) {
 	follower, err := a.client(in.Follower)
 	if err != nil {
-		return IndexStatus{}, err
+		return contract.IndexStatus{}, err
 	}
 	var leader Cluster
 	if in.Leader.URL != "" {
 		if leader, err = a.client(in.Leader); err != nil {
-			return IndexStatus{}, err
+			return contract.IndexStatus{}, err
 		}
 	}
-	var last IndexStatus
+	var last contract.IndexStatus
 	var goal map[int]opensearch.ShardSeqNo
 	err = poll(ctx, func() (bool, any, error) {
 		st, err := follower.ReplicationStatus(ctx, in.FollowerIndex)
@@ -197,7 +153,7 @@ func (a *Activities) WaitSyncing(ctx context.Context, in IndexInput) (IndexStatu
 		last = toIndexStatus(in.FollowerIndex, st)
 		if st.Status == opensearch.StatusFailed {
 			return false, nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("replication of %s into %s failed: %s", in.LeaderIndex, in.FollowerIndex, st.Reason), ErrTypeReplicationFailed, nil)
+				fmt.Sprintf("replication of %s into %s failed: %s", in.LeaderIndex, in.FollowerIndex, st.Reason), contract.ErrTypeReplicationFailed, nil)
 		}
 		if st.Status != opensearch.StatusSyncing {
 			return false, last, nil
@@ -237,7 +193,7 @@ const pickupWindow = 10 * time.Minute
 
 // recordPickup records, for the worker's metrics, how long after its creation a new leader
 // index was SYNCING and caught up on the follower.
-func (a *Activities) recordPickup(ctx context.Context, leader Cluster, in IndexInput) {
+func (a *Activities) recordPickup(ctx context.Context, leader Cluster, in contract.IndexInput) {
 	def, err := leader.GetIndex(ctx, in.LeaderIndex)
 	if err != nil {
 		return
@@ -265,10 +221,10 @@ func shardsBehind(goal, have map[int]opensearch.ShardSeqNo) int {
 }
 
 // ReplicationStatus reads the status of one follower index.
-func (a *Activities) ReplicationStatus(ctx context.Context, in IndexInput) (IndexStatus, error) {
+func (a *Activities) ReplicationStatus(ctx context.Context, in contract.IndexInput) (contract.IndexStatus, error) {
 	follower, err := a.client(in.Follower)
 	if err != nil {
-		return IndexStatus{}, err
+		return contract.IndexStatus{}, err
 	}
 	st, err := follower.ReplicationStatus(ctx, in.FollowerIndex)
 	if err != nil {
@@ -277,14 +233,14 @@ func (a *Activities) ReplicationStatus(ctx context.Context, in IndexInput) (Inde
 		// when what the follower lacks matters most: the failure carries the checkpoints.
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.NonRetryable() {
-			return IndexStatus{}, err
+			return contract.IndexStatus{}, err
 		}
-		out := IndexStatus{Index: in.FollowerIndex, Status: StatusUnknown, Reason: err.Error()}
+		out := contract.IndexStatus{Index: in.FollowerIndex, Status: contract.StatusUnknown, Reason: err.Error()}
 		a.lagSeconds(in, &out)
 		if a.clusterCheckpoints(ctx, follower, in, &out) {
-			return IndexStatus{}, temporal.NewApplicationErrorWithCause(err.Error(), ErrTypeStatusUnavailable, err, out)
+			return contract.IndexStatus{}, temporal.NewApplicationErrorWithCause(err.Error(), contract.ErrTypeStatusUnavailable, err, out)
 		}
-		return IndexStatus{}, err
+		return contract.IndexStatus{}, err
 	}
 	out := toIndexStatus(in.FollowerIndex, st)
 	a.lagSeconds(in, &out)
@@ -292,30 +248,9 @@ func (a *Activities) ReplicationStatus(ctx context.Context, in IndexInput) (Inde
 	return out, nil
 }
 
-// StatusUnknown is the status of a follower index whose plugin status could not be read.
-const StatusUnknown = "UNKNOWN"
-
-// ErrTypeStatusUnavailable is a ReplicationStatus failure (retryable) that carries, as its
-// details, the index's IndexStatus with its checkpoints (see StatusFromError).
-const ErrTypeStatusUnavailable = "StatusUnavailable"
-
-// StatusFromError returns the IndexStatus a failed ReplicationStatus carries (the plugin's
-// status unknown, the clusters' checkpoints read); false when it carries none.
-func StatusFromError(err error) (IndexStatus, bool) {
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeStatusUnavailable || !appErr.HasDetails() {
-		return IndexStatus{}, false
-	}
-	var st IndexStatus
-	if appErr.Details(&st) != nil {
-		return IndexStatus{}, false
-	}
-	return st, true
-}
-
 // lagSeconds sets the index's lag in seconds from the watch's samples, when this worker has
 // them.
-func (a *Activities) lagSeconds(in IndexInput, out *IndexStatus) {
+func (a *Activities) lagSeconds(in contract.IndexInput, out *contract.IndexStatus) {
 	if a.Lag == nil {
 		return
 	}
@@ -345,7 +280,7 @@ const leaderCheckpointTimeout = 1500 * time.Millisecond
 //     operations behind are then "at least".
 //
 // It reports whether it read the follower's checkpoints (else the plugin's figures stand).
-func (a *Activities) clusterCheckpoints(ctx context.Context, follower Cluster, in IndexInput, out *IndexStatus) bool {
+func (a *Activities) clusterCheckpoints(ctx context.Context, follower Cluster, in contract.IndexInput, out *contract.IndexStatus) bool {
 	have, err := follower.PrimarySeqNos(ctx, in.FollowerIndex)
 	if err != nil || len(have) == 0 {
 		return false
@@ -389,14 +324,14 @@ func (a *Activities) clusterCheckpoints(ctx context.Context, follower Cluster, i
 }
 
 // PauseReplication pauses a follower index; pausing a paused index is not an error.
-func (a *Activities) PauseReplication(ctx context.Context, in IndexInput) error {
+func (a *Activities) PauseReplication(ctx context.Context, in contract.IndexInput) error {
 	return a.transition(ctx, in, "pause", is(opensearch.StatusPaused), Cluster.PauseReplication)
 }
 
 // ResumeReplication resumes a paused follower index. Resuming one that is not paused (syncing,
 // or still bootstrapping or restarting after its node came back) is not an error: a pause that
 // never reached the plugin, because the follower was down, is lifted the same way.
-func (a *Activities) ResumeReplication(ctx context.Context, in IndexInput) error {
+func (a *Activities) ResumeReplication(ctx context.Context, in contract.IndexInput) error {
 	running := func(s opensearch.Status) bool {
 		return s == opensearch.StatusSyncing || s == opensearch.StatusBootstrapping || s == opensearch.StatusRunning
 	}
@@ -405,9 +340,9 @@ func (a *Activities) ResumeReplication(ctx context.Context, in IndexInput) error
 
 // StopReplication stops replication for good: the follower index becomes an ordinary, writable
 // index. Stopping an index that no longer replicates, or that does not exist, is not an error.
-func (a *Activities) StopReplication(ctx context.Context, in IndexInput) error {
+func (a *Activities) StopReplication(ctx context.Context, in contract.IndexInput) error {
 	err := a.transition(ctx, in, "stop", is(opensearch.StatusNotInProgress), Cluster.StopReplication)
-	if HasErrorType(err, ErrTypeNotFound) {
+	if contract.HasErrorType(err, contract.ErrTypeNotFound) {
 		return nil
 	}
 	return err
@@ -417,7 +352,7 @@ func (a *Activities) StopReplication(ctx context.Context, in IndexInput) error {
 // with a new UUID): the plugin leaves its follower index behind, paused. It stops replicating
 // the follower index and deletes it. Both steps accept "already done", so a retry is safe. An
 // index that replicates another leader index is refused and left alone.
-func (a *Activities) RemoveFollowerIndex(ctx context.Context, in IndexInput) error {
+func (a *Activities) RemoveFollowerIndex(ctx context.Context, in contract.IndexInput) error {
 	follower, err := a.client(in.Follower)
 	if err != nil {
 		return err
@@ -426,7 +361,7 @@ func (a *Activities) RemoveFollowerIndex(ctx context.Context, in IndexInput) err
 	if err == nil && st.Replicating() && st.LeaderIndex != "" && st.LeaderIndex != in.LeaderIndex {
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("follower index %s on %s replicates %s, not %s: left alone", in.FollowerIndex, in.Follower.Name, st.LeaderIndex, in.LeaderIndex),
-			ErrTypeBadRequest, nil)
+			contract.ErrTypeBadRequest, nil)
 	}
 	if err := a.StopReplication(ctx, in); err != nil {
 		return err
@@ -440,7 +375,7 @@ func (a *Activities) RemoveFollowerIndex(ctx context.Context, in IndexInput) err
 // transition applies a pause/resume/stop and treats "already there" (done says what that is)
 // as success, so that a retry after a crash between the call and its recording in history does
 // no harm.
-func (a *Activities) transition(ctx context.Context, in IndexInput, verb string, done func(opensearch.Status) bool,
+func (a *Activities) transition(ctx context.Context, in contract.IndexInput, verb string, done func(opensearch.Status) bool,
 	call func(Cluster, context.Context, string) error) error {
 	follower, err := a.client(in.Follower)
 	if err != nil {
@@ -460,8 +395,8 @@ func is(want opensearch.Status) func(opensearch.Status) bool {
 	return func(s opensearch.Status) bool { return s == want }
 }
 
-func toIndexStatus(index string, st opensearch.ReplicationStatus) IndexStatus {
-	return IndexStatus{
+func toIndexStatus(index string, st opensearch.ReplicationStatus) contract.IndexStatus {
+	return contract.IndexStatus{
 		Index:              index,
 		Status:             string(st.Status),
 		Reason:             st.Reason,

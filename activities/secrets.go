@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/osccr/osccr/internal/contract"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -59,7 +60,7 @@ func (p SecretPolicy) envPrefix() string {
 // osccr's user and of the replication user, and the client key. CA and client certificate files
 // are public material and keep only ClusterAuth.Check's rules. It returns every refusal at once,
 // wrapped in ErrSecretRefused.
-func (p SecretPolicy) Check(a ClusterAuth) error {
+func (p SecretPolicy) Check(a contract.ClusterAuth) error {
 	var problems []error
 	for _, ref := range []struct{ field, value string }{{"password_env", a.PasswordEnv}, {"replication_password_env", a.ReplicationPasswordEnv}} {
 		if ref.value != "" {
@@ -177,15 +178,12 @@ func under(path, dir string) (string, bool) {
 	return rel, true
 }
 
-// ErrTypeSecretRefused is the application error type of a reference the policy refuses.
-const ErrTypeSecretRefused = "SecretRefused"
-
 // CheckSecretRefs applies the worker's SecretPolicy to a cluster's references, before a
 // registration starts anything: the application layer asks the worker, which alone knows its
 // trusted directories and can see its files. A refusal is non-retryable and names its rule.
-func (a *Activities) CheckSecretRefs(_ context.Context, auth ClusterAuth) error {
+func (a *Activities) CheckSecretRefs(_ context.Context, auth contract.ClusterAuth) error {
 	if err := a.Secrets.Check(auth); err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeSecretRefused, nil)
+		return temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeSecretRefused, nil)
 	}
 	return nil
 }
@@ -194,7 +192,7 @@ func (a *Activities) CheckSecretRefs(_ context.Context, auth ClusterAuth) error 
 // exempt is a local service's own generated admin password (<service>/admin.password), which
 // osccr wrote and which its state names for that service alone; every other reference was
 // given by a person and must pass.
-func (p SecretPolicy) checkRef(ref ClusterRef) error {
+func (p SecretPolicy) checkRef(ref contract.ClusterRef) error {
 	auth := ref.ClusterAuth
 	if auth.PasswordFile != "" && filepath.Base(auth.PasswordFile) == GeneratedSecretName && filepath.Base(filepath.Dir(auth.PasswordFile)) == ref.Name {
 		auth.PasswordFile = ""

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/osccr/osccr/internal/contract"
 )
 
 // TestSecretPolicy checks each rule of SecretPolicy with the refusal it must give.
@@ -46,31 +48,31 @@ func TestSecretPolicy(t *testing.T) {
 
 	for _, c := range []struct {
 		name string
-		auth ClusterAuth
+		auth contract.ClusterAuth
 		want string // "" when accepted
 	}{
-		{"a private file in the trusted directory", ClusterAuth{PasswordFile: good}, ""},
-		{"a read-only private file", ClusterAuth{ReplicationPasswordFile: readOnly}, ""},
-		{"a variable with the prefix", ClusterAuth{PasswordEnv: "OSCCR_SECRET_ORDERS"}, ""},
-		{"/etc/shadow", ClusterAuth{PasswordFile: "/etc/shadow"},
+		{"a private file in the trusted directory", contract.ClusterAuth{PasswordFile: good}, ""},
+		{"a read-only private file", contract.ClusterAuth{ReplicationPasswordFile: readOnly}, ""},
+		{"a variable with the prefix", contract.ClusterAuth{PasswordEnv: "OSCCR_SECRET_ORDERS"}, ""},
+		{"/etc/shadow", contract.ClusterAuth{PasswordFile: "/etc/shadow"},
 			"password_file /etc/shadow: the worker reads secret files only under " + trusted + " (rule: trusted directories); move the file there (mode 0600, owned by the worker's account), or start the worker with --trusted-secret-dir naming its directory"},
-		{"another service's generated password", ClusterAuth{PasswordFile: generated},
+		{"another service's generated password", contract.ClusterAuth{PasswordFile: generated},
 			"password_file " + generated + ": a file of local service orders, whose secrets osccr generates and keeps (rule: generated secrets); osccr reads a local service's generated password itself: reveal it with `osccr service credentials` and give a file of your own"},
-		{"a generated password's name in the trusted directory", ClusterAuth{PasswordFile: copiedName},
+		{"a generated password's name in the trusted directory", contract.ClusterAuth{PasswordFile: copiedName},
 			"admin.password is the name of the admin password osccr generates for a local service (rule: generated secrets)"},
-		{"a link out of the trusted directory", ClusterAuth{PasswordFile: escape}, "(rule: trusted directories)"},
-		{"a link to a generated password", ClusterAuth{PasswordFile: toGenerated}, "it leads to " + generated + ": a file of local service orders"},
-		{"the trusted directory itself", ClusterAuth{PasswordFile: trusted}, "(rule: trusted directories)"},
-		{"a path climbing out", ClusterAuth{PasswordFile: trusted + "/../outside.password"}, "(rule: trusted directories)"},
-		{"a group-readable file", ClusterAuth{PasswordFile: groupReadable},
+		{"a link out of the trusted directory", contract.ClusterAuth{PasswordFile: escape}, "(rule: trusted directories)"},
+		{"a link to a generated password", contract.ClusterAuth{PasswordFile: toGenerated}, "it leads to " + generated + ": a file of local service orders"},
+		{"the trusted directory itself", contract.ClusterAuth{PasswordFile: trusted}, "(rule: trusted directories)"},
+		{"a path climbing out", contract.ClusterAuth{PasswordFile: trusted + "/../outside.password"}, "(rule: trusted directories)"},
+		{"a group-readable file", contract.ClusterAuth{PasswordFile: groupReadable},
 			"password_file " + groupReadable + ": mode 0640 lets others read or change it (rule: private files); chmod 600 " + groupReadable},
-		{"a missing file", ClusterAuth{PasswordFile: filepath.Join(trusted, "gone")}, "cannot resolve it on the worker's machine (rule: trusted directories)"},
-		{"a directory", ClusterAuth{KeyFile: func() string { d := filepath.Join(trusted, "dir"); _ = os.Mkdir(d, 0o700); return d }()},
+		{"a missing file", contract.ClusterAuth{PasswordFile: filepath.Join(trusted, "gone")}, "cannot resolve it on the worker's machine (rule: trusted directories)"},
+		{"a directory", contract.ClusterAuth{KeyFile: func() string { d := filepath.Join(trusted, "dir"); _ = os.Mkdir(d, 0o700); return d }()},
 			"not a regular file (rule: regular files only)"},
-		{"PATH", ClusterAuth{PasswordEnv: "PATH"},
+		{"PATH", contract.ClusterAuth{PasswordEnv: "PATH"},
 			"password_env PATH: the worker reads secrets only from variables named OSCCR_SECRET_* (rule: secret variable prefix); put the password in OSCCR_SECRET_PATH in the worker's environment and name that"},
-		{"the prefix alone", ClusterAuth{ReplicationPasswordEnv: "OSCCR_SECRET_"}, "replication_password_env OSCCR_SECRET_: the worker reads secrets only from variables named OSCCR_SECRET_*"},
-		{"a key outside", ClusterAuth{KeyFile: outside}, "key_file " + outside + ": the worker reads secret files only under"},
+		{"the prefix alone", contract.ClusterAuth{ReplicationPasswordEnv: "OSCCR_SECRET_"}, "replication_password_env OSCCR_SECRET_: the worker reads secrets only from variables named OSCCR_SECRET_*"},
+		{"a key outside", contract.ClusterAuth{KeyFile: outside}, "key_file " + outside + ": the worker reads secret files only under"},
 	} {
 		err := p.Check(c.auth)
 		switch {
@@ -87,17 +89,17 @@ func TestSecretPolicy(t *testing.T) {
 		if err := os.Chown(other, 65534, 65534); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Check(ClusterAuth{PasswordFile: other}); err == nil || !strings.Contains(err.Error(), "not by the worker's account (uid 0) (rule: owned by the worker); chown it") {
+		if err := p.Check(contract.ClusterAuth{PasswordFile: other}); err == nil || !strings.Contains(err.Error(), "not by the worker's account (uid 0) (rule: owned by the worker); chown it") {
 			t.Errorf("a file of another account: %v", err)
 		}
 	}
 
 	// The zero policy trusts no directory.
-	if err := (SecretPolicy{}).Check(ClusterAuth{PasswordFile: good}); err == nil || !strings.Contains(err.Error(), "this worker trusts none") {
+	if err := (SecretPolicy{}).Check(contract.ClusterAuth{PasswordFile: good}); err == nil || !strings.Contains(err.Error(), "this worker trusts none") {
 		t.Errorf("zero policy: %v", err)
 	}
 	// A local service's own generated password is read; another service's is not.
-	own := ClusterRef{Name: "orders", ClusterAuth: ClusterAuth{PasswordFile: generated}}
+	own := contract.ClusterRef{Name: "orders", ClusterAuth: contract.ClusterAuth{PasswordFile: generated}}
 	if err := p.checkRef(own); err != nil {
 		t.Errorf("a local service's own generated password: %v", err)
 	}

@@ -12,46 +12,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/opensearch"
 )
-
-// SyncTemplatesInput asks to make the follower's configuration (the kinds of configChain)
-// match the leader's. Managed is what osccr wrote on the follower before (the last sync's
-// result), as "<kind>/<name>"; Digests the digest of what it wrote, by the same key (a managed
-// object without one, as recorded before digests, is osccr's whatever its body). Only managed
-// objects are ever changed without a conflict or deleted, so objects the follower's own
-// plugins or operators create are left alone.
-type SyncTemplatesInput struct {
-	Leader   ClusterRef        `json:"leader"`
-	Follower ClusterRef        `json:"follower"`
-	Managed  []string          `json:"managed"`
-	Digests  map[string]string `json:"digests,omitempty"`
-}
-
-// TemplateSync is what a sync did. Names are "<kind>/<name>", kind one of configChain's
-// prefixes (index, component, pipeline, search-pipeline, script).
-type TemplateSync struct {
-	// Fingerprint is the leader's configuration fingerprint (as WatchLeader computes it) read
-	// before the sync: when the watch sees another one, a later change needs a sync.
-	Fingerprint string `json:"fingerprint,omitempty"`
-	// Managed are the objects osccr now owns on the follower; Digests the digest of what it
-	// wrote of each (what SyncTemplatesInput takes back).
-	Managed []string          `json:"managed"`
-	Digests map[string]string `json:"digests,omitempty"`
-	Put     []string          `json:"put,omitempty"`
-	Deleted []string          `json:"deleted,omitempty"`
-	// Conflicts are objects osccr left alone: the follower has one of the leader's names with
-	// another body and osccr did not write it (or it changed since osccr wrote it).
-	Conflicts []ConfigConflict `json:"conflicts,omitempty"`
-}
-
-// ConfigConflict is one object of the follower that osccr would change or delete but did not
-// write: an operator decides (delete it on the follower, or make it equal to the leader's, and
-// osccr adopts it).
-type ConfigConflict struct {
-	Object string `json:"object"`
-	Reason string `json:"reason"`
-}
 
 // configKind is one reconciler of the chain: one kind of configuration object the replication
 // plugin leaves alone.
@@ -108,16 +71,16 @@ var configChain = []configKind{storedScripts, ingestPipelines, searchPipelines, 
 //  5. what osccr now owns is the result's Managed.
 //
 // Each step is idempotent, so a sync interrupted by a crash is finished by the next one.
-func (a *Activities) SyncTemplates(ctx context.Context, in SyncTemplatesInput) (TemplateSync, error) {
+func (a *Activities) SyncTemplates(ctx context.Context, in contract.SyncTemplatesInput) (contract.TemplateSync, error) {
 	leader, err := a.client(in.Leader)
 	if err != nil {
-		return TemplateSync{}, err
+		return contract.TemplateSync{}, err
 	}
 	follower, err := a.client(in.Follower)
 	if err != nil {
-		return TemplateSync{}, err
+		return contract.TemplateSync{}, err
 	}
-	out := TemplateSync{Managed: []string{}, Digests: map[string]string{}}
+	out := contract.TemplateSync{Managed: []string{}, Digests: map[string]string{}}
 	own := func(key, digest string) {
 		out.Managed = append(out.Managed, key)
 		if digest != "" {
@@ -162,11 +125,11 @@ func (a *Activities) SyncTemplates(ctx context.Context, in SyncTemplatesInput) (
 				own(key, digest)
 				continue
 			case exists && !isOwned:
-				out.Conflicts = append(out.Conflicts, ConfigConflict{key, "the follower has another " + strings.TrimSuffix(k.prefix, "/") + " of this name, which osccr did not write"})
+				out.Conflicts = append(out.Conflicts, contract.ConfigConflict{Object: key, Reason: "the follower has another " + strings.TrimSuffix(k.prefix, "/") + " of this name, which osccr did not write"})
 				continue
 			case exists && wrote != "" && configDigest(current) != wrote:
 				own(key, wrote)
-				out.Conflicts = append(out.Conflicts, ConfigConflict{key, "changed on the follower since osccr wrote it"})
+				out.Conflicts = append(out.Conflicts, contract.ConfigConflict{Object: key, Reason: "changed on the follower since osccr wrote it"})
 				continue
 			}
 			if err := k.put(follower, ctx, name, want[name]); err != nil {
@@ -191,7 +154,7 @@ func (a *Activities) SyncTemplates(ctx context.Context, in SyncTemplatesInput) (
 			}
 			if wrote := owned[key]; wrote != "" && configDigest(current) != wrote {
 				own(key, wrote)
-				out.Conflicts = append(out.Conflicts, ConfigConflict{key, "deleted on the leader but changed on the follower since osccr wrote it"})
+				out.Conflicts = append(out.Conflicts, contract.ConfigConflict{Object: key, Reason: "deleted on the leader but changed on the follower since osccr wrote it"})
 				continue
 			}
 			if err := k.delete(follower, ctx, name); err != nil && !errors.Is(err, opensearch.ErrNotFound) {

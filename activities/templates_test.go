@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
 )
@@ -41,7 +42,7 @@ func TestSyncTemplates(t *testing.T) {
 	}
 	leader, follower := open(ln.HTTPURL()), open(fn.HTTPURL())
 	a := &Activities{}
-	in := SyncTemplatesInput{Leader: ClusterRef{Name: "tpl-leader", URL: ln.HTTPURL()}, Follower: ClusterRef{Name: "tpl-follower", URL: fn.HTTPURL()}}
+	in := contract.SyncTemplatesInput{Leader: contract.ClusterRef{Name: "tpl-leader", URL: ln.HTTPURL()}, Follower: contract.ClusterRef{Name: "tpl-follower", URL: fn.HTTPURL()}}
 	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
 	must := func(err error) {
 		t.Helper()
@@ -80,7 +81,7 @@ func TestSyncTemplates(t *testing.T) {
 	must(follower.PutIngestPipeline(ctx, "clash", raw(`{"processors":[{"set":{"field":"side","value":"follower"}}]}`)))
 	must(follower.PutIngestPipeline(ctx, "same", raw(`{"processors":[{"set":{"field":"same","value":true}}]}`)))
 
-	conflicts := func(s TemplateSync) []string {
+	conflicts := func(s contract.TemplateSync) []string {
 		var out []string
 		for _, c := range s.Conflicts {
 			out = append(out, c.Object)
@@ -206,7 +207,7 @@ func TestSyncTemplates(t *testing.T) {
 	// An entry recorded before digests is osccr's whatever its body.
 	must(leader.PutIngestPipeline(ctx, "legacy", stampV1))
 	must(follower.PutIngestPipeline(ctx, "legacy", raw(`{"processors":[]}`)))
-	got, err := a.SyncTemplates(ctx, SyncTemplatesInput{Leader: in.Leader, Follower: in.Follower, Managed: append(slices.Clone(in.Managed), "pipeline/legacy"), Digests: in.Digests})
+	got, err := a.SyncTemplates(ctx, contract.SyncTemplatesInput{Leader: in.Leader, Follower: in.Follower, Managed: append(slices.Clone(in.Managed), "pipeline/legacy"), Digests: in.Digests})
 	must(err)
 	if !slices.Contains(got.Put, "pipeline/legacy") || len(got.Conflicts) != 0 {
 		t.Errorf("legacy managed entry: put %v conflicts %v, want pipeline/legacy put", got.Put, got.Conflicts)
@@ -221,20 +222,20 @@ func TestSyncTemplates(t *testing.T) {
 // (SyncTemplates) copies it, as the integration workflow does (less the workflow's own
 // scheduling). It logs p50/p99 per kind and fails above the bound docs/configuration-sync.md
 // states.
-func measurePropagation(t *testing.T, ctx context.Context, a *Activities, in SyncTemplatesInput, leader, follower *opensearch.Client) {
+func measurePropagation(t *testing.T, ctx context.Context, a *Activities, in contract.SyncTemplatesInput, leader, follower *opensearch.Client) {
 	const trials = 20
 	const bound = 5 * time.Second
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
-	watchIn := WatchInput{Leader: in.Leader, Follower: in.Follower, MaxWait: 20 * time.Second}
-	watch := func() (Observation, error) {
+	watchIn := contract.WatchInput{Leader: in.Leader, Follower: in.Follower, MaxWait: 20 * time.Second}
+	watch := func() (contract.Observation, error) {
 		v, err := env.ExecuteActivity(a.WatchLeader, watchIn)
 		if err != nil {
-			return Observation{}, err
+			return contract.Observation{}, err
 		}
-		var obs Observation
+		var obs contract.Observation
 		return obs, v.Get(&obs)
 	}
 	known, err := watch()

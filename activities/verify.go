@@ -14,70 +14,9 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/opensearch"
 )
-
-// VerifyInput names the two clusters whose replicated indexes VerifyFollower compares.
-type VerifyInput struct {
-	Leader   ClusterRef `json:"leader"`
-	Follower ClusterRef `json:"follower"`
-	// Settle is how long an index that differs is looked at again before it counts as
-	// diverged: a follower under live writes trails its leader by a moment. Zero means
-	// DefaultVerifySettle; negative means not at all (a paused follower does not catch up).
-	Settle time.Duration `json:"settle,omitempty"`
-}
-
-// DefaultVerifySettle is how long VerifyFollower lets a differing index catch up.
-const DefaultVerifySettle = 30 * time.Second
-
-// Verdicts of one index in a VerifyReport.
-const (
-	VerifyEqual           = "equal"
-	VerifyDiverged        = "diverged"
-	VerifyMissingFollower = "missing on follower"
-)
-
-// IndexVerification compares one replicated index on both sides.
-type IndexVerification struct {
-	Index string `json:"index"`
-	// Verdict is VerifyEqual, VerifyDiverged or VerifyMissingFollower.
-	Verdict        string `json:"verdict"`
-	LeaderDocs     int    `json:"leader_docs"`
-	FollowerDocs   int    `json:"follower_docs"`
-	LeaderDigest   string `json:"leader_digest"`
-	FollowerDigest string `json:"follower_digest,omitempty"`
-	MappingsEqual  bool   `json:"mappings_equal"`
-	// Detail says what differs, for a verdict other than VerifyEqual.
-	Detail string `json:"detail,omitempty"`
-}
-
-// VerifyReport is VerifyFollower's answer.
-type VerifyReport struct {
-	Leader   string              `json:"leader"`
-	Follower string              `json:"follower"`
-	Indexes  []IndexVerification `json:"indexes"`
-	// Excluded are the leader's indexes a follower does not replicate, not compared.
-	Excluded []Exclusion `json:"excluded"`
-	// Diverged counts the indexes whose verdict is not VerifyEqual.
-	Diverged int `json:"diverged"`
-	// Configuration compares, kind by kind, the configuration osccr copies (templates,
-	// pipelines, stored scripts): what a failover now would lack.
-	Configuration []ConfigVerification `json:"configuration"`
-	// ConfigLacking counts the leader's objects the follower lacks or has otherwise.
-	ConfigLacking int `json:"config_lacking"`
-}
-
-// ConfigVerification is one kind of configuration object compared: the leader's (dot-prefixed
-// ones left out, as the sync leaves them) against the follower's.
-type ConfigVerification struct {
-	Kind     string `json:"kind"`
-	Leader   int    `json:"leader"`
-	Follower int    `json:"follower"`
-	// Missing are the leader's objects the follower lacks; Differing those it has with
-	// another body (a conflict the sync reports, or a change not yet copied).
-	Missing   []string `json:"missing,omitempty"`
-	Differing []string `json:"differing,omitempty"`
-}
 
 // VerifyFollower compares every index the follower replicates with its leader index:
 //
@@ -88,50 +27,50 @@ type ConfigVerification struct {
 //     under writes trails its leader by a moment, a diverged one does not catch up.
 //
 // It only reads (a refresh is not a write), heartbeating after each index.
-func (a *Activities) VerifyFollower(ctx context.Context, in VerifyInput) (VerifyReport, error) {
+func (a *Activities) VerifyFollower(ctx context.Context, in contract.VerifyInput) (contract.VerifyReport, error) {
 	leader, err := a.client(in.Leader)
 	if err != nil {
-		return VerifyReport{}, err
+		return contract.VerifyReport{}, err
 	}
 	follower, err := a.client(in.Follower)
 	if err != nil {
-		return VerifyReport{}, err
+		return contract.VerifyReport{}, err
 	}
 	all, err := leader.ListIndices(ctx)
 	if err != nil {
-		return VerifyReport{}, classify(fmt.Errorf("list indexes of leader %s: %w", in.Leader.Name, err))
+		return contract.VerifyReport{}, classify(fmt.Errorf("list indexes of leader %s: %w", in.Leader.Name, err))
 	}
 	p := planIndexes(all)
 	settle := in.Settle
 	if settle == 0 {
-		settle = DefaultVerifySettle
+		settle = contract.DefaultVerifySettle
 	}
-	report := VerifyReport{Leader: in.Leader.Name, Follower: in.Follower.Name, Indexes: []IndexVerification{}, Excluded: p.Excluded}
+	report := contract.VerifyReport{Leader: in.Leader.Name, Follower: in.Follower.Name, Indexes: []contract.IndexVerification{}, Excluded: p.Excluded}
 	for _, index := range p.Replicate {
 		deadline := time.Now().Add(settle)
-		var v IndexVerification
+		var v contract.IndexVerification
 		for {
 			if v, err = compareIndex(ctx, leader, follower, index); err != nil {
-				return VerifyReport{}, classify(fmt.Errorf("verify %s: %w", index, err))
+				return contract.VerifyReport{}, classify(fmt.Errorf("verify %s: %w", index, err))
 			}
-			if v.Verdict == VerifyEqual || !time.Now().Before(deadline) {
+			if v.Verdict == contract.VerifyEqual || !time.Now().Before(deadline) {
 				break
 			}
 			activity.RecordHeartbeat(ctx, index)
 			select {
 			case <-ctx.Done():
-				return VerifyReport{}, ctx.Err()
+				return contract.VerifyReport{}, ctx.Err()
 			case <-time.After(time.Second):
 			}
 		}
-		if v.Verdict != VerifyEqual {
+		if v.Verdict != contract.VerifyEqual {
 			report.Diverged++
 		}
 		report.Indexes = append(report.Indexes, v)
 		activity.RecordHeartbeat(ctx, index)
 	}
 	if report.Configuration, err = compareConfiguration(ctx, leader, follower); err != nil {
-		return VerifyReport{}, classify(fmt.Errorf("compare the configuration of %s with %s: %w", in.Follower.Name, in.Leader.Name, err))
+		return contract.VerifyReport{}, classify(fmt.Errorf("compare the configuration of %s with %s: %w", in.Follower.Name, in.Leader.Name, err))
 	}
 	for _, c := range report.Configuration {
 		report.ConfigLacking += len(c.Missing) + len(c.Differing)
@@ -141,7 +80,7 @@ func (a *Activities) VerifyFollower(ctx context.Context, in VerifyInput) (Verify
 
 // compareConfiguration compares the leader's configuration with the follower's along
 // configChain, by value.
-func compareConfiguration(ctx context.Context, leader, follower Cluster) ([]ConfigVerification, error) {
+func compareConfiguration(ctx context.Context, leader, follower Cluster) ([]contract.ConfigVerification, error) {
 	lm, err := leader.ClusterMetadata(ctx)
 	if err != nil {
 		return nil, err
@@ -150,7 +89,7 @@ func compareConfiguration(ctx context.Context, leader, follower Cluster) ([]Conf
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ConfigVerification, 0, len(configChain))
+	out := make([]contract.ConfigVerification, 0, len(configChain))
 	for _, k := range configChain {
 		want, err := k.list(leader, ctx, lm)
 		if err != nil {
@@ -160,7 +99,7 @@ func compareConfiguration(ctx context.Context, leader, follower Cluster) ([]Conf
 		if err != nil {
 			return nil, err
 		}
-		v := ConfigVerification{Kind: strings.TrimSuffix(k.prefix, "/"), Follower: len(have)}
+		v := contract.ConfigVerification{Kind: strings.TrimSuffix(k.prefix, "/"), Follower: len(have)}
 		for _, name := range slices.Sorted(maps.Keys(want)) {
 			if strings.HasPrefix(name, ".") {
 				continue
@@ -179,29 +118,29 @@ func compareConfiguration(ctx context.Context, leader, follower Cluster) ([]Conf
 }
 
 // compareIndex reads one index on both sides once.
-func compareIndex(ctx context.Context, leader, follower Cluster, index string) (IndexVerification, error) {
+func compareIndex(ctx context.Context, leader, follower Cluster, index string) (contract.IndexVerification, error) {
 	l, err := readIndex(ctx, leader, index)
 	if err != nil {
-		return IndexVerification{}, fmt.Errorf("on the leader: %w", err)
+		return contract.IndexVerification{}, fmt.Errorf("on the leader: %w", err)
 	}
-	v := IndexVerification{Index: index, LeaderDocs: l.docs, LeaderDigest: l.digest}
+	v := contract.IndexVerification{Index: index, LeaderDocs: l.docs, LeaderDigest: l.digest}
 	f, err := readIndex(ctx, follower, index)
 	if errors.Is(err, opensearch.ErrNotFound) {
-		v.Verdict, v.Detail = VerifyMissingFollower, "the follower has no index "+index
+		v.Verdict, v.Detail = contract.VerifyMissingFollower, "the follower has no index "+index
 		return v, nil
 	}
 	if err != nil {
-		return IndexVerification{}, fmt.Errorf("on the follower: %w", err)
+		return contract.IndexVerification{}, fmt.Errorf("on the follower: %w", err)
 	}
 	v.FollowerDocs, v.FollowerDigest = f.docs, f.digest
 	v.MappingsEqual = sameJSON(l.mappings, f.mappings)
-	v.Verdict = VerifyEqual
+	v.Verdict = contract.VerifyEqual
 	switch {
 	case l.digest != f.digest:
-		v.Verdict = VerifyDiverged
+		v.Verdict = contract.VerifyDiverged
 		v.Detail = fmt.Sprintf("document ids differ: %d on the leader, %d on the follower", l.docs, f.docs)
 	case !v.MappingsEqual:
-		v.Verdict = VerifyDiverged
+		v.Verdict = contract.VerifyDiverged
 		v.Detail = "mappings differ"
 	}
 	return v, nil

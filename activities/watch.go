@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/provision"
@@ -31,12 +32,6 @@ const (
 	SampleInterval = time.Second
 	// LeaderWait is how long one wait for a metadata change is held on the leader.
 	LeaderWait = 20 * time.Second
-	// DefaultWatchMaxWait ends a watch that saw no change, so that the workflow running it
-	// gets a chance to continue as new.
-	DefaultWatchMaxWait = 2 * time.Minute
-	// WatchHeartbeatTimeout is the heartbeat timeout a caller should give the watch: it
-	// heartbeats on every look, so a dead worker is noticed this quickly.
-	WatchHeartbeatTimeout = 10 * time.Second
 	// unhealthyAfter is how long a cluster must keep failing to answer (or stay red) before the
 	// watch reports it: one slow answer on a loaded machine must not pause replication.
 	unhealthyAfter = time.Second
@@ -46,68 +41,8 @@ const (
 	discoverTimeout = 10 * time.Second
 )
 
-// WatchInput asks WatchLeader to watch a leader and its follower.
-type WatchInput struct {
-	Leader   ClusterRef `json:"leader"`
-	Follower ClusterRef `json:"follower"`
-	// Known is the observation the caller last acted on: the watch returns as soon as what it
-	// sees differs. Nil returns the first observation at once.
-	Known *Observation `json:"known,omitempty"`
-	// Followed are the follower indexes osccr replicates: the watch reports those the plugin
-	// has paused or failed.
-	Followed []string `json:"followed,omitempty"`
-	// MaxWait ends a watch that saw no change; 0 means DefaultWatchMaxWait.
-	MaxWait time.Duration `json:"max_wait,omitempty"`
-}
-
-// Observation is what WatchLeader saw of both clusters.
-type Observation struct {
-	// Leader is what the leader showed when it last answered; nil until it has answered once.
-	Leader *LeaderView `json:"leader,omitempty"`
-	// LeaderError says why the leader has not been answering lately; "" when it answers.
-	LeaderError string `json:"leader_error,omitempty"`
-	// Follower is the follower cluster's health.
-	Follower ClusterHealth `json:"follower"`
-	// Halted are the followed indexes the plugin reports PAUSED or FAILED, with its reason:
-	// paused by osccr, by the plugin itself (a leader index closed or deleted), or failed.
-	Halted map[string]IndexStatus `json:"halted,omitempty"`
-	// LeaderMetadataVersion is the leader's metadata version the leader view was read at (or
-	// after), the next watch's starting point; never compared.
-	LeaderMetadataVersion int64 `json:"leader_metadata_version,omitempty"`
-}
-
-// LeaderView is the leader cluster as a whole-cluster follower sees it.
-type LeaderView struct {
-	// Indexes maps every leader index, excluded ones too, to its UUID: a deleted index is
-	// missing, a recreated one has a new UUID.
-	Indexes map[string]string `json:"indexes"`
-	// Replicate are the indexes a whole-cluster follower replicates, sorted; Excluded the others
-	// with the reason (the same sorting as ListLeaderIndexes).
-	Replicate []string    `json:"replicate"`
-	Excluded  []Exclusion `json:"excluded"`
-	// Templates fingerprints the leader's configuration that SyncTemplates copies: index and
-	// component templates, ingest and search pipelines, stored scripts (dot-prefixed ones left
-	// out, as SyncTemplates leaves them): it changes when one is created, changed or deleted.
-	Templates string `json:"templates"`
-}
-
-// ClusterHealth is a cluster's health as the watch reports it.
-type ClusterHealth struct {
-	// Status is green, yellow, red or unreachable; "" before the first look.
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
-}
-
-// Unhealthy reports whether the cluster is red or does not answer: replication must pause.
-func (h ClusterHealth) Unhealthy() bool {
-	return h.Status == provision.StatusRed || h.Status == provision.StatusUnreachable
-}
-
-// Reachable reports whether the cluster answers (or has not been looked at yet).
-func (h ClusterHealth) Reachable() bool { return h.Status != provision.StatusUnreachable }
-
 // class is what a caller acts on: healthy, red or unreachable (green and yellow are the same).
-func (h ClusterHealth) class() string {
+func healthClass(h contract.ClusterHealth) string {
 	if h.Status == provision.StatusYellow {
 		return provision.StatusGreen
 	}
@@ -115,20 +50,20 @@ func (h ClusterHealth) class() string {
 }
 
 // differs reports whether o would change what a caller that acted on known does.
-func (o Observation) differs(known *Observation) bool {
+func differs(o contract.Observation, known *contract.Observation) bool {
 	if known == nil {
 		return true
 	}
-	if (o.Leader == nil) != (known.Leader == nil) || (o.Leader != nil && !o.Leader.equal(*known.Leader)) {
+	if (o.Leader == nil) != (known.Leader == nil) || (o.Leader != nil && !sameLeaderView(*o.Leader, *known.Leader)) {
 		return true
 	}
-	if (o.LeaderError == "") != (known.LeaderError == "") || o.Follower.class() != known.Follower.class() {
+	if (o.LeaderError == "") != (known.LeaderError == "") || healthClass(o.Follower) != healthClass(known.Follower) {
 		return true
 	}
-	return !maps.EqualFunc(o.Halted, known.Halted, func(a, b IndexStatus) bool { return a.Status == b.Status && a.Reason == b.Reason })
+	return !maps.EqualFunc(o.Halted, known.Halted, func(a, b contract.IndexStatus) bool { return a.Status == b.Status && a.Reason == b.Reason })
 }
 
-func (v LeaderView) equal(w LeaderView) bool {
+func sameLeaderView(v, w contract.LeaderView) bool {
 	return v.Templates == w.Templates && maps.Equal(v.Indexes, w.Indexes) && slices.Equal(v.Replicate, w.Replicate) && slices.Equal(v.Excluded, w.Excluded)
 }
 
@@ -145,18 +80,18 @@ func (v LeaderView) equal(w LeaderView) bool {
 // leader sees that request every LeaderWait and one checkpoint read every SampleInterval (the
 // lag in seconds, and whether the leader still answers: a wait that hangs says nothing). See
 // internal/opensearch/watch.go for what the node really answers.
-func (a *Activities) WatchLeader(ctx context.Context, in WatchInput) (Observation, error) {
+func (a *Activities) WatchLeader(ctx context.Context, in contract.WatchInput) (contract.Observation, error) {
 	leader, err := a.client(in.Leader)
 	if err != nil {
-		return Observation{}, err
+		return contract.Observation{}, err
 	}
 	follower, err := a.client(in.Follower)
 	if err != nil {
-		return Observation{}, err
+		return contract.Observation{}, err
 	}
 	maxWait := in.MaxWait
 	if maxWait <= 0 {
-		maxWait = DefaultWatchMaxWait
+		maxWait = contract.DefaultWatchMaxWait
 	}
 	w := &watcher{leader: leader, follower: follower, in: in, lag: a.Lag, changed: make(chan struct{}, 1)}
 	if in.Known != nil {
@@ -178,10 +113,10 @@ func (a *Activities) WatchLeader(ctx context.Context, in WatchInput) (Observatio
 	full := true // look at the follower too; a leader change alone is acted on at once
 	for polls := 1; ; polls++ {
 		obs := w.look(ctx, full)
-		if obs.differs(in.Known) || !time.Now().Before(deadline) {
+		if differs(obs, in.Known) || !time.Now().Before(deadline) {
 			return obs, nil
 		}
-		progress := watchProgress{Polls: polls, LeaderIndexes: len(obs.leaderIndexes()), Follower: obs.Follower.Status, LeaderError: obs.LeaderError}
+		progress := watchProgress{Polls: polls, LeaderIndexes: len(leaderIndexes(obs)), Follower: obs.Follower.Status, LeaderError: obs.LeaderError}
 		if a.Lag != nil {
 			if l, ok := a.Lag.Lag(in.Follower.Name, time.Now()); ok {
 				progress.Lag = &l
@@ -219,7 +154,7 @@ func WatchProgressLag(details []byte) (lag.Follower, bool) {
 	return *p.Lag, true
 }
 
-func (o Observation) leaderIndexes() map[string]string {
+func leaderIndexes(o contract.Observation) map[string]string {
 	if o.Leader == nil {
 		return nil
 	}
@@ -229,15 +164,15 @@ func (o Observation) leaderIndexes() map[string]string {
 // watcher holds what one watch has seen so far.
 type watcher struct {
 	leader, follower Cluster
-	in               WatchInput
+	in               contract.WatchInput
 	lag              *lag.Tracker
-	last             Observation
+	last             contract.Observation
 	// changed wakes the watch when the leader's view changed.
 	changed chan struct{}
 
 	mu sync.Mutex // guards what the leader's goroutine shares
 	// view is the leader's view, read at metadata version (or later); nil until read.
-	view    *LeaderView
+	view    *contract.LeaderView
 	version int64
 	// Since when the leader has failed to answer (zero: it answers), and why.
 	leaderFailing time.Time
@@ -411,9 +346,9 @@ func pick(all map[string]opensearch.IndexCheckpoints, followed []string, cp func
 // look takes what the leader's goroutine has seen and, when full, one look at the follower. A
 // failure that has not lasted unhealthyAfter is not reported yet: the last observation stands
 // for it.
-func (w *watcher) look(ctx context.Context, full bool) Observation {
+func (w *watcher) look(ctx context.Context, full bool) contract.Observation {
 	now := time.Now()
-	obs := Observation{Leader: w.last.Leader, LeaderError: w.last.LeaderError, Follower: w.last.Follower, Halted: w.last.Halted, LeaderMetadataVersion: w.last.LeaderMetadataVersion}
+	obs := contract.Observation{Leader: w.last.Leader, LeaderError: w.last.LeaderError, Follower: w.last.Follower, Halted: w.last.Halted, LeaderMetadataVersion: w.last.LeaderMetadataVersion}
 
 	w.mu.Lock()
 	if w.view != nil {
@@ -455,14 +390,14 @@ func since(t *time.Time, now time.Time) time.Duration {
 	return now.Sub(*t)
 }
 
-func (w *watcher) followerHealth(ctx context.Context) ClusterHealth {
+func (w *watcher) followerHealth(ctx context.Context) contract.ClusterHealth {
 	hctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
 	defer cancel()
 	h, err := w.follower.Health(hctx)
 	if err != nil {
-		return ClusterHealth{Status: provision.StatusUnreachable, Reason: err.Error()}
+		return contract.ClusterHealth{Status: provision.StatusUnreachable, Reason: err.Error()}
 	}
-	out := ClusterHealth{Status: string(h.Status)}
+	out := contract.ClusterHealth{Status: string(h.Status)}
 	if h.Status == opensearch.HealthRed {
 		out.Reason = fmt.Sprintf("%d shards unassigned, %d initializing", h.UnassignedShards, h.InitializingShards)
 	}
@@ -471,14 +406,14 @@ func (w *watcher) followerHealth(ctx context.Context) ClusterHealth {
 
 // halted reads the plugin's state of every followed index in one call, and the reason of
 // those that are PAUSED or FAILED (reusing the last answer while the state is the same).
-func (w *watcher) halted(ctx context.Context) (map[string]IndexStatus, error) {
+func (w *watcher) halted(ctx context.Context) (map[string]contract.IndexStatus, error) {
 	sctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
 	defer cancel()
 	states, err := w.follower.ReplicationStates(sctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]IndexStatus{}
+	out := map[string]contract.IndexStatus{}
 	for _, index := range w.in.Followed {
 		state := states[index]
 		if state != opensearch.StatusPaused && state != opensearch.StatusFailed {
@@ -488,7 +423,7 @@ func (w *watcher) halted(ctx context.Context) (map[string]IndexStatus, error) {
 			out[index] = prev
 			continue
 		}
-		st := IndexStatus{Index: index, Status: string(state)}
+		st := contract.IndexStatus{Index: index, Status: string(state)}
 		if full, err := w.follower.ReplicationStatus(sctx, index); err == nil && full.Status == state {
 			st.Reason = full.Reason
 		}
@@ -499,12 +434,12 @@ func (w *watcher) halted(ctx context.Context) (map[string]IndexStatus, error) {
 
 // leaderView sorts the leader's indexes as ListLeaderIndexes does and fingerprints its
 // templates.
-func leaderView(m opensearch.ClusterMetadata) LeaderView {
-	v := LeaderView{Indexes: map[string]string{}, Replicate: []string{}, Excluded: []Exclusion{}, Templates: templatesFingerprint(m)}
+func leaderView(m opensearch.ClusterMetadata) contract.LeaderView {
+	v := contract.LeaderView{Indexes: map[string]string{}, Replicate: []string{}, Excluded: []contract.Exclusion{}, Templates: templatesFingerprint(m)}
 	for _, ix := range m.Indexes {
 		v.Indexes[ix.Name] = ix.UUID
 		if reason := exclusion(ix.Name, ix.Hidden, ix.State); reason != "" {
-			v.Excluded = append(v.Excluded, Exclusion{ix.Name, reason})
+			v.Excluded = append(v.Excluded, contract.Exclusion{Index: ix.Name, Reason: reason})
 		} else {
 			v.Replicate = append(v.Replicate, ix.Name)
 		}

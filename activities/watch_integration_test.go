@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
 )
@@ -42,8 +43,8 @@ func TestWatchLeader(t *testing.T) {
 	env := suite.NewTestActivityEnvironment()
 	a := &Activities{}
 	env.RegisterActivity(a)
-	in := WatchInput{Leader: ClusterRef{Name: "watch-leader", URL: counted.URL}, Follower: ClusterRef{Name: "watch-follower", URL: fn.HTTPURL()}, MaxWait: 20 * time.Second}
-	watch := func(known *Observation) (Observation, time.Duration) {
+	in := contract.WatchInput{Leader: contract.ClusterRef{Name: "watch-leader", URL: counted.URL}, Follower: contract.ClusterRef{Name: "watch-follower", URL: fn.HTTPURL()}, MaxWait: 20 * time.Second}
+	watch := func(known *contract.Observation) (contract.Observation, time.Duration) {
 		t.Helper()
 		in.Known = known
 		began := time.Now()
@@ -51,7 +52,7 @@ func TestWatchLeader(t *testing.T) {
 		if err != nil {
 			t.Fatalf("WatchLeader: %v", err)
 		}
-		var obs Observation
+		var obs contract.Observation
 		if err := v.Get(&obs); err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +70,7 @@ func TestWatchLeader(t *testing.T) {
 	one := map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0}}
 
 	// until watches again until cond holds, as a caller acting on each observation would.
-	until := func(known Observation, what string, cond func(Observation) bool) (Observation, time.Duration) {
+	until := func(known contract.Observation, what string, cond func(contract.Observation) bool) (contract.Observation, time.Duration) {
 		t.Helper()
 		began := time.Now()
 		for time.Since(began) < 30*time.Second {
@@ -90,7 +91,7 @@ func TestWatchLeader(t *testing.T) {
 
 	// A new index: created once the watch waits on the leader, seen within tens of ms.
 	type result struct {
-		obs Observation
+		obs contract.Observation
 		at  time.Time
 	}
 	returned := make(chan result, 1)
@@ -125,7 +126,7 @@ func TestWatchLeader(t *testing.T) {
 		}
 		return leader.CreateIndex(ctx, "orders", one)
 	})
-	recreated, _ := until(created, "recreated index", func(o Observation) bool {
+	recreated, _ := until(created, "recreated index", func(o contract.Observation) bool {
 		uuid := o.Leader.Indexes["orders"]
 		return uuid != "" && uuid != created.Leader.Indexes["orders"]
 	})
@@ -133,11 +134,11 @@ func TestWatchLeader(t *testing.T) {
 	after(func() error {
 		return leader.PutIndexTemplate(ctx, "logs", json.RawMessage(`{"index_patterns":["logs-*"],"priority":1}`))
 	})
-	templated, _ := until(recreated, "template created", func(o Observation) bool { return o.Leader.Templates != recreated.Leader.Templates })
+	templated, _ := until(recreated, "template created", func(o contract.Observation) bool { return o.Leader.Templates != recreated.Leader.Templates })
 
 	before := counted.requests.Load()
 	quiet, took := watch(&templated)
-	if quiet.differs(&templated) || took < in.MaxWait {
+	if differs(quiet, &templated) || took < in.MaxWait {
 		t.Errorf("without a change the watch returned after %s with %+v, want the same after MaxWait %s", took, quiet, in.MaxWait)
 	}
 	// One checkpoint read a second, plus the watch's start (one tiny version check) and its
@@ -149,8 +150,8 @@ func TestWatchLeader(t *testing.T) {
 	}
 
 	after(func() error { testcluster.Stop(t, fn); return nil })
-	down, took := until(quiet, "follower unreachable", func(o Observation) bool { return o.Follower.Unhealthy() })
-	if down.Follower.Status != "unreachable" || down.Leader == nil || !down.Leader.equal(*quiet.Leader) {
+	down, took := until(quiet, "follower unreachable", func(o contract.Observation) bool { return o.Follower.Unhealthy() })
+	if down.Follower.Status != "unreachable" || down.Leader == nil || !sameLeaderView(*down.Leader, *quiet.Leader) {
 		t.Errorf("follower stopped: %+v, want it unreachable (and the leader view kept)", down)
 	}
 	if took < unhealthyAfter {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/opensearch"
 )
@@ -78,37 +79,41 @@ func TestTemplatesFingerprint(t *testing.T) {
 }
 
 func TestObservationDiffers(t *testing.T) {
-	base := func() Observation {
-		return Observation{
-			Leader:   &LeaderView{Indexes: map[string]string{"a": "1"}, Replicate: []string{"a"}, Excluded: []Exclusion{}, Templates: "t"},
-			Follower: ClusterHealth{Status: "green"},
+	base := func() contract.Observation {
+		return contract.Observation{
+			Leader:   &contract.LeaderView{Indexes: map[string]string{"a": "1"}, Replicate: []string{"a"}, Excluded: []contract.Exclusion{}, Templates: "t"},
+			Follower: contract.ClusterHealth{Status: "green"},
 		}
 	}
 	tests := []struct {
 		name   string
-		change func(*Observation)
+		change func(*contract.Observation)
 		want   bool
 	}{
-		{"nothing", func(*Observation) {}, false},
-		{"green to yellow", func(o *Observation) { o.Follower = ClusterHealth{Status: "yellow", Reason: "replicas"} }, false},
-		{"an empty list decoded as nil", func(o *Observation) { o.Leader.Excluded = nil }, false},
-		{"new index", func(o *Observation) { o.Leader.Indexes["b"] = "2"; o.Leader.Replicate = []string{"a", "b"} }, true},
-		{"recreated index", func(o *Observation) { o.Leader.Indexes["a"] = "3" }, true},
-		{"templates", func(o *Observation) { o.Leader.Templates = "u" }, true},
-		{"follower red", func(o *Observation) { o.Follower.Status = "red" }, true},
-		{"follower unreachable", func(o *Observation) { o.Follower.Status = "unreachable" }, true},
-		{"leader stopped answering", func(o *Observation) { o.LeaderError = "connection refused" }, true},
-		{"index paused by the plugin", func(o *Observation) { o.Halted = map[string]IndexStatus{"a": {Status: "PAUSED", Reason: "AutoPaused"}} }, true},
+		{"nothing", func(*contract.Observation) {}, false},
+		{"green to yellow", func(o *contract.Observation) {
+			o.Follower = contract.ClusterHealth{Status: "yellow", Reason: "replicas"}
+		}, false},
+		{"an empty list decoded as nil", func(o *contract.Observation) { o.Leader.Excluded = nil }, false},
+		{"new index", func(o *contract.Observation) { o.Leader.Indexes["b"] = "2"; o.Leader.Replicate = []string{"a", "b"} }, true},
+		{"recreated index", func(o *contract.Observation) { o.Leader.Indexes["a"] = "3" }, true},
+		{"templates", func(o *contract.Observation) { o.Leader.Templates = "u" }, true},
+		{"follower red", func(o *contract.Observation) { o.Follower.Status = "red" }, true},
+		{"follower unreachable", func(o *contract.Observation) { o.Follower.Status = "unreachable" }, true},
+		{"leader stopped answering", func(o *contract.Observation) { o.LeaderError = "connection refused" }, true},
+		{"index paused by the plugin", func(o *contract.Observation) {
+			o.Halted = map[string]contract.IndexStatus{"a": {Status: "PAUSED", Reason: "AutoPaused"}}
+		}, true},
 	}
 	for _, tt := range tests {
 		known := base()
 		o := base()
 		tt.change(&o)
-		if got := o.differs(&known); got != tt.want {
+		if got := differs(o, &known); got != tt.want {
 			t.Errorf("%s: differs = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if !base().differs(nil) {
+	if !differs(base(), nil) {
 		t.Error("the first observation must be returned at once")
 	}
 }
@@ -131,9 +136,9 @@ func TestSampleFollowsTheLeaderView(t *testing.T) {
 	w := &watcher{
 		leader:   checkpointsOnly{cps: map[string]opensearch.IndexCheckpoints{"orders": {GlobalCheckpoint: 199}, "logs": {GlobalCheckpoint: 50}, ".kibana_1": {GlobalCheckpoint: 9}}},
 		follower: checkpointsOnly{cps: map[string]opensearch.IndexCheckpoints{"orders": {LocalCheckpoint: 199}, "logs": {LocalCheckpoint: 40}, ".kibana_1": {LocalCheckpoint: 0}}},
-		in:       WatchInput{Leader: ClusterRef{Name: "src"}, Follower: ClusterRef{Name: "dst"}},
+		in:       contract.WatchInput{Leader: contract.ClusterRef{Name: "src"}, Follower: contract.ClusterRef{Name: "dst"}},
 		lag:      tr,
-		view:     &LeaderView{Replicate: []string{"logs", "orders"}},
+		view:     &contract.LeaderView{Replicate: []string{"logs", "orders"}},
 	}
 	w.sample(context.Background(), time.Now())
 	got, ok := tr.Lag("dst", time.Now())

@@ -12,7 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/workflows"
 )
@@ -250,7 +250,7 @@ func previewTable(w io.Writer, p control.PromotionPreview) {
 // errDiverged: a verification found a follower index that differs from its leader index.
 var errDiverged = errors.New("diverged")
 
-func verifyTable(w io.Writer, r activities.VerifyReport) {
+func verifyTable(w io.Writer, r contract.VerifyReport) {
 	fmt.Fprintln(w, "INDEX\tVERDICT\tLEADER DOCS\tFOLLOWER DOCS\tIDS\tMAPPINGS\tDETAIL")
 	for _, ix := range r.Indexes {
 		ids := "same"

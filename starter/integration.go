@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/control"
 )
 
@@ -121,7 +121,7 @@ func integrationCommand() *cli.Command {
 
 // showPreflight prints a preflight report, every check with what it found and the fix of each
 // that failed (-o json: the report), and fails when a check did.
-func showPreflight(c *cli.Context, report activities.PreflightReport, follower, leader string) error {
+func showPreflight(c *cli.Context, report contract.PreflightReport, follower, leader string) error {
 	if err := render(c, report, func(w io.Writer) {
 		for _, ch := range report.Checks {
 			mark := "ok  "

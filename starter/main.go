@@ -17,7 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"go.temporal.io/sdk/client"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/demo"
 	"github.com/osccr/osccr/internal/temporalconn"
@@ -178,8 +178,8 @@ func replicateCommand() *cli.Command {
 		},
 		Action: withControl(func(c *cli.Context, ctl *control.Control) error {
 			id, err := ctl.StartIndexReplication(c.Context, workflows.IndexReplicationInput{
-				Leader:        activities.ClusterRef{Name: c.String("leader"), URL: c.String("leader-url"), TransportAddress: c.String("leader-transport")},
-				Follower:      activities.ClusterRef{Name: c.String("follower"), URL: c.String("follower-url")},
+				Leader:        contract.ClusterRef{Name: c.String("leader"), URL: c.String("leader-url"), TransportAddress: c.String("leader-transport")},
+				Follower:      contract.ClusterRef{Name: c.String("follower"), URL: c.String("follower-url")},
 				LeaderIndex:   c.String("index"),
 				FollowerIndex: c.String("follower-index"),
 			})
@@ -210,7 +210,7 @@ func workflowIDFlags() []cli.Flag {
 }
 
 func workflowID(c *cli.Context) string {
-	return workflows.IndexReplicationInput{Follower: activities.ClusterRef{Name: c.String("follower")}, FollowerIndex: c.String("index")}.WorkflowID()
+	return workflows.IndexReplicationInput{Follower: contract.ClusterRef{Name: c.String("follower")}, FollowerIndex: c.String("index")}.WorkflowID()
 }
 
 func signalCommand(name, usage string) *cli.Command {

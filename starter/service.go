@@ -12,7 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/workflows"
 )
@@ -83,7 +83,7 @@ func serviceCommand() *cli.Command {
 					}
 					if err := ctl.RegisterService(c.Context, control.RegisterServiceRequest{
 						Name: name, URL: c.String("url"), TransportAddress: c.String("transport"), Plan: c.String("plan"), Cloud: c.String("cloud"), Region: c.String("region"),
-						Auth: activities.ClusterAuth{Username: c.String("username"), PasswordEnv: c.String("password-env"), PasswordFile: c.String("password-file"),
+						Auth: contract.ClusterAuth{Username: c.String("username"), PasswordEnv: c.String("password-env"), PasswordFile: c.String("password-file"),
 							CAFile: c.String("ca-file"), CertFile: c.String("cert-file"), KeyFile: c.String("key-file"), InsecureSkipVerify: c.Bool("insecure-skip-verify"),
 							ReplicationUsername: c.String("replication-username"), ReplicationPasswordEnv: c.String("replication-password-env"), ReplicationPasswordFile: c.String("replication-password-file")},
 						TerminationProtection: c.Bool("termination-protection"),
@@ -345,7 +345,7 @@ func securityOf(st workflows.ServiceState) string {
 	switch {
 	case st.LocalSecured():
 		return "security plugin (osccr's CA; osccr service credentials " + st.Name + ")"
-	case st.Backend == activities.BackendLocal:
+	case st.Backend == contract.BackendLocal:
 		return "none (plain HTTP)"
 	case ref.Secured(ref.URL):
 		return "security plugin"
@@ -354,7 +354,7 @@ func securityOf(st workflows.ServiceState) string {
 }
 
 // describeAuth says how osccr reaches a cluster, by reference: never a secret.
-func describeAuth(a activities.ClusterAuth) string {
+func describeAuth(a contract.ClusterAuth) string {
 	var parts []string
 	if a.Username != "" {
 		parts = append(parts, "user "+a.Username)

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/rules"
 )
 
@@ -31,21 +32,21 @@ const (
 
 // IndexReplicationInput names one leader index and the follower index that replicates it.
 type IndexReplicationInput struct {
-	Leader        activities.ClusterRef `json:"leader"`
-	Follower      activities.ClusterRef `json:"follower"`
-	LeaderAlias   string                `json:"leader_alias"`
-	LeaderIndex   string                `json:"leader_index"`
-	FollowerIndex string                `json:"follower_index"`
+	Leader        contract.ClusterRef `json:"leader"`
+	Follower      contract.ClusterRef `json:"follower"`
+	LeaderAlias   string              `json:"leader_alias"`
+	LeaderIndex   string              `json:"leader_index"`
+	FollowerIndex string              `json:"follower_index"`
 }
 
 // IndexReplicationState is what the state query returns.
 type IndexReplicationState struct {
-	State       string                  `json:"state"`
-	Reason      string                  `json:"reason,omitempty"`
-	Status      *activities.IndexStatus `json:"status,omitempty"`
-	RunningAt   time.Time               `json:"running_at,omitempty"`
-	StartedAt   time.Time               `json:"started_at"`
-	LastChanged time.Time               `json:"last_changed"`
+	State       string                `json:"state"`
+	Reason      string                `json:"reason,omitempty"`
+	Status      *contract.IndexStatus `json:"status,omitempty"`
+	RunningAt   time.Time             `json:"running_at,omitempty"`
+	StartedAt   time.Time             `json:"started_at"`
+	LastChanged time.Time             `json:"last_changed"`
 }
 
 // WorkflowID is the ID of the workflow replicating one follower index.
@@ -91,12 +92,12 @@ func IndexReplicationWorkflow(ctx workflow.Context, in IndexReplicationInput) (I
 		return st, temporal.NewNonRetryableApplicationError("invalid replication request: "+err.Error(), "InvalidInput", nil)
 	}
 	var a *activities.Activities
-	index := activities.IndexInput{Follower: in.Follower, Leader: in.Leader, LeaderAlias: in.LeaderAlias, LeaderIndex: in.LeaderIndex, FollowerIndex: in.FollowerIndex}
+	index := contract.IndexInput{Follower: in.Follower, Leader: in.Leader, LeaderAlias: in.LeaderAlias, LeaderIndex: in.LeaderIndex, FollowerIndex: in.FollowerIndex}
 	short := withIO(ctx, time.Minute, 0)
 	wait := withIO(ctx, 30*time.Minute, 30*time.Second)
 
 	// Step 1: connect.
-	if err := workflow.ExecuteActivity(wait, a.ConnectRemote, activities.ConnectInput{
+	if err := workflow.ExecuteActivity(wait, a.ConnectRemote, contract.ConnectInput{
 		Follower: in.Follower, Leader: in.Leader, LeaderAlias: in.LeaderAlias,
 	}).Get(ctx, nil); err != nil {
 		return st, err // not wrapped: callers branch on the activity's application error type

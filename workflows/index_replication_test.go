@@ -13,11 +13,12 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 var testInput = IndexReplicationInput{
-	Leader:        activities.ClusterRef{Name: "leader", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"},
-	Follower:      activities.ClusterRef{Name: "follower", URL: "http://127.0.0.1:9201", TransportAddress: "127.0.0.1:9301"},
+	Leader:        contract.ClusterRef{Name: "leader", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"},
+	Follower:      contract.ClusterRef{Name: "follower", URL: "http://127.0.0.1:9201", TransportAddress: "127.0.0.1:9301"},
 	LeaderAlias:   "leader",
 	LeaderIndex:   "logs",
 	FollowerIndex: "logs",
@@ -40,9 +41,9 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 func quietHealth(env *testsuite.TestWorkflowEnvironment) {
 	var a *activities.Activities
 	env.OnActivity(a.WatchServiceHealth, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.HealthInput) (activities.ClusterHealth, error) {
-			return activities.ClusterHealth{Status: "green"}, nil
-		}).After(activities.DefaultHealthMaxWait)
+		func(_ context.Context, in contract.HealthInput) (contract.ClusterHealth, error) {
+			return contract.ClusterHealth{Status: "green"}, nil
+		}).After(contract.DefaultHealthMaxWait)
 }
 
 // testMachine is where the tests' local services are placed.
@@ -68,7 +69,7 @@ func TestIndexReplicationLifecycle(t *testing.T) {
 	var a *activities.Activities
 	var calls []string
 	record := func(name string) func(mock.Arguments) { return func(mock.Arguments) { calls = append(calls, name) } }
-	synced := activities.IndexStatus{Index: "logs", Status: "SYNCING", LeaderCheckpoint: 41, FollowerCheckpoint: 41}
+	synced := contract.IndexStatus{Index: "logs", Status: "SYNCING", LeaderCheckpoint: 41, FollowerCheckpoint: 41}
 	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(nil).Run(record("connect"))
 	env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).Return(nil).Run(record("start"))
 	env.OnActivity(a.WaitSyncing, mock.Anything, mock.Anything).Return(synced, nil).Run(record("wait"))
@@ -135,8 +136,8 @@ func TestIndexReplicationLifecycle(t *testing.T) {
 // TestIndexReplicationErrors checks that a failing step ends the workflow with that step's
 // error, and that no later step runs.
 func TestIndexReplicationErrors(t *testing.T) {
-	pluginMissing := temporal.NewNonRetryableApplicationError("no handler found for uri [/_plugins/_replication/logs/_start]", activities.ErrTypePluginMissing, nil)
-	exists := temporal.NewNonRetryableApplicationError("index already exists", activities.ErrTypeIndexExists, nil)
+	pluginMissing := temporal.NewNonRetryableApplicationError("no handler found for uri [/_plugins/_replication/logs/_start]", contract.ErrTypePluginMissing, nil)
+	exists := temporal.NewNonRetryableApplicationError("index already exists", contract.ErrTypeIndexExists, nil)
 	tests := []struct {
 		name      string
 		input     IndexReplicationInput
@@ -147,9 +148,9 @@ func TestIndexReplicationErrors(t *testing.T) {
 		wantStart bool
 	}{
 		{name: "invalid input", input: IndexReplicationInput{}, wantType: "InvalidInput", wantState: StateConnecting},
-		{name: "plugin missing", input: testInput, start: pluginMissing, wantType: activities.ErrTypePluginMissing, wantState: StateRebuilding, wantStart: true},
-		{name: "follower index exists", input: testInput, start: exists, wantType: activities.ErrTypeIndexExists, wantState: StateRebuilding, wantStart: true},
-		{name: "leader unreachable", input: testInput, connect: temporal.NewNonRetryableApplicationError("no seeds", activities.ErrTypeBadRequest, nil), wantType: activities.ErrTypeBadRequest, wantState: StateConnecting},
+		{name: "plugin missing", input: testInput, start: pluginMissing, wantType: contract.ErrTypePluginMissing, wantState: StateRebuilding, wantStart: true},
+		{name: "follower index exists", input: testInput, start: exists, wantType: contract.ErrTypeIndexExists, wantState: StateRebuilding, wantStart: true},
+		{name: "leader unreachable", input: testInput, connect: temporal.NewNonRetryableApplicationError("no seeds", contract.ErrTypeBadRequest, nil), wantType: contract.ErrTypeBadRequest, wantState: StateConnecting},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,7 +159,7 @@ func TestIndexReplicationErrors(t *testing.T) {
 			started, waited := false, false
 			env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(tt.connect)
 			env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).Return(tt.start).Run(func(mock.Arguments) { started = true })
-			env.OnActivity(a.WaitSyncing, mock.Anything, mock.Anything).Return(activities.IndexStatus{}, nil).Run(func(mock.Arguments) { waited = true })
+			env.OnActivity(a.WaitSyncing, mock.Anything, mock.Anything).Return(contract.IndexStatus{}, nil).Run(func(mock.Arguments) { waited = true })
 
 			env.ExecuteWorkflow(IndexReplicationWorkflow, tt.input)
 			err := env.GetWorkflowError()

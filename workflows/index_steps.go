@@ -1,9 +1,8 @@
 package workflows
 
 import (
+	"github.com/osccr/osccr/internal/contract"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/osccr/osccr/activities"
 )
 
 // The one model of a follower index's replication, shared by the whole-cluster integration
@@ -21,9 +20,9 @@ import (
 // followIndex starts replicating a leader index into its follower index; started runs as soon
 // as the plugin took the start (from then on, stopping must undo it, whatever happens next).
 // It then waits until the index is SYNCING and caught up.
-func followIndex(ctx, call, wait workflow.Context, ix activities.IndexInput, started func()) (activities.IndexStatus, error) {
+func followIndex(ctx, call, wait workflow.Context, ix contract.IndexInput, started func()) (contract.IndexStatus, error) {
 	if err := workflow.ExecuteActivity(call, acts.StartReplication, ix).Get(ctx, nil); err != nil {
-		return activities.IndexStatus{}, err
+		return contract.IndexStatus{}, err
 	}
 	started()
 	return awaitSyncing(ctx, wait, ix)
@@ -31,39 +30,39 @@ func followIndex(ctx, call, wait workflow.Context, ix activities.IndexInput, sta
 
 // resumeIndex resumes a paused follower index (one the plugin never paused too: that is not an
 // error) and waits until it is SYNCING and caught up again.
-func resumeIndex(ctx, call, wait workflow.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
+func resumeIndex(ctx, call, wait workflow.Context, ix contract.IndexInput) (contract.IndexStatus, error) {
 	if err := workflow.ExecuteActivity(call, acts.ResumeReplication, ix).Get(ctx, nil); err != nil {
-		return activities.IndexStatus{}, err
+		return contract.IndexStatus{}, err
 	}
 	return awaitSyncing(ctx, wait, ix)
 }
 
 // pauseIndex pauses a follower index: the leader keeps every operation meanwhile.
-func pauseIndex(ctx, call workflow.Context, ix activities.IndexInput) error {
+func pauseIndex(ctx, call workflow.Context, ix contract.IndexInput) error {
 	return workflow.ExecuteActivity(call, acts.PauseReplication, ix).Get(ctx, nil)
 }
 
 // stopIndex ends a follower index's replication for good: it becomes an ordinary, writable
 // index (the plugin deletes one still restoring).
-func stopIndex(ctx, call workflow.Context, ix activities.IndexInput) error {
+func stopIndex(ctx, call workflow.Context, ix contract.IndexInput) error {
 	return stopIndexCall(call, ix).Get(ctx, nil)
 }
 
 // stopIndexCall is stopIndex for a caller that stops many indexes at once: it returns the
 // call's future.
-func stopIndexCall(call workflow.Context, ix activities.IndexInput) workflow.Future {
+func stopIndexCall(call workflow.Context, ix contract.IndexInput) workflow.Future {
 	return workflow.ExecuteActivity(call, acts.StopReplication, ix)
 }
 
 // indexStatusCall reads a follower index's replication status (the plugin's _status); it
 // returns the call's future.
-func indexStatusCall(call workflow.Context, ix activities.IndexInput) workflow.Future {
+func indexStatusCall(call workflow.Context, ix contract.IndexInput) workflow.Future {
 	return workflow.ExecuteActivity(call, acts.ReplicationStatus, ix)
 }
 
 // awaitSyncing waits until the follower index is SYNCING and caught up.
-func awaitSyncing(ctx, wait workflow.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
-	var status activities.IndexStatus
+func awaitSyncing(ctx, wait workflow.Context, ix contract.IndexInput) (contract.IndexStatus, error) {
+	var status contract.IndexStatus
 	err := workflow.ExecuteActivity(wait, acts.WaitSyncing, ix).Get(ctx, &status)
 	return status, err
 }

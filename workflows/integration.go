@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/osccr/osccr/internal/contract"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/osccr/osccr/activities"
 )
 
 // Signals between a follower's service workflow and its integration workflow.
@@ -66,7 +65,7 @@ type IntegrationStatus struct {
 	// QueuedPauses are pauses received before the integration was RUNNING: they apply once it is.
 	QueuedPauses map[string]string `json:"queued_pauses,omitempty"`
 	// Indexes is the live replication status of every follower index osccr started.
-	Indexes []activities.IndexStatus `json:"indexes"`
+	Indexes []contract.IndexStatus `json:"indexes"`
 }
 
 const (
@@ -75,7 +74,7 @@ const (
 	rebuildConcurrency = 4
 	// defaultHistoryLimit is how many history events a run may have before the integration
 	// continues as new (sooner when Temporal suggests it). A watch that sees nothing adds 6
-	// events every activities.DefaultWatchMaxWait.
+	// events every contract.DefaultWatchMaxWait.
 	defaultHistoryLimit = 4000
 	// watchRetryDelay is how long the integration waits before watching again after a watch
 	// failed for good (a bad cluster reference, say: the watch retries everything else).
@@ -89,9 +88,9 @@ func IntegrationWorkflowID(leader, follower string) string {
 
 // IntegrationInput starts the replication integration of a follower.
 type IntegrationInput struct {
-	Leader      activities.ClusterRef `json:"leader"`
-	Follower    activities.ClusterRef `json:"follower"`
-	LeaderAlias string                `json:"leader_alias"`
+	Leader      contract.ClusterRef `json:"leader"`
+	Follower    contract.ClusterRef `json:"follower"`
+	LeaderAlias string              `json:"leader_alias"`
 	// ParentID is the follower's service workflow, which receives progress signals.
 	ParentID string `json:"parent_id"`
 	// State is set when the workflow continues as new: what the previous run knew.
@@ -102,8 +101,8 @@ type IntegrationInput struct {
 }
 
 // index is the replication of one leader index into the follower index of the same name.
-func (in IntegrationInput) index(name string) activities.IndexInput {
-	return activities.IndexInput{Follower: in.Follower, Leader: in.Leader, LeaderAlias: in.LeaderAlias, LeaderIndex: name, FollowerIndex: name}
+func (in IntegrationInput) index(name string) contract.IndexInput {
+	return contract.IndexInput{Follower: in.Follower, Leader: in.Leader, LeaderAlias: in.LeaderAlias, LeaderIndex: name, FollowerIndex: name}
 }
 
 // IntegrationProgress is what the integration tells the follower's service workflow.
@@ -112,10 +111,10 @@ type IntegrationProgress struct {
 	Reason string `json:"reason,omitempty"`
 	// Total is how many leader indexes the follower replicates (or is starting to); Syncing
 	// how many of them are SYNCING.
-	Total    int                    `json:"total"`
-	Syncing  int                    `json:"syncing"`
-	Bytes    int64                  `json:"bytes"`
-	Excluded []activities.Exclusion `json:"excluded,omitempty"`
+	Total    int                  `json:"total"`
+	Syncing  int                  `json:"syncing"`
+	Bytes    int64                `json:"bytes"`
+	Excluded []contract.Exclusion `json:"excluded,omitempty"`
 	// Stopped and LagOps are set with STOPPED: how many follower indexes were stopped, and how
 	// many operations they were behind their leader indexes when they were stopped.
 	Stopped int   `json:"stopped,omitempty"`
@@ -169,7 +168,7 @@ type IntegrationState struct {
 	// the plugin refuses to pause an index that is bootstrapping. They apply once it is RUNNING.
 	QueuedPauses map[string]string `json:"queued_pauses,omitempty"`
 	// Observed is the last observation of the leader and the follower.
-	Observed *activities.Observation `json:"observed,omitempty"`
+	Observed *contract.Observation `json:"observed,omitempty"`
 	// TemplatesSynced is the leader's templates fingerprint at the last template sync.
 	TemplatesSynced string `json:"templates_synced,omitempty"`
 	// ConfigDigests are the digests of what osccr wrote of each object of Progress.Templates

@@ -14,9 +14,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/stretchr/testify/mock"
-
-	"github.com/osccr/osccr/activities"
 )
 
 // TestIntegrationStopBounded: the stop signal cancels the steps under way at once (a start and
@@ -24,7 +23,7 @@ import (
 // naming the indexes that could not be stopped and those still restoring (which the plugin's
 // _stop deletes).
 func TestIntegrationStopBounded(t *testing.T) {
-	notFound := temporal.NewNonRetryableApplicationError("status of c: no such index", activities.ErrTypeNotFound, nil)
+	notFound := temporal.NewNonRetryableApplicationError("status of c: no such index", contract.ErrTypeNotFound, nil)
 	tests := []struct {
 		name        string
 		waitSyncing time.Duration
@@ -40,20 +39,20 @@ func TestIntegrationStopBounded(t *testing.T) {
 				h.at(60*time.Second, func() {
 					h.delay["start"], h.delay["templates"] = time.Hour, time.Hour // the leader stops answering
 					h.leader["c"], h.templates = "uc", "t2"
-					h.status["c"], h.statusErr["c"] = activities.IndexStatus{}, notFound
+					h.status["c"], h.statusErr["c"] = contract.IndexStatus{}, notFound
 				})
 			},
 			wantStopped: []string{"a", "b"}, wantCount: 2, wantReason: "replication stopped and the remote connection removed"},
 		{name: "promoted while rebuilding", waitSyncing: time.Hour,
 			setUp: func(h *syncHarness) {
-				h.status["a"] = activities.IndexStatus{Index: "a", Status: "BOOTSTRAPPING"}
-				h.status["b"] = activities.IndexStatus{Index: "b", Status: "BOOTSTRAPPING"}
+				h.status["a"] = contract.IndexStatus{Index: "a", Status: "BOOTSTRAPPING"}
+				h.status["b"] = contract.IndexStatus{Index: "b", Status: "BOOTSTRAPPING"}
 			},
 			wantStopped: []string{"a", "b"}, wantCount: 2, wantDeleted: []string{"a", "b"},
 			wantReason: "replication stopped and the remote connection removed; a, b were still restoring from the leader: the plugin's _stop deleted them"},
 		{name: "an index cannot be stopped", waitSyncing: syncAfter,
 			setUp: func(h *syncHarness) {
-				h.failStop["b"] = temporal.NewNonRetryableApplicationError("stop replication of b on f: boom", activities.ErrTypeBadRequest, nil)
+				h.failStop["b"] = temporal.NewNonRetryableApplicationError("stop replication of b on f: boom", contract.ErrTypeBadRequest, nil)
 			},
 			wantStopped: []string{"a", "b"}, wantCount: 1,
 			wantProblem: []Problem{{Index: "b", Status: ProblemStopFailed, Reason: "stop replication of b on f: boom"}},
@@ -201,8 +200,8 @@ func TestIntegrationStopDisconnectsFirstWhenLeaderDown(t *testing.T) {
 				h.leaderDown = down
 				if down { // the plugin's status fails; the failure carries the checkpoints read
 					for _, ix := range []string{"a", "b"} {
-						known := activities.IndexStatus{Index: ix, Status: activities.StatusUnknown, LeaderCheckpoint: 30, FollowerCheckpoint: 20, LeaderUnreachable: true, LeaderSeenAt: seen}
-						h.statusErr[ix] = temporal.NewApplicationErrorWithCause("status of "+ix+": 503", activities.ErrTypeStatusUnavailable, nil, known)
+						known := contract.IndexStatus{Index: ix, Status: contract.StatusUnknown, LeaderCheckpoint: 30, FollowerCheckpoint: 20, LeaderUnreachable: true, LeaderSeenAt: seen}
+						h.statusErr[ix] = temporal.NewApplicationErrorWithCause("status of "+ix+": 503", contract.ErrTypeStatusUnavailable, nil, known)
 					}
 				}
 			})

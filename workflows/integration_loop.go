@@ -9,10 +9,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/osccr/osccr/internal/contract"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/osccr/osccr/activities"
 )
 
 // Keys of the steps that run beside the watch; an index's steps are keyed by indexKey.
@@ -201,14 +200,14 @@ func (w *integration) historyLong(ctx workflow.Context) bool {
 func (w *integration) startWatch(ctx workflow.Context) {
 	wctx, cancel := workflow.WithCancel(ctx)
 	wctx = workflow.WithActivityOptions(wctx, workflow.ActivityOptions{
-		StartToCloseTimeout: activities.DefaultWatchMaxWait + time.Minute,
-		HeartbeatTimeout:    activities.WatchHeartbeatTimeout,
+		StartToCloseTimeout: contract.DefaultWatchMaxWait + time.Minute,
+		HeartbeatTimeout:    contract.WatchHeartbeatTimeout,
 		// A watch only fails when its worker dies or its cluster reference is bad: try again,
 		// for as long as it takes.
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
 	})
 	w.cancelWatch = cancel
-	w.watch = workflow.ExecuteActivity(wctx, acts.WatchLeader, activities.WatchInput{
+	w.watch = workflow.ExecuteActivity(wctx, acts.WatchLeader, contract.WatchInput{
 		Leader: w.in.Leader, Follower: w.in.Follower, Known: w.st.Observed, Followed: slices.Sorted(maps.Keys(w.st.Indexes)),
 	})
 }
@@ -216,7 +215,7 @@ func (w *integration) startWatch(ctx workflow.Context) {
 // observe records what the watch saw.
 func (w *integration) observe(ctx workflow.Context, f workflow.Future) {
 	w.watch = nil
-	var obs activities.Observation
+	var obs contract.Observation
 	if err := f.Get(ctx, &obs); err != nil {
 		w.watchErr = "watching the leader: " + failureReason(err)
 		w.watchRetry = workflow.NewTimer(w.waits, watchRetryDelay)

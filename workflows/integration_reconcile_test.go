@@ -6,21 +6,21 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 func TestDecide(t *testing.T) {
 	// leader builds an observation of a leader with the given index UUIDs (all replicated, in
 	// name order) and a follower with the given health.
-	observe := func(health string, uuids ...string) *activities.Observation {
-		v := &activities.LeaderView{Indexes: map[string]string{}, Templates: "t1"}
+	observe := func(health string, uuids ...string) *contract.Observation {
+		v := &contract.LeaderView{Indexes: map[string]string{}, Templates: "t1"}
 		for i := 0; i+1 < len(uuids); i += 2 {
 			v.Indexes[uuids[i]] = uuids[i+1]
 			v.Replicate = append(v.Replicate, uuids[i])
 		}
-		return &activities.Observation{Leader: v, Follower: activities.ClusterHealth{Status: health}}
+		return &contract.Observation{Leader: v, Follower: contract.ClusterHealth{Status: health}}
 	}
-	state := func(progress string, obs *activities.Observation, indexes map[string]FollowedIndex, pausedBy map[string]string) IntegrationState {
+	state := func(progress string, obs *contract.Observation, indexes map[string]FollowedIndex, pausedBy map[string]string) IntegrationState {
 		if indexes == nil {
 			indexes = map[string]FollowedIndex{}
 		}

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 // acts names the activities for ExecuteActivity; it is never dereferenced.
@@ -18,17 +19,17 @@ var acts *activities.Activities
 // setUp is step 1: connect, copy the templates, and plan the rebuild from the leader's
 // indexes.
 func (w *integration) setUp(ctx workflow.Context) func() {
-	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
+	connect := contract.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
 	if err := workflow.ExecuteActivity(waitOpts(w.waits), acts.ConnectRemote, connect).Get(ctx, nil); err != nil {
 		return func() { w.fail(err) }
 	}
 	// Templates first: the plugin never copies them, and a follower that is promoted later must
 	// create new indexes as its leader would.
-	var templates activities.TemplateSync
-	if err := workflow.ExecuteActivity(callOpts(ctx), acts.SyncTemplates, activities.SyncTemplatesInput{Leader: w.in.Leader, Follower: w.in.Follower}).Get(ctx, &templates); err != nil {
+	var templates contract.TemplateSync
+	if err := workflow.ExecuteActivity(callOpts(ctx), acts.SyncTemplates, contract.SyncTemplatesInput{Leader: w.in.Leader, Follower: w.in.Follower}).Get(ctx, &templates); err != nil {
 		return func() { w.fail(err) }
 	}
-	var plan activities.IndexPlan
+	var plan contract.IndexPlan
 	if err := workflow.ExecuteActivity(callOpts(ctx), acts.ListLeaderIndexes, w.in.Leader).Get(ctx, &plan); err != nil {
 		return func() { w.fail(err) }
 	}
@@ -41,11 +42,11 @@ func (w *integration) setUp(ctx workflow.Context) func() {
 			w.noteConflicts(templates.Conflicts)
 		}
 		// Until the first watch answers, the plan is what the leader looks like.
-		view := &activities.LeaderView{Indexes: map[string]string{}, Replicate: plan.Replicate, Excluded: plan.Excluded, Templates: templates.Fingerprint}
+		view := &contract.LeaderView{Indexes: map[string]string{}, Replicate: plan.Replicate, Excluded: plan.Excluded, Templates: templates.Fingerprint}
 		for _, name := range plan.Replicate {
 			view.Indexes[name] = plan.UUIDs[name]
 		}
-		w.st.Observed = &activities.Observation{Leader: view}
+		w.st.Observed = &contract.Observation{Leader: view}
 	}
 }
 
@@ -130,7 +131,7 @@ func (w *integration) resume(name string) func(workflow.Context) func() {
 			if err != nil {
 				w.failed(key, name, ProblemResumeFailed, err)
 				// An index the plugin failed stays failed: it no longer holds the others back.
-				if !activities.HasErrorType(err, activities.ErrTypeReplicationFailed) {
+				if !contract.HasErrorType(err, contract.ErrTypeReplicationFailed) {
 					return
 				}
 			} else {
@@ -144,8 +145,8 @@ func (w *integration) resume(name string) func(workflow.Context) func() {
 
 // syncTemplates makes the follower's templates match the leader's again.
 func (w *integration) syncTemplates(ctx workflow.Context) func() {
-	var sync activities.TemplateSync
-	in := activities.SyncTemplatesInput{Leader: w.in.Leader, Follower: w.in.Follower, Managed: w.st.Progress.Templates}
+	var sync contract.TemplateSync
+	in := contract.SyncTemplatesInput{Leader: w.in.Leader, Follower: w.in.Follower, Managed: w.st.Progress.Templates}
 	if w.version >= 2 {
 		in.Digests = w.st.ConfigDigests
 	}
@@ -174,7 +175,7 @@ func (w *integration) syncTemplates(ctx workflow.Context) func() {
 // noteConflicts makes the objects the last configuration sync left alone a problem (one for
 // all of them), or clears it. A conflict is not a failed step: nothing is retried until the
 // leader's configuration changes again or an operator resolves it on the follower.
-func (w *integration) noteConflicts(conflicts []activities.ConfigConflict) {
+func (w *integration) noteConflicts(conflicts []contract.ConfigConflict) {
 	if len(conflicts) == 0 {
 		delete(w.st.Failures, configConflictKey)
 		return

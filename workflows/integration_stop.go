@@ -9,10 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osccr/osccr/internal/contract"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/osccr/osccr/activities"
 )
 
 // awaitSteps waits until every step under way has finished, applying each one's result.
@@ -45,15 +44,15 @@ func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
 	futures := fanOut(ctx, len(indexes), fanOutLimit, func(i int) workflow.Future {
 		return indexStatusCall(opts, w.in.index(indexes[i]))
 	})
-	out := IntegrationStatus{IntegrationProgress: w.st.Progress, PausedBy: maps.Clone(w.st.PausedBy), QueuedPauses: maps.Clone(w.st.QueuedPauses), Indexes: make([]activities.IndexStatus, len(indexes))}
+	out := IntegrationStatus{IntegrationProgress: w.st.Progress, PausedBy: maps.Clone(w.st.PausedBy), QueuedPauses: maps.Clone(w.st.QueuedPauses), Indexes: make([]contract.IndexStatus, len(indexes))}
 	for i, f := range futures {
 		err := f.Get(ctx, &out.Indexes[i])
-		if known, ok := activities.StatusFromError(err); ok && w.version >= 1 {
+		if known, ok := contract.StatusFromError(err); ok && w.version >= 1 {
 			out.Indexes[i] = known // the plugin's status unknown (the leader gone), the checkpoints read
 			continue
 		}
 		if err != nil {
-			out.Indexes[i] = activities.IndexStatus{Index: indexes[i], Status: activities.StatusUnknown, Reason: failureReason(err)}
+			out.Indexes[i] = contract.IndexStatus{Index: indexes[i], Status: contract.StatusUnknown, Reason: failureReason(err)}
 		}
 	}
 	return out, nil
@@ -66,7 +65,7 @@ func (w *integration) status(ctx workflow.Context) (IntegrationStatus, error) {
 // is unreachable: one short try. A stop may wait on the leader inside the plugin: an attempt
 // gets stopAttemptTimeout.
 const (
-	leaderProbeBudget    = activities.LeaderProbeTimeout + 2*time.Second
+	leaderProbeBudget    = contract.LeaderProbeTimeout + 2*time.Second
 	stopStatusBudget     = 5 * time.Second
 	stopIndexBudget      = 100 * time.Second
 	stopAttemptTimeout   = 45 * time.Second
@@ -106,7 +105,7 @@ func (w *integration) stop(ctx workflow.Context) error {
 	p := &w.st.Progress
 	p.Problems, p.DeletedRestoring = nil, nil
 	stopping := workflow.Now(ctx)
-	connect := activities.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
+	connect := contract.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
 	var problems []Problem
 	// The plugin's _stop removes the follower's retention leases on the leader and waits for
 	// its answer; a leader that is down or black-holed never gives one. Without the remote
@@ -125,11 +124,11 @@ func (w *integration) stop(ctx workflow.Context) error {
 		return indexStatusCall(budgetOpts(ctx, stopStatusBudget), w.in.index(indexes[i]))
 	})
 	var restoring, toStop []string
-	read := map[string]activities.IndexStatus{}
+	read := map[string]contract.IndexStatus{}
 	for i, f := range statuses {
-		var st activities.IndexStatus
+		var st contract.IndexStatus
 		err := f.Get(ctx, &st)
-		if known, ok := activities.StatusFromError(err); ok && w.version >= 1 {
+		if known, ok := contract.StatusFromError(err); ok && w.version >= 1 {
 			read[indexes[i]] = known // the plugin's status unknown (the leader gone), the checkpoints read
 			p.LagOps += known.LagOps()
 		}
@@ -140,7 +139,7 @@ func (w *integration) stop(ctx workflow.Context) error {
 			if st.Status == pluginBootstrapping {
 				restoring = append(restoring, indexes[i])
 			}
-		case activities.HasErrorType(err, activities.ErrTypeNotFound):
+		case contract.HasErrorType(err, contract.ErrTypeNotFound):
 			continue // never created (a start cancelled before it reached the plugin): nothing to stop
 		case !w.st.Indexes[indexes[i]].Syncing:
 			restoring = append(restoring, indexes[i]) // status unknown, and it never synced

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 // Simulated durations of the mocked activities.
@@ -42,16 +43,16 @@ type syncHarness struct {
 	// before the last change).
 	staleSync string
 	// conflicts are what a template sync of each fingerprint reports it left alone.
-	conflicts map[string][]activities.ConfigConflict
+	conflicts map[string][]contract.ConfigConflict
 	// syncs are the template syncs' inputs.
-	syncs     []activities.SyncTemplatesInput
+	syncs     []contract.SyncTemplatesInput
 	health    string // the follower's
-	halted    map[string]activities.IndexStatus
+	halted    map[string]contract.IndexStatus
 	failStart map[string]error
 	failStop  map[string]error
 	// leaderDown makes the leader probe of a stop answer that the leader does not answer.
 	leaderDown bool
-	status     map[string]activities.IndexStatus // what ReplicationStatus answers, when set
+	status     map[string]contract.IndexStatus // what ReplicationStatus answers, when set
 	statusErr  map[string]error
 	// delay is how long (simulated) a call takes, by what it records ("templates", "start",
 	// "status", "pause"): say, a leader that does not answer.
@@ -60,7 +61,7 @@ type syncHarness struct {
 	reports []IntegrationProgress
 	// reportedAt is when (simulated) each report was sent.
 	reportedAt []time.Duration
-	watches    []activities.WatchInput
+	watches    []contract.WatchInput
 }
 
 // call is one activity the workflow ran, when (simulated time) it started.
@@ -71,11 +72,11 @@ type call struct {
 
 func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader map[string]string, waitSyncing time.Duration) *syncHarness {
 	h := &syncHarness{
-		t: t, env: env, leader: leader, templates: "t1", health: "green", halted: map[string]activities.IndexStatus{}, failStart: map[string]error{},
-		failStop: map[string]error{}, status: map[string]activities.IndexStatus{}, statusErr: map[string]error{}, delay: map[string]time.Duration{},
+		t: t, env: env, leader: leader, templates: "t1", health: "green", halted: map[string]contract.IndexStatus{}, failStart: map[string]error{},
+		failStop: map[string]error{}, status: map[string]contract.IndexStatus{}, statusErr: map[string]error{}, delay: map[string]time.Duration{},
 		in: IntegrationInput{
-			Leader:      activities.ClusterRef{Name: "l", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"},
-			Follower:    activities.ClusterRef{Name: "f", URL: "http://127.0.0.1:9201"},
+			Leader:      contract.ClusterRef{Name: "l", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"},
+			Follower:    contract.ClusterRef{Name: "f", URL: "http://127.0.0.1:9201"},
 			LeaderAlias: "l",
 			ParentID:    ServiceWorkflowID("f"),
 		},
@@ -86,8 +87,8 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 		defer h.mu.Unlock()
 		h.calls = append(h.calls, call{env.Now().Sub(begin), what})
 	}
-	index := func(verb string, err error) func(context.Context, activities.IndexInput) error {
-		return func(_ context.Context, ix activities.IndexInput) error {
+	index := func(verb string, err error) func(context.Context, contract.IndexInput) error {
+		return func(_ context.Context, ix contract.IndexInput) error {
 			record(verb + " " + ix.FollowerIndex)
 			return err
 		}
@@ -108,8 +109,8 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 			h.reportedAt = append(h.reportedAt, env.Now().Sub(begin))
 			return nil
 		})
-	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, activities.ConnectInput) error { record("connect"); return nil })
-	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).AfterFn(delay("templates")).Return(func(_ context.Context, in activities.SyncTemplatesInput) (activities.TemplateSync, error) {
+	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, contract.ConnectInput) error { record("connect"); return nil })
+	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).AfterFn(delay("templates")).Return(func(_ context.Context, in contract.SyncTemplatesInput) (contract.TemplateSync, error) {
 		record("templates")
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -118,62 +119,62 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 		if h.staleSync != "" {
 			fp, h.staleSync = h.staleSync, ""
 		}
-		return activities.TemplateSync{Fingerprint: fp, Managed: []string{"index/tpl-" + fp}, Digests: map[string]string{"index/tpl-" + fp: "d-" + fp}, Conflicts: h.conflicts[fp]}, nil
+		return contract.TemplateSync{Fingerprint: fp, Managed: []string{"index/tpl-" + fp}, Digests: map[string]string{"index/tpl-" + fp: "d-" + fp}, Conflicts: h.conflicts[fp]}, nil
 	})
-	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(func(context.Context, activities.ClusterRef) (activities.IndexPlan, error) {
+	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(func(context.Context, contract.ClusterRef) (contract.IndexPlan, error) {
 		record("list")
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		names := slices.Sorted(maps.Keys(h.leader))
-		return activities.IndexPlan{Replicate: names, UUIDs: maps.Clone(h.leader), Excluded: []activities.Exclusion{{Index: ".kibana", Reason: "system"}}, Bytes: 1234}, nil
+		return contract.IndexPlan{Replicate: names, UUIDs: maps.Clone(h.leader), Excluded: []contract.Exclusion{{Index: ".kibana", Reason: "system"}}, Bytes: 1234}, nil
 	})
-	env.OnActivity(a.WatchLeader, mock.Anything, mock.Anything).After(watchEvery).Return(func(_ context.Context, in activities.WatchInput) (activities.Observation, error) {
+	env.OnActivity(a.WatchLeader, mock.Anything, mock.Anything).After(watchEvery).Return(func(_ context.Context, in contract.WatchInput) (contract.Observation, error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.watches = append(h.watches, in)
 		return h.observation(), nil
 	})
-	env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).AfterFn(delay("start")).Return(func(_ context.Context, ix activities.IndexInput) error {
+	env.OnActivity(a.StartReplication, mock.Anything, mock.Anything).AfterFn(delay("start")).Return(func(_ context.Context, ix contract.IndexInput) error {
 		record("start " + ix.FollowerIndex)
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return h.failStart[ix.FollowerIndex]
 	})
-	env.OnActivity(a.WaitSyncing, mock.Anything, mock.Anything).After(waitSyncing).Return(func(_ context.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
+	env.OnActivity(a.WaitSyncing, mock.Anything, mock.Anything).After(waitSyncing).Return(func(_ context.Context, ix contract.IndexInput) (contract.IndexStatus, error) {
 		record("wait " + ix.FollowerIndex)
-		return activities.IndexStatus{Index: ix.FollowerIndex, Status: "SYNCING"}, nil
+		return contract.IndexStatus{Index: ix.FollowerIndex, Status: "SYNCING"}, nil
 	})
 	env.OnActivity(a.RemoveFollowerIndex, mock.Anything, mock.Anything).Return(index("remove", nil))
 	env.OnActivity(a.PauseReplication, mock.Anything, mock.Anything).AfterFn(delay("pause")).Return(index("pause", nil))
 	env.OnActivity(a.ResumeReplication, mock.Anything, mock.Anything).Return(index("resume", nil))
-	env.OnActivity(a.StopReplication, mock.Anything, mock.Anything).Return(func(_ context.Context, ix activities.IndexInput) error {
+	env.OnActivity(a.StopReplication, mock.Anything, mock.Anything).Return(func(_ context.Context, ix contract.IndexInput) error {
 		record("stop " + ix.FollowerIndex)
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return h.failStop[ix.FollowerIndex]
 	})
-	env.OnActivity(a.DisconnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, activities.ConnectInput) error { record("disconnect"); return nil })
-	env.OnActivity(a.LeaderReachable, mock.Anything, mock.Anything).Return(func(context.Context, activities.ClusterRef) (bool, error) {
+	env.OnActivity(a.DisconnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, contract.ConnectInput) error { record("disconnect"); return nil })
+	env.OnActivity(a.LeaderReachable, mock.Anything, mock.Anything).Return(func(context.Context, contract.ClusterRef) (bool, error) {
 		record("probe leader")
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return !h.leaderDown, nil
 	})
-	env.OnActivity(a.ReplicationStatus, mock.Anything, mock.Anything).AfterFn(delay("status")).Return(func(_ context.Context, ix activities.IndexInput) (activities.IndexStatus, error) {
+	env.OnActivity(a.ReplicationStatus, mock.Anything, mock.Anything).AfterFn(delay("status")).Return(func(_ context.Context, ix contract.IndexInput) (contract.IndexStatus, error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if st, ok := h.status[ix.FollowerIndex]; ok {
 			return st, h.statusErr[ix.FollowerIndex]
 		}
-		return activities.IndexStatus{Index: ix.FollowerIndex, Status: "SYNCING", LeaderCheckpoint: 7, FollowerCheckpoint: 5}, h.statusErr[ix.FollowerIndex]
+		return contract.IndexStatus{Index: ix.FollowerIndex, Status: "SYNCING", LeaderCheckpoint: 7, FollowerCheckpoint: 5}, h.statusErr[ix.FollowerIndex]
 	})
 	return h
 }
 
 // observation is what the mocked watch sees now (h.mu held).
-func (h *syncHarness) observation() activities.Observation {
-	v := &activities.LeaderView{Indexes: maps.Clone(h.leader), Replicate: slices.Sorted(maps.Keys(h.leader)), Excluded: []activities.Exclusion{{Index: ".kibana", Reason: "system"}}, Templates: h.templates}
-	return activities.Observation{Leader: v, Follower: activities.ClusterHealth{Status: h.health}, Halted: maps.Clone(h.halted)}
+func (h *syncHarness) observation() contract.Observation {
+	v := &contract.LeaderView{Indexes: maps.Clone(h.leader), Replicate: slices.Sorted(maps.Keys(h.leader)), Excluded: []contract.Exclusion{{Index: ".kibana", Reason: "system"}}, Templates: h.templates}
+	return contract.Observation{Leader: v, Follower: contract.ClusterHealth{Status: h.health}, Halted: maps.Clone(h.halted)}
 }
 
 // at changes the world at a simulated time.
@@ -232,7 +233,7 @@ func (h *syncHarness) signal(d time.Duration, name string, arg any) {
 
 func TestIntegrationWorkflow(t *testing.T) {
 	indexes := []string{"a", "b", "c", "d", "e", "f"}
-	pluginMissing := temporal.NewNonRetryableApplicationError("start replication of a: the cross-cluster-replication plugin is not installed", activities.ErrTypePluginMissing, nil)
+	pluginMissing := temporal.NewNonRetryableApplicationError("start replication of a: the cross-cluster-replication plugin is not installed", contract.ErrTypePluginMissing, nil)
 	tests := []struct {
 		name        string
 		failIndex   string
@@ -318,7 +319,7 @@ func TestIntegrationKeepsInSync(t *testing.T) {
 	h.at(130*time.Second, func() { delete(h.leader, "b") })
 	h.at(190*time.Second, func() { h.leader["a"] = "ua2" })
 	h.at(250*time.Second, func() { h.templates = "t2" })
-	h.at(310*time.Second, func() { h.halted["c"] = activities.IndexStatus{Index: "c", Status: "FAILED", Reason: "boom"} })
+	h.at(310*time.Second, func() { h.halted["c"] = contract.IndexStatus{Index: "c", Status: "FAILED", Reason: "boom"} })
 	h.at(370*time.Second, func() { delete(h.halted, "c") })
 	var afterNew, withProblem, healed IntegrationProgress
 	h.snapshot(110*time.Second, &afterNew)
@@ -556,7 +557,7 @@ func TestIntegrationTemplateChangeDuringSync(t *testing.T) {
 func TestIntegrationConfigConflict(t *testing.T) {
 	env := newEnv(t)
 	h := newSyncHarness(t, env, map[string]string{"a": "ua"}, syncAfter)
-	h.conflicts = map[string][]activities.ConfigConflict{"t1": {{Object: "pipeline/stamp", Reason: "the follower has another pipeline of this name, which osccr did not write"}}}
+	h.conflicts = map[string][]contract.ConfigConflict{"t1": {{Object: "pipeline/stamp", Reason: "the follower has another pipeline of this name, which osccr did not write"}}}
 	h.at(70*time.Second, func() { h.templates = "t2" })
 	var conflicted, resolved IntegrationProgress
 	h.snapshot(60*time.Second, &conflicted)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 // PromotionLoss is what a promotion lost: the operations the leader had acknowledged that the
@@ -35,7 +35,7 @@ type IndexLoss struct {
 }
 
 // LossOf sums the follower indexes' statuses read as replication stopped at stoppedAt.
-func LossOf(statuses map[string]activities.IndexStatus, stoppedAt time.Time) *PromotionLoss {
+func LossOf(statuses map[string]contract.IndexStatus, stoppedAt time.Time) *PromotionLoss {
 	out := &PromotionLoss{Indexes: []IndexLoss{}}
 	for _, name := range slices.Sorted(maps.Keys(statuses)) {
 		st := statuses[name]

@@ -5,10 +5,9 @@ package workflows
 import (
 	"time"
 
+	"github.com/osccr/osccr/internal/contract"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/osccr/osccr/activities"
 )
 
 // TaskQueue is the Temporal task queue every osccr worker polls: the workflows, and the
@@ -27,8 +26,8 @@ func MachineTaskQueue(machine string) string { return TaskQueue + "/machine/" + 
 // Work put there waits at most MachineQueueBound for the machine's worker to take it, then
 // fails naming the machine (failureReason): a machine that is gone must not hold a service in
 // PROVISIONING or DELETING for ever.
-func onMachine(ctx workflow.Context, spec activities.ServiceSpec) workflow.Context {
-	if spec.Backend != activities.BackendLocal || spec.Machine == "" {
+func onMachine(ctx workflow.Context, spec contract.ServiceSpec) workflow.Context {
+	if spec.Backend != contract.BackendLocal || spec.Machine == "" {
 		return ctx
 	}
 	opts := workflow.GetActivityOptions(ctx)

@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/rules"
 )
@@ -71,17 +71,17 @@ func ServiceWorkflowID(name string) string { return serviceIDPart + name }
 
 // ServiceState is everything osccr knows about a service; the service query returns it.
 type ServiceState struct {
-	activities.ServiceSpec
-	Role        string                      `json:"role"`
-	Leader      string                      `json:"leader"`
-	Followers   []string                    `json:"followers"`
-	State       string                      `json:"state"`
-	Reason      string                      `json:"reason,omitempty"`
-	Endpoints   activities.ServiceEndpoints `json:"endpoints"`
-	CreatedAt   time.Time                   `json:"created_at"`
-	RunningAt   time.Time                   `json:"running_at,omitempty"`
-	Follow      *FollowSpec                 `json:"follow,omitempty"`
-	Replication *IntegrationProgress        `json:"replication,omitempty"`
+	contract.ServiceSpec
+	Role        string                    `json:"role"`
+	Leader      string                    `json:"leader"`
+	Followers   []string                  `json:"followers"`
+	State       string                    `json:"state"`
+	Reason      string                    `json:"reason,omitempty"`
+	Endpoints   contract.ServiceEndpoints `json:"endpoints"`
+	CreatedAt   time.Time                 `json:"created_at"`
+	RunningAt   time.Time                 `json:"running_at,omitempty"`
+	Follow      *FollowSpec               `json:"follow,omitempty"`
+	Replication *IntegrationProgress      `json:"replication,omitempty"`
 	// Promotion is set once the service was promoted from follower to standalone: it can
 	// never be a follower again.
 	Promotion *PromotionReport `json:"promotion,omitempty"`
@@ -90,7 +90,7 @@ type ServiceState struct {
 	Lag *lag.Follower `json:"lag,omitempty"`
 	// Health is the service's cluster health as its health watch last reported it (nil before
 	// the first report, and in runs older than health watching).
-	Health *activities.ClusterHealth `json:"health,omitempty"`
+	Health *contract.ClusterHealth `json:"health,omitempty"`
 	// Repair is the last repair of the service's nodes osccr made.
 	Repair *RepairRecord `json:"repair,omitempty"`
 }
@@ -107,18 +107,18 @@ type RepairRecord struct {
 // ClusterRef is how activities reach the service's cluster: with the spec's references (a
 // static service's), else those its backend made when it provisioned it (a secured local
 // service's CA and password files).
-func (st ServiceState) ClusterRef() activities.ClusterRef {
+func (st ServiceState) ClusterRef() contract.ClusterRef {
 	auth := st.ClusterAuth
-	if auth == (activities.ClusterAuth{}) {
+	if auth == (contract.ClusterAuth{}) {
 		auth = st.Endpoints.Auth
 	}
-	return activities.ClusterRef{Name: st.Name, URL: st.Endpoints.HTTPURL, TransportAddress: st.Endpoints.TransportAddress, ClusterAuth: auth}
+	return contract.ClusterRef{Name: st.Name, URL: st.Endpoints.HTTPURL, TransportAddress: st.Endpoints.TransportAddress, ClusterAuth: auth}
 }
 
 // RuleView is what the rulebook (internal/rules) reads of the service.
 func (st ServiceState) RuleView() rules.Service {
 	v := rules.Service{Name: st.Name, Role: st.Role, State: st.State, Plan: st.Plan, Leader: st.Leader, Followers: st.Followers,
-		Local: st.Backend == activities.BackendLocal}
+		Local: st.Backend == contract.BackendLocal}
 	if p := st.Promotion; p != nil {
 		v.Promoted = &rules.Promotion{FormerLeader: p.FormerLeader, At: p.PromotedAt}
 	}
@@ -151,15 +151,15 @@ type PromotionReport struct {
 
 // FollowSpec makes a new service the follower of a leader.
 type FollowSpec struct {
-	Leader activities.ClusterRef `json:"leader"`
+	Leader contract.ClusterRef `json:"leader"`
 }
 
 // ServiceInput starts a service workflow. State is set only when the workflow continues as new,
 // to carry what it knows into the next run.
 type ServiceInput struct {
-	Spec   activities.ServiceSpec `json:"spec"`
-	Follow *FollowSpec            `json:"follow,omitempty"`
-	State  *ServiceState          `json:"state,omitempty"`
+	Spec   contract.ServiceSpec `json:"spec"`
+	Follow *FollowSpec          `json:"follow,omitempty"`
+	State  *ServiceState        `json:"state,omitempty"`
 }
 
 // ServiceWorkflow holds one service for its whole life:

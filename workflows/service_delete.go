@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/rules"
 )
 
@@ -45,7 +46,7 @@ func (s *service) delete(ctx workflow.Context) (retry bool, err error) {
 	if s.st.Follow != nil && s.st.Replication != nil {
 		note = s.stopFollowing(ctx)
 	}
-	dctx := onMachine(withIO(ctx, 5*time.Minute, activities.LifecycleHeartbeatTimeout), s.st.ServiceSpec)
+	dctx := onMachine(withIO(ctx, 5*time.Minute, contract.LifecycleHeartbeatTimeout), s.st.ServiceSpec)
 	if s.version < 3 {
 		if err := workflow.ExecuteActivity(dctx, a.DeprovisionService, s.st.ServiceSpec).Get(ctx, nil); err != nil {
 			return false, err

@@ -15,11 +15,12 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 func runningFollower() ServiceState {
 	return ServiceState{ServiceSpec: testSpec, Role: RoleFollower, Leader: "main", Followers: []string{}, State: StateRunning,
-		Follow: &FollowSpec{Leader: activities.ClusterRef{Name: "main"}}, Replication: &IntegrationProgress{State: StateRunning, Total: 2, Syncing: 2}}
+		Follow: &FollowSpec{Leader: contract.ClusterRef{Name: "main"}}, Replication: &IntegrationProgress{State: StateRunning, Total: 2, Syncing: 2}}
 }
 
 // continuedAs decodes the input a workflow continued as new with.
@@ -139,7 +140,7 @@ func TestServiceContinueAsNewWaits(t *testing.T) {
 	t.Run("signal during a handler", func(t *testing.T) {
 		env := newEnv(t)
 		var a *activities.Activities
-		env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).After(2 * time.Minute).Return(func(context.Context, activities.RecycleInput) error { return nil })
+		env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).After(2 * time.Minute).Return(func(context.Context, contract.RecycleInput) error { return nil })
 		env.RegisterDelayedCallback(func() {
 			env.UpdateWorkflow(UpdateRecycleNode, "", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Errorf("recycle rejected: %v", err) }}, "")
 		}, time.Minute)
@@ -169,7 +170,7 @@ func TestServiceRecycleRefusedWhenPauseFails(t *testing.T) {
 			}
 			return nil
 		})
-	env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(func(context.Context, activities.RecycleInput) error {
+	env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(func(context.Context, contract.RecycleInput) error {
 		events = append(events, "recycle")
 		return nil
 	})
@@ -205,7 +206,7 @@ func TestServiceLifecycleHeartbeats(t *testing.T) {
 		timeouts[info.ActivityType.Name] = info.HeartbeatTimeout
 		queues[info.ActivityType.Name] = info.TaskQueue
 	})
-	env.OnActivity(a.ProvisionService, mock.Anything, mock.Anything).Return(activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200"}, nil)
+	env.OnActivity(a.ProvisionService, mock.Anything, mock.Anything).Return(contract.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200"}, nil)
 	env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(a.DeprovisionService, mock.Anything, mock.Anything).Return(nil)
 	env.RegisterDelayedCallback(func() {
@@ -217,8 +218,8 @@ func TestServiceLifecycleHeartbeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"ProvisionService", "RecycleServiceNode", "DeprovisionService"} {
-		if got := timeouts[name]; got != activities.LifecycleHeartbeatTimeout {
-			t.Errorf("%s heartbeat timeout %s, want %s", name, got, activities.LifecycleHeartbeatTimeout)
+		if got := timeouts[name]; got != contract.LifecycleHeartbeatTimeout {
+			t.Errorf("%s heartbeat timeout %s, want %s", name, got, contract.LifecycleHeartbeatTimeout)
 		}
 		// Bound to the service's nodes: they run on the task queue of the machine that holds them.
 		if got, want := queues[name], MachineTaskQueue(testMachine); got != want {
@@ -290,10 +291,10 @@ func TestServiceFollowUndoneWhenIntegrationCannotStart(t *testing.T) {
 	var a *activities.Activities
 	env.OnSignalExternalWorkflow(mock.Anything, ServiceWorkflowID("main"), "", SignalAddFollower, mock.Anything).Return(errors.New("workflow execution already completed"))
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(activities.IndexPlan{Replicate: []string{}}, nil)
+	env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(contract.IndexPlan{Replicate: []string{}}, nil)
 	var failed error
 	completed := false
-	req := FollowRequest{Leader: activities.ClusterRef{Name: "main", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"}, LeaderPlan: "business-4"}
+	req := FollowRequest{Leader: contract.ClusterRef{Name: "main", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"}, LeaderPlan: "business-4"}
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(UpdateFollow, "", &testsuite.TestUpdateCallback{
 			OnReject:   func(err error) { t.Errorf("follow rejected: %v", err) },
@@ -303,7 +304,7 @@ func TestServiceFollowUndoneWhenIntegrationCannotStart(t *testing.T) {
 	var after ServiceState
 	env.RegisterDelayedCallback(func() { after = queryService(t, env); env.CancelWorkflow() }, 2*time.Minute)
 	st := ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning,
-		Endpoints: activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9201", TransportAddress: "127.0.0.1:9301"}}
+		Endpoints: contract.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9201", TransportAddress: "127.0.0.1:9301"}}
 	env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
 	want := "orders cannot follow main: leader main is gone: workflow execution already completed; it is still a standalone service"
 	if !completed || failed == nil || failed.Error() != want {

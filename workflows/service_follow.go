@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/rules"
 )
 
@@ -24,7 +25,7 @@ const UpdateFollow = "follow"
 
 // FollowRequest asks an existing service to follow a leader.
 type FollowRequest struct {
-	Leader activities.ClusterRef `json:"leader"`
+	Leader contract.ClusterRef `json:"leader"`
 	// LeaderPlan is the leader's plan: the follower must be on the same one.
 	LeaderPlan string `json:"leader_plan"`
 }
@@ -63,7 +64,7 @@ func (s *service) followLeader(ctx workflow.Context, req FollowRequest) error {
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
 	})
-	var held activities.IndexPlan
+	var held contract.IndexPlan
 	if err := workflow.ExecuteActivity(lctx, a.ListLeaderIndexes, self).Get(ctx, &held); err != nil {
 		return fmt.Errorf("list the indexes of %s: %s", s.st.Name, failureReason(err))
 	}

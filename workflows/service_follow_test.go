@@ -12,12 +12,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 func TestServiceFollow(t *testing.T) {
-	leaderRef := activities.ClusterRef{Name: "main", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"}
+	leaderRef := contract.ClusterRef{Name: "main", URL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300"}
 	standalone := ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning,
-		Endpoints: activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9201", TransportAddress: "127.0.0.1:9301"}}
+		Endpoints: contract.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9201", TransportAddress: "127.0.0.1:9301"}}
 	with := func(change func(*ServiceState)) ServiceState {
 		st := standalone
 		st.Followers = slices.Clone(st.Followers)
@@ -25,17 +26,17 @@ func TestServiceFollow(t *testing.T) {
 		return st
 	}
 	req := FollowRequest{Leader: leaderRef, LeaderPlan: "business-4"}
-	systemOnly := activities.IndexPlan{Replicate: []string{}, Excluded: []activities.Exclusion{{Index: ".kibana_1", Reason: "system"}}}
+	systemOnly := contract.IndexPlan{Replicate: []string{}, Excluded: []contract.Exclusion{{Index: ".kibana_1", Reason: "system"}}}
 	tests := []struct {
 		name       string
 		state      ServiceState
 		req        FollowRequest
-		indexes    activities.IndexPlan
+		indexes    contract.IndexPlan
 		wantReject string // the validator refuses: nothing runs
 		wantFail   string // the handler refuses after listing the indexes: nothing changes
 	}{
 		{name: "empty standalone service follows", state: standalone, req: req, indexes: systemOnly},
-		{name: "holds user indexes", state: standalone, req: req, indexes: activities.IndexPlan{Replicate: []string{"orders", "users"}, Closed: []string{"archive"}},
+		{name: "holds user indexes", state: standalone, req: req, indexes: contract.IndexPlan{Replicate: []string{"orders", "users"}, Closed: []string{"archive"}},
 			wantFail: "holds user indexes (archive, orders, users)"},
 		{name: "was promoted", state: with(func(st *ServiceState) { st.Promotion = &PromotionReport{FormerLeader: "old"} }), req: req,
 			wantReject: "was promoted from a follower of old"},
@@ -43,7 +44,7 @@ func TestServiceFollow(t *testing.T) {
 			wantReject: "already follows other"},
 		{name: "is a leader", state: with(func(st *ServiceState) { st.Role, st.Followers = RoleLeader, []string{"f1"} }), req: req,
 			wantReject: "is the leader of f1"},
-		{name: "itself", state: standalone, req: FollowRequest{Leader: activities.ClusterRef{Name: "orders", URL: "u", TransportAddress: "t"}, LeaderPlan: "business-4"},
+		{name: "itself", state: standalone, req: FollowRequest{Leader: contract.ClusterRef{Name: "orders", URL: "u", TransportAddress: "t"}, LeaderPlan: "business-4"},
 			wantReject: "cannot follow itself"},
 		{name: "not running", state: with(func(st *ServiceState) { st.State = StateFailed }), req: req, wantReject: "is FAILED"},
 		{name: "plan differs", state: standalone, req: FollowRequest{Leader: leaderRef, LeaderPlan: "business-8"},
@@ -59,7 +60,7 @@ func TestServiceFollow(t *testing.T) {
 			var events []string
 			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(
 				func(_, id, _, signal string, _ any) error { events = append(events, signal+" "+id); return nil })
-			env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(func(_ context.Context, ref activities.ClusterRef) (activities.IndexPlan, error) {
+			env.OnActivity(a.ListLeaderIndexes, mock.Anything, mock.Anything).Return(func(_ context.Context, ref contract.ClusterRef) (contract.IndexPlan, error) {
 				events = append(events, "list indexes of "+ref.Name)
 				return tt.indexes, nil
 			})

@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 const (
@@ -49,17 +50,17 @@ func (s *service) addHealth(ctx workflow.Context, sel workflow.Selector) {
 		return
 	}
 	if s.health == nil && s.healthPause == nil && s.watchable() {
-		known := activities.ClusterHealth{}
+		known := contract.ClusterHealth{}
 		if s.st.Health != nil {
 			known = *s.st.Health
 		}
 		var a *activities.Activities
 		wctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: activities.DefaultHealthMaxWait + time.Minute,
-			HeartbeatTimeout:    activities.HealthHeartbeatTimeout,
+			StartToCloseTimeout: contract.DefaultHealthMaxWait + time.Minute,
+			HeartbeatTimeout:    contract.HealthHeartbeatTimeout,
 			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 		})
-		s.health = workflow.ExecuteActivity(wctx, a.WatchServiceHealth, activities.HealthInput{Cluster: s.st.ClusterRef(), Known: known})
+		s.health = workflow.ExecuteActivity(wctx, a.WatchServiceHealth, contract.HealthInput{Cluster: s.st.ClusterRef(), Known: known})
 	}
 	if s.health != nil {
 		sel.AddFuture(s.health, func(f workflow.Future) { s.onHealth(ctx, f) })
@@ -99,7 +100,7 @@ func (s *service) showsUp() bool {
 // onHealth takes the health watch's report.
 func (s *service) onHealth(ctx workflow.Context, f workflow.Future) {
 	s.health = nil
-	var h activities.ClusterHealth
+	var h contract.ClusterHealth
 	if err := f.Get(ctx, &h); err != nil {
 		workflow.GetLogger(ctx).Warn("health watch failed", "service", s.st.Name, "error", err)
 		s.healthPause = workflow.NewTimer(ctx, healthPauseAfter)
@@ -128,14 +129,14 @@ func (s *service) onHealth(ctx workflow.Context, f workflow.Future) {
 }
 
 // local: osccr runs the service's nodes, so it can start them again.
-func (s *service) local() bool { return s.st.Backend == activities.BackendLocal }
+func (s *service) local() bool { return s.st.Backend == contract.BackendLocal }
 
 // startRepair asks the machine's worker to start the service's dead nodes again.
 func (s *service) startRepair(ctx workflow.Context) {
 	var a *activities.Activities
 	rctx := onMachine(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: repairTimeout,
-		HeartbeatTimeout:    activities.LifecycleHeartbeatTimeout,
+		HeartbeatTimeout:    contract.LifecycleHeartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 3},
 	}), s.st.ServiceSpec)
 	s.repair = workflow.ExecuteActivity(rctx, a.RepairService, s.st.ServiceSpec)
@@ -157,7 +158,7 @@ func (s *service) onMachineWords() string {
 // sees its cluster answer, not when the repair says it restarted something.
 func (s *service) onRepair(ctx workflow.Context, f workflow.Future) {
 	s.repair = nil
-	var rep activities.RepairReport
+	var rep contract.RepairReport
 	err := f.Get(ctx, &rep)
 	rec := &RepairRecord{At: workflow.Now(ctx), Restarted: rep.Restarted, Moved: rep.Moved}
 	s.st.Repair = rec
@@ -170,7 +171,7 @@ func (s *service) onRepair(ctx workflow.Context, f workflow.Future) {
 		return
 	}
 	if len(rep.Endpoints.Nodes) > 0 {
-		if rep.Endpoints.Auth == (activities.ClusterAuth{}) {
+		if rep.Endpoints.Auth == (contract.ClusterAuth{}) {
 			rep.Endpoints.Auth = s.st.Endpoints.Auth
 		}
 		s.st.Endpoints = rep.Endpoints

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 // TestServiceHealth: a RUNNING service whose cluster goes down leaves RUNNING (a local one is
@@ -26,12 +27,12 @@ import (
 // workflow recorded, not by polling.
 func TestServiceHealth(t *testing.T) {
 	follower := runningFollower()
-	follower.Endpoints = activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9201"}
+	follower.Endpoints = contract.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9201"}
 	static := ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning,
-		Endpoints: activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9202"}}
-	static.Backend = activities.BackendStatic
+		Endpoints: contract.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9202"}}
+	static.Backend = contract.BackendStatic
 	local := static
-	local.Backend, local.Machine = activities.BackendLocal, testMachine
+	local.Backend, local.Machine = contract.BackendLocal, testMachine
 
 	tests := []struct {
 		name        string
@@ -57,24 +58,24 @@ func TestServiceHealth(t *testing.T) {
 			var a *activities.Activities
 			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(nil)
 			// The cluster: green, down from 1m, answering again once repaired (or at 3m).
-			health := func(_ context.Context, in activities.HealthInput) (activities.ClusterHealth, error) {
+			health := func(_ context.Context, in contract.HealthInput) (contract.ClusterHealth, error) {
 				switch in.Known.Status {
 				case "":
-					return activities.ClusterHealth{Status: "green"}, nil
+					return contract.ClusterHealth{Status: "green"}, nil
 				case "green":
-					return activities.ClusterHealth{Status: "unreachable", Reason: "the cluster does not answer: connection refused"}, nil
+					return contract.ClusterHealth{Status: "unreachable", Reason: "the cluster does not answer: connection refused"}, nil
 				}
-				return activities.ClusterHealth{Status: "green"}, nil
+				return contract.ClusterHealth{Status: "green"}, nil
 			}
-			env.OnActivity(a.WatchServiceHealth, mock.Anything, mock.MatchedBy(func(in activities.HealthInput) bool { return in.Known.Status == "" })).Return(health).Once()
-			env.OnActivity(a.WatchServiceHealth, mock.Anything, mock.MatchedBy(func(in activities.HealthInput) bool { return in.Known.Status == "green" })).Return(health).After(time.Minute).Once()
+			env.OnActivity(a.WatchServiceHealth, mock.Anything, mock.MatchedBy(func(in contract.HealthInput) bool { return in.Known.Status == "" })).Return(health).Once()
+			env.OnActivity(a.WatchServiceHealth, mock.Anything, mock.MatchedBy(func(in contract.HealthInput) bool { return in.Known.Status == "green" })).Return(health).After(time.Minute).Once()
 			back := 2 * time.Minute // the repair takes 30 s; the watch sees it answer after it
-			env.OnActivity(a.WatchServiceHealth, mock.Anything, mock.MatchedBy(func(in activities.HealthInput) bool { return in.Known.Status == "unreachable" })).Return(health).After(back).Once()
-			env.OnActivity(a.WatchServiceHealth, mock.Anything, mock.Anything).Return(activities.ClusterHealth{Status: "green"}, nil).After(activities.DefaultHealthMaxWait)
+			env.OnActivity(a.WatchServiceHealth, mock.Anything, mock.MatchedBy(func(in contract.HealthInput) bool { return in.Known.Status == "unreachable" })).Return(health).After(back).Once()
+			env.OnActivity(a.WatchServiceHealth, mock.Anything, mock.Anything).Return(contract.ClusterHealth{Status: "green"}, nil).After(contract.DefaultHealthMaxWait)
 			var repairQueue string
 			env.OnActivity(a.RepairService, mock.Anything, mock.Anything).Return(
-				func(ctx context.Context, spec activities.ServiceSpec) (activities.RepairReport, error) {
-					return activities.RepairReport{Restarted: []string{"orders-0"}, Endpoints: activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9301", Nodes: []activities.NodeEndpoint{{Name: "orders-0"}}}}, nil
+				func(ctx context.Context, spec contract.ServiceSpec) (contract.RepairReport, error) {
+					return contract.RepairReport{Restarted: []string{"orders-0"}, Endpoints: contract.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9301", Nodes: []contract.NodeEndpoint{{Name: "orders-0"}}}}, nil
 				}).After(30 * time.Second)
 			env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 				if info.ActivityType.Name == "RepairService" {
@@ -134,7 +135,7 @@ func TestServiceDeleteFailsThenForced(t *testing.T) {
 	var a *activities.Activities
 	env.OnActivity(a.DeprovisionService, mock.Anything, mock.Anything).Return(temporal.NewNonRetryableApplicationError("machine m1 is gone", "Gone", nil))
 	st := ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning,
-		Endpoints: activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", Nodes: []activities.NodeEndpoint{{Name: "orders-0", HTTPURL: "http://127.0.0.1:9200"}}}}
+		Endpoints: contract.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", Nodes: []contract.NodeEndpoint{{Name: "orders-0", HTTPURL: "http://127.0.0.1:9200"}}}}
 	st.Machine = testMachine
 	var failed ServiceState
 	env.RegisterDelayedCallback(func() { sendDelete(env) }, time.Minute)

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/rules"
 )
 
@@ -138,10 +139,10 @@ func (s *service) applyPlan(ctx workflow.Context, planName string) error {
 	spec := s.st.ServiceSpec
 	spec.Plan = planName
 	change := func() error {
-		return workflow.ExecuteActivity(onMachine(withIO(ctx, 30*time.Minute, activities.LifecycleHeartbeatTimeout), spec), a.ChangeServicePlan, spec).Get(ctx, nil)
+		return workflow.ExecuteActivity(onMachine(withIO(ctx, 30*time.Minute, contract.LifecycleHeartbeatTimeout), spec), a.ChangeServicePlan, spec).Get(ctx, nil)
 	}
 	var err error
-	if s.st.Backend == activities.BackendLocal {
+	if s.st.Backend == contract.BackendLocal {
 		err = s.withReplicationPaused(ctx, fmt.Sprintf("plan change of %s from %s to %s: its nodes restart one at a time", s.st.Name, s.st.Plan, planName), change)
 	} else {
 		err = change()

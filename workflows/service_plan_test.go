@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 func TestServicePlanUpdate(t *testing.T) {
@@ -20,7 +21,7 @@ func TestServicePlanUpdate(t *testing.T) {
 	follower := running(RoleFollower)
 	follower.Leader = "main"
 	static := running(RoleStandalone)
-	static.Backend = activities.BackendStatic
+	static.Backend = contract.BackendStatic
 	ok := func(f string) PlanChanged { return PlanChanged{Service: f, Plan: "business-8"} }
 	tests := []struct {
 		name       string
@@ -61,7 +62,7 @@ func TestServicePlanUpdate(t *testing.T) {
 			var events []string
 			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(
 				func(_, id, _, signal string, _ any) error { events = append(events, signal+" "+id); return nil })
-			env.OnActivity(a.ChangeServicePlan, mock.Anything, mock.Anything).Return(func(_ context.Context, spec activities.ServiceSpec) error {
+			env.OnActivity(a.ChangeServicePlan, mock.Anything, mock.Anything).Return(func(_ context.Context, spec contract.ServiceSpec) error {
 				events = append(events, "change plan to "+spec.Plan)
 				return nil
 			})
@@ -140,7 +141,7 @@ func TestFollowerPlanChange(t *testing.T) {
 					}
 					return nil
 				})
-			env.OnActivity(a.ChangeServicePlan, mock.Anything, mock.Anything).Return(func(_ context.Context, spec activities.ServiceSpec) error {
+			env.OnActivity(a.ChangeServicePlan, mock.Anything, mock.Anything).Return(func(_ context.Context, spec contract.ServiceSpec) error {
 				events = append(events, "change plan to "+spec.Plan)
 				return nil
 			})

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 // TestServiceTerminationProtection (service version 1): a service created protected refuses
@@ -19,7 +20,7 @@ func TestServiceTerminationProtection(t *testing.T) {
 	var a *activities.Activities
 	spec := testSpec
 	spec.TerminationProtection = true
-	endpoints := activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300", PlannedNodes: 1}
+	endpoints := contract.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300", PlannedNodes: 1}
 	env.OnActivity(a.ProvisionService, mock.Anything, placed(spec)).Return(endpoints, nil)
 	deprovisioned := false
 	env.OnActivity(a.DeprovisionService, mock.Anything, mock.Anything).Return(nil).Run(func(mock.Arguments) { deprovisioned = true })

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 // provision is step 1: the backend makes the cluster exist and answer; a follower then starts
@@ -20,13 +21,13 @@ func (s *service) provision(ctx workflow.Context) error {
 	var a *activities.Activities
 	pctx, cancelProvision := workflow.WithCancel(ctx)
 	var err error
-	if s.st.Backend == activities.BackendLocal && s.st.Machine == "" {
+	if s.st.Backend == contract.BackendLocal && s.st.Machine == "" {
 		// Placed first, so that every retry of the provision (and everything after it) reaches
 		// the same machine: a retry elsewhere would leave the first machine's nodes orphaned.
 		err = s.untilDeleted(ctx, workflow.ExecuteActivity(withIO(pctx, time.Minute, 0), a.PlaceService, s.st.ServiceSpec), cancelProvision, &s.st.Machine)
 	}
 	if err == nil && !s.deleting() {
-		pctx := onMachine(withIO(pctx, 15*time.Minute, activities.LifecycleHeartbeatTimeout), s.st.ServiceSpec)
+		pctx := onMachine(withIO(pctx, 15*time.Minute, contract.LifecycleHeartbeatTimeout), s.st.ServiceSpec)
 		err = s.untilDeleted(ctx, workflow.ExecuteActivity(pctx, a.ProvisionService, s.st.ServiceSpec), cancelProvision, &s.st.Endpoints)
 	}
 	switch {

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/rules"
 )
 
@@ -42,7 +43,7 @@ func (s *service) recycleNode(ctx workflow.Context, node string) error {
 	var a *activities.Activities
 	reason := fmt.Sprintf("node %q of %s is being recycled", node, s.st.Name)
 	err := s.withReplicationPaused(ctx, reason, func() error {
-		return workflow.ExecuteActivity(onMachine(withIO(ctx, 10*time.Minute, activities.LifecycleHeartbeatTimeout), s.st.ServiceSpec), a.RecycleServiceNode, activities.RecycleInput{Spec: s.st.ServiceSpec, Node: node}).Get(ctx, nil)
+		return workflow.ExecuteActivity(onMachine(withIO(ctx, 10*time.Minute, contract.LifecycleHeartbeatTimeout), s.st.ServiceSpec), a.RecycleServiceNode, contract.RecycleInput{Spec: s.st.ServiceSpec, Node: node}).Get(ctx, nil)
 	})
 	if err != nil {
 		return errors.New(failureReason(err))

@@ -14,9 +14,10 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
-var testSpec = activities.ServiceSpec{Name: "orders", Plan: "business-4", Cloud: "local", Region: "local", Backend: activities.BackendLocal}
+var testSpec = contract.ServiceSpec{Name: "orders", Plan: "business-4", Cloud: "local", Region: "local", Backend: contract.BackendLocal}
 
 func queryService(t *testing.T, env *testsuite.TestWorkflowEnvironment) ServiceState {
 	t.Helper()
@@ -44,7 +45,7 @@ func sendDelete(env *testsuite.TestWorkflowEnvironment) *deleteUpdate {
 }
 
 func TestServiceWorkflow(t *testing.T) {
-	endpoints := activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300", PlannedNodes: 3}
+	endpoints := contract.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9200", TransportAddress: "127.0.0.1:9300", PlannedNodes: 3}
 	tests := []struct {
 		name          string
 		provisionErr  error
@@ -53,7 +54,7 @@ func TestServiceWorkflow(t *testing.T) {
 		wantEndpoints bool
 	}{
 		{name: "provisioned", wantState: StateRunning, wantEndpoints: true},
-		{name: "provisioning fails", provisionErr: temporal.NewNonRetryableApplicationError("provision service orders: no OpenSearch distribution", activities.ErrTypeNoBackend, nil),
+		{name: "provisioning fails", provisionErr: temporal.NewNonRetryableApplicationError("provision service orders: no OpenSearch distribution", contract.ErrTypeNoBackend, nil),
 			wantState: StateFailed, wantReason: "provision service orders: no OpenSearch distribution"},
 	}
 	for _, tt := range tests {
@@ -142,7 +143,7 @@ func TestServiceRecycleNode(t *testing.T) {
 		{name: "follower pauses itself", state: ServiceState{ServiceSpec: testSpec, Role: RoleFollower, Leader: "main", Followers: []string{}, State: StateRunning},
 			wantEvents: []string{"pause-integration integration/main/orders", "paused integration/main/orders", "recycle", "resume-integration integration/main/orders"}},
 		{name: "standalone", state: ServiceState{ServiceSpec: testSpec, Role: RoleStandalone, Followers: []string{}, State: StateRunning}, wantEvents: []string{"recycle"}},
-		{name: "registered cluster", state: ServiceState{ServiceSpec: activities.ServiceSpec{Name: "ext", Backend: activities.BackendStatic}, State: StateRunning},
+		{name: "registered cluster", state: ServiceState{ServiceSpec: contract.ServiceSpec{Name: "ext", Backend: contract.BackendStatic}, State: StateRunning},
 			wantReject: "cannot restart nodes it does not run"},
 		{name: "provisioning", state: ServiceState{ServiceSpec: testSpec, State: StateProvisioning}, wantReject: "still PROVISIONING"},
 	}
@@ -163,11 +164,11 @@ func TestServiceRecycleNode(t *testing.T) {
 					}
 					return nil
 				})
-			env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecycleInput) error {
+			env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.RecycleInput) error {
 				events = append(events, "recycle")
 				return nil
 			})
-			env.OnActivity(a.ProvisionService, mock.Anything, mock.Anything).Return(activities.ServiceEndpoints{}, nil).After(time.Hour)
+			env.OnActivity(a.ProvisionService, mock.Anything, mock.Anything).Return(contract.ServiceEndpoints{}, nil).After(time.Hour)
 			var rejected, completed error
 			env.RegisterDelayedCallback(func() {
 				env.UpdateWorkflow(UpdateRecycleNode, "", &testsuite.TestUpdateCallback{
@@ -200,7 +201,7 @@ func TestServiceRecycleNode(t *testing.T) {
 
 func TestServicePromote(t *testing.T) {
 	follower := ServiceState{ServiceSpec: testSpec, Role: RoleFollower, Leader: "main", Followers: []string{}, State: StateRunning,
-		Follow: &FollowSpec{Leader: activities.ClusterRef{Name: "main"}}, Replication: &IntegrationProgress{State: StateRunning, Total: 2, Syncing: 2}}
+		Follow: &FollowSpec{Leader: contract.ClusterRef{Name: "main"}}, Replication: &IntegrationProgress{State: StateRunning, Total: 2, Syncing: 2}}
 	tests := []struct {
 		name       string
 		state      ServiceState
@@ -282,7 +283,7 @@ func TestServicePromote(t *testing.T) {
 // waited for; the nodes are removed in every case and the outcome says what happened.
 func TestServiceDeleteFollower(t *testing.T) {
 	follower := ServiceState{ServiceSpec: testSpec, Role: RoleFollower, Leader: "main", Followers: []string{}, State: StateRunning,
-		Follow: &FollowSpec{Leader: activities.ClusterRef{Name: "main"}}, Replication: &IntegrationProgress{State: StateRunning, Total: 1, Syncing: 1}}
+		Follow: &FollowSpec{Leader: contract.ClusterRef{Name: "main"}}, Replication: &IntegrationProgress{State: StateRunning, Total: 1, Syncing: 1}}
 	integration := IntegrationWorkflowID("main", "orders")
 	tests := []struct {
 		name          string
@@ -352,7 +353,7 @@ func TestServiceDeleteFollower(t *testing.T) {
 }
 
 // placed is a local service's spec once it is placed on testMachine.
-func placed(spec activities.ServiceSpec) activities.ServiceSpec {
+func placed(spec contract.ServiceSpec) contract.ServiceSpec {
 	spec.Machine = testMachine
 	return spec
 }
@@ -366,7 +367,7 @@ func TestServiceRecycleUnconfirmedPause(t *testing.T) {
 	began := env.Now()
 	var recycledAt time.Duration
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(func(context.Context, activities.RecycleInput) error {
+	env.OnActivity(a.RecycleServiceNode, mock.Anything, mock.Anything).Return(func(context.Context, contract.RecycleInput) error {
 		recycledAt = env.Now().Sub(began)
 		return nil
 	})

@@ -33,7 +33,7 @@ const (
 	serviceVersion workflow.Version = 3
 	// integrationVersion 1: the stop of a promotion records the loss, per index and in total,
 	// from the statuses it reads (IntegrationProgress.Loss); a status that failed while the
-	// leader was gone still gives the checkpoints it carries (activities.StatusFromError), there
+	// leader was gone still gives the checkpoints it carries (contract.StatusFromError), there
 	// and in the status update.
 	// 2: objects of the follower's configuration that osccr left alone (it did not write them
 	// and they differ from the leader's) are a CONFIG_CONFLICT problem; the digests of what

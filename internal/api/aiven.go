@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/workflows"
@@ -210,7 +210,7 @@ type CreateServiceRequest struct {
 	TransportAddress string `json:"transport_address,omitempty"`
 	// Auth says how the worker reaches a registered secured cluster, by reference only (files
 	// and environment variables on the worker's machine).
-	Auth activities.ClusterAuth `json:"auth,omitzero"`
+	Auth contract.ClusterAuth `json:"auth,omitzero"`
 	// Machine pins a local service's nodes to a worker's machine.
 	Machine string `json:"machine,omitempty"`
 	// Security is "none" for a plain-HTTP local service; left out, it is secured.

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/workflows"
 )
@@ -145,7 +145,7 @@ func describe(c serviceCreation) string {
 // plan and an empty user_config when asked for nothing else, which changes nothing; what osccr
 // cannot change is refused.
 func TestPutServicePlanChange(t *testing.T) {
-	st := workflows.ServiceState{ServiceSpec: activities.ServiceSpec{Name: "s1", Plan: "business-4", Cloud: "local", ExtraDiskGB: 2}, State: workflows.StateRunning}
+	st := workflows.ServiceState{ServiceSpec: contract.ServiceSpec{Name: "s1", Plan: "business-4", Cloud: "local", ExtraDiskGB: 2}, State: workflows.StateRunning}
 	tests := []struct {
 		name, body, want, err string
 	}{
@@ -191,8 +191,8 @@ func TestPutServicePlanChange(t *testing.T) {
 // that service (with its credentials when it has any), and a service listing has no field
 // that could carry them.
 func TestServiceConnectionDetails(t *testing.T) {
-	st := workflows.ServiceState{ServiceSpec: activities.ServiceSpec{Name: "s1", Plan: "business-4", Cloud: "local"}, Role: workflows.RoleStandalone,
-		State: workflows.StateRunning, Endpoints: activities.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9250"}, CreatedAt: time.Unix(1700000000, 0).UTC()}
+	st := workflows.ServiceState{ServiceSpec: contract.ServiceSpec{Name: "s1", Plan: "business-4", Cloud: "local"}, Role: workflows.RoleStandalone,
+		State: workflows.StateRunning, Endpoints: contract.ServiceEndpoints{HTTPURL: "http://127.0.0.1:9250"}, CreatedAt: time.Unix(1700000000, 0).UTC()}
 	fields := func(v any) map[string]any {
 		raw, err := json.Marshal(v)
 		if err != nil {
@@ -329,10 +329,10 @@ func TestConnectionUserByRole(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte("generated-pw\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	local := workflows.ServiceState{ServiceSpec: activities.ServiceSpec{Name: "s1", Backend: activities.BackendLocal, Security: activities.SecurityPlugin},
-		Endpoints: activities.ServiceEndpoints{HTTPURL: "https://127.0.0.1:9250", Auth: activities.ClusterAuth{Username: "admin", PasswordFile: pwFile}}}
-	registered := workflows.ServiceState{ServiceSpec: activities.ServiceSpec{Name: "ext", Backend: activities.BackendStatic, URL: "https://127.0.0.1:9250",
-		ClusterAuth: activities.ClusterAuth{Username: "osccr", PasswordFile: "/etc/shadow"}}, Endpoints: activities.ServiceEndpoints{HTTPURL: "https://127.0.0.1:9250"}}
+	local := workflows.ServiceState{ServiceSpec: contract.ServiceSpec{Name: "s1", Backend: contract.BackendLocal, Security: contract.SecurityPlugin},
+		Endpoints: contract.ServiceEndpoints{HTTPURL: "https://127.0.0.1:9250", Auth: contract.ClusterAuth{Username: "admin", PasswordFile: pwFile}}}
+	registered := workflows.ServiceState{ServiceSpec: contract.ServiceSpec{Name: "ext", Backend: contract.BackendStatic, URL: "https://127.0.0.1:9250",
+		ClusterAuth: contract.ClusterAuth{Username: "osccr", PasswordFile: "/etc/shadow"}}, Endpoints: contract.ServiceEndpoints{HTTPURL: "https://127.0.0.1:9250"}}
 	for _, tt := range []struct {
 		name  string
 		st    workflows.ServiceState

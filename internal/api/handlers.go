@@ -6,8 +6,8 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/access"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/workflows"
 )
@@ -66,15 +66,15 @@ func (s *server) createService(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case c.follower != nil:
 		err = s.ctl.CreateFollower(r.Context(), *c.follower)
-		st.ServiceSpec = activities.ServiceSpec{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: c.follower.ExtraDiskGB, Backend: activities.BackendLocal}
+		st.ServiceSpec = contract.ServiceSpec{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: c.follower.ExtraDiskGB, Backend: contract.BackendLocal}
 		st.Role, st.Leader = workflows.RoleFollower, c.follower.Leader
 		message = "GET the follower to follow PROVISIONING, REBUILDING, RUNNING"
 	case c.register != nil:
 		err = s.ctl.RegisterService(r.Context(), *c.register)
-		st.ServiceSpec = activities.ServiceSpec{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, Backend: activities.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress}
+		st.ServiceSpec = contract.ServiceSpec{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, Backend: contract.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress}
 	default:
 		err = s.ctl.CreateService(r.Context(), *c.create)
-		st.ServiceSpec = activities.ServiceSpec{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: c.create.ExtraDiskGB, Backend: activities.BackendLocal}
+		st.ServiceSpec = contract.ServiceSpec{Name: req.ServiceName, Plan: req.Plan, Cloud: req.Cloud, Region: req.Region, ExtraDiskGB: c.create.ExtraDiskGB, Backend: contract.BackendLocal}
 	}
 	if err != nil {
 		return err
@@ -113,7 +113,7 @@ func connectionUser(st workflows.ServiceState, admin bool) *url.Userinfo {
 	if ref.Username == "" {
 		return nil
 	}
-	if !admin || st.Backend != activities.BackendLocal {
+	if !admin || st.Backend != contract.BackendLocal {
 		return url.User(ref.Username)
 	}
 	creds, err := control.CredentialsOf(st)

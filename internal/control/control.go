@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -94,7 +94,7 @@ func validateIndexReplication(in workflows.IndexReplicationInput) error {
 	var problems []error
 	for _, ref := range []struct {
 		role string
-		ref  activities.ClusterRef
+		ref  contract.ClusterRef
 	}{{"leader", in.Leader}, {"follower", in.Follower}} {
 		if ref.ref.Name == "" {
 			problems = append(problems, fmt.Errorf("the %s needs a name", ref.role))

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/plan"
 	"github.com/osccr/osccr/internal/provision"
@@ -47,17 +47,17 @@ func (c *Control) CreateFollower(ctx context.Context, req CreateFollowerRequest)
 // them (and that the name is free), then the preflight of the follower it would create
 // (activities.PreflightLocalFollower) on the real leader and this installation's workers.
 // Nothing is created; a refused request is refused with the same error as CreateFollower.
-func (c *Control) PreviewFollower(ctx context.Context, req CreateFollowerRequest) (activities.PreflightReport, error) {
+func (c *Control) PreviewFollower(ctx context.Context, req CreateFollowerRequest) (contract.PreflightReport, error) {
 	in, leader, err := c.followerInput(ctx, req)
 	if err != nil {
-		return activities.PreflightReport{}, err
+		return contract.PreflightReport{}, err
 	}
 	if _, err := c.GetService(ctx, req.Name); err == nil {
-		return activities.PreflightReport{}, fmt.Errorf("%w: service %s already exists: choose another name", ErrConflict, req.Name)
+		return contract.PreflightReport{}, fmt.Errorf("%w: service %s already exists: choose another name", ErrConflict, req.Name)
 	} else if !errors.Is(err, ErrNotFound) {
-		return activities.PreflightReport{}, err
+		return contract.PreflightReport{}, err
 	}
-	pin := activities.LocalFollowerPreflightInput{Leader: leader.ClusterRef(), Follower: in.Spec}
+	pin := contract.LocalFollowerPreflightInput{Leader: leader.ClusterRef(), Follower: in.Spec}
 	return c.preflight(ctx, req.Name, workflows.LocalFollowerPreflightWorkflow, pin)
 }
 
@@ -84,10 +84,10 @@ func (c *Control) followerInput(ctx context.Context, req CreateFollowerRequest) 
 	// Both sides of a replication run security the same way: the follower of a secured local
 	// service is secured by the same installation CA (so transport TLS is trusted both ways,
 	// and the leader's nodes_dn already admits it), the follower of a plain one is plain.
-	security := activities.SecurityNone
+	security := contract.SecurityNone
 	switch ref := leader.ClusterRef(); {
 	case leader.LocalSecured():
-		security = activities.SecurityPlugin
+		security = contract.SecurityPlugin
 	case ref.Secured(ref.URL):
 		return in, leader, fmt.Errorf("%w: leader %s is a registered cluster that runs the security plugin (%s with credentials); a local follower would have certificates from osccr's CA, which that cluster does not trust: register a secured cluster as the follower and make it follow with osccr integration create", ErrConflict, leader.Name, ref.URL)
 	}
@@ -98,8 +98,8 @@ func (c *Control) followerInput(ctx context.Context, req CreateFollowerRequest) 
 	if err := checkExtraDisk(req.ExtraDiskGB); err != nil {
 		return in, leader, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	spec := activities.ServiceSpec{Name: req.Name, Plan: followerPlan.Name, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"),
-		ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Security: security, TerminationProtection: req.TerminationProtection}
+	spec := contract.ServiceSpec{Name: req.Name, Plan: followerPlan.Name, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"),
+		ExtraDiskGB: req.ExtraDiskGB, Backend: contract.BackendLocal, Security: security, TerminationProtection: req.TerminationProtection}
 	follow := &workflows.FollowSpec{Leader: leader.ClusterRef()}
 	return workflows.ServiceInput{Spec: spec, Follow: follow}, leader, nil
 }

@@ -11,14 +11,14 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/workflows"
 )
 
 // IndexStatus is one follower index: the plugin's status and checkpoints, and how many
 // operations it is behind its leader index.
 type IndexStatus struct {
-	activities.IndexStatus
+	contract.IndexStatus
 	LagOps int64 `json:"lag_ops"`
 }
 
@@ -38,7 +38,7 @@ type FollowerStatus struct {
 	Indexes []IndexStatus `json:"indexes"`
 	// LagOps sums the indexes' lag.
 	LagOps int64 `json:"lag_ops"`
-	// LagSeconds is the worst index's lag in seconds (see activities.IndexStatus.LagSeconds);
+	// LagSeconds is the worst index's lag in seconds (see contract.IndexStatus.LagSeconds);
 	// nil when no index has one.
 	LagSeconds *float64 `json:"lag_seconds,omitempty"`
 	// LeaderUnreachable says the leader did not answer: LagOps is then at least what the

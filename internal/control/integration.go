@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/provision"
 	"github.com/osccr/osccr/internal/rules"
 	"github.com/osccr/osccr/workflows"
@@ -103,10 +103,10 @@ func (c *Control) CreateIntegration(ctx context.Context, req CreateIntegrationRe
 
 // PreviewIntegration is CreateIntegration's dry run: the same refusals, then the preflight's
 // report on the real clusters, every check with what it found; it changes nothing.
-func (c *Control) PreviewIntegration(ctx context.Context, req CreateIntegrationRequest) (activities.PreflightReport, error) {
+func (c *Control) PreviewIntegration(ctx context.Context, req CreateIntegrationRequest) (contract.PreflightReport, error) {
 	leader, dest, err := c.integrationPair(ctx, req)
 	if err != nil {
-		return activities.PreflightReport{}, err
+		return contract.PreflightReport{}, err
 	}
 	return c.Preflight(ctx, leader, dest)
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 )
 
 func TestIntegrationID(t *testing.T) {
@@ -32,9 +32,9 @@ func TestIntegrationID(t *testing.T) {
 
 func TestSecurityMode(t *testing.T) {
 	for _, tt := range []struct{ asked, want, err string }{
-		{"", activities.SecurityPlugin, ""},
-		{activities.SecurityPlugin, activities.SecurityPlugin, ""},
-		{"none", activities.SecurityNone, ""},
+		{"", contract.SecurityPlugin, ""},
+		{contract.SecurityPlugin, contract.SecurityPlugin, ""},
+		{"none", contract.SecurityNone, ""},
 		{"tls", "", `security "tls": give "none"`},
 		{"None", "", `security "None"`},
 	} {

@@ -8,7 +8,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -20,7 +20,7 @@ import (
 func (c *Control) promotionLoss(ctx context.Context, leader, follower string, stoppedAt time.Time) (*workflows.PromotionLoss, error) {
 	id := workflows.IntegrationWorkflowID(leader, follower)
 	it := c.Temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var statuses map[string]activities.IndexStatus
+	var statuses map[string]contract.IndexStatus
 	scheduled := map[int64]bool{}
 	for it.HasNext() {
 		ev, err := it.Next()
@@ -30,7 +30,7 @@ func (c *Control) promotionLoss(ctx context.Context, leader, follower string, st
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
 			if ev.GetWorkflowExecutionSignaledEventAttributes().GetSignalName() == workflows.SignalStopIntegration {
-				statuses = map[string]activities.IndexStatus{} // the statuses of the last stop count
+				statuses = map[string]contract.IndexStatus{} // the statuses of the last stop count
 				clear(scheduled)
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
@@ -42,7 +42,7 @@ func (c *Control) promotionLoss(ctx context.Context, leader, follower string, st
 			if !scheduled[a.GetScheduledEventId()] || len(a.GetResult().GetPayloads()) == 0 {
 				continue
 			}
-			var st activities.IndexStatus
+			var st contract.IndexStatus
 			if err := converter.GetDefaultDataConverter().FromPayload(a.GetResult().GetPayloads()[0], &st); err != nil {
 				return nil, fmt.Errorf("decode a status in the history of %s: %w", id, err)
 			}

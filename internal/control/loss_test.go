@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -15,22 +15,22 @@ func TestLossOf(t *testing.T) {
 	secs := func(f float64) *float64 { return &f }
 	tests := []struct {
 		name     string
-		statuses map[string]activities.IndexStatus
+		statuses map[string]contract.IndexStatus
 		wantOps  int64
 		atLeast  bool
 		summary  []string // substrings of LossSummary
 	}{
-		{"caught up", map[string]activities.IndexStatus{
+		{"caught up", map[string]contract.IndexStatus{
 			"a": {Index: "a", LeaderCheckpoint: 10, FollowerCheckpoint: 10, LagSeconds: secs(0)},
 		}, 0, false, []string{"0 operations, 0.0 s behind at promotion"}},
-		{"behind with the leader answering", map[string]activities.IndexStatus{
+		{"behind with the leader answering", map[string]contract.IndexStatus{
 			"a": {Index: "a", LeaderCheckpoint: 110, FollowerCheckpoint: 10, LagSeconds: secs(9.5), LeaderSeenAt: stopped},
 			"b": {Index: "b", LeaderCheckpoint: 7, FollowerCheckpoint: 2, LagSeconds: secs(1)},
 		}, 105, false, []string{"105 operations, 9.5 s behind", "by index: a 100, b 5"}},
-		{"leader unreachable: at least, and when it was last seen", map[string]activities.IndexStatus{
+		{"leader unreachable: at least, and when it was last seen", map[string]contract.IndexStatus{
 			"a": {Index: "a", LeaderCheckpoint: 300, FollowerCheckpoint: 249, LagSeconds: secs(6), LeaderUnreachable: true, LeaderSeenAt: seen},
 		}, 51, true, []string{"at least 51 operations behind", "last seen 5.2 s before promotion"}},
-		{"leader never seen", map[string]activities.IndexStatus{
+		{"leader never seen", map[string]contract.IndexStatus{
 			"a": {Index: "a", LeaderCheckpoint: 20, FollowerCheckpoint: 10, LeaderUnreachable: true},
 		}, 10, true, []string{"at least 10 operations", "never seen"}},
 	}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/plan"
@@ -34,7 +35,7 @@ type CreateServiceRequest struct {
 	// Machine pins the service's nodes to the machine of that name (a worker started with
 	// --machine); "" lets the first free worker that runs local services take it.
 	Machine string
-	// Security is SecurityNone for a plain-HTTP service; "" or activities.SecurityPlugin (the
+	// Security is SecurityNone for a plain-HTTP service; "" or contract.SecurityPlugin (the
 	// default) secures it with the security plugin.
 	Security string
 	// TerminationProtection refuses the service's deletion while it is on.
@@ -42,7 +43,7 @@ type CreateServiceRequest struct {
 }
 
 // SecurityNone asks for a plain-HTTP local service without users: the opt-out of the default.
-const SecurityNone = activities.SecurityNone
+const SecurityNone = contract.SecurityNone
 
 // securityMode resolves a requested security mode: secured unless "none" is asked for
 // (rules.SecurityMode).
@@ -58,7 +59,7 @@ type RegisterServiceRequest struct {
 	Region           string
 	// Auth says how the worker authenticates to the cluster and trusts it: by reference only
 	// (files and environment variables on the worker's machine).
-	Auth activities.ClusterAuth
+	Auth contract.ClusterAuth
 	// TerminationProtection refuses the service's deletion while it is on.
 	TerminationProtection bool
 }
@@ -79,7 +80,7 @@ const MaxExtraDiskGB = rules.MaxExtraDiskGB
 // ErrInvalid or ErrConflict and nothing created, an invalid name, an unknown plan, extra disk
 // that is negative or more than MaxExtraDiskGB, or a name already in use.
 func (c *Control) CreateService(ctx context.Context, req CreateServiceRequest) error {
-	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"), ExtraDiskGB: req.ExtraDiskGB, Backend: activities.BackendLocal, Machine: req.Machine,
+	spec := contract.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "local"), Region: orDefault(req.Region, "local"), ExtraDiskGB: req.ExtraDiskGB, Backend: contract.BackendLocal, Machine: req.Machine,
 		TerminationProtection: req.TerminationProtection}
 	var problems []error
 	mode, err := securityMode(req.Security)
@@ -122,8 +123,8 @@ func checkExtraDisk(gb int) error { return rules.CheckExtraDisk(gb) }
 // RegisterService attaches an existing cluster as a service. The URL and transport address
 // are checked for form here; the worker checks the cluster answers while provisioning.
 func (c *Control) RegisterService(ctx context.Context, req RegisterServiceRequest) error {
-	spec := activities.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "self-hosted"), Region: orDefault(req.Region, "self-hosted"),
-		Backend: activities.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress, ClusterAuth: req.Auth,
+	spec := contract.ServiceSpec{Name: req.Name, Plan: req.Plan, Cloud: orDefault(req.Cloud, "self-hosted"), Region: orDefault(req.Region, "self-hosted"),
+		Backend: contract.BackendStatic, URL: req.URL, TransportAddress: req.TransportAddress, ClusterAuth: req.Auth,
 		TerminationProtection: req.TerminationProtection}
 	var problems []error
 	if err := req.Auth.Check(req.URL); err != nil {
@@ -146,7 +147,7 @@ func (c *Control) RegisterService(ctx context.Context, req RegisterServiceReques
 // checkSecretRefs asks a worker to apply its activities.SecretPolicy to the references (the
 // worker alone knows which directories it trusts and can see the files): a reference it would
 // refuse to read is refused here, with its rule, before any workflow of the service starts.
-func (c *Control) checkSecretRefs(ctx context.Context, service string, auth activities.ClusterAuth) error {
+func (c *Control) checkSecretRefs(ctx context.Context, service string, auth contract.ClusterAuth) error {
 	if auth.PasswordFile == "" && auth.PasswordEnv == "" && auth.ReplicationPasswordFile == "" && auth.ReplicationPasswordEnv == "" && auth.KeyFile == "" {
 		return nil
 	}
@@ -161,7 +162,7 @@ func (c *Control) checkSecretRefs(ctx context.Context, service string, auth acti
 		err = run.Get(ctx, nil)
 	}
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == activities.ErrTypeSecretRefused {
+	if errors.As(err, &app) && app.Type() == contract.ErrTypeSecretRefused {
 		return fmt.Errorf("%w: register %s: %s", ErrInvalid, service, app.Message())
 	}
 	if err != nil {
@@ -170,7 +171,7 @@ func (c *Control) checkSecretRefs(ctx context.Context, service string, auth acti
 	return nil
 }
 
-func (c *Control) startService(ctx context.Context, spec activities.ServiceSpec, problems []error) error {
+func (c *Control) startService(ctx context.Context, spec contract.ServiceSpec, problems []error) error {
 	if err := provision.ValidateServiceName(spec.Name); err != nil {
 		problems = append(problems, err)
 	}
@@ -579,7 +580,7 @@ func (c *Control) ServiceCredentials(ctx context.Context, name string) (Credenti
 func CredentialsOf(st workflows.ServiceState) (Credentials, error) {
 	name, ref := st.Name, st.ClusterRef()
 	switch {
-	case st.Backend == activities.BackendStatic && ref.Username != "":
+	case st.Backend == contract.BackendStatic && ref.Username != "":
 		// A registered cluster's password is its owner's: osccr reads it only to call the
 		// cluster, and never answers it to anyone (its reference could name any file).
 		return Credentials{}, fmt.Errorf("%w: service %s is a registered cluster: osccr never reveals its password (user %s); read it where its owner keeps it", ErrConflict, name, ref.Username)

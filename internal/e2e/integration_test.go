@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/opensearch"
 	"github.com/osccr/osccr/internal/testcluster"
@@ -287,7 +288,7 @@ func checkPauseResume(t *testing.T, ctx context.Context, ctl *control.Control, l
 	writeDocs(t, ctx, lc, "orders", 1000, 1100)
 	// The leader has 100 documents the paused follower lacks: verify says so, by index.
 	report, err := ctl.VerifyFollower(ctx, "dst")
-	if err != nil || report.Diverged != 1 || len(report.Indexes) != 1 || report.Indexes[0].Verdict != activities.VerifyDiverged ||
+	if err != nil || report.Diverged != 1 || len(report.Indexes) != 1 || report.Indexes[0].Verdict != contract.VerifyDiverged ||
 		report.Indexes[0].LeaderDocs != 300 || report.Indexes[0].FollowerDocs != 200 || !report.Indexes[0].MappingsEqual {
 		t.Errorf("verify while paused behind the leader: %+v (%v), want orders diverged, 300 vs 200 documents", report, err)
 	}
@@ -302,7 +303,7 @@ func checkPauseResume(t *testing.T, ctx context.Context, ctl *control.Control, l
 		return err == nil && n == 300, fmt.Sprintf("%d (%v)", n, err)
 	})
 	report, err = ctl.VerifyFollower(ctx, "dst")
-	if err != nil || report.Diverged != 0 || len(report.Indexes) != 1 || report.Indexes[0].Verdict != activities.VerifyEqual ||
+	if err != nil || report.Diverged != 0 || len(report.Indexes) != 1 || report.Indexes[0].Verdict != contract.VerifyEqual ||
 		report.Indexes[0].LeaderDigest != report.Indexes[0].FollowerDigest || report.Indexes[0].FollowerDocs != 300 {
 		t.Errorf("verify after catching up: %+v (%v), want orders equal with 300 documents", report, err)
 	}

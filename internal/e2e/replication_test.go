@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
@@ -29,8 +29,8 @@ func controlPlane(t *testing.T, stateDir string) (*control.Control, client.Clien
 	return p.Control, p.Temporal
 }
 
-func ref(n *localnode.Node) activities.ClusterRef {
-	return activities.ClusterRef{Name: n.Cluster, URL: n.HTTPURL(), TransportAddress: n.TransportAddress()}
+func ref(n *localnode.Node) contract.ClusterRef {
+	return contract.ClusterRef{Name: n.Cluster, URL: n.HTTPURL(), TransportAddress: n.TransportAddress()}
 }
 
 func clientFor(t *testing.T, n *localnode.Node) *opensearch.Client {
@@ -118,8 +118,8 @@ func startIndexReplicationEnv(t *testing.T, d localnode.Distribution) (*control.
 func checkPluginMissing(t *testing.T, ctx context.Context, ctl *control.Control, fc *opensearch.Client, id, leaderAlias string) {
 	_, err := ctl.WaitIndexReplication(ctx, id, nil)
 	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypePluginMissing {
-		t.Fatalf("workflow ended with %v, want an application error of type %s", err, activities.ErrTypePluginMissing)
+	if !errors.As(err, &appErr) || appErr.Type() != contract.ErrTypePluginMissing {
+		t.Fatalf("workflow ended with %v, want an application error of type %s", err, contract.ErrTypePluginMissing)
 	}
 	if !strings.Contains(err.Error(), "plugin") {
 		t.Errorf("error %q does not tell the operator about the plugin", err)
@@ -198,8 +198,8 @@ func TestStartRefusals(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	good := workflows.IndexReplicationInput{
-		Leader:      activities.ClusterRef{Name: "l", URL: "http://127.0.0.1:1", TransportAddress: "127.0.0.1:2"},
-		Follower:    activities.ClusterRef{Name: "f", URL: "http://127.0.0.1:3"},
+		Leader:      contract.ClusterRef{Name: "l", URL: "http://127.0.0.1:1", TransportAddress: "127.0.0.1:2"},
+		Follower:    contract.ClusterRef{Name: "f", URL: "http://127.0.0.1:3"},
 		LeaderIndex: "orders",
 	}
 	tests := []struct {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/access"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/localnode"
 	"github.com/osccr/osccr/internal/opensearch"
@@ -52,17 +53,17 @@ func TestSecuredReplication(t *testing.T) {
 	secretsDir := filepath.Join(base, "secrets")
 	// osccr calls each cluster as its least-privilege user, and the replication runs as the
 	// replication user: neither is an administrator. The test's own writes use the admin.
-	auth := func(s *testcluster.Secured) activities.ClusterAuth {
-		return activities.ClusterAuth{Username: s.Osccr.Name, PasswordFile: testcluster.PasswordFile(t, secretsDir, s.Osccr), CAFile: s.CAFile,
+	auth := func(s *testcluster.Secured) contract.ClusterAuth {
+		return contract.ClusterAuth{Username: s.Osccr.Name, PasswordFile: testcluster.PasswordFile(t, secretsDir, s.Osccr), CAFile: s.CAFile,
 			ReplicationUsername: s.Replicator.Name, ReplicationPasswordFile: testcluster.PasswordFile(t, secretsDir, s.Replicator)}
 	}
-	adminAuth := func(s *testcluster.Secured) activities.ClusterAuth {
-		return activities.ClusterAuth{Username: s.Admin.Name, PasswordFile: testcluster.PasswordFile(t, secretsDir, s.Admin), CAFile: s.CAFile}
+	adminAuth := func(s *testcluster.Secured) contract.ClusterAuth {
+		return contract.ClusterAuth{Username: s.Admin.Name, PasswordFile: testcluster.PasswordFile(t, secretsDir, s.Admin), CAFile: s.CAFile}
 	}
-	register := func(name string, s *testcluster.Secured, a activities.ClusterAuth) error {
+	register := func(name string, s *testcluster.Secured, a contract.ClusterAuth) error {
 		return ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: name, URL: s.Node.HTTPURL(), TransportAddress: s.Node.TransportAddress(), Plan: "business-4", Auth: a})
 	}
-	auths := map[string]activities.ClusterAuth{}
+	auths := map[string]contract.ClusterAuth{}
 	for name, s := range map[string]*testcluster.Secured{"ssrc": leader, "sdst": follower} {
 		auths[name] = auth(s)
 		if err := register(name, s, auths[name]); err != nil {
@@ -77,20 +78,20 @@ func TestSecuredReplication(t *testing.T) {
 	// Refused before anything starts: references that cannot work.
 	for _, r := range []struct {
 		name string
-		auth activities.ClusterAuth
+		auth contract.ClusterAuth
 		msg  string
 	}{
-		{"password env and file", activities.ClusterAuth{Username: "admin", PasswordEnv: "X", PasswordFile: "/x"}, "not both"},
-		{"certificate without key", activities.ClusterAuth{CertFile: "/c.pem"}, "key file"},
-		{"relative CA path", activities.ClusterAuth{CAFile: "ca.pem"}, "absolute path"},
+		{"password env and file", contract.ClusterAuth{Username: "admin", PasswordEnv: "X", PasswordFile: "/x"}, "not both"},
+		{"certificate without key", contract.ClusterAuth{CertFile: "/c.pem"}, "key file"},
+		{"relative CA path", contract.ClusterAuth{CAFile: "ca.pem"}, "absolute path"},
 		// The worker's secret policy (activities.SecretPolicy), asked before the service starts.
-		{"/etc/shadow", activities.ClusterAuth{Username: "admin", PasswordFile: "/etc/shadow", CAFile: leader.CAFile},
+		{"/etc/shadow", contract.ClusterAuth{Username: "admin", PasswordFile: "/etc/shadow", CAFile: leader.CAFile},
 			"password_file /etc/shadow: the worker reads secret files only under " + secretsDir + " (rule: trusted directories)"},
-		{"a generated password", activities.ClusterAuth{Username: "admin", PasswordFile: filepath.Join(base, "services", "sgen", "admin.password"), CAFile: leader.CAFile},
+		{"a generated password", contract.ClusterAuth{Username: "admin", PasswordFile: filepath.Join(base, "services", "sgen", "admin.password"), CAFile: leader.CAFile},
 			"a file of local service sgen, whose secrets osccr generates and keeps (rule: generated secrets)"},
-		{"PATH", activities.ClusterAuth{Username: "admin", PasswordEnv: "PATH", CAFile: leader.CAFile},
+		{"PATH", contract.ClusterAuth{Username: "admin", PasswordEnv: "PATH", CAFile: leader.CAFile},
 			"password_env PATH: the worker reads secrets only from variables named OSCCR_SECRET_* (rule: secret variable prefix)"},
-		{"the replication user's password elsewhere", activities.ClusterAuth{Username: "admin", PasswordFile: adminAuth(leader).PasswordFile, ReplicationUsername: "r", ReplicationPasswordFile: filepath.Join(base, "r.password")},
+		{"the replication user's password elsewhere", contract.ClusterAuth{Username: "admin", PasswordFile: adminAuth(leader).PasswordFile, ReplicationUsername: "r", ReplicationPasswordFile: filepath.Join(base, "r.password")},
 			"replication_password_file " + filepath.Join(base, "r.password") + ": "},
 	} {
 		if err := register("sbad", leader, r.auth); err == nil || !strings.Contains(err.Error(), r.msg) || !errors.Is(err, control.ErrInvalid) {
@@ -128,11 +129,11 @@ func TestSecuredReplication(t *testing.T) {
 		t.Fatalf("plain service: %v, want RUNNING", err)
 	}
 	mixed := control.CreateIntegrationRequest{Type: control.IntegrationTypeCCR, Source: "ssrc", Dest: "splainsvc"}
-	if mr, err := ctl.PreviewIntegration(ctx, mixed); err != nil || mr.OK || findCheck(mr, activities.CheckSecurity).OK ||
-		!strings.Contains(findCheck(mr, activities.CheckSecurity).Detail, "leader ssrc: full, follower splainsvc: none") {
-		t.Errorf("preflight of a plain follower of a secured leader (%v): security check %+v, want it failed naming both modes", err, findCheck(mr, activities.CheckSecurity))
+	if mr, err := ctl.PreviewIntegration(ctx, mixed); err != nil || mr.OK || findCheck(mr, contract.CheckSecurity).OK ||
+		!strings.Contains(findCheck(mr, contract.CheckSecurity).Detail, "leader ssrc: full, follower splainsvc: none") {
+		t.Errorf("preflight of a plain follower of a secured leader (%v): security check %+v, want it failed naming both modes", err, findCheck(mr, contract.CheckSecurity))
 	}
-	if _, err := ctl.CreateIntegration(ctx, mixed); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), activities.CheckSecurity) {
+	if _, err := ctl.CreateIntegration(ctx, mixed); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), contract.CheckSecurity) {
 		t.Errorf("integration of a plain follower into a secured leader: %v, want ErrConflict naming the security check", err)
 	}
 	if st, err := ctl.GetService(ctx, "splainsvc"); err != nil || st.Role != workflows.RoleStandalone {
@@ -146,10 +147,10 @@ func TestSecuredReplication(t *testing.T) {
 	if err != nil || !report.OK {
 		t.Fatalf("preflight of the secured pair: %v %v", err, report.Failed())
 	}
-	if c := findCheck(report, activities.CheckNodesDN); !c.OK || !strings.Contains(c.Detail, security.NodeDN("sfollower-0", "e2e")) {
+	if c := findCheck(report, contract.CheckNodesDN); !c.OK || !strings.Contains(c.Detail, security.NodeDN("sfollower-0", "e2e")) {
 		t.Errorf("nodes_dn check %+v, want it to name the follower's node DN the leader must allow", c)
 	}
-	if c := findCheck(report, activities.CheckReplicationUser); !c.OK || !strings.Contains(c.Detail, security.ReplicationUserName) {
+	if c := findCheck(report, contract.CheckReplicationUser); !c.OK || !strings.Contains(c.Detail, security.ReplicationUserName) {
 		t.Errorf("replication user check %+v", c)
 	}
 
@@ -168,7 +169,7 @@ func TestSecuredReplication(t *testing.T) {
 
 	// osccr's user without its role: the preflight names the permission and the role to map.
 	// (A service over the follower's cluster as its replication user, which has no osccr role.)
-	weak := activities.ClusterAuth{Username: follower.Replicator.Name, PasswordFile: replFile, CAFile: follower.CAFile}
+	weak := contract.ClusterAuth{Username: follower.Replicator.Name, PasswordFile: replFile, CAFile: follower.CAFile}
 	if err := register("sweak", follower, weak); err != nil {
 		t.Fatal(err)
 	}
@@ -195,14 +196,14 @@ func TestSecuredReplication(t *testing.T) {
 	}
 	twoCAs := control.CreateIntegrationRequest{Type: control.IntegrationTypeCCR, Source: "ssrc", Dest: "sother"}
 	report, err = ctl.PreviewIntegration(ctx, twoCAs)
-	tr := findCheck(report, activities.CheckTransport)
+	tr := findCheck(report, contract.CheckTransport)
 	caA, caB := "CN=osccr test CA e2e,OU=e2e,O=osccr", "CN=osccr test CA e2e-b,OU=e2e-b,O=osccr"
 	if err != nil || report.OK || tr.OK || !strings.Contains(tr.Detail, "two CAs") ||
 		!strings.Contains(tr.Fix, fmt.Sprintf("add the CA %q (the CA in sother's CA file %s) to plugins.security.ssl.transport.pemtrustedcas_filepath on every node of ssrc", caB, other.CAFile)) ||
 		!strings.Contains(tr.Fix, fmt.Sprintf("the CA %q (the CA in ssrc's CA file %s) on every node of sother", caA, leader.CAFile)) {
 		t.Errorf("preflight across two CAs (%v): transport check %+v, want it failed naming the CA each side must trust", err, tr)
 	}
-	if c := findCheck(report, activities.CheckNodesDN); !strings.Contains(c.Detail, security.NodeDN("sother-0", "e2e-b")) {
+	if c := findCheck(report, contract.CheckNodesDN); !strings.Contains(c.Detail, security.NodeDN("sother-0", "e2e-b")) {
 		t.Errorf("nodes_dn check across two CAs %+v, want it to name sother's node DN", c)
 	}
 	if _, err := ctl.CreateIntegration(ctx, twoCAs); !errors.Is(err, control.ErrConflict) || !strings.Contains(err.Error(), "two CAs") {
@@ -210,7 +211,7 @@ func TestSecuredReplication(t *testing.T) {
 	}
 	nothingCreated(t, ctx, ctl, "sother", other, adminAuth(other))
 
-	lc, err := activities.NewClient(activities.ClusterRef{Name: "ssrc", URL: leader.Node.HTTPURL(), ClusterAuth: adminAuth(leader)})
+	lc, err := activities.NewClient(contract.ClusterRef{Name: "ssrc", URL: leader.Node.HTTPURL(), ClusterAuth: adminAuth(leader)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +226,7 @@ func TestSecuredReplication(t *testing.T) {
 		t.Fatalf("secured follower: %s %s %q (%v), want a RUNNING follower", st.Role, st.State, st.Reason, err)
 	}
 	t.Logf("secured follower RUNNING %s after the integration was created", time.Since(began).Round(time.Millisecond))
-	fc, err := activities.NewClient(activities.ClusterRef{Name: "sdst", URL: follower.Node.HTTPURL(), ClusterAuth: adminAuth(follower)})
+	fc, err := activities.NewClient(contract.ClusterRef{Name: "sdst", URL: follower.Node.HTTPURL(), ClusterAuth: adminAuth(follower)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,23 +310,23 @@ func errString(err error) string {
 	return err.Error()
 }
 
-func findCheck(r activities.PreflightReport, name string) activities.PreflightCheck {
+func findCheck(r contract.PreflightReport, name string) contract.PreflightCheck {
 	for _, c := range r.Checks {
 		if c.Name == name {
 			return c
 		}
 	}
-	return activities.PreflightCheck{Name: name, Detail: "no such check in the report"}
+	return contract.PreflightCheck{Name: name, Detail: "no such check in the report"}
 }
 
 // nothingCreated checks that a refused integration left the dest as it was: a standalone
 // service, no remote cluster connection, no user index.
-func nothingCreated(t *testing.T, ctx context.Context, ctl *control.Control, name string, s *testcluster.Secured, admin activities.ClusterAuth) {
+func nothingCreated(t *testing.T, ctx context.Context, ctl *control.Control, name string, s *testcluster.Secured, admin contract.ClusterAuth) {
 	t.Helper()
 	if st, err := ctl.GetService(ctx, name); err != nil || st.Role != workflows.RoleStandalone {
 		t.Errorf("%s after a refused integration: %s (%v), want standalone", name, st.Role, err)
 	}
-	c, err := activities.NewClient(activities.ClusterRef{Name: name, URL: s.Node.HTTPURL(), ClusterAuth: admin})
+	c, err := activities.NewClient(contract.ClusterRef{Name: name, URL: s.Node.HTTPURL(), ClusterAuth: admin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +391,7 @@ func TestSecuredLocalServices(t *testing.T) {
 	// The leader's generated password cannot be borrowed by a registration: refused by name.
 	stolen := states[leader].ClusterRef()
 	if err := ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "sec-thief", URL: stolen.URL, TransportAddress: stolen.TransportAddress, Plan: "business-4",
-		Auth: activities.ClusterAuth{Username: "admin", PasswordFile: stolen.PasswordFile, CAFile: stolen.CAFile}}); !errors.Is(err, control.ErrInvalid) ||
+		Auth: contract.ClusterAuth{Username: "admin", PasswordFile: stolen.PasswordFile, CAFile: stolen.CAFile}}); !errors.Is(err, control.ErrInvalid) ||
 		!strings.Contains(err.Error(), "password_file "+stolen.PasswordFile+": a file of local service "+leader+", whose secrets osccr generates and keeps (rule: generated secrets)") {
 		t.Errorf("a registration with %s's generated password: %v, want it refused by name", leader, err)
 	}
@@ -421,7 +422,7 @@ func TestSecuredLocalServices(t *testing.T) {
 	if _, err := plainHTTP.Count(ctx, "orders"); err == nil {
 		t.Error("the secured leader answered plain HTTP")
 	}
-	anon, err := activities.NewClient(activities.ClusterRef{Name: leader, URL: states[leader].Endpoints.HTTPURL, ClusterAuth: activities.ClusterAuth{CAFile: states[leader].ClusterRef().CAFile}})
+	anon, err := activities.NewClient(contract.ClusterRef{Name: leader, URL: states[leader].Endpoints.HTTPURL, ClusterAuth: contract.ClusterAuth{CAFile: states[leader].ClusterRef().CAFile}})
 	if err != nil {
 		t.Fatal(err)
 	}

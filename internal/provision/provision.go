@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/plan"
 )
 
@@ -61,10 +62,10 @@ type NodeEndpoint struct {
 
 // Health statuses: OpenSearch's own colours, plus "unreachable" when the cluster did not answer.
 const (
-	StatusGreen       = "green"
-	StatusYellow      = "yellow"
-	StatusRed         = "red"
-	StatusUnreachable = "unreachable"
+	StatusGreen       = contract.HealthGreen
+	StatusYellow      = contract.HealthYellow
+	StatusRed         = contract.HealthRed
+	StatusUnreachable = contract.HealthUnreachable
 )
 
 // Health is a service's health as its cluster reports it.

@@ -355,7 +355,7 @@ func (r *recorder) continueAsNew(ctx context.Context) error {
 		}
 	}
 	// The integration continues as new once quiet: at the latest when its watch ends without a
-	// change (activities.DefaultWatchMaxWait).
+	// change (contract.DefaultWatchMaxWait).
 	if err := waitFor(ctx, "the integration to continue as new", func() (bool, error) {
 		runs, err := r.runs(ctx, workflows.IntegrationWorkflowID("rec-can-leader", "rec-can-follower"))
 		return len(runs) > 1, err

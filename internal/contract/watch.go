@@ -1,0 +1,82 @@
+package contract
+
+import "time"
+
+// Health statuses of a ClusterHealth: OpenSearch's own colours, plus HealthUnreachable when the
+// cluster did not answer (internal/provision reports the same).
+const (
+	HealthGreen       = "green"
+	HealthYellow      = "yellow"
+	HealthRed         = "red"
+	HealthUnreachable = "unreachable"
+)
+
+// WatchInput asks WatchLeader to watch a leader and its follower.
+type WatchInput struct {
+	Leader   ClusterRef `json:"leader"`
+	Follower ClusterRef `json:"follower"`
+	// Known is the observation the caller last acted on: the watch returns as soon as what it
+	// sees differs. Nil returns the first observation at once.
+	Known *Observation `json:"known,omitempty"`
+	// Followed are the follower indexes osccr replicates: the watch reports those the plugin
+	// has paused or failed.
+	Followed []string `json:"followed,omitempty"`
+	// MaxWait ends a watch that saw no change; 0 means DefaultWatchMaxWait.
+	MaxWait time.Duration `json:"max_wait,omitempty"`
+}
+
+// Observation is what WatchLeader saw of both clusters.
+type Observation struct {
+	// Leader is what the leader showed when it last answered; nil until it has answered once.
+	Leader *LeaderView `json:"leader,omitempty"`
+	// LeaderError says why the leader has not been answering lately; "" when it answers.
+	LeaderError string `json:"leader_error,omitempty"`
+	// Follower is the follower cluster's health.
+	Follower ClusterHealth `json:"follower"`
+	// Halted are the followed indexes the plugin reports PAUSED or FAILED, with its reason:
+	// paused by osccr, by the plugin itself (a leader index closed or deleted), or failed.
+	Halted map[string]IndexStatus `json:"halted,omitempty"`
+	// LeaderMetadataVersion is the leader's metadata version the leader view was read at (or
+	// after), the next watch's starting point; never compared.
+	LeaderMetadataVersion int64 `json:"leader_metadata_version,omitempty"`
+}
+
+// LeaderView is the leader cluster as a whole-cluster follower sees it.
+type LeaderView struct {
+	// Indexes maps every leader index, excluded ones too, to its UUID: a deleted index is
+	// missing, a recreated one has a new UUID.
+	Indexes map[string]string `json:"indexes"`
+	// Replicate are the indexes a whole-cluster follower replicates, sorted; Excluded the others
+	// with the reason (the same sorting as ListLeaderIndexes).
+	Replicate []string    `json:"replicate"`
+	Excluded  []Exclusion `json:"excluded"`
+	// Templates fingerprints the leader's configuration that SyncTemplates copies: index and
+	// component templates, ingest and search pipelines, stored scripts (dot-prefixed ones left
+	// out, as SyncTemplates leaves them): it changes when one is created, changed or deleted.
+	Templates string `json:"templates"`
+}
+
+// ClusterHealth is a cluster's health as the watch reports it.
+type ClusterHealth struct {
+	// Status is green, yellow, red or unreachable; "" before the first look.
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Unhealthy reports whether the cluster is red or does not answer: replication must pause.
+func (h ClusterHealth) Unhealthy() bool {
+	return h.Status == HealthRed || h.Status == HealthUnreachable
+}
+
+// Reachable reports whether the cluster answers (or has not been looked at yet).
+func (h ClusterHealth) Reachable() bool { return h.Status != HealthUnreachable }
+
+// Timing a caller of WatchLeader gives it.
+const (
+	// DefaultWatchMaxWait ends a watch that saw no change, so that the workflow running it
+	// gets a chance to continue as new.
+	DefaultWatchMaxWait = 2 * time.Minute
+	// WatchHeartbeatTimeout is the heartbeat timeout a caller should give the watch: it
+	// heartbeats on every look, so a dead worker is noticed this quickly.
+	WatchHeartbeatTimeout = 10 * time.Second
+)
