@@ -9,33 +9,6 @@ import (
 	"github.com/osccr/osccr/internal/contract"
 )
 
-func TestClusterAuthCheckReplicationUser(t *testing.T) {
-	const url = "https://c.example:9200"
-	for _, c := range []struct {
-		name string
-		auth contract.ClusterAuth
-		want string // "" when accepted
-	}{
-		{"replication user with a file", contract.ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationUsername: "osccr-replication", ReplicationPasswordFile: "/r"}, ""},
-		{"replication user with a variable", contract.ClusterAuth{Username: "osccr", PasswordEnv: "P", ReplicationUsername: "osccr-replication", ReplicationPasswordEnv: "R"}, ""},
-		{"replication password without its user", contract.ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationPasswordFile: "/r"}, "a replication user needs its username and its password"},
-		{"replication user without a password", contract.ClusterAuth{Username: "osccr", PasswordFile: "/p", ReplicationUsername: "osccr-replication"}, "a replication user needs its username and its password"},
-		{"both a variable and a file", contract.ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "R", ReplicationPasswordFile: "/r"}, "not both"},
-		{"relative file", contract.ClusterAuth{ReplicationUsername: "r", ReplicationPasswordFile: "r.password"}, "absolute path"},
-	} {
-		err := c.auth.Check(url)
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%s: refused: %v", c.name, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%s: %v, want a refusal saying %q", c.name, err, c.want)
-		}
-	}
-	if err := (contract.ClusterAuth{ReplicationUsername: "r", ReplicationPasswordEnv: "R"}).Check("http://c.example:9200"); err == nil || !strings.Contains(err.Error(), "in clear") {
-		t.Errorf("replication user over plain HTTP: %v, want a refusal", err)
-	}
-}
-
 func TestClientConfigReadsTheReplicationPassword(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "r.password")
 	if err := os.WriteFile(file, []byte("repl-secret\nignored\n"), 0o600); err != nil {
