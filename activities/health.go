@@ -73,7 +73,7 @@ type healthProgress struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-func lookHealth(ctx context.Context, c Cluster) contract.ClusterHealth {
+func lookHealth(ctx context.Context, c clusterAPI) contract.ClusterHealth {
 	hctx, cancel := context.WithTimeout(ctx, healthCallTimeout)
 	defer cancel()
 	h, err := c.Health(hctx)

@@ -10,6 +10,17 @@ import (
 	"github.com/osccr/osccr/internal/opensearch"
 )
 
+// indexAPI is a cluster's indexes and their documents.
+type indexAPI interface {
+	ListIndices(ctx context.Context) ([]opensearch.IndexSummary, error)
+	GetIndex(ctx context.Context, name string) (opensearch.IndexDefinition, error)
+	CreateIndex(ctx context.Context, name string, body any) error
+	DeleteIndex(ctx context.Context, name string) error
+	Refresh(ctx context.Context, index string) error
+	PrimarySeqNos(ctx context.Context, index string) (map[int]opensearch.ShardSeqNo, error)
+	DocumentIDs(ctx context.Context, index string) ([]string, error)
+}
+
 // ListLeaderIndexes sorts the leader's indexes into those a whole-cluster follower replicates
 // (every user index) and those it leaves out, each with the reason: system and plugin indexes
 // (dot-prefixed, which include data-stream backing indexes) and hidden indexes, which the

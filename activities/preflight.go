@@ -165,7 +165,7 @@ func pluginCheck(add adder, ref contract.ClusterRef, side security.Side, plugins
 
 // softDeletesCheck: every index of the leader keeps soft deletes (the plugin replicates from
 // them).
-func softDeletesCheck(ctx context.Context, add adder, ref contract.ClusterRef, leader Cluster) {
+func softDeletesCheck(ctx context.Context, add adder, ref contract.ClusterRef, leader indexAPI) {
 	indexes, err := leader.ListIndices(ctx)
 	var hard []string
 	for _, ix := range indexes {
@@ -194,7 +194,7 @@ func orNone(names []string) string {
 
 // reachable connects the follower to the leader's transport address under a temporary remote
 // alias and waits until it is connected, then removes the alias whatever happened.
-func reachable(ctx context.Context, follower Cluster, seed string) error {
+func reachable(ctx context.Context, follower replicationAPI, seed string) error {
 	if err := follower.SetRemoteCluster(ctx, preflightAlias, []string{seed}); err != nil {
 		return fmt.Errorf("set a temporary remote alias: %w", err)
 	}

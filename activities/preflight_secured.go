@@ -17,6 +17,14 @@ import (
 	"github.com/osccr/osccr/internal/security"
 )
 
+// securityAPI is what the security plugin says of a cluster: its mode, the node DNs it
+// allows, and who a call is signed by.
+type securityAPI interface {
+	SecurityMode(ctx context.Context) (string, error)
+	NodesDN(ctx context.Context) (opensearch.NodesDNSettings, error)
+	ReplicationAuthInfo(ctx context.Context) (opensearch.AuthInfo, error)
+}
+
 // transportProbeFor bounds the TLS probe of a transport port.
 const transportProbeFor = 3 * time.Second
 
@@ -112,10 +120,10 @@ func fixFor(err error, ref contract.ClusterRef, side security.Side, otherwise st
 // credentials are accepted and that it is mapped to the replication plugin's role of that side
 // (the role use_roles names), and that both sides name the same user (the plugin runs the
 // leader side as the user that started the replication).
-func replicationUserCheck(ctx context.Context, in contract.PreflightInput, leader, follower Cluster, add adder) {
+func replicationUserCheck(ctx context.Context, in contract.PreflightInput, leader, follower securityAPI, add adder) {
 	type sideUser struct {
 		ref  contract.ClusterRef
-		c    Cluster
+		c    securityAPI
 		side security.Side
 	}
 	names := map[security.Side]string{}
@@ -156,7 +164,7 @@ func replicationUserCheck(ctx context.Context, in contract.PreflightInput, leade
 // on the follower's transport port) must be in the leader's plugins.security.nodes_dn. That
 // setting is static: without nodes_dn_dynamic_config_enabled (itself static) only a restart
 // adds an entry. When osccr cannot tell, it says what the entry must be.
-func nodesDNCheck(ctx context.Context, in contract.PreflightInput, leader Cluster, fcert transportCerts, add adder) {
+func nodesDNCheck(ctx context.Context, in contract.PreflightInput, leader securityAPI, fcert transportCerts, add adder) {
 	static := fmt.Sprintf("add it to plugins.security.nodes_dn in opensearch.yml on every node of %s and restart them (a static setting)", in.Leader.Name)
 	if fcert.err != nil {
 		add(contract.CheckNodesDN, true, fmt.Sprintf("cannot tell (%v): %s must list the DN of %s's node certificates in plugins.security.nodes_dn (static: a restart)",

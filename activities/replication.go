@@ -16,6 +16,21 @@ import (
 	"github.com/osccr/osccr/internal/opensearch"
 )
 
+// replicationAPI is the cross-cluster-replication plugin of a follower, the remote clusters it
+// reaches its leaders by, and its persistent cluster settings (the plugin's are among them).
+type replicationAPI interface {
+	StartReplication(ctx context.Context, followerIndex string, req opensearch.StartReplicationRequest) error
+	PauseReplication(ctx context.Context, followerIndex string) error
+	ResumeReplication(ctx context.Context, followerIndex string) error
+	StopReplication(ctx context.Context, followerIndex string) error
+	ReplicationStatus(ctx context.Context, followerIndex string) (opensearch.ReplicationStatus, error)
+	ReplicationStates(ctx context.Context) (map[string]opensearch.Status, error)
+	RemoteInfo(ctx context.Context) (map[string]opensearch.RemoteCluster, error)
+	SetRemoteCluster(ctx context.Context, alias string, seeds []string) error
+	RemoveRemoteCluster(ctx context.Context, alias string) error
+	PutPersistentClusterSettings(ctx context.Context, settings map[string]any) error
+}
+
 // pollInterval is how often the waiting activities look at the cluster. They heartbeat on every
 // look, so a dead worker is noticed within the heartbeat timeout and the wait moves elsewhere.
 const pollInterval = 250 * time.Millisecond
@@ -325,7 +340,7 @@ func (a *Activities) clusterCheckpoints(ctx context.Context, follower Cluster, i
 
 // PauseReplication pauses a follower index; pausing a paused index is not an error.
 func (a *Activities) PauseReplication(ctx context.Context, in contract.IndexInput) error {
-	return a.transition(ctx, in, "pause", is(opensearch.StatusPaused), Cluster.PauseReplication)
+	return a.transition(ctx, in, "pause", is(opensearch.StatusPaused), replicationAPI.PauseReplication)
 }
 
 // ResumeReplication resumes a paused follower index. Resuming one that is not paused (syncing,
@@ -335,13 +350,13 @@ func (a *Activities) ResumeReplication(ctx context.Context, in contract.IndexInp
 	running := func(s opensearch.Status) bool {
 		return s == opensearch.StatusSyncing || s == opensearch.StatusBootstrapping || s == opensearch.StatusRunning
 	}
-	return a.transition(ctx, in, "resume", running, Cluster.ResumeReplication)
+	return a.transition(ctx, in, "resume", running, replicationAPI.ResumeReplication)
 }
 
 // StopReplication stops replication for good: the follower index becomes an ordinary, writable
 // index. Stopping an index that no longer replicates, or that does not exist, is not an error.
 func (a *Activities) StopReplication(ctx context.Context, in contract.IndexInput) error {
-	err := a.transition(ctx, in, "stop", is(opensearch.StatusNotInProgress), Cluster.StopReplication)
+	err := a.transition(ctx, in, "stop", is(opensearch.StatusNotInProgress), replicationAPI.StopReplication)
 	if contract.HasErrorType(err, contract.ErrTypeNotFound) {
 		return nil
 	}
@@ -376,7 +391,7 @@ func (a *Activities) RemoveFollowerIndex(ctx context.Context, in contract.IndexI
 // as success, so that a retry after a crash between the call and its recording in history does
 // no harm.
 func (a *Activities) transition(ctx context.Context, in contract.IndexInput, verb string, done func(opensearch.Status) bool,
-	call func(Cluster, context.Context, string) error) error {
+	call func(replicationAPI, context.Context, string) error) error {
 	follower, err := a.client(in.Follower)
 	if err != nil {
 		return err

@@ -16,24 +16,44 @@ import (
 	"github.com/osccr/osccr/internal/opensearch"
 )
 
+// configAPI is a cluster's configuration that the replication plugin leaves alone: index and
+// component templates, ingest and search pipelines, stored scripts (the pipelines and scripts
+// listed by the cluster's metadata).
+type configAPI interface {
+	ClusterMetadata(ctx context.Context) (opensearch.ClusterMetadata, error)
+	ListIndexTemplates(ctx context.Context) (map[string]json.RawMessage, error)
+	GetIndexTemplate(ctx context.Context, name string) (json.RawMessage, error)
+	PutIndexTemplate(ctx context.Context, name string, body json.RawMessage) error
+	DeleteIndexTemplate(ctx context.Context, name string) error
+	ListComponentTemplates(ctx context.Context) (map[string]json.RawMessage, error)
+	PutComponentTemplate(ctx context.Context, name string, body json.RawMessage) error
+	DeleteComponentTemplate(ctx context.Context, name string) error
+	PutIngestPipeline(ctx context.Context, id string, body json.RawMessage) error
+	DeleteIngestPipeline(ctx context.Context, id string) error
+	PutSearchPipeline(ctx context.Context, id string, body json.RawMessage) error
+	DeleteSearchPipeline(ctx context.Context, id string) error
+	PutStoredScript(ctx context.Context, id string, script json.RawMessage) error
+	DeleteStoredScript(ctx context.Context, id string) error
+}
+
 // configKind is one reconciler of the chain: one kind of configuration object the replication
 // plugin leaves alone.
 type configKind struct {
 	prefix string
 	// list reads a cluster's objects of the kind; m is the cluster's metadata, read once.
-	list   func(Cluster, context.Context, opensearch.ClusterMetadata) (map[string]json.RawMessage, error)
-	put    func(Cluster, context.Context, string, json.RawMessage) error
-	delete func(Cluster, context.Context, string) error
+	list   func(configAPI, context.Context, opensearch.ClusterMetadata) (map[string]json.RawMessage, error)
+	put    func(configAPI, context.Context, string, json.RawMessage) error
+	delete func(configAPI, context.Context, string) error
 }
 
-func fromMetadata(pick func(opensearch.ClusterMetadata) map[string]json.RawMessage) func(Cluster, context.Context, opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
-	return func(_ Cluster, _ context.Context, m opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
+func fromMetadata(pick func(opensearch.ClusterMetadata) map[string]json.RawMessage) func(configAPI, context.Context, opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
+	return func(_ configAPI, _ context.Context, m opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
 		return maps.Clone(pick(m)), nil
 	}
 }
 
-func fromAPI(list func(Cluster, context.Context) (map[string]json.RawMessage, error)) func(Cluster, context.Context, opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
-	return func(c Cluster, ctx context.Context, _ opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
+func fromAPI(list func(configAPI, context.Context) (map[string]json.RawMessage, error)) func(configAPI, context.Context, opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
+	return func(c configAPI, ctx context.Context, _ opensearch.ClusterMetadata) (map[string]json.RawMessage, error) {
 		return list(c, ctx)
 	}
 }
@@ -41,11 +61,11 @@ func fromAPI(list func(Cluster, context.Context) (map[string]json.RawMessage, er
 // Templates are listed with their own API (the cluster state renders them in another form than
 // PUT takes); pipelines and scripts come from the cluster state (stored scripts have no list API).
 var (
-	storedScripts      = configKind{"script/", fromMetadata(func(m opensearch.ClusterMetadata) map[string]json.RawMessage { return m.StoredScripts }), Cluster.PutStoredScript, Cluster.DeleteStoredScript}
-	ingestPipelines    = configKind{"pipeline/", fromMetadata(func(m opensearch.ClusterMetadata) map[string]json.RawMessage { return m.IngestPipelines }), Cluster.PutIngestPipeline, Cluster.DeleteIngestPipeline}
-	searchPipelines    = configKind{"search-pipeline/", fromMetadata(func(m opensearch.ClusterMetadata) map[string]json.RawMessage { return m.SearchPipelines }), Cluster.PutSearchPipeline, Cluster.DeleteSearchPipeline}
-	componentTemplates = configKind{"component/", fromAPI(Cluster.ListComponentTemplates), Cluster.PutComponentTemplate, Cluster.DeleteComponentTemplate}
-	indexTemplates     = configKind{"index/", fromAPI(Cluster.ListIndexTemplates), Cluster.PutIndexTemplate, Cluster.DeleteIndexTemplate}
+	storedScripts      = configKind{"script/", fromMetadata(func(m opensearch.ClusterMetadata) map[string]json.RawMessage { return m.StoredScripts }), configAPI.PutStoredScript, configAPI.DeleteStoredScript}
+	ingestPipelines    = configKind{"pipeline/", fromMetadata(func(m opensearch.ClusterMetadata) map[string]json.RawMessage { return m.IngestPipelines }), configAPI.PutIngestPipeline, configAPI.DeleteIngestPipeline}
+	searchPipelines    = configKind{"search-pipeline/", fromMetadata(func(m opensearch.ClusterMetadata) map[string]json.RawMessage { return m.SearchPipelines }), configAPI.PutSearchPipeline, configAPI.DeleteSearchPipeline}
+	componentTemplates = configKind{"component/", fromAPI(configAPI.ListComponentTemplates), configAPI.PutComponentTemplate, configAPI.DeleteComponentTemplate}
+	indexTemplates     = configKind{"index/", fromAPI(configAPI.ListIndexTemplates), configAPI.PutIndexTemplate, configAPI.DeleteIndexTemplate}
 )
 
 // configChain is the reconcilers in the order objects are put: what others name comes first

@@ -80,7 +80,7 @@ func (a *Activities) VerifyFollower(ctx context.Context, in contract.VerifyInput
 
 // compareConfiguration compares the leader's configuration with the follower's along
 // configChain, by value.
-func compareConfiguration(ctx context.Context, leader, follower Cluster) ([]contract.ConfigVerification, error) {
+func compareConfiguration(ctx context.Context, leader, follower configAPI) ([]contract.ConfigVerification, error) {
 	lm, err := leader.ClusterMetadata(ctx)
 	if err != nil {
 		return nil, err
@@ -152,7 +152,7 @@ type indexFacts struct {
 	mappings json.RawMessage
 }
 
-func readIndex(ctx context.Context, c Cluster, index string) (indexFacts, error) {
+func readIndex(ctx context.Context, c indexAPI, index string) (indexFacts, error) {
 	def, err := c.GetIndex(ctx, index)
 	if err != nil {
 		return indexFacts{}, err

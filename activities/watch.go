@@ -20,6 +20,19 @@ import (
 	"github.com/osccr/osccr/internal/provision"
 )
 
+// clusterAPI is the cluster as a whole: what it is, its health, nodes and plugins, the version
+// of its metadata (the watch waits on it) and its shards' checkpoints (the lag).
+type clusterAPI interface {
+	Info(ctx context.Context) (opensearch.ClusterInfo, error)
+	Health(ctx context.Context) (opensearch.ClusterHealth, error)
+	Plugins(ctx context.Context) ([]string, error)
+	Nodes(ctx context.Context) ([]opensearch.NodeStats, error)
+	MetadataVersion(ctx context.Context, guess int64) (int64, error)
+	MetadataVersionReached(ctx context.Context, version int64) (bool, error)
+	WaitForMetadata(ctx context.Context, version int64, timeout time.Duration) (opensearch.ClusterMetadata, bool, error)
+	Checkpoints(ctx context.Context) (map[string]opensearch.IndexCheckpoints, error)
+}
+
 // Timing of WatchLeader.
 const (
 	// WatchPollInterval is how often the watch looks at the follower (its health and the
