@@ -103,7 +103,7 @@ func denied(err error, ref contract.ClusterRef, side security.Side) (fix string,
 	if !ok {
 		return "", false
 	}
-	return fmt.Sprintf("%s's user %s lacks %s: map it to the role %s (README \"Secured clusters\"; security.OsccrRole), which grants it, or grant %s to one of its roles",
+	return fmt.Sprintf("%s's user %s lacks %s: map it to the role %s (docs/clusters.md, \"Secured clusters\"; security.OsccrRole), which grants it, or grant %s to one of its roles",
 		ref.Name, user, perm, security.OsccrRole(side).Name, perm), true
 }
 

@@ -130,8 +130,8 @@ func (c *Control) integrationPair(ctx context.Context, req CreateIntegrationRequ
 	if len(problems) > 0 {
 		return leader, dest, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(problems...))
 	}
-	if req.Source == req.Dest {
-		return leader, dest, fmt.Errorf("%w: source and dest are both %s: a service cannot follow itself", ErrInvalid, req.Source)
+	if err := rules.NotSelf(req.Source, req.Dest); err != nil {
+		return leader, dest, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	leader, err = c.GetService(ctx, req.Source)
 	if errors.Is(err, ErrNotFound) {

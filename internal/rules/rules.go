@@ -146,12 +146,7 @@ func CanFollow(s Service, leader Leader) error {
 			}
 			return refuse(LeaderIsNotAFollower, "service %s is the leader of %s: a leader cannot also be a follower; delete or promote its followers first", s.Name, strings.Join(s.Followers, ", "))
 		},
-		func() error {
-			if leader.Name != s.Name {
-				return nil
-			}
-			return refuse(NotItself, "service %s cannot follow itself", s.Name)
-		},
+		func() error { return NotSelf(leader.Name, s.Name) },
 		func() error {
 			if leader.URL != "" && leader.TransportAddress != "" {
 				return nil
@@ -175,6 +170,15 @@ func CanFollow(s Service, leader Leader) error {
 			return err
 		},
 	)
+}
+
+// NotSelf decides that service, asked to follow leader, is another service: a service cannot
+// follow itself (checked by name, before either is looked up).
+func NotSelf(leader, service string) error {
+	if leader != service {
+		return nil
+	}
+	return refuse(NotItself, "source and dest are both %s: a service cannot follow itself", service)
 }
 
 // FollowerPlans decides whether a follower on plan followerPlan may follow a leader on

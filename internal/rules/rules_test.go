@@ -41,6 +41,7 @@ func TestRules(t *testing.T) {
 			return CanFollow(with(func(s *Service) { s.Role, s.Followers = RoleLeader, []string{"f1"} }), leader)
 		}, LeaderIsNotAFollower, "leader of f1"},
 		{"follow: itself", func() error { l := leader; l.Name = running.Name; return CanFollow(running, l) }, NotItself, "cannot follow itself"},
+		{"follow: itself, by name", func() error { return NotSelf("orders", "orders") }, NotItself, "source and dest are both orders"},
 		{"follow: leader without endpoints", func() error { l := leader; l.URL = ""; return CanFollow(running, l) }, LeaderHasEndpoints, "must be RUNNING"},
 		{"follow: not running", func() error {
 			return CanFollow(with(func(s *Service) { s.State = StateProvisioning }), leader)

@@ -9,7 +9,7 @@ import (
 // own user, mapped to the osccr role of the cluster's side, and the replication runs as a
 // separate replication user, mapped to the replication plugin's built-in role of that side and
 // named in use_roles on every start. Neither is an administrator. An operator applies the same
-// data to a cluster osccr does not start: RolesYAML is the roles.yml entry, and the README
+// data to a cluster osccr does not start: RolesYAML is the roles.yml entry, and docs/clusters.md
 // lists the mappings.
 
 // Side is the part a cluster plays in a replication.

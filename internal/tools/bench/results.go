@@ -89,7 +89,7 @@ func (r *results) add(id, measurement, contender string, d []time.Duration) {
 		P99MS: percentile(d, 99).Milliseconds(), MaxMS: percentile(d, 100).Milliseconds(), SamplesMS: samples})
 }
 
-// markdown is the results table the README shows.
+// markdown is the results table docs/benchmarks.md shows.
 func (r results) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "osccr `make bench`: %s, OpenSearch %s with the CCR plugin, %s (%s to %s). Percentiles by nearest rank", r.Machine, r.OpenSearch,
