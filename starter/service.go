@@ -145,6 +145,26 @@ func serviceCommand() *cli.Command {
 				}),
 			},
 			{
+				Name:      "events",
+				Usage:     "the service's timeline: every request, signal, state, repair, pause, resume, bootstrap and promotion, oldest first, with who asked (read from its workflows' histories)",
+				UsageText: "osccr service events orders; osccr service events orders-eu --limit 50 -o json",
+				ArgsUsage: "NAME",
+				Before:    requireArgAndFlags(),
+				Flags:     []cli.Flag{outputFlag(), &cli.IntFlag{Name: "limit", Usage: fmt.Sprintf("the newest N events (default %d)", control.DefaultEventLimit)}},
+				Action: withControl(func(c *cli.Context, ctl *control.Control) error {
+					events, err := ctl.ServiceEvents(c.Context, c.Args().First(), c.Int("limit"))
+					if err != nil {
+						return err
+					}
+					return render(c, events, func(w io.Writer) {
+						fmt.Fprintln(w, "TIME\tKIND\tWHAT\tBY\tWORKFLOW")
+						for _, e := range events {
+							fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), e.Kind, e.What, dash(e.By), e.Workflow)
+						}
+					})
+				}),
+			},
+			{
 				Name:      "credentials",
 				Usage:     "reveal a secured service's user and password (read from the worker's files: run it on the worker's machine)",
 				UsageText: "osccr service credentials orders; osccr service credentials orders -o json",

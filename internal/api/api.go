@@ -75,6 +75,7 @@ func Routes() []Route {
 		{"PUT", p + "/service/{service}", admin, (*server).replaceService},
 		{"POST", p + "/service/{service}/promote", admin, (*server).promote},
 		{"GET", p + "/service/{service}/replication", read, (*server).followerStatus},
+		{"GET", p + "/service/{service}/events", read, (*server).serviceEvents},
 		{"GET", p + "/service/{service}/replication/verify", op, (*server).verifyFollower},
 		{"POST", p + "/service/{service}/pause", op, (*server).pauseFollower},
 		{"POST", p + "/service/{service}/resume", op, (*server).resumeFollower},

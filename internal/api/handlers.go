@@ -241,6 +241,25 @@ func (s *server) followerStatus(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// serviceEvents answers a service's timeline ({"events": [...]}, oldest first); ?limit=N asks
+// for the newest N.
+func (s *server) serviceEvents(w http.ResponseWriter, r *http.Request) error {
+	limit := 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%w: limit %q is not a number: ask for 1 to 5000 events", control.ErrInvalid, v)
+		}
+		limit = n
+	}
+	events, err := s.ctl.ServiceEvents(r.Context(), r.PathValue("service"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": events})
+	return nil
+}
+
 func (s *server) verifyFollower(w http.ResponseWriter, r *http.Request) error {
 	report, err := s.ctl.VerifyFollower(r.Context(), r.PathValue("service"))
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,6 +147,10 @@ type overviewData struct {
 	// WorkflowURL links the service's workflow in the Temporal Web UI ("" without one).
 	WorkflowURL    string
 	IntegrationURL string
+	// Events are the newest of the service's timeline, newest first (the page only, not its
+	// live regions).
+	Events    []control.Event
+	EventsErr string
 }
 
 func (d overviewData) IsFollower() bool { return d.S.Role == workflows.RoleFollower }
@@ -191,11 +196,22 @@ func (c *Console) workflowURL(id string) string {
 	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", c.cfg.TemporalUIURL, url.PathEscape(c.cfg.Namespace), url.PathEscape(id))
 }
 
+// pageEvents is how many of a service's newest events its page shows.
+const pageEvents = 20
+
 func (c *Console) overviewPage(w http.ResponseWriter, r *http.Request, sess *session) {
 	d, err := c.overview(r, true)
 	if err != nil {
 		c.render(w, r, status(err), "error.html", c.view(sess, "Service", view{Error: message(err)}))
 		return
+	}
+	ctx, cancel := requestContext(r, readTimeout)
+	defer cancel()
+	if events, err := c.ctl.ServiceEvents(ctx, d.S.Name, pageEvents); err != nil {
+		d.EventsErr = message(err)
+	} else {
+		slices.Reverse(events)
+		d.Events = events
 	}
 	c.render(w, r, http.StatusOK, "service.html", c.view(sess, d.S.Name,
 		view{Live: "/services/" + url.PathEscape(d.S.Name) + "/live", Role: d.S.Role, Data: d}))

@@ -213,4 +213,65 @@ func TestFollowerLifecycle(t *testing.T) {
 	if err := ctl.CreateFollower(ctx, control.CreateFollowerRequest{Leader: "ldr", Name: "fol2"}); !errors.Is(err, control.ErrConflict) {
 		t.Errorf("make the promoted service a follower again: %v, want ErrConflict", err)
 	}
+	checkTimeline(t, ctx, ctl, "fol2")
+}
+
+// checkTimeline checks a promoted follower's timeline: its states in order, its index's
+// bootstrap from its integration's history, the promotion request with who made it, and the
+// stop of its index; then the limit and the refusals.
+func checkTimeline(t *testing.T, ctx context.Context, ctl *control.Control, name string) {
+	t.Helper()
+	events, err := ctl.ServiceEvents(ctx, name, 0)
+	if err != nil {
+		t.Fatalf("service events %s: %v", name, err)
+	}
+	var states []string
+	var sawStart, sawStop bool
+	var promote *control.Event
+	for i, e := range events {
+		if i > 0 && e.Time.Before(events[i-1].Time) {
+			t.Errorf("event %d (%+v) before the one ahead of it (%+v): want oldest first", i, e, events[i-1])
+		}
+		switch {
+		case e.Kind == control.EventState:
+			states = append(states, e.What)
+		case e.Kind == control.EventStep && e.What == "StartReplication orders" && strings.HasPrefix(e.Workflow, "integration/"):
+			sawStart = true
+		case e.Kind == control.EventStep && e.What == "StopReplication orders":
+			sawStop = true
+		case e.Kind == control.EventRequest && e.What == workflows.UpdatePromote:
+			promote = &events[i]
+		}
+	}
+	t.Logf("timeline of %s: %d events, states %v", name, len(events), states)
+	want := []string{workflows.StateProvisioning, workflows.StateRebuilding, workflows.StateRunning, workflows.StatePromoting, workflows.StateRunning}
+	if !isSubsequence(want, states) {
+		t.Errorf("states in the timeline %v, want %v in that order", states, want)
+	}
+	if !sawStart || !sawStop {
+		t.Errorf("timeline: bootstrap of orders %v, its stop %v; want both (events %+v)", sawStart, sawStop, events)
+	}
+	if promote == nil || promote.By == "" {
+		t.Errorf("timeline: promotion request %+v, want one with who made it", promote)
+	}
+	if last, err := ctl.ServiceEvents(ctx, name, 2); err != nil || len(last) != 2 || !reflect.DeepEqual(last, events[len(events)-2:]) {
+		t.Errorf("the newest 2 events: %+v (%v), want %+v", last, err, events[len(events)-2:])
+	}
+	if _, err := ctl.ServiceEvents(ctx, name, -1); !errors.Is(err, control.ErrInvalid) {
+		t.Errorf("events with limit -1: %v, want ErrInvalid", err)
+	}
+	if _, err := ctl.ServiceEvents(ctx, "no-such-service", 0); !errors.Is(err, control.ErrNotFound) {
+		t.Errorf("events of an unknown service: %v, want ErrNotFound", err)
+	}
+}
+
+// isSubsequence says whether want appears in got in order, not necessarily together.
+func isSubsequence(want, got []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
 }
