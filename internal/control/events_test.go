@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/osccr/osccr/activities"
+	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/workflows"
 )
 
@@ -40,7 +40,7 @@ func TestTimelineEvent(t *testing.T) {
 	}{
 		{"created to follow", &historypb.HistoryEvent{EventType: enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, Attributes: &historypb.HistoryEvent_WorkflowExecutionStartedEventAttributes{
 			WorkflowExecutionStartedEventAttributes: &historypb.WorkflowExecutionStartedEventAttributes{Identity: "osccr@host:me",
-				Input: payloads(t, workflows.ServiceInput{Follow: &workflows.FollowSpec{Leader: activities.ClusterRef{Name: "orders"}}})}}},
+				Input: payloads(t, workflows.ServiceInput{Follow: &workflows.FollowSpec{Leader: contract.ClusterRef{Name: "orders"}}})}}},
 			&Event{Kind: EventRun, What: "started", By: "osccr@host:me"}, "orders"},
 		{"continued as new: only its leader", &historypb.HistoryEvent{EventType: enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, Attributes: &historypb.HistoryEvent_WorkflowExecutionStartedEventAttributes{
 			WorkflowExecutionStartedEventAttributes: &historypb.WorkflowExecutionStartedEventAttributes{ContinuedExecutionRunId: "r1",
