@@ -18,8 +18,9 @@ import (
 
 // configAPI is a cluster's configuration that the replication plugin leaves alone: index and
 // component templates, ingest and search pipelines, stored scripts (the pipelines and scripts
-// listed by the cluster's metadata).
+// listed by the cluster's metadata), the persistent cluster settings.
 type configAPI interface {
+	PutPersistentClusterSettings(ctx context.Context, settings map[string]any) error
 	ClusterMetadata(ctx context.Context) (opensearch.ClusterMetadata, error)
 	ListIndexTemplates(ctx context.Context) (map[string]json.RawMessage, error)
 	GetIndexTemplate(ctx context.Context, name string) (json.RawMessage, error)
@@ -66,16 +67,62 @@ var (
 	searchPipelines    = configKind{"search-pipeline/", fromMetadata(func(m opensearch.ClusterMetadata) map[string]json.RawMessage { return m.SearchPipelines }), configAPI.PutSearchPipeline, configAPI.DeleteSearchPipeline}
 	componentTemplates = configKind{"component/", fromAPI(configAPI.ListComponentTemplates), configAPI.PutComponentTemplate, configAPI.DeleteComponentTemplate}
 	indexTemplates     = configKind{"index/", fromAPI(configAPI.ListIndexTemplates), configAPI.PutIndexTemplate, configAPI.DeleteIndexTemplate}
+	clusterSettings    = configKind{"setting/", fromMetadata(copiedSettings), putSetting, deleteSetting}
 )
+
+// copiedSettingKeys are the persistent cluster settings osccr keeps on a follower as its leader
+// has them: those an application's requests depend on (which indexes a write may create, what
+// a search may ask and how long a scroll may live, what a delete may name, how often scripts
+// compile). The cluster's topology, recovery, allocation, remote-cluster and plugin settings
+// stay each cluster's own: they describe its nodes, not the application.
+var copiedSettingKeys = []string{
+	"action.auto_create_index",
+	"action.destructive_requires_name",
+	"action.search.shard_count.limit",
+	"cluster.indices.close.enable",
+	"cluster.max_shards_per_node",
+	"indices.id_field_data.enabled",
+	"script.max_compilations_rate",
+	"search.allow_expensive_queries",
+	"search.default_allow_partial_results",
+	"search.default_keep_alive",
+	"search.default_search_timeout",
+	"search.max_buckets",
+	"search.max_keep_alive",
+	"search.max_open_scroll_context",
+}
+
+// copiedSettings picks the copiedSettingKeys a cluster has set persistently.
+func copiedSettings(m opensearch.ClusterMetadata) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	for _, key := range copiedSettingKeys {
+		if v, ok := m.PersistentSettings[key]; ok {
+			out[key] = v
+		}
+	}
+	return out
+}
+
+func putSetting(c configAPI, ctx context.Context, key string, value json.RawMessage) error {
+	var v any
+	if err := json.Unmarshal(value, &v); err != nil {
+		return fmt.Errorf("setting %s: value %s is not JSON: %w", key, value, err)
+	}
+	return c.PutPersistentClusterSettings(ctx, map[string]any{key: v})
+}
+
+func deleteSetting(c configAPI, ctx context.Context, key string) error {
+	return c.PutPersistentClusterSettings(ctx, map[string]any{key: nil})
+}
 
 // configChain is the reconcilers in the order objects are put: what others name comes first
 // (a pipeline's script processor names a stored script, an index template's settings a
-// pipeline, an index template its component templates). Deletions run in the reverse order
-// (a component template in use cannot be deleted).
-var configChain = []configKind{storedScripts, ingestPipelines, searchPipelines, componentTemplates, indexTemplates}
+// pipeline, an index template its component templates; the cluster settings name nothing).
+// Deletions run in the reverse order (a component template in use cannot be deleted).
+var configChain = []configKind{clusterSettings, storedScripts, ingestPipelines, searchPipelines, componentTemplates, indexTemplates}
 
 // SyncTemplates reconciles the follower's configuration with the leader's, kind by kind along
-// configChain (templates, pipelines, stored scripts; the activity keeps its first name, which
+// configChain (settings, templates, pipelines, stored scripts; the activity keeps its first name, which
 // workflow histories record):
 //
 //  0. fingerprint the leader's configuration, for the caller to compare with what WatchLeader

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -77,6 +78,7 @@ func TestSyncTemplates(t *testing.T) {
 	must(leader.PutSearchPipeline(ctx, "only-public", raw(`{"request_processors":[{"filter_query":{"query":{"term":{"public":true}}}}]}`)))
 	must(leader.PutStoredScript(ctx, "bump", raw(`{"lang":"painless","source":"ctx._source.count += params.n"}`)))
 	must(leader.PutStoredScript(ctx, "by-user", raw(`{"lang":"mustache","source":{"query":{"term":{"user":"{{user}}"}}}}`)))
+	must(leader.PutPersistentClusterSettings(ctx, map[string]any{"action.auto_create_index": false, "search.max_buckets": 20000, "indices.recovery.max_bytes_per_sec": "50mb"}))
 	must(follower.PutIndexTemplate(ctx, "follower-own", raw(`{"index_patterns":["own-*"],"priority":1}`)))
 	must(follower.PutIngestPipeline(ctx, "clash", raw(`{"processors":[{"set":{"field":"side","value":"follower"}}]}`)))
 	must(follower.PutIngestPipeline(ctx, "same", raw(`{"processors":[{"set":{"field":"same","value":true}}]}`)))
@@ -96,7 +98,7 @@ func TestSyncTemplates(t *testing.T) {
 		wantConflicts []string
 	}{
 		{"first sync", func() {},
-			[]string{"script/bump", "script/by-user", "pipeline/stamp", "search-pipeline/only-public", "component/shared-settings", "index/logs"}, nil,
+			[]string{"setting/action.auto_create_index", "setting/search.max_buckets", "script/bump", "script/by-user", "pipeline/stamp", "search-pipeline/only-public", "component/shared-settings", "index/logs"}, nil,
 			[]string{"pipeline/clash"}},
 		{"nothing changed", func() {}, nil, nil, []string{"pipeline/clash"}},
 		{"pipeline and index template changed", func() {
@@ -117,7 +119,8 @@ func TestSyncTemplates(t *testing.T) {
 			must(leader.DeleteIngestPipeline(ctx, "clash"))
 			must(leader.DeleteSearchPipeline(ctx, "only-public"))
 			must(leader.DeleteStoredScript(ctx, "by-user"))
-		}, []string{"script/bump"}, []string{"index/logs", "component/shared-settings", "search-pipeline/only-public", "pipeline/clash", "script/by-user"}, nil},
+			must(leader.PutPersistentClusterSettings(ctx, map[string]any{"search.max_buckets": nil}))
+		}, []string{"script/bump"}, []string{"index/logs", "component/shared-settings", "search-pipeline/only-public", "pipeline/clash", "script/by-user", "setting/search.max_buckets"}, nil},
 	}
 	for _, step := range steps {
 		step.change()
@@ -172,6 +175,21 @@ func TestSyncTemplates(t *testing.T) {
 			if hits.Hits.Total.Value != 1 {
 				t.Errorf("search template by-user on the follower found %d documents, want 1", hits.Hits.Total.Value)
 			}
+			// The leader's action.auto_create_index: false holds on the follower (a write to a
+			// missing index is refused); its recovery throttle, the leader's own, did not travel.
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, fn.HTTPURL()+"/not-created/_doc/1", strings.NewReader(`{"a":1}`))
+			must(err)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
+			must(err)
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "index_not_found") {
+				t.Errorf("write to a missing index on the follower: %d %s, want 404 index_not_found (auto-create off as on the leader)", res.StatusCode, body)
+			}
+			if _, ok := m0(t, ctx, follower).PersistentSettings["indices.recovery.max_bytes_per_sec"]; ok {
+				t.Error("the leader's indices.recovery.max_bytes_per_sec reached the follower: only the application's settings travel")
+			}
 		case "pipeline and index template changed":
 			body, err := follower.GetIndexTemplate(ctx, "logs")
 			must(err)
@@ -214,7 +232,78 @@ func TestSyncTemplates(t *testing.T) {
 	}
 	in.Managed, in.Digests = got.Managed, got.Digests
 
+	in = syncEverySetting(t, ctx, a, in, leader, follower)
 	measurePropagation(t, ctx, a, in, leader, follower)
+}
+
+// m0 reads a cluster's metadata (with its persistent settings) or fails the test.
+func m0(t *testing.T, ctx context.Context, c *opensearch.Client) opensearch.ClusterMetadata {
+	t.Helper()
+	m, err := c.ClusterMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// syncEverySetting sets every copied setting on the leader (the node accepts each: they exist
+// and are dynamic in this version), syncs, finds them on the follower, then removes them on
+// the leader and finds them removed on the follower.
+func syncEverySetting(t *testing.T, ctx context.Context, a *Activities, in contract.SyncTemplatesInput, leader, follower *opensearch.Client) contract.SyncTemplatesInput {
+	values := map[string]any{
+		"action.auto_create_index":             "+app-*,-*",
+		"action.destructive_requires_name":     true,
+		"action.search.shard_count.limit":      1000,
+		"cluster.indices.close.enable":         true,
+		"cluster.max_shards_per_node":          2000,
+		"indices.id_field_data.enabled":        true,
+		"script.max_compilations_rate":         "150/5m",
+		"search.allow_expensive_queries":       true,
+		"search.default_allow_partial_results": true,
+		"search.default_keep_alive":            "2m",
+		"search.default_search_timeout":        "30s",
+		"search.max_buckets":                   30000,
+		"search.max_keep_alive":                "2h",
+		"search.max_open_scroll_context":       600,
+	}
+	if keys := slices.Sorted(maps.Keys(values)); !slices.Equal(keys, copiedSettingKeys) {
+		t.Fatalf("test values for %v, want one for each copied setting %v", keys, copiedSettingKeys)
+	}
+	if err := leader.PutPersistentClusterSettings(ctx, values); err != nil {
+		t.Fatalf("the leader refused a copied setting: %v", err)
+	}
+	got, err := a.SyncTemplates(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Managed, in.Digests = got.Managed, got.Digests
+	lm, fm := m0(t, ctx, leader), m0(t, ctx, follower)
+	for _, key := range copiedSettingKeys {
+		if l, f := lm.PersistentSettings[key], fm.PersistentSettings[key]; len(l) == 0 || string(l) != string(f) {
+			t.Errorf("setting %s: leader %s, follower %s", key, l, f)
+		}
+	}
+	if len(got.Conflicts) != 0 {
+		t.Errorf("conflicts %v syncing every setting", got.Conflicts)
+	}
+	unset := map[string]any{}
+	for key := range values {
+		unset[key] = nil
+	}
+	if err := leader.PutPersistentClusterSettings(ctx, unset); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = a.SyncTemplates(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	in.Managed, in.Digests = got.Managed, got.Digests
+	fm = m0(t, ctx, follower)
+	for _, key := range copiedSettingKeys {
+		if v, ok := fm.PersistentSettings[key]; ok {
+			t.Errorf("setting %s removed on the leader is still %s on the follower", key, v)
+		}
+	}
+	return in
 }
 
 // measurePropagation changes one object of each kind on the leader, interleaved, and times how
@@ -261,6 +350,11 @@ func measurePropagation(t *testing.T, ctx context.Context, a *Activities, in con
 			return leader.PutStoredScript(ctx, "bench", json.RawMessage(fmt.Sprintf(`{"lang":"painless","source":"ctx._source.n = %d"}`, i)))
 		}, func(m opensearch.ClusterMetadata, i int) bool {
 			return bytes.Contains(m.StoredScripts["bench"], fmt.Appendf(nil, `= %d`, i))
+		}},
+		{"cluster setting", func(i int) error {
+			return leader.PutPersistentClusterSettings(ctx, map[string]any{"search.max_buckets": 10000 + i})
+		}, func(m opensearch.ClusterMetadata, i int) bool {
+			return string(m.PersistentSettings["search.max_buckets"]) == fmt.Sprintf(`"%d"`, 10000+i)
 		}},
 		{"index template", func(i int) error {
 			return leader.PutIndexTemplate(ctx, "bench", json.RawMessage(fmt.Sprintf(`{"index_patterns":["bench-%d-*"]}`, i)))

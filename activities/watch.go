@@ -463,13 +463,14 @@ func leaderView(m opensearch.ClusterMetadata) contract.LeaderView {
 }
 
 // templatesFingerprint hashes the configuration SyncTemplates copies (templates, pipelines,
-// stored scripts), in a canonical form (JSON objects are re-encoded with sorted keys), so that
+// stored scripts, the copied cluster settings), in a canonical form (JSON objects are re-encoded with sorted keys), so that
 // equal configurations give equal fingerprints.
 func templatesFingerprint(m opensearch.ClusterMetadata) string {
 	all := map[string]any{}
 	for prefix, objects := range map[string]map[string]json.RawMessage{
 		componentTemplates.prefix: m.ComponentTemplates, indexTemplates.prefix: m.IndexTemplates,
 		ingestPipelines.prefix: m.IngestPipelines, searchPipelines.prefix: m.SearchPipelines, storedScripts.prefix: m.StoredScripts,
+		clusterSettings.prefix: copiedSettings(m),
 	} {
 		for name, body := range objects {
 			if strings.HasPrefix(name, ".") {

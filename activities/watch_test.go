@@ -67,6 +67,12 @@ func TestTemplatesFingerprint(t *testing.T) {
 		{"a stored script added", opensearch.ClusterMetadata{
 			IndexTemplates: base.IndexTemplates, ComponentTemplates: base.ComponentTemplates,
 			StoredScripts: map[string]json.RawMessage{"bump": raw(`{"lang":"painless","source":"1"}`)}}, false},
+		{"a copied cluster setting set", opensearch.ClusterMetadata{
+			IndexTemplates: base.IndexTemplates, ComponentTemplates: base.ComponentTemplates,
+			PersistentSettings: map[string]json.RawMessage{"search.max_buckets": raw(`"20000"`)}}, false},
+		{"a cluster setting of the cluster's own set", opensearch.ClusterMetadata{
+			IndexTemplates: base.IndexTemplates, ComponentTemplates: base.ComponentTemplates,
+			PersistentSettings: map[string]json.RawMessage{"cluster.remote.leader.seeds": raw(`["127.0.0.1:9300"]`)}}, true},
 		{"a dot-prefixed pipeline added", opensearch.ClusterMetadata{
 			IndexTemplates: base.IndexTemplates, ComponentTemplates: base.ComponentTemplates,
 			IngestPipelines: map[string]json.RawMessage{".plugin": raw(`{"processors":[]}`)}}, true},

@@ -25,10 +25,12 @@ var metadataFilter = strings.Join([]string{
 	"metadata.stored_scripts",
 }, ",")
 
-// ClusterMetadata reads, in one cheap call, what a watcher of the cluster needs: every index
+// ClusterMetadata reads, in two cheap calls, what a watcher of the cluster needs: every index
 // (hidden and dot-prefixed ones included) with its UUID, state and metadata versions, and the
 // composable index and component templates, the ingest and search pipelines and the stored
-// scripts. Template bodies are the cluster state's rendering,
+// scripts (the cluster state's metadata), then the persistent cluster settings (which the
+// cluster state's API rendering leaves out, though changing them moves the metadata's
+// version). Template bodies are the cluster state's rendering,
 // which differs in form from GetIndexTemplate's: compare them with each other, not with that.
 func (c *Client) ClusterMetadata(ctx context.Context) (ClusterMetadata, error) {
 	var res metadataResponse
@@ -36,7 +38,23 @@ func (c *Client) ClusterMetadata(ctx context.Context) (ClusterMetadata, error) {
 	if err := c.do(ctx, request{op: "read cluster metadata", method: http.MethodGet, path: "/_cluster/state/metadata", query: q}, &res); err != nil {
 		return ClusterMetadata{}, err
 	}
-	return res.metadata(), nil
+	return c.withSettings(ctx, res.metadata())
+}
+
+// withSettings adds the persistent cluster settings to metadata read from the cluster state.
+func (c *Client) withSettings(ctx context.Context, m ClusterMetadata) (ClusterMetadata, error) {
+	var res struct {
+		Persistent map[string]json.RawMessage `json:"persistent"`
+	}
+	q := url.Values{"flat_settings": {"true"}, "filter_path": {"persistent"}}
+	if err := c.do(ctx, request{op: "read persistent cluster settings", method: http.MethodGet, path: "/_cluster/settings", query: q}, &res); err != nil {
+		return ClusterMetadata{}, err
+	}
+	m.PersistentSettings = res.Persistent
+	if m.PersistentSettings == nil {
+		m.PersistentSettings = map[string]json.RawMessage{}
+	}
+	return m, nil
 }
 
 func (res metadataResponse) metadata() ClusterMetadata {

@@ -341,6 +341,9 @@ type ClusterMetadata struct {
 	IngestPipelines map[string]json.RawMessage
 	SearchPipelines map[string]json.RawMessage
 	StoredScripts   map[string]json.RawMessage
+	// PersistentSettings are the persistent cluster settings set explicitly, by flat key
+	// ("search.max_buckets"), each value as the cluster renders it (a JSON string or list).
+	PersistentSettings map[string]json.RawMessage
 }
 
 // IndexMetadata is one index as the cluster state records it. The versions grow with every

@@ -84,7 +84,8 @@ func (c *Client) MetadataVersion(ctx context.Context, guess int64) (int64, error
 }
 
 // WaitForMetadata waits, at most timeout, until the cluster metadata's version is at least
-// version, and then answers what ClusterMetadata answers (reached true). A wait that times
+// version, and then answers what ClusterMetadata answers (reached true; the persistent
+// settings are read then, so a wait that times out costs one request). A wait that times
 // out answers reached false. The client's own timeout must exceed timeout.
 func (c *Client) WaitForMetadata(ctx context.Context, version int64, timeout time.Duration) (ClusterMetadata, bool, error) {
 	q := url.Values{
@@ -103,7 +104,11 @@ func (c *Client) WaitForMetadata(ctx context.Context, version int64, timeout tim
 	if res.TimedOut {
 		return ClusterMetadata{}, false, nil
 	}
-	return res.metadata(), true, nil
+	m, err := c.withSettings(ctx, res.metadata())
+	if err != nil {
+		return ClusterMetadata{}, false, err
+	}
+	return m, true, nil
 }
 
 // waitTimedOut recognises the node's answer to a wait that timed out (see above).
