@@ -153,7 +153,7 @@ func (c *Control) integrationStatus(ctx context.Context, id string) (liveStatus,
 		return liveStatus{}, errEnded
 	}
 	v, err := c.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryIntegrationStatusView)
-	if unknownQuery(err) {
+	if UnknownQuery(err) {
 		return c.updateStatus(ctx, id)
 	}
 	if err != nil {
@@ -225,8 +225,8 @@ func (c *Control) updateStatus(ctx context.Context, id string) (liveStatus, erro
 	return out, err
 }
 
-// unknownQuery reports whether a query failed because the workflow does not know it.
-func unknownQuery(err error) bool {
+// UnknownQuery reports whether a query failed because the workflow does not know it.
+func UnknownQuery(err error) bool {
 	var failed *serviceerror.QueryFailed
 	return errors.As(err, &failed) && strings.Contains(failed.Error(), "unknown queryType")
 }
