@@ -131,11 +131,12 @@ func decodeHeartbeat(details *commonpb.Payloads, into any) error {
 }
 
 // Status is the follower's status from what the integration holds and the live figures: what
-// the status update answers, without adding to the history. Each index's status is the
-// plugin's state from the watch's last look (PAUSED, FAILED; RUNNING is SYNCING once the
-// index has caught up, else what WaitSyncing last saw, else BOOTSTRAPPING), else what the
-// integration holds; its checkpoints and lag are the watch's last sample (zero without one).
-// SampledAt says when that sample was read; zero without one.
+// the status update answers, without adding to the history. Each index's status is PAUSED
+// while osccr holds it paused; else the plugin's PAUSED or FAILED, from the watch's last look
+// or the integration's last observation (a RUNNING in the watch under way, which started from
+// that observation, says the plugin resumed it); else what WaitSyncing last saw, SYNCING once
+// the index has caught up, or BOOTSTRAPPING. Its checkpoints and lag are the watch's last
+// sample (zero without one). SampledAt says when that sample was read; zero without one.
 func (v StatusView) Status(live Live, now time.Time) IntegrationStatus {
 	out := IntegrationStatus{IntegrationProgress: v.IntegrationProgress, PausedBy: v.PausedBy, QueuedPauses: v.QueuedPauses,
 		Indexes: make([]contract.IndexStatus, 0, len(v.Indexes))}
@@ -156,9 +157,7 @@ func (v StatusView) Status(live Live, now time.Time) IntegrationStatus {
 		case ix.Syncing:
 			st.Status = pluginSyncing
 		}
-		if ix.Paused {
-			st.Status = pluginPaused
-		}
+		replicating := st
 		if ix.Halted != nil {
 			st.Status, st.Reason = ix.Halted.Status, ix.Halted.Reason
 		}
@@ -167,13 +166,14 @@ func (v StatusView) Status(live Live, now time.Time) IntegrationStatus {
 			switch {
 			case !ok:
 			case s.State == pluginPaused || s.State == pluginFailed:
-				st.Status, st.Reason = s.State, s.Reason
-			case s.State == pluginRunning && (st.Status == pluginPaused || st.Status == pluginFailed):
-				// resumed since the integration last looked
-				st.Status, st.Reason = pluginBootstrapping, ""
-				if ix.Syncing {
-					st.Status = pluginSyncing
+				if s.State != st.Status || s.Reason != "" {
+					st.Reason = s.Reason
 				}
+				st.Status = s.State
+			case s.State == pluginRunning && ix.Halted != nil:
+				// The watch under way started from the observation that saw it halted: the
+				// plugin has resumed it since.
+				st.Status, st.Reason = replicating.Status, replicating.Reason
 			}
 			if ok && s.HasFollower {
 				st.LeaderCheckpoint, st.FollowerCheckpoint = s.LeaderCheckpoint, s.FollowerCheckpoint
@@ -190,6 +190,11 @@ func (v StatusView) Status(live Live, now time.Time) IntegrationStatus {
 					st.LagSeconds = &seconds
 				}
 			}
+		}
+		// osccr's own pause stands until osccr has resumed the index: a sample read before the
+		// pause took effect must not show it replicating.
+		if ix.Paused && st.Status != pluginFailed && st.Status != pluginPaused {
+			st.Status, st.Reason = pluginPaused, ""
 		}
 		out.Indexes = append(out.Indexes, st)
 	}

@@ -74,18 +74,21 @@ func TestLiveFigures(t *testing.T) {
 	}
 }
 
-// TestStatusViewStatus: each index's status is the plugin's state in the sample (PAUSED,
-// FAILED, or RUNNING: SYNCING once caught up, else what WaitSyncing saw), else what the
-// integration holds; checkpoints and lag come from the sample, leader gone included.
+// TestStatusViewStatus: each index's status is PAUSED while osccr holds it paused (a sample
+// read before the pause took effect notwithstanding), else the plugin's PAUSED or FAILED in
+// the sample or the last observation (RUNNING in the sample: resumed since), else what
+// WaitSyncing saw, SYNCING once caught up; checkpoints and lag come from the sample, leader
+// gone included.
 func TestStatusViewStatus(t *testing.T) {
 	now := time.Now()
 	view := StatusView{IntegrationProgress: IntegrationProgress{State: StateRunning, Total: 5, Syncing: 3}, PausedBy: map[string]string{"operator": "why"},
 		Indexes: []IndexView{
 			{Index: "a", FollowedIndex: FollowedIndex{Syncing: true}},
-			{Index: "b", FollowedIndex: FollowedIndex{Syncing: true, Paused: true}}, // resumed in the plugin since
+			{Index: "b", FollowedIndex: FollowedIndex{Syncing: true}, Halted: &contract.IndexStatus{Status: "PAUSED", Reason: "AutoPaused"}}, // resumed in the plugin since
 			{Index: "c"}, // WaitSyncing looks at it
 			{Index: "d", FollowedIndex: FollowedIndex{Syncing: true}},                           // the plugin failed it since
 			{Index: "e", FollowedIndex: FollowedIndex{Syncing: true, Held: true, Paused: true}}, // not in the sample
+			{Index: "f", FollowedIndex: FollowedIndex{Syncing: true, Held: true, Paused: true}}, // paused by osccr after the sample
 		}}
 	sample := &contract.WatchSample{Version: contract.WatchSampleVersion, SampledAt: now.Add(-time.Second),
 		Lag: &lag.Follower{Indexes: map[string]lag.Index{"a": {Seconds: 0}, "d": {Seconds: 2, Operations: 5}}, Seconds: 2},
@@ -94,6 +97,7 @@ func TestStatusViewStatus(t *testing.T) {
 			"b": {State: "RUNNING", LeaderCheckpoint: 4, FollowerCheckpoint: 4, HasFollower: true},
 			"c": {State: "RUNNING"},
 			"d": {State: "FAILED", Reason: "boom", LeaderCheckpoint: 9, FollowerCheckpoint: 4, HasFollower: true},
+			"f": {State: "RUNNING", LeaderCheckpoint: 6, FollowerCheckpoint: 6, HasFollower: true},
 		}}
 	live := Live{Watch: sample, HeartbeatAt: now.Add(-500 * time.Millisecond),
 		Syncing: map[string]contract.IndexStatus{"c": {Index: "c", Status: "BOOTSTRAPPING", LeaderCheckpoint: 3, FollowerCheckpoint: 1}}}
@@ -102,7 +106,7 @@ func TestStatusViewStatus(t *testing.T) {
 		index, status, reason string
 		leader, follower      int64
 	}
-	want := []row{{"a", "SYNCING", "", 10, 10}, {"b", "SYNCING", "", 4, 4}, {"c", "BOOTSTRAPPING", "", 3, 1}, {"d", "FAILED", "boom", 9, 4}, {"e", "PAUSED", "", 0, 0}}
+	want := []row{{"a", "SYNCING", "", 10, 10}, {"b", "SYNCING", "", 4, 4}, {"c", "BOOTSTRAPPING", "", 3, 1}, {"d", "FAILED", "boom", 9, 4}, {"e", "PAUSED", "", 0, 0}, {"f", "PAUSED", "", 6, 6}}
 	var rows []row
 	for _, ix := range got.Indexes {
 		rows = append(rows, row{ix.Index, ix.Status, ix.Reason, ix.LeaderCheckpoint, ix.FollowerCheckpoint})
@@ -132,7 +136,7 @@ func TestStatusViewStatus(t *testing.T) {
 	// No sample (or one of a watch older than samples): what the integration holds, no figures.
 	for _, live := range []Live{{}, {Watch: &contract.WatchSample{Lag: sample.Lag}}} {
 		got = view.Status(live, now)
-		if !got.SampledAt.IsZero() || got.Indexes[0].Status != "SYNCING" || got.Indexes[1].Status != "PAUSED" || got.Indexes[0].LeaderCheckpoint != 0 || got.Indexes[0].LagSeconds != nil {
+		if !got.SampledAt.IsZero() || got.Indexes[0].Status != "SYNCING" || got.Indexes[1].Status != "PAUSED" || got.Indexes[1].Reason != "AutoPaused" || got.Indexes[0].LeaderCheckpoint != 0 || got.Indexes[0].LagSeconds != nil {
 			t.Errorf("without a sample: %+v, want the held statuses and no figures", got)
 		}
 	}
