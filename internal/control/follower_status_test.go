@@ -50,7 +50,11 @@ func TestStatusFreshness(t *testing.T) {
 		{"watch not reported yet", view, workflows.Live{}, "has not reported yet"},
 		{"watch of an older worker", view, workflows.Live{Watch: &contract.WatchSample{Polls: 3}}, "older than its samples"},
 		{"follower not read yet", view, workflows.Live{Watch: &contract.WatchSample{Version: 1, Follower: "unreachable"}}, "follower unreachable"},
-		{"watch failed", func() workflows.StatusView { v := view; v.Watching, v.WatchError = false, "watching the leader: bad reference"; return v }(), workflows.Live{}, "bad reference"},
+		{"watch failed", func() workflows.StatusView {
+			v := view
+			v.Watching, v.WatchError = false, "watching the leader: bad reference"
+			return v
+		}(), workflows.Live{}, "bad reference"},
 		{"not watched", func() workflows.StatusView { v := view; v.Watching, v.State = false, workflows.StateFailed; return v }(), workflows.Live{}, "not being watched (FAILED)"},
 	} {
 		got := status(tt.view, tt.live)
