@@ -311,16 +311,7 @@ func (a *Activities) clusterCheckpoints(ctx context.Context, follower Cluster, i
 			goal, err := leader.PrimarySeqNos(lctx, in.LeaderIndex)
 			cancel()
 			if err == nil && len(goal) > 0 {
-				out.LeaderCheckpoint, out.FollowerCheckpoint = 0, 0
-				for shard, g := range goal {
-					h, ok := have[shard]
-					f := min(h.LocalCheckpoint, g.GlobalCheckpoint) // a shard ahead does not hide one behind
-					if !ok {
-						f = -1
-					}
-					out.LeaderCheckpoint += g.GlobalCheckpoint
-					out.FollowerCheckpoint += f
-				}
+				out.LeaderCheckpoint, out.FollowerCheckpoint = compareShards(goal, have)
 				out.LeaderSeenAt = time.Now()
 				return true
 			}

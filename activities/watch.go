@@ -30,7 +30,7 @@ type clusterAPI interface {
 	MetadataVersion(ctx context.Context, guess int64) (int64, error)
 	MetadataVersionReached(ctx context.Context, version int64) (bool, error)
 	WaitForMetadata(ctx context.Context, version int64, timeout time.Duration) (opensearch.ClusterMetadata, bool, error)
-	Checkpoints(ctx context.Context) (map[string]opensearch.IndexCheckpoints, error)
+	ShardCheckpoints(ctx context.Context) (map[string]map[int]opensearch.ShardSeqNo, error)
 }
 
 // Timing of WatchLeader.
@@ -129,13 +129,7 @@ func (a *Activities) WatchLeader(ctx context.Context, in contract.WatchInput) (c
 		if differs(obs, in.Known) || !time.Now().Before(deadline) {
 			return obs, nil
 		}
-		progress := watchProgress{Polls: polls, LeaderIndexes: len(leaderIndexes(obs)), Follower: obs.Follower.Status, LeaderError: obs.LeaderError}
-		if a.Lag != nil {
-			if l, ok := a.Lag.Lag(in.Follower.Name, time.Now()); ok {
-				progress.Lag = &l
-			}
-		}
-		activity.RecordHeartbeat(ctx, progress)
+		activity.RecordHeartbeat(ctx, w.heartbeat(obs, polls, time.Now()))
 		select {
 		case <-ctx.Done():
 			return obs, ctx.Err()
@@ -147,24 +141,34 @@ func (a *Activities) WatchLeader(ctx context.Context, in contract.WatchInput) (c
 	}
 }
 
-// watchProgress is the watch's heartbeat: enough to see in the Web UI that it is alive, and
-// the follower's lag (what `service show` reports, without adding to the history).
-type watchProgress struct {
-	Polls         int           `json:"polls"`
-	LeaderIndexes int           `json:"leader_indexes"`
-	Follower      string        `json:"follower"`
-	LeaderError   string        `json:"leader_error,omitempty"`
-	Lag           *lag.Follower `json:"lag,omitempty"`
-}
-
-// WatchProgressLag decodes the lag from a watch's heartbeat details (the JSON of its last
-// heartbeat); false when it has none.
-func WatchProgressLag(details []byte) (lag.Follower, bool) {
-	var p watchProgress
-	if json.Unmarshal(details, &p) != nil || p.Lag == nil {
-		return lag.Follower{}, false
+// heartbeat is the watch's heartbeat: enough to see in the Web UI that it is alive, and the
+// follower's live figures (the lag, and each followed index's state and checkpoints), which
+// the control plane reads as they are, without adding to the history (workflows.LiveFigures).
+func (w *watcher) heartbeat(obs contract.Observation, polls int, now time.Time) contract.WatchSample {
+	out := contract.WatchSample{Version: contract.WatchSampleVersion, Polls: polls, LeaderIndexes: len(leaderIndexes(obs)),
+		Follower: obs.Follower.Status, LeaderError: obs.LeaderError}
+	if w.lag != nil {
+		if l, ok := w.lag.Lag(w.in.Follower.Name, now); ok {
+			out.Lag = &l
+		}
 	}
-	return *p.Lag, true
+	w.mu.Lock()
+	out.SampledAt, out.LeaderUnreachable, out.LeaderSeenAt = w.sampledAt, w.sampledLeaderDown, w.leaderSeenAt
+	out.Indexes = make(map[string]contract.IndexSample, len(w.figures)+len(w.states))
+	maps.Copy(out.Indexes, w.figures)
+	w.mu.Unlock()
+	for index, state := range w.states {
+		ix, ok := out.Indexes[index]
+		if !ok && !slices.Contains(w.in.Followed, index) {
+			continue // not this follower's, or not on it yet
+		}
+		ix.State = string(state)
+		if h, ok := obs.Halted[index]; ok && h.Status == ix.State {
+			ix.Reason = h.Reason
+		}
+		out.Indexes[index] = ix
+	}
+	return out
 }
 
 func leaderIndexes(o contract.Observation) map[string]string {
@@ -190,8 +194,19 @@ type watcher struct {
 	// Since when the leader has failed to answer (zero: it answers), and why.
 	leaderFailing time.Time
 	leaderErr     error
+	// figures are each followed index's checkpoints at the last sample (sampledAt), the
+	// leader's the last it answered when sampledLeaderDown (leaderSeenAt: when that was).
+	figures           map[string]contract.IndexSample
+	sampledAt         time.Time
+	sampledLeaderDown bool
+	leaderSeenAt      time.Time
+	// leaderShards are the leader's shard checkpoints when it last answered a sample.
+	leaderShards map[string]map[int]opensearch.ShardSeqNo
 	// Since when the follower has been unhealthy (zero: it is not).
 	followerUnhealthy time.Time
+	// states are the plugin's states of every follower index at the last full look (only the
+	// watch's own goroutine uses them).
+	states map[string]opensearch.Status
 }
 
 // readLeader finds the leader's metadata version, then reads its metadata (in that order: a
@@ -308,19 +323,16 @@ func (w *watcher) sampleEvery(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// sample reads the checkpoints of both clusters for the lag in seconds; the leader's read
-// also says whether it still answers.
+// sample reads the checkpoints of both clusters for the lag in seconds and the live figures
+// of each followed index; the leader's read also says whether it still answers.
 func (w *watcher) sample(ctx context.Context, now time.Time) {
 	lctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
-	leaderCPs, err := w.leader.Checkpoints(lctx)
+	leaderShards, err := w.leader.ShardCheckpoints(lctx)
 	cancel()
 	if ctx.Err() != nil {
 		return // the watch ended: a cancelled call says nothing of the leader
 	}
 	w.leaderAnswered(err)
-	if w.lag == nil {
-		return
-	}
 	name, leaderName := w.in.Follower.Name, w.in.Leader.Name
 	// The indexes followed: those the caller named, and every index the leader replicates (the
 	// caller's list is as old as the watch; one not on the follower yet has no lag).
@@ -329,28 +341,97 @@ func (w *watcher) sample(ctx context.Context, now time.Time) {
 	if w.view != nil {
 		followed = append(followed, w.view.Replicate...)
 	}
+	if err == nil {
+		w.leaderShards, w.leaderSeenAt = leaderShards, now
+	}
+	lastShards := w.leaderShards
 	w.mu.Unlock()
 	slices.Sort(followed)
 	followed = slices.Compact(followed)
-	if err != nil {
-		w.lag.LeaderUnreachable(name, leaderName, now)
-	} else {
-		w.lag.Leader(name, leaderName, now, pick(leaderCPs, followed, func(c opensearch.IndexCheckpoints) int64 { return c.GlobalCheckpoint }))
+	leaderDown := err != nil
+	if w.lag != nil {
+		if leaderDown {
+			w.lag.LeaderUnreachable(name, leaderName, now)
+		} else {
+			w.lag.Leader(name, leaderName, now, pick(leaderShards, followed, func(c opensearch.ShardSeqNo) int64 { return c.GlobalCheckpoint }))
+		}
 	}
 	fctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
-	followerCPs, err := w.follower.Checkpoints(fctx)
+	followerShards, err := w.follower.ShardCheckpoints(fctx)
 	cancel()
-	if err == nil {
-		w.lag.Follower(name, leaderName, time.Now(), pick(followerCPs, followed, func(c opensearch.IndexCheckpoints) int64 { return c.LocalCheckpoint }))
+	if err != nil {
+		return // the last figures stand (their sampled_at says how old they are)
 	}
+	at := time.Now()
+	if w.lag != nil {
+		w.lag.Follower(name, leaderName, at, pick(followerShards, followed, func(c opensearch.ShardSeqNo) int64 { return c.LocalCheckpoint }))
+	}
+	figures := make(map[string]contract.IndexSample, len(followed))
+	for _, index := range followed {
+		have, ok := followerShards[index]
+		if !ok {
+			continue // not on the follower (yet)
+		}
+		ix := contract.IndexSample{HasFollower: true}
+		if goal, ok := lastShards[index]; ok && !leaderDown {
+			ix.LeaderCheckpoint, ix.FollowerCheckpoint = compareShards(goal, have)
+		} else {
+			for _, h := range have {
+				ix.FollowerCheckpoint += h.LocalCheckpoint
+			}
+			if ok {
+				ix.LeaderCheckpoint, _ = compareShards(goal, have)
+			}
+			if w.lag != nil {
+				if latest, ok := w.lag.Latest(name, index, at); ok {
+					ix.LeaderCheckpoint = max(ix.LeaderCheckpoint, latest.Checkpoint)
+				}
+			}
+		}
+		figures[index] = ix
+	}
+	seenAt := time.Time{}
+	if w.lag != nil {
+		if l, ok := w.lag.Lag(name, at); ok {
+			seenAt = l.LastContact
+		}
+	}
+	w.mu.Lock()
+	w.figures, w.sampledAt, w.sampledLeaderDown = figures, at, leaderDown
+	if leaderDown && !seenAt.IsZero() {
+		w.leaderSeenAt = seenAt // this worker saw it answer an earlier watch
+	}
+	w.mu.Unlock()
 }
 
-// pick keeps one checkpoint of each followed index (follower and leader indexes share names).
-func pick(all map[string]opensearch.IndexCheckpoints, followed []string, cp func(opensearch.IndexCheckpoints) int64) map[string]int64 {
+// compareShards sums, over the leader index's primary shards (goal), the leader's global
+// checkpoints and what the follower index's primaries (have) hold of them: a follower shard
+// counts up to its leader shard's checkpoint (one ahead of the sample does not hide one
+// behind), a missing one as -1 (no operation). Leader minus follower is then the operations
+// the follower lacks, exactly, as of the leader's read.
+func compareShards(goal, have map[int]opensearch.ShardSeqNo) (leader, follower int64) {
+	for shard, g := range goal {
+		f := int64(-1)
+		if h, ok := have[shard]; ok {
+			f = min(h.LocalCheckpoint, g.GlobalCheckpoint)
+		}
+		leader += g.GlobalCheckpoint
+		follower += f
+	}
+	return leader, follower
+}
+
+// pick sums one checkpoint over the primaries of each followed index (follower and leader
+// indexes share names).
+func pick(all map[string]map[int]opensearch.ShardSeqNo, followed []string, cp func(opensearch.ShardSeqNo) int64) map[string]int64 {
 	out := make(map[string]int64, len(followed))
 	for _, name := range followed {
-		if c, ok := all[name]; ok {
-			out[name] = cp(c)
+		if shards, ok := all[name]; ok {
+			var sum int64
+			for _, c := range shards {
+				sum += cp(c)
+			}
+			out[name] = sum
 		}
 	}
 	return out
@@ -386,7 +467,7 @@ func (w *watcher) look(ctx context.Context, full bool) contract.Observation {
 	} else if since(&w.followerUnhealthy, now) >= unhealthyAfter || obs.Follower.Status == "" {
 		obs.Follower = health
 	}
-	if health.Reachable() && len(w.in.Followed) > 0 {
+	if health.Reachable() {
 		if halted, err := w.halted(ctx); err == nil {
 			obs.Halted = halted
 		}
@@ -426,6 +507,7 @@ func (w *watcher) halted(ctx context.Context) (map[string]contract.IndexStatus, 
 	if err != nil {
 		return nil, err
 	}
+	w.states = states
 	out := map[string]contract.IndexStatus{}
 	for _, index := range w.in.Followed {
 		state := states[index]

@@ -3,6 +3,8 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"maps"
 	"testing"
 	"time"
 
@@ -124,19 +126,25 @@ func TestObservationDiffers(t *testing.T) {
 	}
 }
 
-// checkpointsOnly answers Checkpoints; any other call would panic (the embedded nil interface).
+// checkpointsOnly answers ShardCheckpoints (one primary shard per index); any other call
+// would panic (the embedded nil interface).
 type checkpointsOnly struct {
 	Cluster
 	cps map[string]opensearch.IndexCheckpoints
 }
 
-func (c checkpointsOnly) Checkpoints(context.Context) (map[string]opensearch.IndexCheckpoints, error) {
-	return c.cps, nil
+func (c checkpointsOnly) ShardCheckpoints(context.Context) (map[string]map[int]opensearch.ShardSeqNo, error) {
+	out := map[string]map[int]opensearch.ShardSeqNo{}
+	for name, cp := range c.cps {
+		out[name] = map[int]opensearch.ShardSeqNo{0: {GlobalCheckpoint: cp.GlobalCheckpoint, LocalCheckpoint: cp.LocalCheckpoint, MaxSeqNo: cp.MaxSeqNo}}
+	}
+	return out, nil
 }
 
 // TestSampleFollowsTheLeaderView: the lag covers every index the leader replicates, also when
 // the watch was started before the caller knew of any (Followed empty), and never the
-// dot-prefixed indexes both clusters have under the same name.
+// dot-prefixed indexes both clusters have under the same name; the heartbeat carries each
+// index's checkpoints and the plugin's state.
 func TestSampleFollowsTheLeaderView(t *testing.T) {
 	tr := lag.New()
 	w := &watcher{
@@ -145,7 +153,9 @@ func TestSampleFollowsTheLeaderView(t *testing.T) {
 		in:       contract.WatchInput{Leader: contract.ClusterRef{Name: "src"}, Follower: contract.ClusterRef{Name: "dst"}},
 		lag:      tr,
 		view:     &contract.LeaderView{Replicate: []string{"logs", "orders"}},
+		states:   map[string]opensearch.Status{"orders": opensearch.StatusRunning, "logs": opensearch.StatusPaused, ".kibana_1": opensearch.StatusRunning},
 	}
+	before := time.Now()
 	w.sample(context.Background(), time.Now())
 	got, ok := tr.Lag("dst", time.Now())
 	if !ok {
@@ -153,5 +163,55 @@ func TestSampleFollowsTheLeaderView(t *testing.T) {
 	}
 	if len(got.Indexes) != 2 || got.Indexes["orders"].Seconds != 0 || got.Indexes["orders"].Operations != 0 || got.Indexes["logs"].Operations != 10 {
 		t.Errorf("lag %+v, want orders caught up and logs 10 operations behind, .kibana_1 left out", got.Indexes)
+	}
+	obs := contract.Observation{Follower: contract.ClusterHealth{Status: "green"},
+		Halted: map[string]contract.IndexStatus{"logs": {Index: "logs", Status: "PAUSED", Reason: "AutoPaused: closed"}}}
+	hb := w.heartbeat(obs, 3, time.Now())
+	want := map[string]contract.IndexSample{
+		"orders": {State: "RUNNING", LeaderCheckpoint: 199, FollowerCheckpoint: 199, HasFollower: true},
+		"logs":   {State: "PAUSED", Reason: "AutoPaused: closed", LeaderCheckpoint: 50, FollowerCheckpoint: 40, HasFollower: true},
+	}
+	if hb.Version != contract.WatchSampleVersion || hb.Polls != 3 || hb.SampledAt.Before(before) || hb.LeaderUnreachable || hb.Lag == nil || !maps.Equal(hb.Indexes, want) {
+		t.Errorf("heartbeat %+v, want version %d, sampled now, orders and logs %+v (.kibana_1 left out)", hb, contract.WatchSampleVersion, want)
+	}
+}
+
+// failingLeader fails every call to the leader, as one that is gone.
+type failingLeader struct{ Cluster }
+
+func (failingLeader) ShardCheckpoints(context.Context) (map[string]map[int]opensearch.ShardSeqNo, error) {
+	return nil, errors.New("connection refused")
+}
+
+// TestSampleLeaderGone: once the leader stops answering, an index's leader checkpoint is the
+// last the leader answered (so the operations behind are "at least"), the follower's is read
+// afresh, and the sample says the leader is unreachable and when it was last seen.
+func TestSampleLeaderGone(t *testing.T) {
+	tr := lag.New()
+	w := &watcher{
+		leader:   checkpointsOnly{cps: map[string]opensearch.IndexCheckpoints{"orders": {GlobalCheckpoint: 300}}},
+		follower: checkpointsOnly{cps: map[string]opensearch.IndexCheckpoints{"orders": {LocalCheckpoint: 250}}},
+		in:       contract.WatchInput{Leader: contract.ClusterRef{Name: "src"}, Follower: contract.ClusterRef{Name: "dst"}, Followed: []string{"orders"}},
+		lag:      tr,
+	}
+	seen := time.Now()
+	w.sample(context.Background(), seen)
+	w.leader = failingLeader{}
+	w.follower = checkpointsOnly{cps: map[string]opensearch.IndexCheckpoints{"orders": {LocalCheckpoint: 260}}}
+	w.sample(context.Background(), seen.Add(time.Second))
+	hb := w.heartbeat(contract.Observation{}, 1, time.Now())
+	ix := hb.Indexes["orders"]
+	if !hb.LeaderUnreachable || !hb.LeaderSeenAt.Equal(seen) || ix.LeaderCheckpoint != 300 || ix.FollowerCheckpoint != 260 {
+		t.Errorf("heartbeat with the leader gone: %+v, want unreachable, last seen %s, orders 300 vs 260", hb, seen)
+	}
+}
+
+// TestCompareShards: a follower shard ahead of the leader's sampled checkpoint does not hide
+// one behind; a missing shard holds nothing (-1).
+func TestCompareShards(t *testing.T) {
+	goal := map[int]opensearch.ShardSeqNo{0: {GlobalCheckpoint: 10}, 1: {GlobalCheckpoint: 20}, 2: {GlobalCheckpoint: 5}}
+	have := map[int]opensearch.ShardSeqNo{0: {LocalCheckpoint: 12}, 1: {LocalCheckpoint: 15}}
+	if l, f := compareShards(goal, have); l != 35 || f != 10+15-1 {
+		t.Errorf("compareShards = %d, %d; want 35, 24", l, f)
 	}
 }

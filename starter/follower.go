@@ -94,7 +94,7 @@ func followerCommand() *cli.Command {
 						}
 						for _, r := range [][2]string{
 							{"follower", st.Service}, {"leader", st.Leader}, {"integration", st.IntegrationID}, {"state", st.State}, {"reason", dash(st.Reason)},
-							{"paused by", dash(strings.Join(pausedBy, "; "))}, {"lag", st.LagSummary(time.Now())},
+							{"paused by", dash(strings.Join(pausedBy, "; "))}, {"lag", st.LagSummary(time.Now())}, {"sampled", dash(st.Freshness(time.Now()))},
 						} {
 							fmt.Fprintf(w, "%s\t%s\n", r[0], r[1])
 						}

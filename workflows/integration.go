@@ -57,7 +57,8 @@ type PauseApplied struct {
 	State string `json:"state"`
 }
 
-// IntegrationStatus is the answer to UpdateIntegrationStatus.
+// IntegrationStatus is the answer to UpdateIntegrationStatus, and what StatusView.Status makes
+// of the status-view query's answer and the live figures.
 type IntegrationStatus struct {
 	IntegrationProgress
 	// PausedBy maps each source holding a pause to its reason.
@@ -66,6 +67,9 @@ type IntegrationStatus struct {
 	QueuedPauses map[string]string `json:"queued_pauses,omitempty"`
 	// Indexes is the live replication status of every follower index osccr started.
 	Indexes []contract.IndexStatus `json:"indexes"`
+	// SampledAt is when the live figures were read, for StatusView.Status (the leader watch's
+	// last sample); zero from the status update, which reads them as it answers.
+	SampledAt time.Time `json:"sampled_at,omitzero"`
 }
 
 const (
@@ -221,6 +225,10 @@ func IntegrationWorkflow(ctx workflow.Context, in IntegrationInput) error {
 	w := newIntegration(ctx, in)
 	w.version = readVersion(ctx, changeIntegration, integrationVersion)
 	if err := workflow.SetUpdateHandler(ctx, UpdateIntegrationStatus, w.status); err != nil {
+		return err
+	}
+	// A query adds no command: every run registers it, whatever its version.
+	if err := workflow.SetQueryHandler(ctx, QueryIntegrationStatusView, w.statusView); err != nil {
 		return err
 	}
 	if in.State == nil {

@@ -27,6 +27,7 @@ var funcs = template.FuncMap{
 	// What a promotion lost, and how far behind a follower is, in the CLI's words.
 	"lossSummary": control.LossSummary,
 	"lagSummary":  func(s control.FollowerStatus) string { return s.LagSummary(time.Now()) },
+	"freshness":   func(s control.FollowerStatus) string { return s.Freshness(time.Now()) },
 	"pct": func(done, total int) int {
 		if total == 0 {
 			return 100

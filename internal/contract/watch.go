@@ -1,6 +1,10 @@
 package contract
 
-import "time"
+import (
+	"time"
+
+	"github.com/osccr/osccr/internal/lag"
+)
 
 // Health statuses of a ClusterHealth: OpenSearch's own colours, plus HealthUnreachable when the
 // cluster did not answer (internal/provision reports the same).
@@ -80,3 +84,49 @@ const (
 	// heartbeats on every look, so a dead worker is noticed this quickly.
 	WatchHeartbeatTimeout = 10 * time.Second
 )
+
+// WatchSampleVersion is the version of the WatchSample a watch of this code heartbeats. A
+// heartbeat of an older watch decodes with Version 0: the watch's liveness and Lag only, no
+// per-index figures.
+const WatchSampleVersion = 1
+
+// WatchSample is the heartbeat of WatchLeader: the latest live figures of a follower, read by
+// the watch from both clusters. It is never in a workflow's history: the control plane reads
+// the pending watch's last heartbeat (DescribeWorkflowExecution), which adds no event, and
+// decodes it with workflows.LiveFigures.
+type WatchSample struct {
+	// Version is WatchSampleVersion of the watch that wrote it (0: older than versions).
+	Version int `json:"version,omitempty"`
+	// SampledAt is when the figures were read: the follower's checkpoints (the later of the two
+	// reads of a sample). Zero until the first sample.
+	SampledAt time.Time `json:"sampled_at,omitzero"`
+	// Polls, LeaderIndexes, Follower and LeaderError say the watch is alive and what it sees.
+	Polls         int    `json:"polls"`
+	LeaderIndexes int    `json:"leader_indexes"`
+	Follower      string `json:"follower"`
+	LeaderError   string `json:"leader_error,omitempty"`
+	// Lag is the follower's lag in seconds and operations, as this worker's samples give it.
+	Lag *lag.Follower `json:"lag,omitempty"`
+	// LeaderUnreachable says the leader did not answer the last sample: the leader checkpoints
+	// are then the last it answered, at LeaderSeenAt (zero: never seen by this watch's worker).
+	LeaderUnreachable bool      `json:"leader_unreachable,omitempty"`
+	LeaderSeenAt      time.Time `json:"leader_seen_at,omitzero"`
+	// Indexes are the live figures of every followed index, by name (Version 1).
+	Indexes map[string]IndexSample `json:"indexes,omitempty"`
+}
+
+// IndexSample is one follower index in a WatchSample.
+type IndexSample struct {
+	// State is the plugin's last known overall state of the follower index (RUNNING, PAUSED,
+	// FAILED), as the follower's cluster state holds it; "" when the watch could not read it.
+	State  string `json:"state,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// LeaderCheckpoint is the leader index's global checkpoint, and FollowerCheckpoint what the
+	// follower index has of it, summed over the primary shards, shard by shard (a follower
+	// shard ahead of its leader shard's sampled checkpoint counts as level with it): the
+	// clusters' own checkpoints, not the plugin's (which trail and freeze with the leader gone).
+	LeaderCheckpoint   int64 `json:"leader_checkpoint"`
+	FollowerCheckpoint int64 `json:"follower_checkpoint"`
+	// HasFollower says the follower's checkpoints of the index were read (it exists there).
+	HasFollower bool `json:"has_follower,omitempty"`
+}

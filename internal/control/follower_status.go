@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -45,12 +46,21 @@ type FollowerStatus struct {
 	// follower lacks, from the leader as last seen (LeaderLastSeen, zero when never seen).
 	LeaderUnreachable bool      `json:"leader_unreachable,omitempty"`
 	LeaderLastSeen    time.Time `json:"leader_last_seen,omitzero"`
+	// SampledAt is when the indexes' figures were read: the leader watch's last sample (it
+	// reads both clusters every second, and its heartbeat reaches Temporal at least every
+	// workerapp.HeartbeatThrottle), or the moment of the answer for a run that answers only
+	// the status update. Zero when there are no live figures: Unsampled says why.
+	SampledAt time.Time `json:"sampled_at,omitzero"`
+	Unsampled string    `json:"unsampled,omitempty"`
 }
 
 // LagSummary says in words how far behind the follower is: "12 operations, 0.8 s behind",
 // or, when the leader does not answer, "at least 251 operations behind (leader unreachable,
 // last seen 5.2 s ago)".
 func (s FollowerStatus) LagSummary(now time.Time) string {
+	if s.Unsampled != "" && len(s.Indexes) > 0 {
+		return "unknown (" + s.Unsampled + ")"
+	}
 	seconds := "?"
 	if s.LagSeconds != nil {
 		seconds = fmt.Sprintf("%.1f", *s.LagSeconds)
@@ -64,9 +74,21 @@ func (s FollowerStatus) LagSummary(now time.Time) string {
 	return fmt.Sprintf("at least %d operations behind (leader %s unreachable, last seen %.1f s ago)", s.LagOps, s.Leader, now.Sub(s.LeaderLastSeen).Seconds())
 }
 
+// Freshness says how old the figures are: "sampled 0.8 s ago"; "" without live figures.
+func (s FollowerStatus) Freshness(now time.Time) string {
+	if s.SampledAt.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("sampled %.1f s ago", max(now.Sub(s.SampledAt).Seconds(), 0))
+}
+
 // FollowerStatus returns a follower's state and the live status and checkpoints of each of its
-// indexes (the integration workflow asks the follower cluster). Refused with ErrConflict for a
-// service that is not a follower.
+// indexes, without adding to any workflow's history: the integration workflow's status-view
+// query says what it holds, and its leader watch's last heartbeat (read with
+// DescribeWorkflowExecution) the live figures, at most a few seconds old (SampledAt). Only an
+// integration run started by code older than the query is asked the status update, which
+// reads the clusters through activities. Refused with ErrConflict for a service that is not a
+// follower.
 func (c *Control) FollowerStatus(ctx context.Context, name string) (FollowerStatus, error) {
 	st, err := c.follower(ctx, name, "show replication status of")
 	if err != nil {
@@ -75,27 +97,23 @@ func (c *Control) FollowerStatus(ctx context.Context, name string) (FollowerStat
 	return c.followerStatus(ctx, st)
 }
 
+// sampleWait bounds how long a status waits for a watch that has just started to heartbeat
+// its first sample (its first look reads the leader, within a few seconds).
+const sampleWait = 5 * time.Second
+
 func (c *Control) followerStatus(ctx context.Context, st workflows.ServiceState) (FollowerStatus, error) {
 	out := FollowerStatus{Service: st.Name, Leader: st.Leader, IntegrationID: IntegrationID(st.Leader, st.Name), State: st.State, Reason: st.Reason,
 		Replication: st.Replication, Indexes: []IndexStatus{}}
 	id := workflows.IntegrationWorkflowID(st.Leader, st.Name)
-	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   id,
-		UpdateName:   workflows.UpdateIntegrationStatus,
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	var live workflows.IntegrationStatus
-	if err == nil {
-		err = handle.Get(ctx, &live)
-	}
+	live, err := c.integrationStatus(ctx, id)
 	var notFound *serviceerror.NotFound
 	switch {
-	case errors.As(err, &notFound):
+	case errors.As(err, &notFound), errors.Is(err, errEnded):
 		return out, nil // not started yet (PROVISIONING) or ended: no live indexes
 	case err != nil:
 		return out, wrapTemporal("status of "+id, err)
 	}
-	out.PausedBy = live.PausedBy
+	out.PausedBy, out.SampledAt, out.Unsampled = live.PausedBy, live.SampledAt, live.unsampled
 	for _, ix := range live.Indexes {
 		lag := ix.LagOps()
 		out.Indexes = append(out.Indexes, IndexStatus{IndexStatus: ix, LagOps: lag})
@@ -112,6 +130,105 @@ func (c *Control) followerStatus(ctx context.Context, st workflows.ServiceState)
 		}
 	}
 	return out, nil
+}
+
+// errEnded: the integration workflow has ended.
+var errEnded = errors.New("integration ended")
+
+// liveStatus is an integration's status, and why it has no live figures when it has none.
+type liveStatus struct {
+	workflows.IntegrationStatus
+	unsampled string
+}
+
+// integrationStatus reads an integration's status by reads only: the status-view query and
+// the pending activities' heartbeats. A run that does not know the query (started by older
+// code) is asked the status update instead.
+func (c *Control) integrationStatus(ctx context.Context, id string) (liveStatus, error) {
+	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return liveStatus{}, err
+	}
+	if desc.GetWorkflowExecutionInfo().GetCloseTime() != nil {
+		return liveStatus{}, errEnded
+	}
+	v, err := c.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryIntegrationStatusView)
+	if UnknownQuery(err) {
+		return c.updateStatus(ctx, id)
+	}
+	if err != nil {
+		return liveStatus{}, err
+	}
+	var view workflows.StatusView
+	if err := v.Get(&view); err != nil {
+		return liveStatus{}, fmt.Errorf("decode the status view of %s: %w", id, err)
+	}
+	live := workflows.LiveFigures(desc.GetPendingActivities())
+	if sampled(live) || !view.Watching || len(view.Indexes) == 0 {
+		return status(view, live), nil
+	}
+	// A watch that has just started has not heartbeat yet: wait a little for it (reads only).
+	wait, cancel := context.WithTimeout(ctx, sampleWait)
+	defer cancel()
+	tick := newTicker()
+	defer tick.Stop()
+	for {
+		select {
+		case <-wait.Done():
+			return status(view, live), nil
+		case <-tick.C:
+		}
+		if desc, err = c.Temporal.DescribeWorkflowExecution(wait, id, ""); err == nil {
+			if live = workflows.LiveFigures(desc.GetPendingActivities()); sampled(live) {
+				return status(view, live), nil
+			}
+		}
+	}
+}
+
+// sampled reports whether live holds a watch sample with per-index figures.
+func sampled(live workflows.Live) bool {
+	return live.Watch != nil && live.Watch.Version >= contract.WatchSampleVersion && !live.Watch.SampledAt.IsZero()
+}
+
+func status(view workflows.StatusView, live workflows.Live) liveStatus {
+	out := liveStatus{IntegrationStatus: view.Status(live, time.Now())}
+	switch {
+	case sampled(live):
+	case view.WatchError != "":
+		out.unsampled = "no live figures: " + view.WatchError
+	case !view.Watching:
+		out.unsampled = "no live figures: the leader is not being watched (" + view.State + ")"
+	case live.Watch != nil && live.Watch.Version < contract.WatchSampleVersion:
+		out.unsampled = "no live figures: the leader watch runs on a worker older than its samples"
+	case live.Watch != nil:
+		out.unsampled = "no live figures: the leader watch has not read the follower's checkpoints yet (follower " + live.Watch.Follower + ")"
+	default:
+		out.unsampled = "no live figures: the leader watch has not reported yet"
+	}
+	return out
+}
+
+// updateStatus asks the status update (runs started before the status-view query): it reads
+// the clusters as it answers, and adds its activities to the history.
+func (c *Control) updateStatus(ctx context.Context, id string) (liveStatus, error) {
+	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   id,
+		UpdateName:   workflows.UpdateIntegrationStatus,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var out liveStatus
+	if err == nil {
+		err = handle.Get(ctx, &out.IntegrationStatus)
+	}
+	out.SampledAt = time.Now()
+	return out, err
+}
+
+// UnknownQuery reports whether a query failed because the workflow does not know it.
+func UnknownQuery(err error) bool {
+	var failed *serviceerror.QueryFailed
+	return errors.As(err, &failed) && strings.Contains(failed.Error(), "unknown queryType")
 }
 
 // follower returns a live follower's state; ErrConflict (op says what was asked) for a service

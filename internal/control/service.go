@@ -15,7 +15,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/osccr/osccr/activities"
 	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/lag"
 	"github.com/osccr/osccr/internal/opensearch"
@@ -248,20 +247,12 @@ func (c *Control) watchedLag(ctx context.Context, integrationID string) *lag.Fol
 	if err != nil {
 		return nil
 	}
-	for _, pa := range desc.GetPendingActivities() {
-		if pa.GetActivityType().GetName() != "WatchLeader" || len(pa.GetHeartbeatDetails().GetPayloads()) == 0 {
-			continue
-		}
-		l, ok := activities.WatchProgressLag(pa.GetHeartbeatDetails().GetPayloads()[0].GetData())
-		if !ok {
-			return nil
-		}
-		if beat := pa.GetLastHeartbeatTime(); beat != nil {
-			l = l.Since(beat.AsTime(), time.Now())
-		}
-		return &l
+	live := workflows.LiveFigures(desc.GetPendingActivities())
+	if live.Watch == nil || live.Watch.Lag == nil {
+		return nil
 	}
-	return nil
+	l := live.Watch.Lag.Since(live.HeartbeatAt, time.Now())
+	return &l
 }
 
 // WaitService waits until a service is RUNNING or FAILED (FAILED is returned as an error with

@@ -29,7 +29,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 	d := testcluster.Distribution(t)
 	testcluster.RequireCCR(t, d)
 	base := testcluster.Dir(t)
-	ctl, _ := controlPlane(t, base)
+	ctl, tc := controlPlane(t, base)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 
@@ -188,6 +188,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 		t.Errorf("status indexes %+v, want orders SYNCING at checkpoint 199", status.Indexes)
 	}
 	checkLagSeconds(t, ctx, ctl, "dst")
+	checkStatusReadsAddNoHistory(t, ctx, ctl, tc, "src", "dst")
 	checkPauseResume(t, ctx, ctl, sc, dc)
 
 	// The promotion dry run changes nothing.
@@ -319,15 +320,20 @@ func checkPlan(t *testing.T, ctx context.Context, ctl *control.Control, name, pl
 	if err != nil || st.Plan != planName {
 		t.Errorf("%s: plan %q (%v), want %q", name, st.Plan, err, planName)
 	}
-	services, err := ctl.ListServices(ctx, "")
-	for _, s := range services {
-		if s.Name == name && s.Plan != planName {
-			t.Errorf("%s listed with plan %q, want %q", name, s.Plan, planName)
+	// The list reads Temporal's visibility store, which the plan's search attribute reaches
+	// a moment after the workflow's state has it.
+	eventually(t, 10*time.Second, name+" listed with plan "+planName, func() (bool, string) {
+		services, err := ctl.ListServices(ctx, "")
+		if err != nil {
+			return false, err.Error()
 		}
-	}
-	if err != nil {
-		t.Error(err)
-	}
+		for _, s := range services {
+			if s.Name == name {
+				return s.Plan == planName, "listed with plan " + s.Plan
+			}
+		}
+		return false, "not listed"
+	})
 	want := map[string]int64{"business-4": 256, "business-8": 384, "business-16": 512}[planName] << 20
 	nodes, err := c.Nodes(ctx)
 	if err != nil || len(nodes) != 1 || nodes[0].HeapMaxBytes != want {

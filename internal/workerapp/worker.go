@@ -3,6 +3,7 @@ package workerapp
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -19,6 +20,14 @@ var WorkerModule = fx.Module("worker",
 	fx.Provide(newWorkers),
 	fx.Invoke(runWorkers),
 )
+
+// HeartbeatThrottle is the longest an activity's heartbeat waits on this worker before it
+// reaches Temporal (the SDK sends one at most every 80% of the heartbeat timeout, and its
+// latest details when that interval ends). The leader watch heartbeats its live figures every
+// activities.WatchPollInterval and samples both clusters every activities.SampleInterval, so
+// a follower's status, read from that heartbeat, is at most about
+// SampleInterval + WatchPollInterval + HeartbeatThrottle (3.5 s) old (docs/followers.md).
+const HeartbeatThrottle = 2 * time.Second
 
 // workers are the process's Temporal workers: shared polls cfg.TaskQueue (every workflow and
 // activity); machine, nil without local services, polls workflows.MachineTaskQueue(cfg.Machine)
@@ -37,7 +46,8 @@ func newWorkers(c client.Client, cfg Config, acts *activities.Activities, shutdo
 		return workers{}, err
 	}
 	opts := worker.Options{
-		Interceptors: kill,
+		Interceptors:                 kill,
+		MaxHeartbeatThrottleInterval: HeartbeatThrottle,
 		OnFatalError: func(err error) {
 			logger.Error("worker stopped on a fatal error", "error", err)
 			_ = shutdowner.Shutdown(fx.ExitCode(1))
