@@ -192,18 +192,21 @@ func (s *server) replaceService(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The plan first: refused (a follower's plan its leader does not move to) or still under
+	// way, the termination protection is not changed yet, and the same request asked again
+	// does both.
 	var done []string
-	if p := u.terminationProtection; p != nil {
-		if st, err = s.ctl.SetTerminationProtection(r.Context(), name, *p); err != nil {
-			return err
-		}
-		done = append(done, map[bool]string{true: "termination protection on: a delete of the service is refused until it is turned off", false: "termination protection off"}[*p])
-	}
 	if u.plan != "" {
 		if st, err = s.ctl.ApplyPlan(r.Context(), name, u.plan); err != nil {
 			return err
 		}
 		done = append(done, "plan "+u.plan+" applied")
+	}
+	if p := u.terminationProtection; p != nil {
+		if st, err = s.ctl.SetTerminationProtection(r.Context(), name, *p); err != nil {
+			return err
+		}
+		done = append(done, map[bool]string{true: "termination protection on: a delete of the service is refused until it is turned off", false: "termination protection off"}[*p])
 	}
 	message := "nothing to change"
 	if len(done) > 0 {

@@ -345,6 +345,8 @@ type callLog struct {
 	mu      sync.Mutex
 	current string
 	counts  map[string]int
+	// longest is the longest answer of each row.
+	longest map[string]time.Duration
 }
 
 var serviceInPath = regexp.MustCompile(`/(service|integration)/[^/]+`)
@@ -358,15 +360,18 @@ func (l *callLog) phase(p string) {
 func (l *callLog) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		began := time.Now()
 		h.ServeHTTP(rec, r)
+		took := time.Since(began)
 		path := serviceInPath.ReplaceAllString(r.URL.Path, "/$1/{$1}")
 		key := fmt.Sprintf("%s\t%s %s\t%d %s", l.current, r.Method, path, rec.status, rec.code())
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if l.counts == nil {
-			l.counts = map[string]int{}
+			l.counts, l.longest = map[string]int{}, map[string]time.Duration{}
 		}
 		l.counts[key]++
+		l.longest[key] = max(l.longest[key], took)
 	})
 }
 
@@ -375,10 +380,10 @@ func (l *callLog) table() string {
 	defer l.mu.Unlock()
 	var rows []string
 	for k, n := range l.counts {
-		rows = append(rows, fmt.Sprintf("%s\tx%d", k, n))
+		rows = append(rows, fmt.Sprintf("%s\tx%d\t%s", k, n, l.longest[k].Round(100*time.Millisecond)))
 	}
 	sort.Strings(rows)
-	return "PHASE\tCALL\tANSWER\tTIMES\n" + strings.Join(rows, "\n")
+	return "PHASE\tCALL\tANSWER\tTIMES\tLONGEST\n" + strings.Join(rows, "\n")
 }
 
 // statusRecorder keeps the status and the error code of an answer.
