@@ -93,6 +93,10 @@ type ServiceState struct {
 	Health *contract.ClusterHealth `json:"health,omitempty"`
 	// Repair is the last repair of the service's nodes osccr made.
 	Repair *RepairRecord `json:"repair,omitempty"`
+	// PlanTarget is the plan a plan change under way moves the service to ("" when none): a
+	// leader's from the moment it takes the change (its followers change first), a follower's
+	// while it applies its leader's. From serviceVersion 4.
+	PlanTarget string `json:"plan_target,omitempty"`
 }
 
 // RepairRecord says what the last repair did, and when.

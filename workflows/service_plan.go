@@ -59,6 +59,10 @@ func (s *service) validatePlan(req PlanChange) error {
 func (s *service) onPlan(ctx workflow.Context, req PlanChange) (ServiceState, error) {
 	s.enter(phaseReplanning)
 	defer s.leave(phaseReplanning)
+	if s.version >= 4 {
+		s.st.PlanTarget = req.Plan
+		defer func() { s.st.PlanTarget = "" }()
+	}
 	err := s.changePlan(ctx, req)
 	s.st.Reason = ""
 	if err != nil {
@@ -72,10 +76,16 @@ func (s *service) onPlanSignal(ctx workflow.Context, req PlanChange) {
 	refused := s.validatePlan(req)
 	if refused == nil {
 		s.enter(phaseReplanning)
+		if s.version >= 4 {
+			s.st.PlanTarget = req.Plan
+		}
 	}
 	s.answerPlanChange(ctx, req, refused, func() {
 		if refused == nil {
 			s.leave(phaseReplanning)
+			if s.version >= 4 {
+				s.st.PlanTarget = ""
+			}
 		}
 	})
 }

@@ -163,3 +163,42 @@ func TestFollowerPlanChange(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanTarget: from version 4 a plan change under way shows its target plan, on the leader
+// from the moment it takes the change (while its follower changes first) and on the follower
+// while it applies it; both clear it once done.
+func TestPlanTarget(t *testing.T) {
+	for _, role := range []string{RoleLeader, RoleFollower} {
+		t.Run(role, func(t *testing.T) {
+			env := newEnv(t)
+			var a *activities.Activities
+			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", mock.Anything, mock.Anything).Return(nil)
+			// The nodes take two minutes to restart with the new plan.
+			env.OnActivity(a.ChangeServicePlan, mock.Anything, mock.Anything).After(2 * time.Minute).Return(nil)
+			st := ServiceState{ServiceSpec: testSpec, Role: role, Followers: []string{}, State: StateRunning}
+			if role == RoleLeader {
+				st.Followers = []string{"f1"}
+				env.RegisterDelayedCallback(func() {
+					env.UpdateWorkflow(UpdatePlan, "", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Errorf("rejected: %v", err) }, OnComplete: func(any, error) {}},
+						PlanChange{Plan: "business-8"})
+				}, time.Minute)
+				// The follower answers at the third minute; the leader's own nodes take until the fifth.
+				env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPlanChanged, PlanChanged{Service: "f1", Plan: "business-8"}) }, 3*time.Minute)
+			} else {
+				st.Leader = "main"
+				env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalChangePlan, PlanChange{Plan: "business-8", Leader: "main"}) }, time.Minute)
+			}
+			var during, after ServiceState
+			env.RegisterDelayedCallback(func() { during = queryService(t, env) }, 2*time.Minute+30*time.Second)
+			env.RegisterDelayedCallback(func() { after = queryService(t, env); env.CancelWorkflow() }, 10*time.Minute)
+			env.ExecuteWorkflow(ServiceWorkflow, ServiceInput{Spec: st.ServiceSpec, State: &st})
+
+			if during.PlanTarget != "business-8" || during.Plan != "business-4" {
+				t.Errorf("during the change: plan %q, target %q; want business-4 moving to business-8", during.Plan, during.PlanTarget)
+			}
+			if after.PlanTarget != "" || after.Plan != "business-8" {
+				t.Errorf("after the change: plan %q, target %q; want business-8 and no target", after.Plan, after.PlanTarget)
+			}
+		})
+	}
+}

@@ -30,7 +30,11 @@ const (
 	// 3: the service's cluster is watched (WatchServiceHealth); a service that is down or red
 	// is UNHEALTHY or REPAIRING, never RUNNING, and a local service's dead nodes are started
 	// again (RepairService) on its machine (service_health.go); force-delete.
-	serviceVersion workflow.Version = 3
+	// 4: a plan change under way shows its target plan (ServiceState.PlanTarget), on the leader
+	// from the moment it takes the change and on each follower while it applies it, so that a
+	// follower's request for the plan its leader is moving to can wait for it
+	// (control.ApplyPlan).
+	serviceVersion workflow.Version = 4
 	// integrationVersion 1: the stop of a promotion records the loss, per index and in total,
 	// from the statuses it reads (IntegrationProgress.Loss); a status that failed while the
 	// leader was gone still gives the checkpoints it carries (contract.StatusFromError), there

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,49 +142,127 @@ func describe(c serviceCreation) string {
 	return string(raw)
 }
 
-// TestPutServicePlanChange: Aiven's update (PUT) changes the plan; the client sends the current
-// plan and an empty user_config when asked for nothing else, which changes nothing; what osccr
-// cannot change is refused.
-func TestPutServicePlanChange(t *testing.T) {
+// TestPutServiceFields: every field of Aiven's update (PUT), a row each: a value equal to the
+// service's passes and changes nothing, one osccr applies is recorded as the change to make,
+// one osccr cannot honour is refused (400) naming the field. putFields is the table; every one
+// of its fields has rows here.
+func TestPutServiceFields(t *testing.T) {
 	st := workflows.ServiceState{ServiceSpec: contract.ServiceSpec{Name: "s1", Plan: "business-4", Cloud: "local", ExtraDiskGB: 2}, State: workflows.StateRunning}
+	moving := st
+	moving.PlanTarget = "business-8"
+	on, off := true, false
 	tests := []struct {
-		name, body, want, err string
+		field, name, body string
+		st                *workflows.ServiceState
+		want              serviceUpdate
+		err               string
 	}{
-		{name: "the client's defaults", body: `{"plan":"business-4","user_config":{}}`},
-		{name: "a new plan", body: `{"plan":"business-8","user_config":{}}`, want: "business-8"},
-		{name: "no plan", body: `{}`},
-		{name: "the same cloud", body: `{"plan":"business-8","cloud":"local"}`, want: "business-8"},
-		{name: "powered on", body: `{"plan":"business-4","powered":true}`},
-		{name: "the same disk", body: `{"plan":"business-4","disk_space_mb":83968}`},
-		{name: "empty extras", body: `{"plan":"business-4","maintenance":null,"termination_protection":false,"project_vpc_id":null,"karapace":null,"cmk_id":null}`},
+		{field: "plan", name: "the same", body: `{"plan":"business-4"}`},
+		{field: "plan", name: "left out", body: `{}`},
+		{field: "plan", name: "another: applied", body: `{"plan":"business-8"}`, want: serviceUpdate{plan: "business-8"}},
+		{field: "plan", name: "the one a change under way moves to: waited for", st: &moving, body: `{"plan":"business-8"}`, want: serviceUpdate{plan: "business-8"}},
+		{field: "plan", name: "unknown", body: `{"plan":"gold"}`, err: `plan: unknown plan "gold"`},
+		{field: "cloud", name: "the same", body: `{"cloud":"local"}`},
+		{field: "cloud", name: "another", body: `{"cloud":"aws-eu-west-1"}`, err: `cloud "aws-eu-west-1": a service cannot move; s1 stays in local`},
+		{field: "disk_space_mb", name: "the same", body: `{"plan":"business-4","disk_space_mb":83968}`},
+		{field: "disk_space_mb", name: "0", body: `{"disk_space_mb":0}`},
+		{field: "disk_space_mb", name: "the new plan's, with the same extra disk", body: `{"plan":"business-8","disk_space_mb":181248}`, want: serviceUpdate{plan: "business-8"}},
+		{field: "disk_space_mb", name: "another", body: `{"plan":"business-4","disk_space_mb":90000}`, err: "disk_space_mb 90000: osccr cannot resize a service's disk (s1 has 83968 MB on plan business-4"},
+		{field: "disk_space_mb", name: "the old plan's with a new plan", body: `{"plan":"business-8","disk_space_mb":83968}`, err: "disk_space_mb 83968: osccr cannot resize"},
+		{field: "powered", name: "on", body: `{"powered":true}`},
+		{field: "powered", name: "off", body: `{"powered":false}`, err: "powered false is not supported: osccr cannot power a service off"},
+		{field: "termination_protection", name: "the same", body: `{"termination_protection":false}`},
+		{field: "termination_protection", name: "on: applied", body: `{"termination_protection":true}`, want: serviceUpdate{terminationProtection: &on}},
+		{field: "termination_protection", name: "off: applied", st: func() *workflows.ServiceState { p := st; p.TerminationProtection = true; return &p }(),
+			body: `{"termination_protection":false}`, want: serviceUpdate{terminationProtection: &off}},
+		{field: "maintenance", name: "none", body: `{"maintenance":null}`},
+		{field: "maintenance", name: "osccr's own", body: `{"maintenance":{"dow":"never","time":"00:00:00"}}`},
+		{field: "maintenance", name: "a window", body: `{"maintenance":{"dow":"monday","time":"10:00:00"}}`, err: "maintenance {\"dow\":\"monday\",\"time\":\"10:00:00\"} is not supported: osccr has no maintenance windows"},
+		{field: "project_vpc_id", name: "none", body: `{"project_vpc_id":null}`},
+		{field: "project_vpc_id", name: "a VPC", body: `{"project_vpc_id":"1234"}`, err: `project_vpc_id "1234" is not supported: osccr runs no VPCs`},
+		{field: "user_config", name: "empty", body: `{"user_config":{}}`},
+		{field: "user_config", name: "a setting", body: `{"user_config":{"x":1}}`, err: "user_config {\"x\":1} is not supported"},
+		{field: "tech_emails", name: "none", body: `{"tech_emails":[]}`},
+		{field: "tech_emails", name: "an address", body: `{"tech_emails":[{"email":"a@example.com"}]}`, err: "tech_emails [{\"email\":\"a@example.com\"}] is not supported: osccr sends no technical emails"},
+		{field: "cmk_id", name: "none", body: `{"cmk_id":null}`},
+		{field: "cmk_id", name: "a key", body: `{"cmk_id":"k1"}`, err: `cmk_id "k1" is not supported: osccr has no customer managed keys`},
+		{field: "group_name", name: "default", body: `{"group_name":"default"}`},
+		{field: "group_name", name: "another", body: `{"group_name":"ops"}`, err: `group_name "ops" is not supported`},
+		{field: "karapace", name: "false", body: `{"karapace":false}`},
+		{field: "karapace", name: "true", body: `{"karapace":true}`, err: "karapace true is not supported: karapace is a Kafka feature"},
+		{field: "schema_registry_authz", name: "false", body: `{"schema_registry_authz":false}`},
+		{field: "schema_registry_authz", name: "true", body: `{"schema_registry_authz":true}`, err: "schema_registry_authz true is not supported"},
+		{field: "disaster_recovery_role", name: "none", body: `{"disaster_recovery_role":null}`},
+		{field: "disaster_recovery_role", name: "a role", body: `{"disaster_recovery_role":"passive"}`, err: "osccr's disaster recovery is a follower"},
 
-		{name: "another cloud", body: `{"plan":"business-4","cloud":"aws-eu-west-1"}`, err: `cloud "aws-eu-west-1": a service cannot move; s1 stays in local`},
-		{name: "powered off", body: `{"plan":"business-4","powered":false}`, err: "powered false is not supported: osccr cannot power a service off"},
-		{name: "another disk", body: `{"plan":"business-4","disk_space_mb":90000}`, err: "disk_space_mb 90000: osccr cannot resize a service's disk (s1 has 83968 MB)"},
-		{name: "a maintenance window", body: `{"plan":"business-4","maintenance":{"dow":"monday"}}`, err: "osccr has no maintenance windows"},
-		{name: "a disaster recovery role", body: `{"plan":"business-4","disaster_recovery_role":"passive"}`, err: "osccr's disaster recovery is a follower"},
-		{name: "user config", body: `{"plan":"business-4","user_config":{"x":1}}`, err: "user_config {\"x\":1} is not supported"},
-		{name: "termination protection alone", body: `{"plan":"business-4","termination_protection":true}`},
-		{name: "an unknown field", body: `{"plan":"business-4","powerd":false}`, err: `unknown field "powerd"`},
+		{field: "(all)", name: "what the Terraform provider sends unchanged", body: `{"cloud":"local","plan":"business-4","project_vpc_id":null,"powered":true,"termination_protection":false,"disk_space_mb":83968,"user_config":{},"tech_emails":[]}`},
+		{field: "(all)", name: "its plan change", body: `{"cloud":"local","plan":"business-8","project_vpc_id":null,"powered":true,"termination_protection":false,"disk_space_mb":181248,"user_config":{},"tech_emails":[]}`,
+			want: serviceUpdate{plan: "business-8"}},
+		{field: "(all)", name: "two refused at once, nothing changed", body: `{"plan":"business-8","termination_protection":true,"powered":false,"cloud":"elsewhere"}`, err: "cloud \"elsewhere\""},
+		{field: "(all)", name: "an unknown field", body: `{"plan":"business-4","powerd":false}`, err: `unknown field "powerd"`},
 	}
+	covered := map[string]bool{}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		covered[tt.field] = true
+		t.Run(tt.field+": "+tt.name, func(t *testing.T) {
+			on := st
+			if tt.st != nil {
+				on = *tt.st
+			}
 			var req PutServiceRequest
 			err := decodeBody(t, tt.body, &req)
-			var got string
+			var got serviceUpdate
 			if err == nil {
-				got, err = req.planChange(st)
+				got, err = req.update(on)
 			}
 			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) || classifyCode(err) != "invalid" {
-					t.Fatalf("= %q, %v; want an invalid request saying %q", got, err, tt.err)
+				if err == nil || !strings.Contains(err.Error(), tt.err) || classifyCode(err) != "invalid" || got != (serviceUpdate{}) {
+					t.Fatalf("= %+v, %v; want an invalid request saying %q and nothing to change", got, err, tt.err)
 				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Errorf("= %q, %v; want %q", got, err, tt.want)
+			if err != nil || got.plan != tt.want.plan || (got.terminationProtection == nil) != (tt.want.terminationProtection == nil) ||
+				got.terminationProtection != nil && *got.terminationProtection != *tt.want.terminationProtection {
+				t.Errorf("= %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
+	}
+	for _, f := range putFields {
+		if !covered[f.name] {
+			t.Errorf("field %s of putFields has no row", f.name)
+		}
+	}
+}
+
+// TestPutServiceFieldsDocumented: the update's fields, the table that handles them and the
+// OpenAPI document's schema name the same fields.
+func TestPutServiceFieldsDocumented(t *testing.T) {
+	var inRequest, inTable, inDoc []string
+	rt := reflect.TypeFor[PutServiceRequest]()
+	for i := range rt.NumField() {
+		inRequest = append(inRequest, strings.Split(rt.Field(i).Tag.Get("json"), ",")[0])
+	}
+	for _, f := range putFields {
+		inTable = append(inTable, f.name)
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name := range doc.Components.Schemas["PutServiceRequest"].Properties {
+		inDoc = append(inDoc, name)
+	}
+	slices.Sort(inRequest)
+	slices.Sort(inTable)
+	slices.Sort(inDoc)
+	if !slices.Equal(inRequest, inTable) || !slices.Equal(inTable, inDoc) {
+		t.Errorf("fields of the request %v\nof putFields %v\nof the OpenAPI schema %v", inRequest, inTable, inDoc)
 	}
 }
 

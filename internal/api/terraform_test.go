@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -45,7 +46,7 @@ provider "aiven" {} # AIVEN_WEB_URL and AIVEN_TOKEN from the environment
 
 variable "plan" {
   type    = string
-  default = "business-4"
+  default = "business-8"
 }
 
 resource "aiven_opensearch" "orders" {
@@ -72,7 +73,9 @@ resource "aiven_service_integration" "orders_ccr" {
 
 // TestTerraform runs Terraform with the official Aiven provider against osccr's API on a real
 // control plane and real nodes: apply (a leader, a service, the CCR integration) ends with the
-// follower RUNNING and the leader's documents on it; a plan right after shows no change; the
+// follower RUNNING and the leader's documents on it; a plan right after shows no change; a plan
+// change in the .tf moves the leader and its follower (updated in parallel) to the new plan, per
+// osccr's own state; the three resources imported into a fresh state show no change; the
 // integration's removal promotes the follower; destroy removes the rest. It logs each phase's
 // wall time and every call the provider made with osccr's answers.
 func TestTerraform(t *testing.T) {
@@ -113,19 +116,21 @@ func TestTerraform(t *testing.T) {
 	env := []string{"TF_CLI_CONFIG_FILE=" + cliConfig, "AIVEN_WEB_URL=" + srv.URL, "AIVEN_TOKEN=" + token, "HOME=" + dir,
 		"TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1", "PATH=" + os.Getenv("PATH")}
 	var phases []string
-	terraform := func(phase string, wantExit int, args ...string) string {
+	var total time.Duration
+	run := func(in, phase string, wantExit int, args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, tf, append(args, "-no-color")...)
-		cmd.Dir, cmd.Env = work, env
+		cmd.Dir, cmd.Env = in, env
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		calls.phase(phase)
 		began := time.Now()
 		err := cmd.Run()
 		took := time.Since(began)
-		phases = append(phases, fmt.Sprintf("%-28s %6.1f s", phase, took.Seconds()))
+		total += took
+		phases = append(phases, fmt.Sprintf("%-30s %6.1f s", phase, took.Seconds()))
 		exit := 0
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
@@ -138,8 +143,12 @@ func TestTerraform(t *testing.T) {
 		}
 		return out.String()
 	}
+	terraform := func(phase string, wantExit int, args ...string) string {
+		t.Helper()
+		return run(work, phase, wantExit, args...)
+	}
 	defer func() {
-		t.Logf("terraform phases (wall time):\n%s", strings.Join(phases, "\n"))
+		t.Logf("terraform phases (wall time):\n%s\n%-30s %6.1f s", strings.Join(phases, "\n"), "all terraform phases", total.Seconds())
 		t.Logf("provider calls and osccr's answers:\n%s", calls.table())
 	}()
 
@@ -174,8 +183,60 @@ func TestTerraform(t *testing.T) {
 	// Right after apply, nothing to change.
 	terraform("plan (no change)", 0, "plan", "-detailed-exitcode", "-input=false")
 
+	// A plan change in the .tf: Terraform updates the leader and its follower in parallel. The
+	// leader's update moves its follower first, then itself; the follower's waits for its part
+	// of the leader's change (control.ApplyPlan). Both answer once they have the plan. The two
+	// plans give a local node the same heap (plan.LocalHeapMB), so no node restarts: the test
+	// shows the provider's parallel updates and osccr's answers, not OpenSearch starting again
+	// (the recorded leader lifecycle and the e2e tests restart nodes on a plan change).
+	planned := strings.Replace(terraformConfig, `default = "business-8"`, `default = "premium-6x-8"`, 1)
+	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(planned), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	terraform("apply (plan change)", 0, "apply", "-auto-approve", "-input=false")
+	for _, name := range []string{"tf-orders", "tf-orders-eu"} {
+		st, err := plane.Control.GetService(ctx, name)
+		if err != nil || st.Plan != "premium-6x-8" || st.PlanTarget != "" {
+			t.Fatalf("%s after the plan change: plan %q, moving to %q (%v); want premium-6x-8, no change under way", name, st.Plan, st.PlanTarget, err)
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		_, err = plane.Control.WaitService(waitCtx, name, nil)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s after the plan change: %v", name, err)
+		}
+	}
+	// A follower asked on its own for a plan its leader does not move to: refused by the rule,
+	// once its leader has not started moving within the wait (shortened here).
+	short := *plane.Control
+	short.PlanLeaderWait = 2 * time.Second
+	shortSrv := httptest.NewServer(api.Handler(&short, api.Config{Token: token, Project: "default"}))
+	defer shortSrv.Close()
+	if status, body := apiPut(t, shortSrv.URL, token, "tf-orders-eu", `{"plan":"business-16"}`); status != http.StatusConflict || !strings.Contains(body, "follower-plan-follows-leader") {
+		t.Errorf("PUT tf-orders-eu plan business-16 alone: %d %s; want 409 naming rule follower-plan-follows-leader", status, body)
+	}
+
+	// Import: the two services and the integration into a fresh state, then nothing to change.
+	imported := filepath.Join(dir, "imported")
+	if err := os.MkdirAll(imported, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(imported, "main.tf"), []byte(planned), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	integrations, _ := apiService(t, srv.URL, token, "tf-orders-eu")["service_integrations"].([]any)
+	if len(integrations) != 1 {
+		t.Fatalf("tf-orders-eu's integrations: %v, want its one", integrations)
+	}
+	integrationID, _ := integrations[0].(map[string]any)["service_integration_id"].(string)
+	for _, imp := range [][2]string{{"aiven_opensearch.orders", "default/tf-orders"}, {"aiven_opensearch.orders_eu", "default/tf-orders-eu"},
+		{"aiven_service_integration.orders_ccr", "default/" + integrationID}} {
+		run(imported, "import "+strings.SplitN(imp[0], ".", 2)[1], 0, "import", "-input=false", imp[0], imp[1])
+	}
+	run(imported, "plan (imported, no change)", 0, "plan", "-detailed-exitcode", "-input=false")
+
 	// Removing the integration promotes the follower: it stays, standalone and writable.
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(terraformConfig[:strings.Index(terraformConfig, `resource "aiven_service_integration"`)]), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(planned[:strings.Index(planned, `resource "aiven_service_integration"`)]), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	terraform("apply (integration removed)", 0, "apply", "-auto-approve", "-input=false")
@@ -245,6 +306,21 @@ func terraformProviderDir(t *testing.T) string {
 	return dir
 }
 
+// apiPut sends Aiven's service update and returns the status and body of the answer.
+func apiPut(t *testing.T, base, token, name, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", base+"/v1/project/default/service/"+name, strings.NewReader(body))
+	req.Header.Set("Authorization", "aivenv1 "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
 // apiService reads one service as the API answers it.
 func apiService(t *testing.T, base, token, name string) map[string]any {
 	t.Helper()
@@ -269,6 +345,8 @@ type callLog struct {
 	mu      sync.Mutex
 	current string
 	counts  map[string]int
+	// longest is the longest answer of each row.
+	longest map[string]time.Duration
 }
 
 var serviceInPath = regexp.MustCompile(`/(service|integration)/[^/]+`)
@@ -282,15 +360,18 @@ func (l *callLog) phase(p string) {
 func (l *callLog) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		began := time.Now()
 		h.ServeHTTP(rec, r)
+		took := time.Since(began)
 		path := serviceInPath.ReplaceAllString(r.URL.Path, "/$1/{$1}")
 		key := fmt.Sprintf("%s\t%s %s\t%d %s", l.current, r.Method, path, rec.status, rec.code())
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if l.counts == nil {
-			l.counts = map[string]int{}
+			l.counts, l.longest = map[string]int{}, map[string]time.Duration{}
 		}
 		l.counts[key]++
+		l.longest[key] = max(l.longest[key], took)
 	})
 }
 
@@ -299,10 +380,10 @@ func (l *callLog) table() string {
 	defer l.mu.Unlock()
 	var rows []string
 	for k, n := range l.counts {
-		rows = append(rows, fmt.Sprintf("%s\tx%d", k, n))
+		rows = append(rows, fmt.Sprintf("%s\tx%d\t%s", k, n, l.longest[k].Round(100*time.Millisecond)))
 	}
 	sort.Strings(rows)
-	return "PHASE\tCALL\tANSWER\tTIMES\n" + strings.Join(rows, "\n")
+	return "PHASE\tCALL\tANSWER\tTIMES\tLONGEST\n" + strings.Join(rows, "\n")
 }
 
 // statusRecorder keeps the status and the error code of an answer.

@@ -40,6 +40,9 @@ type Control struct {
 	// DeleteWait bounds how long a delete waits for what must finish before it (an
 	// integration's promotion, a leader's followers leaving); 0 is DefaultDeleteWait.
 	DeleteWait time.Duration
+	// PlanWait and PlanLeaderWait bound ApplyPlan's waits; 0 is DefaultPlanWait and
+	// DefaultPlanLeaderWait.
+	PlanWait, PlanLeaderWait time.Duration
 }
 
 // DefaultDeleteWait is how long a delete waits, by default, for what must finish before it:
