@@ -117,7 +117,7 @@ func (a *Activities) WatchLeader(ctx context.Context, in contract.WatchInput) (c
 	w.ism = w.readISM(ctx, "")
 	reuse := in.Known == nil || in.Known.Leader == nil || in.Known.Leader.ISM == w.ism
 	known := w.readLeader(ctx, 2*watchCallTimeout, reuse) // the first look has the leader's view (or waits no longer)
-	w.sample(ctx, time.Now())                            // the first look knows whether the leader answers
+	w.sample(ctx, time.Now())                             // the first look knows whether the leader answers
 	var wg sync.WaitGroup
 	wg.Go(func() { w.followLeader(ctx, known) })
 	wg.Go(func() { w.sampleEvery(ctx, SampleInterval) })
