@@ -87,6 +87,9 @@ var osccrIndexReads = []string{
 	// document (a refresh is allowed on a follower index).
 	"indices:admin/refresh",
 	"indices:admin/refresh[s]", // the refresh's shard-level action: denied, the refresh fails
+	// ISM's own check on the indexes of its explain and add calls (which policy manages an
+	// index; attaching a promoted index to its policy).
+	"indices:admin/opensearch/ism/managedindex",
 }
 
 // OsccrLeaderRole is osccr's role on a leader: it only reads there.
