@@ -110,7 +110,7 @@ func restoreISM(ctx context.Context, leader, follower Cluster, leaderIndex, foll
 	if autoManage == "false" {
 		value = false
 	}
-	if err := follower.PutIndexSettings(ctx, followerIndex, map[string]any{opensearch.ISMAutoManage: value}); err != nil {
+	if err := follower.PutIndexSettings(ctx, followerIndex, map[string]any{opensearch.ISMAutoManage: value, opensearch.ISMAutoManageLegacy: value}); err != nil {
 		return "", fmt.Errorf("turn ISM back on for %s: %w", followerIndex, err)
 	}
 	if !known {

@@ -107,7 +107,7 @@ func (a *Activities) StartReplication(ctx context.Context, in contract.IndexInpu
 	if plugins, err := follower.Plugins(ctx); err != nil {
 		return classify(fmt.Errorf("start replication of %s into %s on %s: list its plugins: %w", in.LeaderIndex, in.FollowerIndex, in.Follower.Name, err))
 	} else if slices.Contains(plugins, ismPlugin) {
-		req.Settings = map[string]any{opensearch.ISMAutoManage: false}
+		req.Settings = map[string]any{opensearch.ISMAutoManage: false, opensearch.ISMAutoManageLegacy: false}
 	}
 	err = follower.StartReplication(ctx, in.FollowerIndex, req)
 	// A leader index seen the moment it was created may not have its primaries active yet: the

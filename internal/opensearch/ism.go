@@ -15,8 +15,13 @@ import (
 // index.plugins.index_state_management.auto_manage is false.
 
 // ISMAutoManage is the index setting that keeps ISM from attaching policies to an index by
-// their ism_template (it exists only where ISM is installed).
-const ISMAutoManage = "index.plugins.index_state_management.auto_manage"
+// their ism_template (it exists only where ISM is installed). ISM 2.19 reads its legacy name
+// too, and wrongly: with ISMAutoManage false it falls back to ISMAutoManageLegacy, which is
+// true unless set (fixed in a later ISM). So both are set, and both restored.
+const (
+	ISMAutoManage       = "index.plugins.index_state_management.auto_manage"
+	ISMAutoManageLegacy = "index.opendistro.index_state_management.auto_manage"
+)
 
 // ismPolicyPage is how many policies one listing request asks for.
 const ismPolicyPage = 100
