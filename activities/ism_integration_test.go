@@ -126,8 +126,16 @@ func TestSyncISM(t *testing.T) {
 	gone := contract.ClusterRef{Name: "ism-leader", URL: "http://127.0.0.1:1"}
 	must(a.StopReplication(ctx, contract.IndexInput{Follower: fref, Leader: gone, LeaderAlias: "ism-leader", LeaderIndex: "app-2", FollowerIndex: "app-2"}))
 	for _, ix := range []string{"app-1", "app-2"} {
-		if p, err := follower.ISMPolicyOf(ctx, ix); err != nil || p != "app" {
-			t.Errorf("promoted index %s managed by %q (%v), want its leader index's policy app", ix, p, err)
+		// _ism/add writes ISM's record of the managed index; explain sees it once ISM's
+		// index is refreshed.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			p, err := follower.ISMPolicyOf(ctx, ix)
+			if err == nil && p == "app" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("promoted index %s managed by %q (%v) after 30 s, want its leader index's policy app", ix, p, err)
+			}
 		}
 		def, err := follower.GetIndex(ctx, ix)
 		must(err)

@@ -3,6 +3,8 @@ package activities
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/osccr/osccr/internal/opensearch"
 )
 
 // TestTemplatePolicy: the policy ISM would have attached to an index at its creation, by the
@@ -42,5 +44,23 @@ func TestConfigFingerprint(t *testing.T) {
 	}
 	if configFingerprint("abc", one) == "abc" || configFingerprint("abc", one) == configFingerprint("abc", two) {
 		t.Error("configFingerprint does not change with the policies")
+	}
+}
+
+// TestNoISM: a cluster without the ISM plugin answers its calls "no handler found".
+func TestNoISM(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"no handler", &opensearch.Error{Status: 400, Reason: "no handler found for uri [/_plugins/_ism/policies] and method [GET]"}, true},
+		{"policy missing", &opensearch.Error{Status: 404, Type: "status_exception", Reason: "Policy nope is not found"}, false},
+		{"denied", &opensearch.Error{Status: 403, Type: "security_exception", Reason: "no permissions for [cluster:admin/opendistro/ism/policy/search]"}, false},
+		{"none", nil, false},
+	} {
+		if got := noISM(tc.err); got != tc.want {
+			t.Errorf("%s: noISM = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
