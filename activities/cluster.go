@@ -20,6 +20,7 @@ type Cluster interface {
 	replicationAPI
 	configAPI
 	securityAPI
+	ismAPI
 }
 
 var _ Cluster = (*opensearch.Client)(nil)

@@ -101,6 +101,14 @@ func (a *Activities) StartReplication(ctx context.Context, in contract.IndexInpu
 		// each side (the plugin's built-in ones, mapped to the replication user there).
 		req.UseRoles = &opensearch.ReplicationRoles{LeaderClusterRole: RoleReplicationLeader, FollowerClusterRole: RoleReplicationFollower}
 	}
+	// ISM stays off a follower index while it replicates (a copied policy's ism_template would
+	// otherwise start managing it, and roll it over or delete it under the plugin); the
+	// plugin keeps this setting over the leader's. StopReplication turns it back on.
+	if plugins, err := follower.Plugins(ctx); err != nil {
+		return classify(fmt.Errorf("start replication of %s into %s on %s: list its plugins: %w", in.LeaderIndex, in.FollowerIndex, in.Follower.Name, err))
+	} else if slices.Contains(plugins, ismPlugin) {
+		req.Settings = map[string]any{opensearch.ISMAutoManage: false, opensearch.ISMAutoManageLegacy: false}
+	}
 	err = follower.StartReplication(ctx, in.FollowerIndex, req)
 	// A leader index seen the moment it was created may not have its primaries active yet: the
 	// plugin refuses it as unavailable, and accepts it moments later. Ask again at once rather
@@ -346,7 +354,35 @@ func (a *Activities) ResumeReplication(ctx context.Context, in contract.IndexInp
 
 // StopReplication stops replication for good: the follower index becomes an ordinary, writable
 // index. Stopping an index that no longer replicates, or that does not exist, is not an error.
+//
+// The index, an ordinary one now, is given back to ISM (restoreISM): auto_manage as its leader
+// index has it, and the leader index's policy attached.
 func (a *Activities) StopReplication(ctx context.Context, in contract.IndexInput) error {
+	if err := a.stopReplication(ctx, in); err != nil {
+		return err
+	}
+	follower, err := a.client(in.Follower)
+	if err != nil {
+		return err
+	}
+	var leader Cluster
+	if in.Leader.URL != "" {
+		if leader, err = a.client(in.Leader); err != nil {
+			leader = nil // the leader's own word is optional: the follower's policies answer
+		}
+	}
+	if _, err := restoreISM(ctx, leader, follower, in.LeaderIndex, in.FollowerIndex); err != nil && !errors.Is(err, opensearch.ErrNotFound) {
+		return classify(fmt.Errorf("stop replication of %s on %s: %w", in.FollowerIndex, in.Follower.Name, err))
+	}
+	return nil
+}
+
+// ismPlugin is the ISM plugin's component name in _cat/plugins.
+const ismPlugin = "opensearch-index-management"
+
+// stopReplication stops the replication of a follower index; one that does not exist (or no
+// longer replicates) is stopped already.
+func (a *Activities) stopReplication(ctx context.Context, in contract.IndexInput) error {
 	err := a.transition(ctx, in, "stop", is(opensearch.StatusNotInProgress), replicationAPI.StopReplication)
 	if contract.HasErrorType(err, contract.ErrTypeNotFound) {
 		return nil
@@ -369,7 +405,7 @@ func (a *Activities) RemoveFollowerIndex(ctx context.Context, in contract.IndexI
 			fmt.Sprintf("follower index %s on %s replicates %s, not %s: left alone", in.FollowerIndex, in.Follower.Name, st.LeaderIndex, in.LeaderIndex),
 			contract.ErrTypeBadRequest, nil)
 	}
-	if err := a.StopReplication(ctx, in); err != nil {
+	if err := a.stopReplication(ctx, in); err != nil {
 		return err
 	}
 	if err := follower.DeleteIndex(ctx, in.FollowerIndex); err != nil && !errors.Is(err, opensearch.ErrNotFound) {

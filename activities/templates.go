@@ -21,6 +21,9 @@ import (
 // listed by the cluster's metadata), the persistent cluster settings.
 type configAPI interface {
 	PutPersistentClusterSettings(ctx context.Context, settings map[string]any) error
+	ListISMPolicies(ctx context.Context) (map[string]json.RawMessage, error)
+	PutISMPolicy(ctx context.Context, id string, body json.RawMessage) error
+	DeleteISMPolicy(ctx context.Context, id string) error
 	ClusterMetadata(ctx context.Context) (opensearch.ClusterMetadata, error)
 	ListIndexTemplates(ctx context.Context) (map[string]json.RawMessage, error)
 	GetIndexTemplate(ctx context.Context, name string) (json.RawMessage, error)
@@ -68,6 +71,7 @@ var (
 	componentTemplates = configKind{"component/", fromAPI(configAPI.ListComponentTemplates), configAPI.PutComponentTemplate, configAPI.DeleteComponentTemplate}
 	indexTemplates     = configKind{"index/", fromAPI(configAPI.ListIndexTemplates), configAPI.PutIndexTemplate, configAPI.DeleteIndexTemplate}
 	clusterSettings    = configKind{"setting/", fromMetadata(copiedSettings), putSetting, deleteSetting}
+	ismPolicies        = configKind{"ism-policy/", fromAPI(listISMPolicies), putISMPolicy, configAPI.DeleteISMPolicy}
 )
 
 // copiedSettingKeys are the persistent cluster settings osccr keeps on a follower as its leader
@@ -117,9 +121,10 @@ func deleteSetting(c configAPI, ctx context.Context, key string) error {
 
 // configChain is the reconcilers in the order objects are put: what others name comes first
 // (a pipeline's script processor names a stored script, an index template's settings a
-// pipeline, an index template its component templates; the cluster settings name nothing).
+// pipeline, an index template its component templates; the cluster settings name nothing; an
+// ISM policy's ism_template matches indexes that index templates shape).
 // Deletions run in the reverse order (a component template in use cannot be deleted).
-var configChain = []configKind{clusterSettings, storedScripts, ingestPipelines, searchPipelines, componentTemplates, indexTemplates}
+var configChain = []configKind{clusterSettings, storedScripts, ingestPipelines, searchPipelines, componentTemplates, indexTemplates, ismPolicies}
 
 // SyncTemplates reconciles the follower's configuration with the leader's, kind by kind along
 // configChain (settings, templates, pipelines, stored scripts; the activity keeps its first name, which
@@ -159,7 +164,11 @@ func (a *Activities) SyncTemplates(ctx context.Context, in contract.SyncTemplate
 	if err != nil {
 		return out, classify(fmt.Errorf("read configuration of leader %s: %w", in.Leader.Name, err))
 	}
-	out.Fingerprint = templatesFingerprint(lm)
+	lism, err := listISMPolicies(leader, ctx)
+	if err != nil {
+		return out, classify(fmt.Errorf("list ISM policies of leader %s: %w", in.Leader.Name, err))
+	}
+	out.Fingerprint = configFingerprint(templatesFingerprint(lm), ismFingerprint(lism))
 	fm, err := follower.ClusterMetadata(ctx)
 	if err != nil {
 		return out, classify(fmt.Errorf("read configuration of follower %s: %w", in.Follower.Name, err))
@@ -199,7 +208,12 @@ func (a *Activities) SyncTemplates(ctx context.Context, in contract.SyncTemplate
 				out.Conflicts = append(out.Conflicts, contract.ConfigConflict{Object: key, Reason: "changed on the follower since osccr wrote it"})
 				continue
 			}
-			if err := k.put(follower, ctx, name, want[name]); err != nil {
+			err := k.put(follower, ctx, name, want[name])
+			if errors.Is(err, errNoISM) {
+				out.Conflicts = append(out.Conflicts, contract.ConfigConflict{Object: key, Reason: "the follower has no ISM plugin: install it there (make opensearch installs it on local services)"})
+				continue
+			}
+			if err != nil {
 				return out, classify(fmt.Errorf("put %s on follower %s: %w", key, in.Follower.Name, err))
 			}
 			own(key, digest)

@@ -113,11 +113,15 @@ func (a *Activities) WatchLeader(ctx context.Context, in contract.WatchInput) (c
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	known := w.readLeader(ctx, 2*watchCallTimeout, true) // the first look has the leader's view (or waits no longer)
-	w.sample(ctx, time.Now())                            // the first look knows whether the leader answers
+	// The ISM policies first: a view held by the caller stands only if they are unchanged.
+	w.ism = w.readISM(ctx, "")
+	reuse := in.Known == nil || in.Known.Leader == nil || in.Known.Leader.ISM == w.ism
+	known := w.readLeader(ctx, 2*watchCallTimeout, reuse) // the first look has the leader's view (or waits no longer)
+	w.sample(ctx, time.Now())                             // the first look knows whether the leader answers
 	var wg sync.WaitGroup
 	wg.Go(func() { w.followLeader(ctx, known) })
 	wg.Go(func() { w.sampleEvery(ctx, SampleInterval) })
+	wg.Go(func() { w.pollISM(ctx, ISMPollInterval) })
 	defer func() { stop(); wg.Wait() }()
 
 	deadline := time.Now().Add(maxWait)
@@ -191,6 +195,10 @@ type watcher struct {
 	// view is the leader's view, read at metadata version (or later); nil until read.
 	view    *contract.LeaderView
 	version int64
+	// meta is the leader's metadata the view was made from (nil while the view is one the
+	// caller held); ism the fingerprint of the leader's ISM policies, polled.
+	meta *opensearch.ClusterMetadata
+	ism  string
 	// Since when the leader has failed to answer (zero: it answers), and why.
 	leaderFailing time.Time
 	leaderErr     error
@@ -275,9 +283,9 @@ func (w *watcher) followLeader(ctx context.Context, known bool) {
 }
 
 func (w *watcher) setView(m opensearch.ClusterMetadata, version int64) {
-	view := leaderView(m)
 	w.mu.Lock()
-	w.view, w.version = &view, version
+	view := leaderView(m, w.ism)
+	w.view, w.version, w.meta = &view, version, &m
 	w.mu.Unlock()
 	select {
 	case w.changed <- struct{}{}:
@@ -305,6 +313,54 @@ func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
 	case <-t.C:
+	}
+}
+
+// readISM fingerprints the leader's ISM policies; when they cannot be read it answers last
+// (the leader's health is the samples' to judge).
+func (w *watcher) readISM(ctx context.Context, last string) string {
+	ctx, cancel := context.WithTimeout(ctx, watchCallTimeout)
+	defer cancel()
+	p, err := listISMPolicies(w.leader, ctx)
+	if err != nil {
+		return last
+	}
+	return ismFingerprint(p)
+}
+
+// pollISM reads the leader's ISM policies every interval, until ctx ends; a change makes a
+// new view (from the metadata last read) and wakes the watch.
+func (w *watcher) pollISM(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		w.mu.Lock()
+		last := w.ism
+		w.mu.Unlock()
+		fp := w.readISM(ctx, last)
+		if fp == last {
+			continue
+		}
+		w.mu.Lock()
+		w.ism = fp
+		if w.meta != nil {
+			view := leaderView(*w.meta, fp)
+			w.view = &view
+		} else if w.view != nil { // a view the caller held: read afresh by the next wait
+			view := *w.view
+			view.ISM, view.Templates = fp, "ism changed: "+fp
+			w.view = &view
+		}
+		w.mu.Unlock()
+		select {
+		case w.changed <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -528,9 +584,9 @@ func (w *watcher) halted(ctx context.Context) (map[string]contract.IndexStatus, 
 }
 
 // leaderView sorts the leader's indexes as ListLeaderIndexes does and fingerprints its
-// templates.
-func leaderView(m opensearch.ClusterMetadata) contract.LeaderView {
-	v := contract.LeaderView{Indexes: map[string]string{}, Replicate: []string{}, Excluded: []contract.Exclusion{}, Templates: templatesFingerprint(m)}
+// configuration (ism: its ISM policies' fingerprint).
+func leaderView(m opensearch.ClusterMetadata, ism string) contract.LeaderView {
+	v := contract.LeaderView{Indexes: map[string]string{}, Replicate: []string{}, Excluded: []contract.Exclusion{}, Templates: configFingerprint(templatesFingerprint(m), ism), ISM: ism}
 	for _, ix := range m.Indexes {
 		v.Indexes[ix.Name] = ix.UUID
 		if reason := exclusion(ix.Name, ix.Hidden, ix.State); reason != "" {
@@ -548,12 +604,17 @@ func leaderView(m opensearch.ClusterMetadata) contract.LeaderView {
 // stored scripts, the copied cluster settings), in a canonical form (JSON objects are re-encoded with sorted keys), so that
 // equal configurations give equal fingerprints.
 func templatesFingerprint(m opensearch.ClusterMetadata) string {
-	all := map[string]any{}
-	for prefix, objects := range map[string]map[string]json.RawMessage{
+	return fingerprint(map[string]map[string]json.RawMessage{
 		componentTemplates.prefix: m.ComponentTemplates, indexTemplates.prefix: m.IndexTemplates,
 		ingestPipelines.prefix: m.IngestPipelines, searchPipelines.prefix: m.SearchPipelines, storedScripts.prefix: m.StoredScripts,
 		clusterSettings.prefix: copiedSettings(m),
-	} {
+	})
+}
+
+// fingerprint hashes objects by kind prefix and name, dot-prefixed names left out.
+func fingerprint(kinds map[string]map[string]json.RawMessage) string {
+	all := map[string]any{}
+	for prefix, objects := range kinds {
 		for name, body := range objects {
 			if strings.HasPrefix(name, ".") {
 				continue

@@ -23,7 +23,7 @@ func TestLeaderView(t *testing.T) {
 		},
 		IndexTemplates: map[string]json.RawMessage{"logs": json.RawMessage(`{"index_patterns":["logs-*"]}`)},
 	}
-	v := leaderView(m)
+	v := leaderView(m, "")
 	if len(v.Indexes) != 4 || v.Indexes["archive"] != "a" {
 		t.Errorf("indexes %v, want all four with their UUIDs (a closed one is not deleted)", v.Indexes)
 	}

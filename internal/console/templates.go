@@ -28,6 +28,7 @@ var funcs = template.FuncMap{
 	"lossSummary": control.LossSummary,
 	"lagSummary":  func(s control.FollowerStatus) string { return s.LagSummary(time.Now()) },
 	"freshness":   func(s control.FollowerStatus) string { return s.Freshness(time.Now()) },
+	"configKinds": configKinds,
 	"pct": func(done, total int) int {
 		if total == 0 {
 			return 100
@@ -98,4 +99,27 @@ func plural(n int, one, many string) string {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// configKindCount is how many objects of one kind of configuration osccr keeps on a follower.
+type configKindCount struct {
+	Kind  string
+	Count int
+}
+
+// configKinds counts the configuration objects osccr keeps on a follower ("<kind>/<name>") by
+// kind, in the order the kinds first appear.
+func configKinds(objects []string) []configKindCount {
+	var out []configKindCount
+	at := map[string]int{}
+	for _, o := range objects {
+		kind, _, _ := strings.Cut(o, "/")
+		if i, ok := at[kind]; ok {
+			out[i].Count++
+			continue
+		}
+		at[kind] = len(out)
+		out = append(out, configKindCount{Kind: kind, Count: 1})
+	}
+	return out
 }

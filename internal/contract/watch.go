@@ -56,8 +56,12 @@ type LeaderView struct {
 	Excluded  []Exclusion `json:"excluded"`
 	// Templates fingerprints the leader's configuration that SyncTemplates copies: index and
 	// component templates, ingest and search pipelines, stored scripts (dot-prefixed ones left
-	// out, as SyncTemplates leaves them): it changes when one is created, changed or deleted.
+	// out, as SyncTemplates leaves them), the copied cluster settings and the ISM policies: it
+	// changes when one is created, changed or deleted.
 	Templates string `json:"templates"`
+	// ISM fingerprints the leader's ISM policies alone ("" when it has none), which the watch
+	// polls (they live in an index, not in the cluster's metadata).
+	ISM string `json:"ism,omitempty"`
 }
 
 // ClusterHealth is a cluster's health as the watch reports it.

@@ -320,7 +320,7 @@ type PromotionPreview struct {
 }
 
 // notCopiedConfiguration are the kinds of configuration a follower does not get from osccr yet.
-var notCopiedConfiguration = []string{"ISM policies", "security roles, role mappings, action groups, tenants and internal users"}
+var notCopiedConfiguration = []string{"security roles, role mappings, action groups, tenants and internal users"}
 
 // PreviewPromotion is a promotion's dry run: the same refusals as Promote (ErrConflict), and
 // otherwise what would be stopped, with each index's lag.

@@ -50,7 +50,8 @@ type IndexPermission struct {
 // osccrReads is what osccr reads on either side: who the cluster is and its health (GET /,
 // _cluster/health), its plugins and node settings (_cat/plugins, _nodes/settings: the
 // preflight), node stats (service health), the cluster state's metadata and version (the
-// metadata watch, _cat/indices), the cluster settings, and the index and component templates.
+// metadata watch, _cat/indices), the cluster settings, the index and component templates, and
+// the ISM policies.
 var osccrReads = []string{
 	"cluster:monitor/main",
 	"cluster:monitor/health",
@@ -62,6 +63,11 @@ var osccrReads = []string{
 	"indices:admin/index_template/get",
 	"indices:admin/template/get",
 	"cluster:admin/component_template/get",
+	// ISM: the policies (listed and read; the watch polls the leader's) and which policy
+	// manages an index (a promotion gives the follower index its leader index's).
+	"cluster:admin/opendistro/ism/policy/search",
+	"cluster:admin/opendistro/ism/policy/get",
+	"cluster:admin/opendistro/ism/managedindex/explain",
 	"indices:data/read/scroll",
 	"indices:data/read/scroll/clear",
 }
@@ -81,6 +87,9 @@ var osccrIndexReads = []string{
 	// document (a refresh is allowed on a follower index).
 	"indices:admin/refresh",
 	"indices:admin/refresh[s]", // the refresh's shard-level action: denied, the refresh fails
+	// ISM's own check on the indexes of its explain and add calls (which policy manages an
+	// index; attaching a promoted index to its policy).
+	"indices:admin/opensearch/ism/managedindex",
 }
 
 // OsccrLeaderRole is osccr's role on a leader: it only reads there.
@@ -109,6 +118,9 @@ var OsccrFollowerRole = Role{
 		"cluster:admin/search/pipeline/delete",
 		"cluster:admin/script/put",
 		"cluster:admin/script/delete",
+		"cluster:admin/opendistro/ism/policy/write",
+		"cluster:admin/opendistro/ism/policy/delete",
+		"cluster:admin/opendistro/ism/managedindex/add",
 	),
 	IndexPermissions: []IndexPermission{{IndexPatterns: []string{"*"}, AllowedActions: append(append([]string{}, osccrIndexReads...),
 		"indices:admin/delete",
