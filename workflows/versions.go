@@ -30,7 +30,10 @@ const (
 	// 3: the service's cluster is watched (WatchServiceHealth); a service that is down or red
 	// is UNHEALTHY or REPAIRING, never RUNNING, and a local service's dead nodes are started
 	// again (RepairService) on its machine (service_health.go); force-delete.
-	serviceVersion workflow.Version = 3
+	// 5: a repaired service whose address moved (a port taken meanwhile) restarts its health
+	// watch at the new address and tells its integrations (SignalClusterMoved: its followers'
+	// as their leader, its own as their follower).
+	serviceVersion workflow.Version = 5
 	// integrationVersion 1: the stop of a promotion records the loss, per index and in total,
 	// from the statuses it reads (IntegrationProgress.Loss); a status that failed while the
 	// leader was gone still gives the checkpoints it carries (contract.StatusFromError), there
@@ -38,7 +41,10 @@ const (
 	// 2: objects of the follower's configuration that osccr left alone (it did not write them
 	// and they differ from the leader's) are a CONFIG_CONFLICT problem; the digests of what
 	// osccr wrote live in the integration's state (ConfigDigests).
-	integrationVersion      workflow.Version = 2
+	// 3: SignalClusterMoved: a leader or follower repaired at a new address is taken up (the
+	// integration's addresses, its watch restarted there); a moved leader is reconnected (the
+	// follower's remote seeds, ConnectRemote), a RECONNECT_FAILED problem while it cannot be.
+	integrationVersion      workflow.Version = 3
 	indexReplicationVersion                  = workflow.DefaultVersion
 	verifyVersion                            = workflow.DefaultVersion
 	preflightVersion                         = workflow.DefaultVersion
