@@ -254,8 +254,8 @@ func TestNodeKilledWorkerDown(t *testing.T) {
 		t.Fatalf("leader %s (%v) with its node dead, want not RUNNING", st.State, err)
 	}
 
-	restarted := time.Now()
 	machineB = startWorkerProcess(t, plane.Endpoint, machineB.Machine, machineB.StateDir)
+	restarted := time.Now() // ready: it polls machine-b's queue
 	wctx, wcancel = context.WithTimeout(ctx, 4*time.Minute)
 	st, err = ctl.WaitServiceState(wctx, "down-l", workflows.StateRunning, nil)
 	wcancel()
@@ -263,7 +263,7 @@ func TestNodeKilledWorkerDown(t *testing.T) {
 		t.Fatalf("leader once its machine's worker is back: %s %q (%v), want RUNNING, repaired", st.State, st.Reason, err)
 	}
 	tr := transitions(t, ctx, tc, id, killed)
-	t.Logf("worker down: detected (REPAIRING) after %s; worker started again %s after the kill; repair done %s after it, RUNNING %s after it; recorded %v",
+	t.Logf("worker down: detected (REPAIRING) after %s; worker ready again %s after the kill; repair done %s after that, RUNNING %s after that; recorded %v",
 		tr.down.Sub(killed).Round(time.Millisecond), restarted.Sub(killed).Round(time.Millisecond),
 		tr.repaired.Sub(restarted).Round(time.Millisecond), tr.running.Sub(restarted).Round(time.Millisecond), tr.states)
 	if q := activityQueues(t, tc, id)["RepairService"]; !slices.Contains(q, "queue "+workflows.MachineTaskQueue(machineB.Machine)) {
