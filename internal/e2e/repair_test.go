@@ -256,6 +256,10 @@ func TestNodeKilledWorkerDown(t *testing.T) {
 
 	machineB = startWorkerProcess(t, plane.Endpoint, machineB.Machine, machineB.StateDir)
 	restarted := time.Now() // ready: it polls machine-b's queue
+	t.Cleanup(func() { // before the worker started again stops: its machine holds the nodes
+		testcontrol.DeleteAndWait(t, ctl, "down-f")
+		testcontrol.DeleteAndWait(t, ctl, "down-l")
+	})
 	wctx, wcancel = context.WithTimeout(ctx, 4*time.Minute)
 	st, err = ctl.WaitServiceState(wctx, "down-l", workflows.StateRunning, nil)
 	wcancel()
