@@ -256,7 +256,9 @@ func TestNodeKilledWorkerDown(t *testing.T) {
 
 	machineB = startWorkerProcess(t, plane.Endpoint, machineB.Machine, machineB.StateDir)
 	restarted := time.Now() // ready: it polls machine-b's queue
-	t.Cleanup(func() {      // before the worker started again stops: its machine holds the nodes
+	// Deleted before the worker started again stops (cleanups run last first): its machine
+	// holds both services' nodes.
+	t.Cleanup(func() {
 		testcontrol.DeleteAndWait(t, ctl, "down-f")
 		testcontrol.DeleteAndWait(t, ctl, "down-l")
 	})
