@@ -257,7 +257,7 @@ func TestNodeKilledWorkerDown(t *testing.T) {
 	machineB = startWorkerProcess(t, plane.Endpoint, machineB.Machine, machineB.StateDir)
 	restarted := time.Now() // ready: it polls machine-b's queue
 	// Deleted before the worker started again stops (cleanups run last first): its machine
-	// holds both services' nodes.
+	// holds the leader's node (and the follower's, when it was placed there too).
 	t.Cleanup(func() {
 		testcontrol.DeleteAndWait(t, ctl, "down-f")
 		testcontrol.DeleteAndWait(t, ctl, "down-l")
