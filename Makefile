@@ -37,9 +37,10 @@ demo: build opensearch
 
 ## test: gofmt, go vet, staticcheck, tidy go.mod, then every test (replication included) against
 ##   real OpenSearch with the CCR plugin and embedded Temporal; prints each package's time
-##   (but TestTwoWorkersOnPostgres, 4 min: make chaos runs it)
+##   (but TestTwoWorkersOnPostgres, 4 min, TestNodeKilledWorkerDown, 4 min, and TestHealthIdleCost,
+##   idle for minutes: make chaos runs them)
 test: opensearch tidy-check lint
-	./scripts/gotest.sh $(GOTEST_FLAGS) -skip 'TestTwoWorkersOnPostgres$$' ./...
+	./scripts/gotest.sh $(GOTEST_FLAGS) -skip 'TestTwoWorkersOnPostgres$$|TestNodeKilledWorkerDown$$|TestHealthIdleCost$$' ./...
 
 ## test-unit: the tests that need neither OpenSearch nor Temporal
 test-unit:
@@ -47,11 +48,14 @@ test-unit:
 
 ## chaos: the fault-injection suite in full (internal/chaos, OSCCR_CHAOS=full): kill -9 of the worker
 ##   (and of Temporal) at named points of a follower's life, Temporal restarted alone, the leader
-##   down under writes, injected divergence; after the e2e fault and bad-input tests (and two workers
+##   down under writes, injected divergence; after the e2e fault and bad-input tests (nodes killed and
+##   repaired, 3 rounds with p50/max; a node moved to other ports; its machine's worker down too; the
+##   idle cost of health checking over 20 minutes; and two workers
 ##   on one Temporal whose PostgreSQL restarts under a follower) it reports on.
 ##   Prints the table (scenario, runs, passed, what was checked). make test runs a reduced set.
 chaos: opensearch
-	$(GO) test -count=1 -timeout 30m -run 'TestNodeKilledRepaired|TestRecycleNode' ./internal/e2e/
+	OSCCR_KILL_ROUNDS=3 OSCCR_IDLE_FOR=20m $(GO) test -count=1 -timeout 90m -v \
+		-run 'TestNodeKilledRepaired$$|TestNodeMovedRepaired$$|TestNodeKilledWorkerDown$$|TestHealthIdleCost$$|TestRecycleNode' ./internal/e2e/
 	$(GO) test -count=1 -timeout 10m -run 'TestBadInput' ./internal/api/ ./starter/
 	$(GO) test -count=1 -timeout 15m -v -run 'TestTwoWorkersOnPostgres$$' ./internal/e2e/
 	OSCCR_CHAOS=full $(GO) test -count=1 -timeout 90m -run TestChaos -v ./internal/chaos/

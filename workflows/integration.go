@@ -20,6 +20,10 @@ const (
 	// is recycled. Pauses are keyed by their source; replication resumes when the last is lifted.
 	SignalPauseIntegration  = "pause-integration"
 	SignalResumeIntegration = "resume-integration"
+	// SignalClusterMoved, with a ClusterMoved, tells the integration that its leader or its
+	// follower answers at a new address: a repaired node whose port another process took
+	// (sent from serviceVersion 5, taken from integrationVersion 3).
+	SignalClusterMoved = "cluster-moved"
 	// UpdateIntegrationStatus answers with an IntegrationStatus: the integration's state and the
 	// live status and checkpoints of every follower index.
 	UpdateIntegrationStatus = "status"
@@ -34,6 +38,22 @@ const (
 
 // RecyclePauseSource is the pause source of a node recycle of the service.
 func RecyclePauseSource(service string) string { return "recycle/" + service }
+
+// Sides of an integration, in a ClusterMoved.
+const (
+	SideLeader   = "leader"
+	SideFollower = "follower"
+)
+
+// ClusterMoved says where one side of an integration answers now. Only its addresses are
+// taken: the integration keeps the credentials it was given.
+type ClusterMoved struct {
+	// Side is SideLeader or SideFollower.
+	Side    string              `json:"side"`
+	Cluster contract.ClusterRef `json:"cluster"`
+	// From is the address it left (HTTP URL and transport address), for the record.
+	From string `json:"from,omitempty"`
+}
 
 // PauseRequest pauses (or, with SignalResumeIntegration, lifts the pause of) one source.
 type PauseRequest struct {
@@ -158,6 +178,10 @@ const (
 	ProblemConfigConflict   = "CONFIG_CONFLICT"
 	ProblemStopFailed       = "STOP_FAILED"
 	ProblemDisconnectFailed = "DISCONNECT_FAILED"
+	// ProblemReconnectFailed: the leader moved (a repaired node on a new port) and the
+	// follower's remote connection could not be pointed at it yet; tried again at each
+	// observation until it is (integrationVersion 3).
+	ProblemReconnectFailed = "RECONNECT_FAILED"
 )
 
 // IntegrationState is everything the integration knows; it is carried into the next run when
@@ -182,6 +206,9 @@ type IntegrationState struct {
 	Failures map[string]Problem `json:"failures,omitempty"`
 	// Replies are the workflows waiting for a pause to take effect, by pause source.
 	Replies map[string][]string `json:"replies,omitempty"`
+	// Reconnect is set while the follower's remote connection must be pointed at a leader that
+	// moved (integrationVersion 3).
+	Reconnect bool `json:"reconnect,omitempty"`
 }
 
 // FollowedIndex is one follower index whose replication osccr started.

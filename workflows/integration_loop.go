@@ -20,6 +20,8 @@ const (
 	templatesKey = "templates"
 	// configConflictKey keys the problem of the configuration objects a sync left alone.
 	configConflictKey = "config-conflicts"
+	// reconnectKey keys the step that points the follower's remote connection at a moved leader.
+	reconnectKey = "reconnect"
 )
 
 // indexKey keys the steps of one index: index names cannot hold a '/'.
@@ -102,11 +104,24 @@ func (w *integration) serve(ctx workflow.Context) error {
 	stop := workflow.GetSignalChannel(ctx, SignalStopIntegration)
 	pauses := workflow.GetSignalChannel(ctx, SignalPauseIntegration)
 	resumes := workflow.GetSignalChannel(ctx, SignalResumeIntegration)
+	var moves workflow.ReceiveChannel
+	if w.version >= 3 {
+		moves = workflow.GetSignalChannel(ctx, SignalClusterMoved)
+	}
 	for {
 		w.reconcile(ctx)
+		if w.version >= 3 && w.st.Reconnect && w.due(reconnectKey) {
+			w.launch(ctx, reconnectKey, w.reconnect)
+		}
 		w.report(ctx)
 		w.confirmPauses(ctx)
-		pending := func() int { return stop.Len() + pauses.Len() + resumes.Len() }
+		pending := func() int {
+			n := stop.Len() + pauses.Len() + resumes.Len()
+			if moves != nil {
+				n += moves.Len()
+			}
+			return n
+		}
 		if w.watch == nil && w.watchRetry == nil && w.watching() {
 			// Continuing as new waits for the handlers (beside this loop, which keeps taking
 			// signals meanwhile: a stop must not wait on a status update), and only then checks
@@ -152,6 +167,13 @@ func (w *integration) serve(ctx workflow.Context) error {
 			delete(w.st.PausedBy, req.Source)
 			delete(w.st.QueuedPauses, req.Source)
 		})
+		if moves != nil {
+			sel.AddReceive(moves, func(c workflow.ReceiveChannel, _ bool) {
+				var m ClusterMoved
+				c.Receive(ctx, &m)
+				w.onMoved(ctx, m)
+			})
+		}
 		sel.AddReceive(w.done, func(c workflow.ReceiveChannel, _ bool) {
 			var d stepDone
 			c.Receive(ctx, &d)
@@ -210,6 +232,32 @@ func (w *integration) startWatch(ctx workflow.Context) {
 	w.watch = workflow.ExecuteActivity(wctx, acts.WatchLeader, contract.WatchInput{
 		Leader: w.in.Leader, Follower: w.in.Follower, Known: w.st.Observed, Followed: slices.Sorted(maps.Keys(w.st.Indexes)),
 	})
+}
+
+// onMoved takes up a side's new address (integrationVersion 3): the watch under way, which
+// looks at the old one, is dropped and the next starts at the new one; a moved leader's
+// transport address must also become the follower's remote seeds (the reconnect step).
+func (w *integration) onMoved(ctx workflow.Context, m ClusterMoved) {
+	ref := &w.in.Follower
+	if m.Side == SideLeader {
+		ref = &w.in.Leader
+	}
+	if m.Cluster.URL == "" || (ref.URL == m.Cluster.URL && ref.TransportAddress == m.Cluster.TransportAddress) {
+		return
+	}
+	workflow.GetLogger(ctx).Info("a side of the integration moved", "side", m.Side, "from", m.From, "url", m.Cluster.URL, "transport", m.Cluster.TransportAddress)
+	if m.Side == SideLeader && ref.TransportAddress != m.Cluster.TransportAddress && m.Cluster.TransportAddress != "" {
+		w.st.Reconnect = true
+		delete(w.deferred, reconnectKey) // a new address is tried at once
+	}
+	ref.URL = m.Cluster.URL
+	if m.Cluster.TransportAddress != "" {
+		ref.TransportAddress = m.Cluster.TransportAddress
+	}
+	if w.watch != nil {
+		w.cancelWatch()
+		w.watch = nil
+	}
 }
 
 // observe records what the watch saw.

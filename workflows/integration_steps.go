@@ -4,7 +4,9 @@ package workflows
 // its outcome to the state when the loop receives it.
 
 import (
+	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -191,4 +193,36 @@ func (w *integration) noteConflicts(conflicts []contract.ConfigConflict) {
 // fail makes the integration FAILED with the reason; it then only waits to be stopped.
 func (w *integration) fail(err error) {
 	w.st.Progress.State, w.st.Progress.Reason = StateFailed, failureReason(err)
+}
+
+// reconnectTimeout bounds one reconnect: setting the seeds is one call, and the connection to a
+// leader that answers is made within seconds.
+const reconnectTimeout = 2 * time.Minute
+
+// reconnect points the follower's remote connection (the plugin's cluster.remote.<alias>.seeds)
+// at the leader's transport address the integration knows now, and waits until it connects
+// (integrationVersion 3). The follower's replication then resumes by itself: the plugin retries
+// its leader. A reconnect that fails is a RECONNECT_FAILED problem, tried again at the next
+// observation.
+func (w *integration) reconnect(ctx workflow.Context) func() {
+	in := contract.ConnectInput{Follower: w.in.Follower, Leader: w.in.Leader, LeaderAlias: w.in.LeaderAlias}
+	opts := workflow.WithActivityOptions(w.waits, workflow.ActivityOptions{
+		StartToCloseTimeout: reconnectTimeout,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second, MaximumAttempts: 3},
+	})
+	err := workflow.ExecuteActivity(opts, acts.ConnectRemote, in).Get(ctx, nil)
+	return func() {
+		if err != nil {
+			w.failed(reconnectKey, "", ProblemReconnectFailed, err)
+			p := w.st.Failures[reconnectKey]
+			p.Reason = fmt.Sprintf("leader %s moved to %s; the follower's remote connection %q could not be pointed at it: %s",
+				in.Leader.Name, in.Leader.TransportAddress, in.LeaderAlias, p.Reason)
+			w.st.Failures[reconnectKey] = p
+			return
+		}
+		delete(w.st.Failures, reconnectKey)
+		// A leader that moved again meanwhile is reconnected again.
+		w.st.Reconnect = w.in.Leader.TransportAddress != in.Leader.TransportAddress
+	}
 }

@@ -62,6 +62,9 @@ type syncHarness struct {
 	// reportedAt is when (simulated) each report was sent.
 	reportedAt []time.Duration
 	watches    []contract.WatchInput
+	// connects are ConnectRemote's inputs; connectErr is what it returns.
+	connects   []contract.ConnectInput
+	connectErr error
 }
 
 // call is one activity the workflow ran, when (simulated time) it started.
@@ -109,7 +112,13 @@ func newSyncHarness(t *testing.T, env *testsuite.TestWorkflowEnvironment, leader
 			h.reportedAt = append(h.reportedAt, env.Now().Sub(begin))
 			return nil
 		})
-	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(func(context.Context, contract.ConnectInput) error { record("connect"); return nil })
+	env.OnActivity(a.ConnectRemote, mock.Anything, mock.Anything).Return(func(_ context.Context, in contract.ConnectInput) error {
+		record("connect")
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.connects = append(h.connects, in)
+		return h.connectErr
+	})
 	env.OnActivity(a.SyncTemplates, mock.Anything, mock.Anything).AfterFn(delay("templates")).Return(func(_ context.Context, in contract.SyncTemplatesInput) (contract.TemplateSync, error) {
 		record("templates")
 		h.mu.Lock()

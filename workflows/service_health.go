@@ -55,7 +55,11 @@ func (s *service) addHealth(ctx workflow.Context, sel workflow.Selector) {
 			known = *s.st.Health
 		}
 		var a *activities.Activities
-		wctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		wctx := ctx
+		if s.version >= 5 {
+			wctx, s.cancelHealth = workflow.WithCancel(ctx)
+		}
+		wctx = workflow.WithActivityOptions(wctx, workflow.ActivityOptions{
 			StartToCloseTimeout: contract.DefaultHealthMaxWait + time.Minute,
 			HeartbeatTimeout:    contract.HealthHeartbeatTimeout,
 			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
@@ -170,6 +174,7 @@ func (s *service) onRepair(ctx workflow.Context, f workflow.Future) {
 		}
 		return
 	}
+	was := s.st.ClusterRef()
 	if len(rep.Endpoints.Nodes) > 0 {
 		if rep.Endpoints.Auth == (contract.ClusterAuth{}) {
 			rep.Endpoints.Auth = s.st.Endpoints.Auth
@@ -178,6 +183,43 @@ func (s *service) onRepair(ctx workflow.Context, f workflow.Future) {
 	}
 	if len(rep.Moved) > 0 {
 		workflow.GetLogger(ctx).Warn("repaired nodes answer on new ports", "service", s.st.Name, "moved", rep.Moved)
+	}
+	if now := s.st.ClusterRef(); s.version >= 5 && (now.URL != was.URL || now.TransportAddress != was.TransportAddress) {
+		s.restartHealth()
+		s.tellMoved(ctx, was)
+	}
+}
+
+// restartHealth drops the health watch under way (it looks at an address the cluster left):
+// the main loop starts the next one at the service's endpoints, knowing what the last report
+// said, so a repaired cluster is seen answering at its first look.
+func (s *service) restartHealth() {
+	if s.health != nil {
+		s.cancelHealth()
+		s.health = nil
+	}
+}
+
+// tellMoved tells the integrations that know the service's address where it answers now: each
+// follower's as its leader (it reconnects the follower's remote seeds), its own as their
+// follower. Best effort: an integration that is gone has nothing to update.
+func (s *service) tellMoved(ctx workflow.Context, was contract.ClusterRef) {
+	now := s.st.ClusterRef()
+	moved := ClusterMoved{Cluster: contract.ClusterRef{Name: now.Name, URL: now.URL, TransportAddress: now.TransportAddress}, From: was.URL + " " + was.TransportAddress}
+	type target struct{ id, side string }
+	var targets []target
+	for _, f := range s.st.Followers {
+		targets = append(targets, target{IntegrationWorkflowID(s.st.Name, f), SideLeader})
+	}
+	if s.st.Role == RoleFollower && s.st.Leader != "" {
+		targets = append(targets, target{IntegrationWorkflowID(s.st.Leader, s.st.Name), SideFollower})
+	}
+	for _, t := range targets {
+		m := moved
+		m.Side = t.side
+		if err := workflow.SignalExternalWorkflow(ctx, t.id, "", SignalClusterMoved, m).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("could not tell an integration that the service moved", "service", s.st.Name, "integration", t.id, "error", err)
+		}
 	}
 }
 

@@ -45,6 +45,9 @@ type service struct {
 	// health is the health watch under way, repair the repair under way, healthPause and
 	// repairRetry the timers after a failed watch or repair (service_health.go; version >= 3).
 	health, repair, healthPause, repairRetry workflow.Future
+	// cancelHealth cancels the health watch under way (version >= 5): a repair that moved the
+	// cluster's address restarts the watch there.
+	cancelHealth workflow.CancelFunc
 	// force is set by a force-delete; forceRequested cuts a deprovision under way (version >= 3).
 	force          bool
 	forceRequested workflow.Channel

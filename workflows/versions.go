@@ -34,7 +34,10 @@ const (
 	// from the moment it takes the change and on each follower while it applies it, so that a
 	// follower's request for the plan its leader is moving to can wait for it
 	// (control.ApplyPlan).
-	serviceVersion workflow.Version = 4
+	// 5: a repaired service whose address moved (a port taken meanwhile) restarts its health
+	// watch at the new address and tells its integrations (SignalClusterMoved: its followers'
+	// as their leader, its own as their follower).
+	serviceVersion workflow.Version = 5
 	// integrationVersion 1: the stop of a promotion records the loss, per index and in total,
 	// from the statuses it reads (IntegrationProgress.Loss); a status that failed while the
 	// leader was gone still gives the checkpoints it carries (contract.StatusFromError), there
@@ -42,7 +45,10 @@ const (
 	// 2: objects of the follower's configuration that osccr left alone (it did not write them
 	// and they differ from the leader's) are a CONFIG_CONFLICT problem; the digests of what
 	// osccr wrote live in the integration's state (ConfigDigests).
-	integrationVersion      workflow.Version = 2
+	// 3: SignalClusterMoved: a leader or follower repaired at a new address is taken up (the
+	// integration's addresses, its watch restarted there); a moved leader is reconnected (the
+	// follower's remote seeds, ConnectRemote), a RECONNECT_FAILED problem while it cannot be.
+	integrationVersion      workflow.Version = 3
 	indexReplicationVersion                  = workflow.DefaultVersion
 	verifyVersion                            = workflow.DefaultVersion
 	preflightVersion                         = workflow.DefaultVersion

@@ -861,7 +861,10 @@ func (c *chaos) printTable() {
 		fmt.Fprintf(&b, "| %s | %d | %d | %s |\n", r.scenario, r.runs, r.passed, r.checked)
 	}
 	if full() {
-		b.WriteString("| follower and leader nodes killed (repaired by osccr), and recycled, under writes | - | - | internal/e2e TestNodeKilledRepaired, TestRecycleNode (run by make chaos before this suite) |\n")
+		b.WriteString("| follower and leader nodes killed (repaired by osccr, 3 rounds), and recycled, under writes | - | - | internal/e2e TestNodeKilledRepaired, TestRecycleNode (run by make chaos before this suite) |\n")
+		b.WriteString("| leader node killed and its ports taken (repaired on new ports, the follower reconnected) | - | - | internal/e2e TestNodeMovedRepaired (run by make chaos before this suite) |\n")
+		b.WriteString("| leader node killed with its machine's worker stopped (repaired once it is back) | - | - | internal/e2e TestNodeKilledWorkerDown (run by make chaos before this suite) |\n")
+		b.WriteString("| idle cost of health checking (leader requests and history events per hour) | - | - | internal/e2e TestHealthIdleCost (run by make chaos before this suite) |\n")
 		b.WriteString("| bad inputs through the CLI and the API (126) | - | - | internal/api TestBadInputAPI, starter TestBadInputCLI (run by make chaos before this suite) |\n")
 	}
 	b.WriteString("\nFigures:\n")

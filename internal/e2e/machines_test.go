@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +27,9 @@ type workerProcess struct {
 	Machine  string
 	StateDir string
 	Pid      int
+	// Stop stops the worker as an operator would (SIGTERM, SIGKILL after 30 s) and returns
+	// once it has exited; the test's end calls it too, and calling it again does nothing.
+	Stop func()
 }
 
 // startWorkerProcess builds osccr-worker and runs it against ep as the machine named machine,
@@ -51,7 +55,7 @@ func startWorkerProcess(t *testing.T, ep workerapp.Endpoint, machine, stateDir s
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -60,6 +64,7 @@ func startWorkerProcess(t *testing.T, ep workerapp.Endpoint, machine, stateDir s
 			<-exited
 		}
 	})
+	t.Cleanup(stop)
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -81,7 +86,7 @@ func startWorkerProcess(t *testing.T, ep workerapp.Endpoint, machine, stateDir s
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("osccr-worker for machine %s not ready within 2 minutes", machine)
 	}
-	return workerProcess{Machine: machine, StateDir: stateDir, Pid: cmd.Process.Pid}
+	return workerProcess{Machine: machine, StateDir: stateDir, Pid: cmd.Process.Pid, Stop: stop}
 }
 
 // awaitPoller waits until Temporal has seen the machine's worker poll its task queue.

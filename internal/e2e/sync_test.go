@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -210,7 +212,8 @@ func TestFollowerKeepsInSync(t *testing.T) {
 }
 
 // TestNodeKilledRepaired kills (SIGKILL, out of band) the follower's node, then the leader's,
-// while a writer keeps writing to the leader. Nobody restarts them by hand: osccr must see each
+// while a writer keeps writing to the leader (OSCCR_KILL_ROUNDS times, 1 by default: it logs
+// the p50 and max of each time). Nobody restarts them by hand: osccr must see each
 // service down (REPAIRING), start its node again on its machine, and bring it back to RUNNING,
 // and the follower must end holding every document the leader acknowledged. That a service
 // was never RUNNING while down is read from the state transitions its workflow recorded
@@ -219,8 +222,16 @@ func TestNodeKilledRepaired(t *testing.T) {
 	d := testcluster.Distribution(t)
 	testcluster.RequireCCR(t, d)
 	base := testcluster.Dir(t)
+	rounds := 1
+	if v := os.Getenv("OSCCR_KILL_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("OSCCR_KILL_ROUNDS=%q: want a number of rounds, 1 or more", v)
+		}
+		rounds = n
+	}
 	ctl, tc := controlPlane(t, base)
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(8+4*rounds)*time.Minute)
 	defer cancel()
 	lc, fc := leaderAndFollower(t, ctx, ctl, "kill-l", "kill-f", func(lc *opensearch.Client) {
 		must(t, lc.CreateIndex(ctx, "events", oneShard))
@@ -254,38 +265,17 @@ func TestNodeKilledRepaired(t *testing.T) {
 	written := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	eventually(t, 30*time.Second, "writes flowing", func() (bool, string) { return written() > 50, fmt.Sprint(written()) })
 
+	// figures[service]: from each kill to REPAIRING, to the repair's completion, to RUNNING.
+	figures := map[string]*[3][]time.Duration{"kill-f": {}, "kill-l": {}}
+	for round := 1; round <= rounds; round++ {
+		for _, service := range []string{"kill-f", "kill-l"} {
+			killAndRepair(t, ctx, ctl, tc, base, service, written, figures[service])
+		}
+	}
 	for _, service := range []string{"kill-f", "kill-l"} {
-		node, err := localnode.Find(filepath.Join(base, "services", service, service+"-0"))
-		must(t, err)
-		if err := syscall.Kill(node.PID, syscall.SIGKILL); err != nil {
-			t.Fatalf("kill the node of %s: %v", service, err)
-		}
-		killed := time.Now()
-		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-		st, err := ctl.WaitServiceState(wctx, service, workflows.StateRepairing, nil)
-		wcancel()
-		if err != nil {
-			t.Fatalf("%s after its node was killed: %s %q (%v), want REPAIRING", service, st.State, st.Reason, err)
-		}
-		wctx, wcancel = context.WithTimeout(ctx, 4*time.Minute) // the plugin backs off up to 60 s after leader errors
-		st, err = ctl.WaitServiceState(wctx, service, workflows.StateRunning, nil)
-		wcancel()
-		if err != nil {
-			t.Fatalf("%s after its node was killed: %s %q (%v), want RUNNING again, repaired by osccr", service, st.State, st.Reason, err)
-		}
-		after, err := localnode.Find(node.Dir)
-		must(t, err)
-		if after.PID == node.PID || !after.Running() {
-			t.Fatalf("%s: node pid %d after the repair (killed: %d), want a new running process", service, after.PID, node.PID)
-		}
-		tr := transitions(t, ctx, tc, workflows.ServiceWorkflowID(service), killed)
-		t.Logf("%s killed: detected (REPAIRING) after %s, repair done after %s, RUNNING after %s; recorded: %v",
-			service, tr.down.Sub(killed).Round(time.Millisecond), tr.repaired.Sub(killed).Round(time.Millisecond), tr.running.Sub(killed).Round(time.Millisecond), tr.states)
-		if st.Repair == nil || len(st.Repair.Restarted) != 1 {
-			t.Errorf("%s: repair record %+v, want its node restarted", service, st.Repair)
-		}
-		atRepair := written()
-		eventually(t, time.Minute, "writes after the repair of "+service, func() (bool, string) { return written() > atRepair+20, fmt.Sprint(written()) })
+		f := figures[service]
+		t.Logf("%s killed %d times: REPAIRING after p50 %s max %s; repair done after p50 %s max %s; RUNNING after p50 %s max %s",
+			service, rounds, p50(f[0]), slices.Max(f[0]), p50(f[1]), slices.Max(f[1]), p50(f[2]), slices.Max(f[2]))
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 3*time.Minute)
 	if st, err := ctl.WaitServiceState(wctx, "kill-f", workflows.StateRunning, nil); err != nil {
@@ -317,6 +307,55 @@ func TestNodeKilledRepaired(t *testing.T) {
 		t.Errorf("leader and follower differ: %s", why)
 	}
 	t.Logf("%d documents acknowledged by the leader, all on the follower", written())
+}
+
+// killAndRepair kills the node of a service (SIGKILL) and waits until osccr has repaired it and
+// the service is RUNNING again, checking from the recorded history that it never was RUNNING
+// while down; it adds the times from the kill to REPAIRING, to the repair's completion and to
+// RUNNING to figures.
+func killAndRepair(t *testing.T, ctx context.Context, ctl *control.Control, tc client.Client, base, service string, written func() int, figures *[3][]time.Duration) {
+	t.Helper()
+	node, err := localnode.Find(filepath.Join(base, "services", service, service+"-0"))
+	must(t, err)
+	if err := syscall.Kill(node.PID, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill the node of %s: %v", service, err)
+	}
+	killed := time.Now()
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	st, err := ctl.WaitServiceState(wctx, service, workflows.StateRepairing, nil)
+	wcancel()
+	if err != nil {
+		t.Fatalf("%s after its node was killed: %s %q (%v), want REPAIRING", service, st.State, st.Reason, err)
+	}
+	wctx, wcancel = context.WithTimeout(ctx, 4*time.Minute) // the plugin backs off up to 60 s after leader errors
+	st, err = ctl.WaitServiceState(wctx, service, workflows.StateRunning, nil)
+	wcancel()
+	if err != nil {
+		t.Fatalf("%s after its node was killed: %s %q (%v), want RUNNING again, repaired by osccr", service, st.State, st.Reason, err)
+	}
+	after, err := localnode.Find(node.Dir)
+	must(t, err)
+	if after.PID == node.PID || !after.Running() {
+		t.Fatalf("%s: node pid %d after the repair (killed: %d), want a new running process", service, after.PID, node.PID)
+	}
+	tr := transitions(t, ctx, tc, workflows.ServiceWorkflowID(service), killed)
+	t.Logf("%s killed: detected (REPAIRING) after %s, repair done after %s, RUNNING after %s; recorded: %v",
+		service, tr.down.Sub(killed).Round(time.Millisecond), tr.repaired.Sub(killed).Round(time.Millisecond), tr.running.Sub(killed).Round(time.Millisecond), tr.states)
+	figures[0] = append(figures[0], tr.down.Sub(killed).Round(100*time.Millisecond))
+	figures[1] = append(figures[1], tr.repaired.Sub(killed).Round(100*time.Millisecond))
+	figures[2] = append(figures[2], tr.running.Sub(killed).Round(100*time.Millisecond))
+	if st.Repair == nil || len(st.Repair.Restarted) != 1 {
+		t.Errorf("%s: repair record %+v, want its node restarted", service, st.Repair)
+	}
+	atRepair := written()
+	eventually(t, time.Minute, "writes after the repair of "+service, func() (bool, string) { return written() > atRepair+20, fmt.Sprint(written()) })
+}
+
+// p50 is the median of ds (the lower middle one of an even count).
+func p50(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[(len(s)-1)/2]
 }
 
 // recorded is what a service's workflow recorded after a kill: the states it upserted, when it

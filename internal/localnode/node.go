@@ -437,6 +437,9 @@ func (d Distribution) launch(ctx context.Context, n *Node, cred *credential) err
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: cred.uid, Gid: cred.gid}
 	}
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			n.abandon()
+		}
 		return fmt.Errorf("start node %s: %w; %s", n.Name, err, n.logTail())
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -448,9 +451,33 @@ func (d Distribution) launch(ctx context.Context, n *Node, cred *credential) err
 		}
 		select {
 		case <-ctx.Done():
+			n.abandon()
 			return fmt.Errorf("node %s wrote no pid file: %w; %s", n.Name, ctx.Err(), n.logTail())
 		case <-tick.C:
 		}
+	}
+}
+
+// abandonGrace bounds how long a start given up on waits for the JVM it launched to write its
+// pid file, so as to stop it.
+const abandonGrace = 30 * time.Second
+
+// abandon stops the node a start launched and then gave up on (its context ended before the
+// node wrote its pid file). The JVM runs in the background of the start script and writes its
+// pid file seconds later: left alone it would run unrecorded, and a deprovision that looked
+// before the pid file appeared would remove its directory without stopping it.
+func (n *Node) abandon() {
+	deadline := time.Now().Add(abandonGrace)
+	for time.Now().Before(deadline) {
+		if pid, err := readPID(filepath.Join(n.Dir, pidFile)); err == nil {
+			n.PID = pid
+			if n.alive() {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				_ = n.waitGone(5 * time.Second)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // polling a file another process writes
 	}
 }
 
