@@ -47,7 +47,6 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/osccr/osccr/activities"
-	"github.com/osccr/osccr/internal/contract"
 	"github.com/osccr/osccr/internal/control"
 	"github.com/osccr/osccr/internal/devserver"
 	"github.com/osccr/osccr/internal/localnode"
@@ -102,10 +101,6 @@ func run() error {
 	}
 	return nil
 }
-
-// recorderPasswordEnv names the registered cluster's password by reference (the worker's
-// secret policy takes variables with the OSCCR_SECRET_ prefix).
-const recorderPasswordEnv = "OSCCR_SECRET_RECORDER"
 
 // recorder drives the paths; paths names the path each workflow ID records.
 type recorder struct {
@@ -233,13 +228,7 @@ func (r *recorder) mainPaths(ctx context.Context) error {
 	}
 	r.paths[workflows.ServiceWorkflowID("rec-registered")] = "registered-lifecycle"
 	r.paths["secret-refs/rec-registered"] = "register"
-	// A credential by reference, so that the registration checks it (CheckSecretRefsWorkflow);
-	// the cluster has no security plugin and ignores it. The value is no secret of anyone's.
-	if err := os.Setenv(recorderPasswordEnv, "recorder-only"); err != nil {
-		return err
-	}
-	auth := contract.ClusterAuth{Username: "recorder", PasswordEnv: recorderPasswordEnv}
-	if err := r.ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "rec-registered", Plan: "business-4", URL: target.Endpoints.HTTPURL, TransportAddress: target.Endpoints.TransportAddress, Auth: auth}); err != nil {
+	if err := r.ctl.RegisterService(ctx, control.RegisterServiceRequest{Name: "rec-registered", Plan: "business-4", URL: target.Endpoints.HTTPURL, TransportAddress: target.Endpoints.TransportAddress}); err != nil {
 		return err
 	}
 	if _, err := r.ctl.WaitService(ctx, "rec-registered", nil); err != nil {
