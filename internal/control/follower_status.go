@@ -143,7 +143,8 @@ type liveStatus struct {
 
 // integrationStatus reads an integration's status by reads only: the status-view query and
 // the pending activities' heartbeats. A run that does not know the query (started by older
-// code) is asked the status update instead.
+// code), or one with no watch sample to answer from (between two watches), is asked the
+// status update instead.
 func (c *Control) integrationStatus(ctx context.Context, id string) (liveStatus, error) {
 	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
@@ -164,10 +165,25 @@ func (c *Control) integrationStatus(ctx context.Context, id string) (liveStatus,
 		return liveStatus{}, fmt.Errorf("decode the status view of %s: %w", id, err)
 	}
 	live := workflows.LiveFigures(desc.GetPendingActivities())
-	if sampled(live) || !view.Watching || len(view.Indexes) == 0 {
+	if sampled(live) || len(view.Indexes) == 0 {
 		return status(view, live), nil
 	}
-	// A watch that has just started has not heartbeat yet: wait a little for it (reads only).
+	if view.Watching {
+		// A watch that has just started has not heartbeat yet: wait a little for it (reads
+		// only).
+		if live, ok := c.awaitSample(ctx, id); ok {
+			return status(view, live), nil
+		}
+	}
+	// No sample to answer from: the integration is between two watches (a sync, a
+	// reconcile step, a pause) or its watch has not reported in time. The status update reads
+	// the clusters as it answers; it adds its activities to the history, as every read did
+	// before the query.
+	return c.updateStatus(ctx, id)
+}
+
+// awaitSample waits at most sampleWait for the integration's watch to heartbeat a sample.
+func (c *Control) awaitSample(ctx context.Context, id string) (workflows.Live, bool) {
 	wait, cancel := context.WithTimeout(ctx, sampleWait)
 	defer cancel()
 	tick := newTicker()
@@ -175,12 +191,12 @@ func (c *Control) integrationStatus(ctx context.Context, id string) (liveStatus,
 	for {
 		select {
 		case <-wait.Done():
-			return status(view, live), nil
+			return workflows.Live{}, false
 		case <-tick.C:
 		}
-		if desc, err = c.Temporal.DescribeWorkflowExecution(wait, id, ""); err == nil {
-			if live = workflows.LiveFigures(desc.GetPendingActivities()); sampled(live) {
-				return status(view, live), nil
+		if desc, err := c.Temporal.DescribeWorkflowExecution(wait, id, ""); err == nil {
+			if live := workflows.LiveFigures(desc.GetPendingActivities()); sampled(live) {
+				return live, true
 			}
 		}
 	}
