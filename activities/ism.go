@@ -120,7 +120,7 @@ func restoreISM(ctx context.Context, leader, follower Cluster, leaderIndex, foll
 		}
 		policy = templatePolicy(policies, followerIndex)
 	}
-	if policy == "" || autoManage == "false" && !known {
+	if policy == "" {
 		return "", nil
 	}
 	if err := follower.AddISMPolicy(ctx, followerIndex, policy); err != nil && !errors.Is(err, opensearch.ErrConflict) {

@@ -287,10 +287,7 @@ func (w *watcher) setView(m opensearch.ClusterMetadata, version int64) {
 	view := leaderView(m, w.ism)
 	w.view, w.version, w.meta = &view, version, &m
 	w.mu.Unlock()
-	select {
-	case w.changed <- struct{}{}:
-	default:
-	}
+	w.wake()
 }
 
 // leaderAnswered records whether a call to the leader succeeded.
@@ -331,20 +328,13 @@ func (w *watcher) readISM(ctx context.Context, last string) string {
 // pollISM reads the leader's ISM policies every interval, until ctx ends; a change makes a
 // new view (from the metadata last read) and wakes the watch.
 func (w *watcher) pollISM(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, interval, func(time.Time) {
 		w.mu.Lock()
 		last := w.ism
 		w.mu.Unlock()
 		fp := w.readISM(ctx, last)
 		if fp == last {
-			continue
+			return
 		}
 		w.mu.Lock()
 		w.ism = fp
@@ -357,16 +347,18 @@ func (w *watcher) pollISM(ctx context.Context, interval time.Duration) {
 			w.view = &view
 		}
 		w.mu.Unlock()
-		select {
-		case w.changed <- struct{}{}:
-		default:
-		}
-	}
+		w.wake()
+	})
 }
 
 // sampleEvery samples every interval until ctx ends (beside the looks, which it must not
 // slow down).
 func (w *watcher) sampleEvery(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func(now time.Time) { w.sample(ctx, now) })
+}
+
+// every calls do at each tick of interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, do func(now time.Time)) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -374,8 +366,16 @@ func (w *watcher) sampleEvery(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			w.sample(ctx, now)
+			do(now)
 		}
+	}
+}
+
+// wake tells the watch the leader's view changed (once: a wake not yet taken stands).
+func (w *watcher) wake() {
+	select {
+	case w.changed <- struct{}{}:
+	default:
 	}
 }
 
